@@ -1,0 +1,1 @@
+//! Derive macros for rivven-connect (arrive with issue 3).

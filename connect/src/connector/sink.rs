@@ -1,0 +1,218 @@
+//! The [`Sink`] and [`BatchSink`] traits and [`WriteResult`].
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+
+use crate::check::CheckResult;
+use crate::connector::config::SinkConfig;
+use crate::error::{ConnectorError, ErrorKind, Result};
+use crate::event::SourceEvent;
+use crate::spec::ConnectorSpec;
+
+/// Writes events to an external system.
+///
+/// The runtime drives a sink batch by batch: each `write` call receives a
+/// stream that ends at the batch boundary, and its [`WriteResult`] is the
+/// acknowledgement of exactly those events. Return only when the events are
+/// durable. Report per-record failures with [`WriteResult::add_record_failure`]
+/// (by position in the stream) so the pipeline's `on_error` can dispose of
+/// them; return `Err` when the whole write failed (retryable errors are
+/// retried in place).
+#[async_trait]
+pub trait Sink: Send + Sync + 'static {
+    /// Configuration type.
+    type Config: SinkConfig;
+
+    /// Name, version and configuration schema.
+    fn spec() -> ConnectorSpec;
+
+    /// Check connectivity and prerequisites.
+    async fn check(&self, config: &Self::Config) -> Result<CheckResult>;
+
+    /// Write a batch of events, delivered as a stream.
+    async fn write(
+        &self,
+        config: &Self::Config,
+        events: BoxStream<'static, SourceEvent>,
+    ) -> Result<WriteResult>;
+}
+
+/// A sink that prefers whole batches.
+#[async_trait]
+pub trait BatchSink: Sink {
+    /// How the runtime should batch events for this sink.
+    fn batch_config(&self, config: &Self::Config) -> BatchConfig;
+
+    /// Write a batch.
+    async fn write_batch(
+        &self,
+        config: &Self::Config,
+        events: Vec<SourceEvent>,
+    ) -> Result<WriteResult>;
+}
+
+/// How events are grouped before a sink writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Maximum events per write.
+    #[serde(default = "BatchConfig::default_max_records")]
+    pub max_records: usize,
+    /// Longest time an event waits for its batch to fill, in milliseconds.
+    #[serde(default = "BatchConfig::default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl BatchConfig {
+    /// Default maximum events per write.
+    pub const DEFAULT_MAX_RECORDS: usize = 10_000;
+    /// Default linger.
+    pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+
+    fn default_max_records() -> usize {
+        Self::DEFAULT_MAX_RECORDS
+    }
+    fn default_timeout_ms() -> u64 {
+        Self::DEFAULT_TIMEOUT_MS
+    }
+
+    /// A batch config.
+    pub fn new(max_records: usize, timeout_ms: u64) -> Self {
+        Self {
+            max_records: max_records.max(1),
+            timeout_ms,
+        }
+    }
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_MAX_RECORDS, Self::DEFAULT_TIMEOUT_MS)
+    }
+}
+
+/// One event a sink could not write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordFailure {
+    /// Position of the event in the batch handed to the sink.
+    pub index: usize,
+    /// Why it failed.
+    pub error: String,
+    /// Error category.
+    pub kind: ErrorKind,
+}
+
+/// The acknowledgement of one write.
+///
+/// ```
+/// use rivven_connect::{ConnectorError, WriteResult};
+///
+/// let mut result = WriteResult::new();
+/// result.add_success(9, 900);
+/// result.add_record_failure(4, &ConnectorError::data("rejected: missing id"));
+/// assert_eq!(result.records_written, 9);
+/// assert_eq!(result.records_failed, 1);
+/// assert_eq!(result.failures[0].index, 4);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WriteResult {
+    /// Events durably written.
+    pub records_written: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// Events that failed.
+    pub records_failed: u64,
+    /// Which events failed and why (by position). Failures counted with
+    /// [`WriteResult::add_failure`] have no position: the runtime then
+    /// cannot tell which events were lost and treats the whole write as
+    /// failed (it is retried, never silently acknowledged).
+    pub failures: Vec<RecordFailure>,
+    /// Messages of failures without a position.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+impl WriteResult {
+    /// An empty result.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Count `records` written with `bytes`.
+    pub fn add_success(&mut self, records: u64, bytes: u64) {
+        self.records_written += records;
+        self.bytes_written += bytes;
+    }
+
+    /// Count `records` that failed without saying which ones.
+    pub fn add_failure(&mut self, records: u64, error: impl Into<String>) {
+        self.records_failed += records;
+        self.errors.push(error.into());
+    }
+
+    /// Record that the event at `index` failed.
+    pub fn add_record_failure(&mut self, index: usize, error: &ConnectorError) {
+        self.records_failed += 1;
+        self.failures.push(RecordFailure {
+            index,
+            error: error.to_string(),
+            kind: error.kind(),
+        });
+    }
+
+    /// Whether nothing failed.
+    pub fn is_success(&self) -> bool {
+        self.records_failed == 0
+    }
+
+    /// Failures the runtime cannot attribute to an event.
+    pub fn unattributed_failures(&self) -> u64 {
+        self.records_failed
+            .saturating_sub(self.failures.len() as u64)
+    }
+
+    /// Combine two results of writes of consecutive slices; `offset` is the
+    /// position of `other`'s first event in the combined batch.
+    pub fn absorb(&mut self, other: WriteResult, offset: usize) {
+        self.records_written += other.records_written;
+        self.bytes_written += other.bytes_written;
+        self.records_failed += other.records_failed;
+        self.errors.extend(other.errors);
+        self.failures
+            .extend(other.failures.into_iter().map(|mut f| {
+                f.index += offset;
+                f
+            }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absorb_offsets_indices() {
+        let mut a = WriteResult::new();
+        a.add_success(2, 20);
+        let mut b = WriteResult::new();
+        b.add_success(1, 10);
+        b.add_record_failure(1, &ConnectorError::data("x"));
+        a.absorb(b, 2);
+        assert_eq!(a.records_written, 3);
+        assert_eq!(a.failures[0].index, 3);
+        assert_eq!(a.unattributed_failures(), 0);
+        a.add_failure(2, "HTTP 500");
+        assert_eq!(a.unattributed_failures(), 2);
+        assert!(!a.is_success());
+    }
+
+    #[test]
+    fn batch_config_defaults_and_serde() {
+        let c: BatchConfig = serde_json::from_str("{}").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c, BatchConfig::default());
+        assert_eq!(c.max_records, 10_000);
+        assert!(serde_json::from_str::<BatchConfig>(r#"{"max_recs": 1}"#).is_err());
+        assert_eq!(BatchConfig::new(0, 1).max_records, 1);
+    }
+}

@@ -1,0 +1,53 @@
+//! The [`Source`] trait.
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use crate::catalog::{Catalog, ConfiguredCatalog};
+use crate::check::CheckResult;
+use crate::connector::config::SourceConfig;
+use crate::error::Result;
+use crate::event::SourceEvent;
+use crate::spec::ConnectorSpec;
+use crate::state::State;
+
+/// Produces events from an external system.
+///
+/// The runtime calls [`Source::read`] once per (re)start with the last
+/// committed [`State`], pulls the stream while it holds credit, and calls
+/// [`Source::commit`] after the state that covers a batch has been durably
+/// committed — never earlier. A stream that ends finishes the pipeline
+/// cleanly (a bounded source).
+///
+/// Positions are reported through events: either a [`SourceEvent::state`]
+/// event carrying the whole state, or per-event updates with
+/// [`SourceEvent::with_state`] / the builder's `.state(key, value)`.
+#[async_trait]
+pub trait Source: Send + Sync + 'static {
+    /// Configuration type.
+    type Config: SourceConfig;
+
+    /// Name, version and configuration schema.
+    fn spec() -> ConnectorSpec;
+
+    /// Check connectivity and prerequisites. Report problems in the result;
+    /// return `Err` only when the check itself could not run.
+    async fn check(&self, config: &Self::Config) -> Result<CheckResult>;
+
+    /// The streams this source offers.
+    async fn discover(&self, config: &Self::Config) -> Result<Catalog>;
+
+    /// Read events, resuming after `state` when given.
+    async fn read(
+        &self,
+        config: &Self::Config,
+        catalog: &ConfiguredCatalog,
+        state: Option<State>,
+    ) -> Result<BoxStream<'static, Result<SourceEvent>>>;
+
+    /// Called once `state` is durably committed: confirm the position upstream
+    /// (replication slot, binlog position, message acks). The default does nothing.
+    async fn commit(&self, _config: &Self::Config, _state: &State) -> Result<()> {
+        Ok(())
+    }
+}

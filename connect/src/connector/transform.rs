@@ -1,0 +1,142 @@
+//! The [`Transform`] trait and [`TransformOutput`].
+
+use async_trait::async_trait;
+
+use crate::connector::config::TransformConfig;
+use crate::error::Result;
+use crate::event::SourceEvent;
+use crate::spec::ConnectorSpec;
+
+/// Changes, drops or splits events in flight.
+///
+/// Returning `Err` for a record hands that record to the pipeline's
+/// `on_error` policy (skip, stop or dead-letter); a panic fails the stage and
+/// the pipeline restarts from its last committed state.
+#[async_trait]
+pub trait Transform: Send + Sync + 'static {
+    /// Configuration type.
+    type Config: TransformConfig;
+
+    /// Name, version and configuration schema.
+    fn spec() -> ConnectorSpec;
+
+    /// Transform one event.
+    async fn transform(&self, config: &Self::Config, event: SourceEvent)
+        -> Result<TransformOutput>;
+}
+
+/// What a transform made of one event.
+///
+/// ```
+/// use rivven_connect::prelude::*;
+/// use serde_json::json;
+///
+/// let event = SourceEvent::record("test", json!({"id": 1}));
+/// let output = TransformOutput::single(event)
+///     .map(|mut e| { transforms::add_field(&mut e, "tag", json!("processed")); e })
+///     .filter(|e| transforms::has_field(e, "id"));
+/// assert_eq!(output.len(), 1);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransformOutput {
+    /// Pass on one event.
+    Emit(SourceEvent),
+    /// Drop the event (it still counts as acknowledged).
+    Drop,
+    /// Pass on several events.
+    Multiple(Vec<SourceEvent>),
+}
+
+impl TransformOutput {
+    /// One event.
+    pub fn single(event: SourceEvent) -> Self {
+        TransformOutput::Emit(event)
+    }
+
+    /// Apply `f` to every event.
+    pub fn map<F: FnMut(SourceEvent) -> SourceEvent>(self, mut f: F) -> Self {
+        match self {
+            TransformOutput::Emit(e) => TransformOutput::Emit(f(e)),
+            TransformOutput::Drop => TransformOutput::Drop,
+            TransformOutput::Multiple(v) => {
+                TransformOutput::Multiple(v.into_iter().map(f).collect())
+            }
+        }
+    }
+
+    /// Keep only the events for which `keep` is true.
+    pub fn filter<F: FnMut(&SourceEvent) -> bool>(self, mut keep: F) -> Self {
+        match self {
+            TransformOutput::Emit(e) if keep(&e) => TransformOutput::Emit(e),
+            TransformOutput::Emit(_) | TransformOutput::Drop => TransformOutput::Drop,
+            TransformOutput::Multiple(v) => {
+                TransformOutput::Multiple(v.into_iter().filter(|e| keep(e)).collect())
+            }
+        }
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        match self {
+            TransformOutput::Emit(_) => 1,
+            TransformOutput::Drop => 0,
+            TransformOutput::Multiple(v) => v.len(),
+        }
+    }
+
+    /// Whether no event is emitted.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Append the events to `out`.
+    pub fn extend_into(self, out: &mut Vec<SourceEvent>) {
+        match self {
+            TransformOutput::Emit(e) => out.push(e),
+            TransformOutput::Drop => {}
+            TransformOutput::Multiple(v) => out.extend(v),
+        }
+    }
+
+    /// The events.
+    pub fn into_events(self) -> Vec<SourceEvent> {
+        let mut out = Vec::with_capacity(self.len());
+        self.extend_into(&mut out);
+        out
+    }
+}
+
+impl From<SourceEvent> for TransformOutput {
+    fn from(event: SourceEvent) -> Self {
+        TransformOutput::Emit(event)
+    }
+}
+
+impl From<Vec<SourceEvent>> for TransformOutput {
+    fn from(events: Vec<SourceEvent>) -> Self {
+        TransformOutput::Multiple(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn map_filter_and_into_events() {
+        let a = SourceEvent::record("s", json!({"id": 1}));
+        let b = SourceEvent::record("s", json!({"x": 1}));
+        let out = TransformOutput::Multiple(vec![a.clone(), b])
+            .filter(|e| e.data.get("id").is_some())
+            .map(|mut e| {
+                e.stream = "t".into();
+                e
+            });
+        let events = out.into_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].stream, "t");
+        assert!(TransformOutput::single(a).filter(|_| false).is_empty());
+        assert_eq!(TransformOutput::Drop.map(|e| e).len(), 0);
+    }
+}

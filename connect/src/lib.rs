@@ -1,0 +1,94 @@
+//! # rivven-connect
+//!
+//! An SDK and supervised actor runtime for moving data between systems.
+//! Sources produce [`SourceEvent`]s, transforms change them, sinks write them;
+//! each runs as a supervised actor, batches flow under a credit window, and
+//! offsets are committed only after the sink has durably written.
+//!
+//! ```no_run
+//! use rivven_connect::prelude::*;
+//! use rivven_connect::builtin::{DatagenConfig, DatagenSource, StdoutSink, StdoutSinkConfig};
+//! use rivven_connect::runtime::{OffsetStore, Pipeline, Runtime};
+//!
+//! # async fn run() -> rivven_connect::Result<()> {
+//! let datagen: DatagenConfig = serde_json::from_value(serde_json::json!({
+//!     "pattern": "orders", "max_events": 100
+//! }))?;
+//! let runtime = Runtime::builder()
+//!     .offset_store(OffsetStore::memory())
+//!     .pipeline(
+//!         Pipeline::builder("demo")
+//!             .source(DatagenSource::new(), datagen)
+//!             .sink(StdoutSink::new(), StdoutSinkConfig::default()),
+//!     )
+//!     .start()
+//!     .await?;
+//! runtime.wait().await;
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod builtin;
+mod catalog;
+mod check;
+mod connector;
+mod error;
+mod event;
+#[macro_use]
+mod macros;
+pub mod runtime;
+mod spec;
+mod state;
+pub mod transforms;
+pub mod util;
+
+pub use catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, Stream, SyncMode};
+pub use check::{CheckDetail, CheckResult, CheckResultBuilder};
+pub use connector::{
+    BatchConfig, BatchSink, RecordFailure, Sink, SinkConfig, Source, SourceConfig, Transform,
+    TransformConfig, TransformOutput, WriteResult,
+};
+pub use error::{BoxError, ConnectError, ConnectorError, ErrorKind, Result};
+pub use event::{
+    approx_value_size, EventMetadata, EventType, LogLevel, SourceEvent, SourceEventBuilder,
+};
+pub use spec::{ConnectorKind, ConnectorSpec, ConnectorSpecBuilder};
+pub use state::{State, StateBuilder, StreamState};
+pub use util::exports::*;
+
+/// The seeds' module paths (`rivven_connect::traits::batch::chunk_events`, …).
+pub mod traits {
+    pub use crate::connector::*;
+    /// Batch processing helpers.
+    pub mod batch {
+        pub use crate::util::batch::*;
+    }
+}
+
+/// Everything a connector author usually needs, plus the crates the derives expand to.
+pub mod prelude {
+    pub use crate::transforms;
+    pub use crate::util::exports::*;
+    pub use crate::{
+        BatchConfig, BatchSink, Catalog, CheckResult, ConfiguredCatalog, ConfiguredStream,
+        ConnectorError, ConnectorSpec, ErrorKind, EventType, LogLevel, Result, Sink, SinkConfig,
+        Source, SourceConfig, SourceEvent, State, Stream, StreamState, SyncMode, Transform,
+        TransformConfig, TransformOutput, WriteResult,
+    };
+    pub use async_trait::async_trait;
+    pub use futures::stream::BoxStream;
+    pub use schemars::JsonSchema;
+    pub use serde::{Deserialize, Serialize};
+    pub use validator::Validate;
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait;
+    pub use futures;
+    pub use schemars;
+    pub use serde;
+    pub use serde_json;
+    pub use validator;
+}

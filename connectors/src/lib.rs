@@ -1,0 +1,1 @@
+//! Feature-gated connectors.
