@@ -1,0 +1,26 @@
+//! Mock connectors: [`MockSource`], [`MockSink`], [`MockTransform`].
+//!
+//! They implement the real connector traits, so a test that runs them
+//! through `Runtime` exercises the production code path.
+
+mod sink;
+mod source;
+mod transform;
+
+pub use sink::MockSink;
+pub use source::MockSource;
+pub use transform::MockTransform;
+
+use rivven_connect::{SinkConfig, SourceConfig, TransformConfig};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+/// The (empty) config of every mock connector.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MockConfig {}
+
+impl SourceConfig for MockConfig {}
+impl SinkConfig for MockConfig {}
+impl TransformConfig for MockConfig {}

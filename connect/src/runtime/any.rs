@@ -1,0 +1,203 @@
+//! Type-erased connectors: what the runtime (and the registry) hold.
+//!
+//! `SourceAdapter`, `SinkAdapter`, `BatchSinkAdapter` and `TransformAdapter`
+//! pair a typed connector with its validated config behind the object-safe
+//! [`AnySource`], [`AnySink`] and [`AnyTransform`] traits.
+
+use async_trait::async_trait;
+use futures::stream::{self, BoxStream, StreamExt};
+use std::fmt;
+
+use crate::catalog::{Catalog, ConfiguredCatalog};
+use crate::check::CheckResult;
+use crate::connector::{BatchConfig, BatchSink, Sink, Source, Transform, TransformOutput, WriteResult};
+use crate::error::Result;
+use crate::event::SourceEvent;
+use crate::spec::ConnectorSpec;
+use crate::state::State;
+
+/// A source with its config, behind a trait object.
+#[async_trait]
+pub trait AnySource: Send + Sync + 'static {
+    /// The connector's spec.
+    fn spec(&self) -> ConnectorSpec;
+    /// Check connectivity.
+    async fn check(&self) -> Result<CheckResult>;
+    /// Discover streams.
+    async fn discover(&self) -> Result<Catalog>;
+    /// Read from `state`.
+    async fn read(&self, state: Option<State>) -> Result<BoxStream<'static, Result<SourceEvent>>>;
+    /// Confirm a committed state upstream.
+    async fn commit(&self, state: &State) -> Result<()>;
+}
+
+/// A sink with its config, behind a trait object.
+#[async_trait]
+pub trait AnySink: Send + Sync + 'static {
+    /// The connector's spec.
+    fn spec(&self) -> ConnectorSpec;
+    /// Check connectivity.
+    async fn check(&self) -> Result<CheckResult>;
+    /// The sink's own batching, if it is a [`BatchSink`].
+    fn batch_config(&self) -> Option<BatchConfig>;
+    /// Write one batch.
+    async fn write(&self, events: Vec<SourceEvent>) -> Result<WriteResult>;
+}
+
+/// A transform with its config, behind a trait object.
+#[async_trait]
+pub trait AnyTransform: Send + Sync + 'static {
+    /// The transform's spec.
+    fn spec(&self) -> ConnectorSpec;
+    /// Transform one event.
+    async fn transform(&self, event: SourceEvent) -> Result<TransformOutput>;
+}
+
+/// A [`Source`] paired with its config and catalog.
+pub struct SourceAdapter<S: Source> {
+    source: S,
+    config: S::Config,
+    catalog: ConfiguredCatalog,
+}
+
+impl<S: Source> SourceAdapter<S> {
+    /// Pair `source` with `config`, reading every stream.
+    pub fn new(source: S, config: S::Config) -> Self {
+        Self {
+            source,
+            config,
+            catalog: ConfiguredCatalog::default(),
+        }
+    }
+
+    /// Restrict reading to `catalog`.
+    pub fn with_catalog(mut self, catalog: ConfiguredCatalog) -> Self {
+        self.catalog = catalog;
+        self
+    }
+}
+
+impl<S: Source> fmt::Debug for SourceAdapter<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The config is deliberately not printed: it may hold secrets.
+        f.debug_struct("SourceAdapter").field("connector", &S::spec().name).finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl<S: Source> AnySource for SourceAdapter<S> {
+    fn spec(&self) -> ConnectorSpec {
+        S::spec()
+    }
+    async fn check(&self) -> Result<CheckResult> {
+        self.source.check(&self.config).await
+    }
+    async fn discover(&self) -> Result<Catalog> {
+        self.source.discover(&self.config).await
+    }
+    async fn read(&self, state: Option<State>) -> Result<BoxStream<'static, Result<SourceEvent>>> {
+        self.source.read(&self.config, &self.catalog, state).await
+    }
+    async fn commit(&self, state: &State) -> Result<()> {
+        self.source.commit(&self.config, state).await
+    }
+}
+
+/// A [`Sink`] paired with its config; each batch is handed over as a stream.
+pub struct SinkAdapter<K: Sink> {
+    sink: K,
+    config: K::Config,
+}
+
+impl<K: Sink> SinkAdapter<K> {
+    /// Pair `sink` with `config`.
+    pub fn new(sink: K, config: K::Config) -> Self {
+        Self { sink, config }
+    }
+}
+
+impl<K: Sink> fmt::Debug for SinkAdapter<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SinkAdapter").field("connector", &K::spec().name).finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl<K: Sink> AnySink for SinkAdapter<K> {
+    fn spec(&self) -> ConnectorSpec {
+        K::spec()
+    }
+    async fn check(&self) -> Result<CheckResult> {
+        self.sink.check(&self.config).await
+    }
+    fn batch_config(&self) -> Option<BatchConfig> {
+        None
+    }
+    async fn write(&self, events: Vec<SourceEvent>) -> Result<WriteResult> {
+        self.sink.write(&self.config, stream::iter(events).boxed()).await
+    }
+}
+
+/// A [`BatchSink`] paired with its config; batches go to `write_batch`.
+pub struct BatchSinkAdapter<K: BatchSink> {
+    sink: K,
+    config: K::Config,
+}
+
+impl<K: BatchSink> BatchSinkAdapter<K> {
+    /// Pair `sink` with `config`.
+    pub fn new(sink: K, config: K::Config) -> Self {
+        Self { sink, config }
+    }
+}
+
+impl<K: BatchSink> fmt::Debug for BatchSinkAdapter<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchSinkAdapter").field("connector", &K::spec().name).finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl<K: BatchSink> AnySink for BatchSinkAdapter<K> {
+    fn spec(&self) -> ConnectorSpec {
+        K::spec()
+    }
+    async fn check(&self) -> Result<CheckResult> {
+        self.sink.check(&self.config).await
+    }
+    fn batch_config(&self) -> Option<BatchConfig> {
+        Some(self.sink.batch_config(&self.config))
+    }
+    async fn write(&self, events: Vec<SourceEvent>) -> Result<WriteResult> {
+        self.sink.write_batch(&self.config, events).await
+    }
+}
+
+/// A [`Transform`] paired with its config.
+pub struct TransformAdapter<T: Transform> {
+    transform: T,
+    config: T::Config,
+}
+
+impl<T: Transform> TransformAdapter<T> {
+    /// Pair `transform` with `config`.
+    pub fn new(transform: T, config: T::Config) -> Self {
+        Self { transform, config }
+    }
+}
+
+impl<T: Transform> fmt::Debug for TransformAdapter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransformAdapter").field("transform", &T::spec().name).finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl<T: Transform> AnyTransform for TransformAdapter<T> {
+    fn spec(&self) -> ConnectorSpec {
+        T::spec()
+    }
+    async fn transform(&self, event: SourceEvent) -> Result<TransformOutput> {
+        self.transform.transform(&self.config, event).await
+    }
+}

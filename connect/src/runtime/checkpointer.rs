@@ -1,0 +1,184 @@
+//! The checkpointer: commits source state in batch order to the
+//! [`OffsetStore`](super::OffsetStore), then confirms it with `Source::commit`,
+//! and returns credit to the source for every acknowledged batch.
+//!
+//! The state of batch *n* is committed only when every batch ≤ *n* has been
+//! acknowledged, so a committed position never passes an unacknowledged event.
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::any::AnySource;
+use super::messages::{CheckpointMsg, SourceMsg, StageError, SupervisorMsg};
+use super::offset_store::OffsetStore;
+use super::pipeline::Named;
+use super::stats::PipelineStats;
+use crate::state::State;
+use crate::util::exports::{RetryConfig, RetryGuard};
+
+pub(crate) struct Checkpointer;
+
+pub(crate) struct CheckpointArgs {
+    pub(crate) pipeline: Arc<str>,
+    pub(crate) generation: u64,
+    pub(crate) store: Arc<dyn OffsetStore>,
+    pub(crate) source: Named<dyn AnySource>,
+    pub(crate) supervisor: ActorRef<SupervisorMsg>,
+    pub(crate) interval: Duration,
+    pub(crate) stats: Arc<PipelineStats>,
+}
+
+pub(crate) struct CheckpointState {
+    args: CheckpointArgs,
+    source_actor: Option<ActorRef<SourceMsg>>,
+    owed_credits: u32,
+    next_seq: u64,
+    acked: BTreeMap<u64, Option<State>>,
+    latest: Option<State>,
+    dirty: bool,
+    last_commit: Option<Instant>,
+    tick_armed: bool,
+    eof: Option<Option<u64>>,
+    finished: bool,
+}
+
+impl Actor for Checkpointer {
+    type Msg = CheckpointMsg;
+    type State = CheckpointState;
+    type Arguments = CheckpointArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<CheckpointMsg>,
+        args: CheckpointArgs,
+    ) -> Result<CheckpointState, ActorProcessingErr> {
+        Ok(CheckpointState {
+            args,
+            source_actor: None,
+            owed_credits: 0,
+            next_seq: 0,
+            acked: BTreeMap::new(),
+            latest: None,
+            dirty: false,
+            last_commit: None,
+            tick_armed: false,
+            eof: None,
+            finished: false,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<CheckpointMsg>,
+        message: CheckpointMsg,
+        st: &mut CheckpointState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            CheckpointMsg::Attach(source) => {
+                if st.owed_credits > 0 {
+                    let _ = source.send_message(SourceMsg::Credit(st.owed_credits));
+                    st.owed_credits = 0;
+                }
+                st.source_actor = Some(source);
+            }
+            CheckpointMsg::Ack { seq, read_count, checkpoint } => {
+                st.args.stats.sub_in_flight(read_count);
+                st.give_credit();
+                st.acked.insert(seq, checkpoint);
+                while let Some(cp) = st.acked.remove(&st.next_seq) {
+                    if let Some(state) = cp {
+                        st.latest = Some(state);
+                        st.dirty = true;
+                    }
+                    st.next_seq += 1;
+                }
+                st.maybe_commit(&myself, false).await?;
+                st.maybe_finish(&myself).await?;
+            }
+            CheckpointMsg::CommitTick => {
+                st.tick_armed = false;
+                st.maybe_commit(&myself, false).await?;
+            }
+            CheckpointMsg::Eof { last_seq } => {
+                st.eof = Some(last_seq);
+                st.maybe_finish(&myself).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CheckpointState {
+    fn give_credit(&mut self) {
+        match &self.source_actor {
+            Some(source) => {
+                let _ = source.send_message(SourceMsg::Credit(1));
+            }
+            None => self.owed_credits += 1,
+        }
+    }
+
+    async fn maybe_commit(&mut self, myself: &ActorRef<CheckpointMsg>, force: bool) -> Result<(), StageError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let interval = self.args.interval;
+        let since = self.last_commit.map(|t| t.elapsed());
+        if force || interval.is_zero() || since.is_none_or(|s| s >= interval) {
+            return self.commit().await;
+        }
+        if !self.tick_armed {
+            self.tick_armed = true;
+            let wait = interval.saturating_sub(since.unwrap_or_default());
+            myself.send_after(wait, || CheckpointMsg::CommitTick);
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), StageError> {
+        let Some(state) = self.latest.as_ref() else {
+            return Ok(());
+        };
+        let mut guard = RetryGuard::new(RetryConfig::default());
+        loop {
+            match self.args.store.save(&self.args.pipeline, state).await {
+                Ok(()) => break,
+                Err(e) if e.is_retryable() => match guard.record_attempt() {
+                    Some(delay) => {
+                        tracing::warn!(pipeline = %self.args.pipeline, error = %e, "retrying offset commit");
+                        tokio::time::sleep(delay).await;
+                    }
+                    None => return Err(StageError::restartable(e.context("committing offsets"))),
+                },
+                Err(e) => return Err(StageError::restartable(e.context("committing offsets"))),
+            }
+        }
+        self.dirty = false;
+        self.last_commit = Some(Instant::now());
+        PipelineStats::add(&self.args.stats.commits, 1);
+        tracing::debug!(pipeline = %self.args.pipeline, next_seq = self.next_seq, "offsets committed");
+        if let Err(e) = self.args.source.inner.commit(state).await {
+            // The offset store is the source of truth; the next commit confirms again.
+            tracing::warn!(pipeline = %self.args.pipeline, source = %self.args.source.name, error = %e, "source commit hook failed");
+        }
+        Ok(())
+    }
+
+    async fn maybe_finish(&mut self, myself: &ActorRef<CheckpointMsg>) -> Result<(), StageError> {
+        let Some(last) = self.eof else {
+            return Ok(());
+        };
+        if self.finished || last.is_some_and(|l| self.next_seq <= l) {
+            return Ok(());
+        }
+        self.maybe_commit(myself, true).await?;
+        self.finished = true;
+        let _ = self
+            .args
+            .supervisor
+            .send_message(SupervisorMsg::Finished(self.args.generation));
+        Ok(())
+    }
+}

@@ -1,0 +1,299 @@
+//! The runtime's root actor and the public [`Runtime`] handle.
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+use super::messages::{RootMsg, SupervisorMsg};
+use super::offset_store::{FileOffsetStore, OffsetStore};
+use super::pipeline::{Pipeline, PipelineBuilder};
+use super::stats::{PipelineState, PipelineStats, RuntimeStatus};
+use super::supervisor::{PipelineSupervisor, SupervisorArgs};
+use crate::error::{ConnectorError, Result};
+
+/// Default directory for runtime data (offsets) when none is configured.
+pub const DEFAULT_DATA_DIR: &str = "./rivven-data";
+
+struct RootActor;
+
+struct RootArgs {
+    pipelines: Vec<Pipeline>,
+    store: Arc<dyn OffsetStore>,
+    stats: Vec<Arc<PipelineStats>>,
+}
+
+struct RootState {
+    supervisors: Vec<(ActorRef<SupervisorMsg>, Arc<PipelineStats>)>,
+}
+
+impl Actor for RootActor {
+    type Msg = RootMsg;
+    type State = RootState;
+    type Arguments = RootArgs;
+
+    async fn pre_start(&self, myself: ActorRef<RootMsg>, args: RootArgs) -> Result<RootState, ActorProcessingErr> {
+        let mut supervisors = Vec::with_capacity(args.pipelines.len());
+        for (pipeline, stats) in args.pipelines.into_iter().zip(args.stats) {
+            let (sup, _) = Actor::spawn_linked(
+                None,
+                PipelineSupervisor,
+                SupervisorArgs {
+                    pipeline,
+                    store: args.store.clone(),
+                    stats: stats.clone(),
+                },
+                myself.get_cell(),
+            )
+            .await?;
+            supervisors.push((sup, stats));
+        }
+        Ok(RootState { supervisors })
+    }
+
+    async fn handle(&self, _myself: ActorRef<RootMsg>, message: RootMsg, st: &mut RootState) -> Result<(), ActorProcessingErr> {
+        match message {
+            RootMsg::Status(reply) => {
+                let _ = reply.send(snapshot(st.supervisors.iter().map(|(_, s)| s)));
+            }
+            RootMsg::Shutdown => {
+                for (sup, _) in &st.supervisors {
+                    let _ = sup.send_message(SupervisorMsg::Shutdown);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<RootMsg>,
+        event: SupervisionEvent,
+        st: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
+        // A supervisor only ends when we stop it; if one fails (a bug), only its
+        // pipeline is marked failed — the others keep running.
+        if let SupervisionEvent::ActorFailed(cell, err) = event {
+            if let Some((_, stats)) = st.supervisors.iter().find(|(s, _)| s.get_id() == cell.get_id()) {
+                tracing::error!(pipeline = %stats.name, error = %err, "pipeline supervisor failed");
+                stats.set_error(format!("supervisor failed: {err}"));
+                stats.set_state(PipelineState::Failed);
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_stop(&self, _myself: ActorRef<RootMsg>, st: &mut RootState) -> Result<(), ActorProcessingErr> {
+        for (sup, _) in &st.supervisors {
+            let _ = sup.get_cell().stop_and_wait(None, Some(Duration::from_secs(10))).await;
+        }
+        Ok(())
+    }
+}
+
+fn snapshot<'a>(stats: impl Iterator<Item = &'a Arc<PipelineStats>>) -> RuntimeStatus {
+    RuntimeStatus {
+        pipelines: stats.map(|s| s.snapshot()).collect(),
+    }
+}
+
+/// Builder for [`Runtime`].
+pub struct RuntimeBuilder {
+    store: Option<Arc<dyn OffsetStore>>,
+    data_dir: PathBuf,
+    pipelines: Vec<Result<Pipeline>>,
+}
+
+impl std::fmt::Debug for RuntimeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeBuilder")
+            .field("store", &self.store)
+            .field("data_dir", &self.data_dir)
+            .field("pipelines", &self.pipelines.len())
+            .finish()
+    }
+}
+
+impl RuntimeBuilder {
+    /// Where committed offsets are stored (default: a [`FileOffsetStore`] under `data_dir/offsets`).
+    pub fn offset_store(mut self, store: impl OffsetStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Directory for runtime data (default [`DEFAULT_DATA_DIR`]).
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = dir.into();
+        self
+    }
+
+    /// Add a pipeline (validated by `start`).
+    pub fn pipeline(mut self, pipeline: PipelineBuilder) -> Self {
+        self.pipelines.push(pipeline.build());
+        self
+    }
+
+    /// Add an already built pipeline.
+    pub fn add_pipeline(mut self, pipeline: Pipeline) -> Self {
+        self.pipelines.push(Ok(pipeline));
+        self
+    }
+
+    /// Validate every pipeline and start them. All configuration errors are reported together.
+    pub async fn start(self) -> Result<Runtime> {
+        let mut errors = Vec::new();
+        let mut pipelines = Vec::new();
+        let mut names = HashSet::new();
+        for p in self.pipelines {
+            match p {
+                Ok(p) if !names.insert(p.name.clone()) => {
+                    errors.push(format!("duplicate pipeline name `{}`", p.name));
+                }
+                Ok(p) => pipelines.push(p),
+                Err(e) => errors.push(e.message().to_string()),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ConnectorError::configuration(errors.join("; ")));
+        }
+        let store = self
+            .store
+            .unwrap_or_else(|| Arc::new(FileOffsetStore::new(self.data_dir.join("offsets"))));
+        let stats: Vec<Arc<PipelineStats>> = pipelines.iter().map(|p| Arc::new(PipelineStats::new(p.name.clone()))).collect();
+        let (root, join) = Actor::spawn(
+            None,
+            RootActor,
+            RootArgs {
+                pipelines,
+                store,
+                stats: stats.clone(),
+            },
+        )
+        .await
+        .map_err(|e| ConnectorError::fatal(format!("could not start the runtime: {e}")))?;
+        Ok(Runtime {
+            root,
+            join: Mutex::new(Some(join)),
+            stats,
+        })
+    }
+}
+
+/// A running set of pipelines. Dropping it stops them (without draining);
+/// call [`Runtime::shutdown`] for a graceful stop.
+pub struct Runtime {
+    root: ActorRef<RootMsg>,
+    join: Mutex<Option<JoinHandle<()>>>,
+    stats: Vec<Arc<PipelineStats>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("pipelines", &self.stats.len()).finish()
+    }
+}
+
+impl Runtime {
+    /// A builder.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder {
+            store: None,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            pipelines: Vec::new(),
+        }
+    }
+
+    /// Per-pipeline state and counters, asked of the root actor.
+    pub async fn status(&self) -> RuntimeStatus {
+        match self.root.call(RootMsg::Status, Some(Duration::from_secs(5))).await {
+            Ok(ractor::rpc::CallResult::Success(status)) => status,
+            _ => self.status_now(),
+        }
+    }
+
+    /// Per-pipeline state and counters, read directly (no actor round trip).
+    pub fn status_now(&self) -> RuntimeStatus {
+        snapshot(self.stats.iter())
+    }
+
+    /// Wait until every pipeline has ended (completed, stopped or failed), then stop the runtime.
+    pub async fn wait(&self) -> RuntimeStatus {
+        self.wait_terminal().await;
+        self.stop_root().await;
+        self.status_now()
+    }
+
+    /// Stop reading, drain in-flight batches, flush, commit final offsets and stop.
+    /// Pipelines still draining after `timeout` are stopped without their final commit.
+    pub async fn shutdown(&self, timeout: Duration) -> RuntimeStatus {
+        let _ = self.root.send_message(RootMsg::Shutdown);
+        if tokio::time::timeout(timeout, self.wait_terminal()).await.is_err() {
+            for s in &self.stats {
+                if !s.state().is_terminal() {
+                    s.set_error(format!("shutdown timed out after {timeout:?} while {}", s.state()));
+                }
+            }
+            tracing::warn!(?timeout, "shutdown timed out; stopping pipelines without draining");
+        }
+        self.stop_root().await;
+        self.status_now()
+    }
+
+    /// Run until every pipeline ends, or until SIGINT/SIGTERM, which triggers
+    /// [`Runtime::shutdown`] with `timeout`.
+    pub async fn run_until_signal(&self, timeout: Duration) -> RuntimeStatus {
+        tokio::select! {
+            status = self.wait() => status,
+            _ = shutdown_signal() => {
+                tracing::info!("signal received; shutting down");
+                self.shutdown(timeout).await
+            }
+        }
+    }
+
+    async fn wait_terminal(&self) {
+        for s in &self.stats {
+            let mut rx = s.subscribe();
+            let _ = rx.wait_for(|state| state.is_terminal()).await;
+        }
+    }
+
+    async fn stop_root(&self) {
+        let join = self.join.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(join) = join {
+            self.root.stop(None);
+            let _ = join.await;
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.root.stop(None);
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

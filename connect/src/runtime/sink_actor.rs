@@ -1,0 +1,220 @@
+//! The sink actor: re-batches to the sink's batch size, writes with in-place
+//! retries behind a circuit breaker, disposes of rejected records by the
+//! pipeline's `on_error`, and acknowledges each source batch in order.
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::any::AnySink;
+use super::messages::{Batch, CheckpointMsg, DataMsg, DeadLetter, StageError};
+use super::pipeline::Named;
+use super::settings::{OnError, PipelineSettings};
+use super::stats::PipelineStats;
+use crate::connector::{BatchConfig, WriteResult};
+use crate::error::{ConnectorError, Result};
+use crate::event::SourceEvent;
+use crate::util::exports::{CircuitBreaker, CircuitState, RetryGuard};
+
+pub(crate) struct SinkActor;
+
+pub(crate) struct SinkArgs {
+    pub(crate) pipeline: Arc<str>,
+    pub(crate) sink: Named<dyn AnySink>,
+    pub(crate) dead_letter: Option<Named<dyn AnySink>>,
+    pub(crate) settings: PipelineSettings,
+    pub(crate) checkpointer: ActorRef<CheckpointMsg>,
+    pub(crate) stats: Arc<PipelineStats>,
+}
+
+pub(crate) struct SinkState {
+    args: SinkArgs,
+    batch: BatchConfig,
+    breaker: CircuitBreaker,
+    pending: Vec<Batch>,
+    pending_events: usize,
+    timer: Option<u64>,
+    timer_gen: u64,
+}
+
+impl Actor for SinkActor {
+    type Msg = DataMsg;
+    type State = SinkState;
+    type Arguments = SinkArgs;
+
+    async fn pre_start(&self, _myself: ActorRef<DataMsg>, args: SinkArgs) -> Result<SinkState, ActorProcessingErr> {
+        let batch = args.sink.inner.batch_config().unwrap_or(args.settings.sink_batch);
+        Ok(SinkState {
+            breaker: CircuitBreaker::new(args.settings.circuit_breaker.clone()),
+            batch: BatchConfig::new(batch.max_records, batch.timeout_ms),
+            args,
+            pending: Vec::new(),
+            pending_events: 0,
+            timer: None,
+            timer_gen: 0,
+        })
+    }
+
+    async fn handle(&self, myself: ActorRef<DataMsg>, message: DataMsg, st: &mut SinkState) -> Result<(), ActorProcessingErr> {
+        match message {
+            DataMsg::Batch(batch) => {
+                st.pending_events += batch.events.len();
+                st.pending.push(batch);
+                // Flush when full, or when the source has no credit left (it
+                // cannot send more until we acknowledge).
+                if st.pending_events >= st.batch.max_records
+                    || st.pending.len() >= st.args.settings.max_in_flight_batches
+                {
+                    st.flush().await?;
+                } else if st.timer.is_none() {
+                    st.timer_gen += 1;
+                    let gen = st.timer_gen;
+                    st.timer = Some(gen);
+                    myself.send_after(Duration::from_millis(st.batch.timeout_ms), move || DataMsg::Linger(gen));
+                }
+            }
+            DataMsg::Linger(gen) => {
+                if st.timer == Some(gen) {
+                    st.flush().await?;
+                }
+            }
+            DataMsg::Eof { last_seq } => {
+                st.flush().await?;
+                let _ = st.args.checkpointer.send_message(CheckpointMsg::Eof { last_seq });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SinkState {
+    /// Write everything pending, dispose of rejected records, acknowledge the batches.
+    async fn flush(&mut self) -> Result<(), StageError> {
+        self.timer = None;
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut batches = std::mem::take(&mut self.pending);
+        self.pending_events = 0;
+        let mut events = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
+        let mut dead = Vec::new();
+        for b in &mut batches {
+            events.append(&mut b.events);
+            dead.append(&mut b.dead);
+        }
+
+        let mut result = WriteResult::new();
+        let mut offset = 0;
+        for chunk in events.chunks(self.batch.max_records) {
+            let written = self
+                .write_with_retry(&self.args.sink, chunk)
+                .await
+                .map_err(StageError::restartable)?;
+            result.absorb(written, offset);
+            offset += chunk.len();
+        }
+        let stats = &self.args.stats;
+        PipelineStats::add(&stats.written, result.records_written);
+        PipelineStats::add(&stats.bytes, result.bytes_written);
+
+        for failure in &result.failures {
+            let event = events.get(failure.index).cloned();
+            let error = ConnectorError::new(failure.kind, failure.error.clone());
+            match self.args.settings.on_error {
+                OnError::Skip => {
+                    tracing::warn!(pipeline = %self.args.pipeline, sink = %self.args.sink.name, index = failure.index, error = %failure.error, "skipping a record the sink rejected");
+                    PipelineStats::add(&stats.failed, 1);
+                }
+                OnError::DeadLetter => dead.push(DeadLetter::new(event, &error, "sink", &self.args.sink.name)),
+                OnError::Stop => {
+                    return Err(StageError::stop(error.context(format!(
+                        "pipeline `{}` stopped (on_error: stop): sink `{}` rejected record {}",
+                        self.args.pipeline, self.args.sink.name, failure.index
+                    ))))
+                }
+            }
+        }
+
+        if !dead.is_empty() {
+            self.write_dead_letters(dead).await?;
+        }
+
+        for b in batches {
+            let ack = CheckpointMsg::Ack {
+                seq: b.seq,
+                read_count: b.read_count,
+                checkpoint: b.checkpoint,
+            };
+            if self.args.checkpointer.send_message(ack).is_err() {
+                break; // torn down
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_dead_letters(&self, dead: Vec<DeadLetter>) -> Result<(), StageError> {
+        let count = dead.len() as u64;
+        let Some(dlq) = &self.args.dead_letter else {
+            return Err(StageError::stop(ConnectorError::configuration(format!(
+                "pipeline `{}` has records for the dead-letter queue but no dead-letter sink",
+                self.args.pipeline
+            ))));
+        };
+        let envelopes: Vec<SourceEvent> = dead.into_iter().map(|d| d.into_event(&self.args.pipeline)).collect();
+        let result = self
+            .write_with_retry(dlq, &envelopes)
+            .await
+            .map_err(|e| StageError::restartable(e.context("writing to the dead-letter sink")))?;
+        if !result.failures.is_empty() {
+            return Err(StageError::restartable(ConnectorError::io(format!(
+                "dead-letter sink `{}` rejected {} record(s): {}",
+                dlq.name,
+                result.failures.len(),
+                result.failures[0].error
+            ))));
+        }
+        PipelineStats::add(&self.args.stats.dead_lettered, count);
+        Ok(())
+    }
+
+    /// One write with in-place retries of retryable errors, behind the circuit breaker.
+    async fn write_with_retry(&self, sink: &Named<dyn AnySink>, events: &[SourceEvent]) -> Result<WriteResult> {
+        let mut guard = RetryGuard::new(self.args.settings.retry.clone());
+        loop {
+            while self.breaker.state() == CircuitState::Open {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let error = match sink.inner.write(events.to_vec()).await {
+                Ok(result) if result.unattributed_failures() == 0 => {
+                    self.breaker.record_success();
+                    return Ok(result);
+                }
+                Ok(result) => ConnectorError::transient(format!(
+                    "sink `{}` reported {} failed record(s) without saying which: {}",
+                    sink.name,
+                    result.unattributed_failures(),
+                    result.errors.join("; ")
+                )),
+                Err(e) if e.is_retryable() => e,
+                Err(e) => {
+                    self.breaker.record_failure();
+                    return Err(e.context(format!("sink `{}`", sink.name)));
+                }
+            };
+            self.breaker.record_failure();
+            match guard.record_attempt() {
+                Some(delay) => {
+                    tracing::warn!(pipeline = %self.args.pipeline, sink = %sink.name, error = %error, ?delay, "retrying sink write");
+                    tokio::time::sleep(delay).await;
+                }
+                None => {
+                    return Err(error.context(format!(
+                        "sink `{}` failed after {} attempt(s)",
+                        sink.name,
+                        guard.attempts()
+                    )))
+                }
+            }
+        }
+    }
+}

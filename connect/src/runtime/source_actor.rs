@@ -1,0 +1,309 @@
+//! The source actor: pulls the source's stream while it holds credit and
+//! sends batches (by size or linger) down the pipeline.
+//!
+//! The stream is pulled by a reader task the actor owns; the actor's mailbox
+//! receives credit grants from the checkpointer and stop requests from the
+//! supervisor. A failure or panic in the source fails this actor, which the
+//! pipeline supervisor turns into a restart from the last committed state.
+
+use futures::{FutureExt, StreamExt};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use super::messages::{Batch, DataMsg, DeadLetter, SourceMsg, StageError};
+use super::pipeline::Named;
+use super::settings::{OnError, PipelineSettings};
+use super::stats::PipelineStats;
+use super::any::AnySource;
+use crate::error::{ConnectorError, ErrorKind};
+use crate::event::{EventType, LogLevel, SourceEvent};
+use crate::state::State;
+use crate::util::exports::{RateLimiter, RateLimiterConfig};
+
+pub(crate) struct SourceActor;
+
+pub(crate) struct SourceArgs {
+    pub(crate) pipeline: Arc<str>,
+    pub(crate) source: Named<dyn AnySource>,
+    pub(crate) state: Option<State>,
+    pub(crate) settings: PipelineSettings,
+    pub(crate) downstream: ActorRef<DataMsg>,
+    pub(crate) stats: Arc<PipelineStats>,
+}
+
+pub(crate) struct SourceState {
+    credits: Arc<Semaphore>,
+    stop: watch::Sender<bool>,
+    _reader: AbortOnDrop,
+}
+
+/// Aborts the reader task however the actor ends (stop, failure or kill).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Actor for SourceActor {
+    type Msg = SourceMsg;
+    type State = SourceState;
+    type Arguments = SourceArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SourceMsg>,
+        args: SourceArgs,
+    ) -> Result<SourceState, ActorProcessingErr> {
+        let credits = Arc::new(Semaphore::new(args.settings.max_in_flight_batches));
+        let (stop, stop_rx) = watch::channel(false);
+        let span = tracing::info_span!("source", pipeline = %args.pipeline, connector = %args.source.name);
+        let reader = Reader {
+            limiter: (args.settings.rate_limit > 0).then(|| {
+                RateLimiter::new(RateLimiterConfig {
+                    events_per_second: args.settings.rate_limit,
+                    burst_capacity: args.settings.rate_limit_burst,
+                })
+            }),
+            pipeline: args.pipeline,
+            source: args.source,
+            settings: args.settings,
+            downstream: args.downstream,
+            stats: args.stats,
+            credits: credits.clone(),
+            stop: stop_rx,
+        };
+        let task = tokio::spawn(
+            async move {
+                if let Err(err) = reader.run(args.state).await {
+                    // The actor turns this into a supervised failure.
+                    let _ = myself.send_message(SourceMsg::ReaderFailed(err));
+                }
+            }
+            .instrument(span),
+        );
+        Ok(SourceState {
+            credits,
+            stop,
+            _reader: AbortOnDrop(task),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<SourceMsg>,
+        message: SourceMsg,
+        state: &mut SourceState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            SourceMsg::Credit(n) => state.credits.add_permits(n as usize),
+            SourceMsg::Stop => {
+                state.stop.send_replace(true);
+            }
+            SourceMsg::ReaderFailed(err) => return Err(Box::new(err)),
+        }
+        Ok(())
+    }
+}
+
+struct Reader {
+    pipeline: Arc<str>,
+    source: Named<dyn AnySource>,
+    settings: PipelineSettings,
+    downstream: ActorRef<DataMsg>,
+    stats: Arc<PipelineStats>,
+    credits: Arc<Semaphore>,
+    stop: watch::Receiver<bool>,
+    limiter: Option<RateLimiter>,
+}
+
+/// How collecting one batch ended.
+enum BatchEnd {
+    /// Full, or the linger expired: keep reading.
+    More,
+    /// The source's stream ended.
+    Eof,
+    /// Shutdown was requested.
+    Stopped,
+}
+
+/// A batch being collected.
+struct Pending {
+    events: Vec<SourceEvent>,
+    dead: Vec<DeadLetter>,
+    moved: bool,
+}
+
+impl Reader {
+    async fn run(mut self, state: Option<State>) -> Result<(), StageError> {
+        let read = AssertUnwindSafe(self.source.inner.read(state.clone()))
+            .catch_unwind()
+            .await
+            .map_err(|p| StageError::restartable(panic_error("source read", &p)))?;
+        let mut stream = read.map_err(|e| StageError::restartable(e.context("opening the source stream")))?;
+        let mut state = state.unwrap_or_default();
+        let mut seq = 0u64;
+        let mut last_sent = None;
+        loop {
+            let has_credit = tokio::select! {
+                biased;
+                _ = self.stop.wait_for(|s| *s) => false,
+                permit = self.credits.acquire() => match permit {
+                    Ok(p) => { p.forget(); true }
+                    Err(_) => false,
+                },
+            };
+            if !has_credit {
+                break;
+            }
+            let mut pending = Pending {
+                events: Vec::with_capacity(self.settings.batch_size),
+                dead: Vec::new(),
+                moved: false,
+            };
+            let end = self.collect(&mut stream, &mut state, &mut pending).await?;
+            if pending.events.is_empty() && pending.dead.is_empty() && !pending.moved {
+                self.credits.add_permits(1);
+            } else {
+                let read_count = pending.events.len() as u64;
+                let batch = Batch {
+                    seq,
+                    events: pending.events,
+                    dead: pending.dead,
+                    read_count,
+                    checkpoint: pending.moved.then(|| state.clone()),
+                };
+                PipelineStats::add(&self.stats.read, read_count);
+                self.stats.add_in_flight(read_count);
+                if self.downstream.send_message(DataMsg::Batch(batch)).is_err() {
+                    return Ok(()); // the pipeline is being torn down
+                }
+                last_sent = Some(seq);
+                seq += 1;
+            }
+            if !matches!(end, BatchEnd::More) {
+                break;
+            }
+        }
+        tracing::debug!(last_sent, "source finished; draining");
+        let _ = self.downstream.send_message(DataMsg::Eof { last_seq: last_sent });
+        Ok(())
+    }
+
+    /// Collect one batch: up to `batch_size` data events, or what arrived
+    /// within `linger` of the first one.
+    async fn collect(
+        &mut self,
+        stream: &mut futures::stream::BoxStream<'static, crate::error::Result<SourceEvent>>,
+        state: &mut State,
+        pending: &mut Pending,
+    ) -> Result<BatchEnd, StageError> {
+        let linger = self.settings.linger;
+        let mut deadline: Option<tokio::time::Instant> = None;
+        while pending.events.len() < self.settings.batch_size {
+            if let Some(limiter) = &self.limiter {
+                tokio::select! {
+                    biased;
+                    _ = self.stop.wait_for(|s| *s) => return Ok(BatchEnd::Stopped),
+                    _ = limiter.acquire() => {}
+                }
+            }
+            let next = tokio::select! {
+                biased;
+                _ = self.stop.wait_for(|s| *s) => return Ok(BatchEnd::Stopped),
+                _ = sleep_until(deadline), if deadline.is_some() => return Ok(BatchEnd::More),
+                next = AssertUnwindSafe(stream.next()).catch_unwind() => next,
+            };
+            let item = match next {
+                Err(panic) => return Err(StageError::restartable(panic_error("source stream", &panic))),
+                Ok(None) => return Ok(BatchEnd::Eof),
+                Ok(Some(item)) => item,
+            };
+            match item {
+                Ok(event) => self.accept(event, state, pending),
+                Err(err) if err.kind() == ErrorKind::Data => self.reject(err, pending)?,
+                Err(err) => return Err(StageError::restartable(err)),
+            }
+            if deadline.is_none() && !pending.events.is_empty() {
+                deadline = Some(tokio::time::Instant::now() + linger);
+            }
+        }
+        Ok(BatchEnd::More)
+    }
+
+    fn accept(&self, mut event: SourceEvent, state: &mut State, pending: &mut Pending) {
+        match event.event_type {
+            EventType::State => match serde_json::from_value::<State>(event.data) {
+                Ok(update) => {
+                    state.merge(update);
+                    pending.moved = true;
+                }
+                Err(e) => tracing::warn!(error = %e, "ignoring a state event that is not a valid State"),
+            },
+            EventType::Log => log_source_event(&event),
+            _ => {
+                if let Some(update) = event.metadata.state.take() {
+                    state.apply_stream_update(&event.stream, &update);
+                    pending.moved = true;
+                }
+                pending.events.push(event);
+            }
+        }
+    }
+
+    fn reject(&self, err: ConnectorError, pending: &mut Pending) -> Result<(), StageError> {
+        match self.settings.on_error {
+            OnError::Skip => {
+                tracing::warn!(error = %err, "skipping a record the source could not read");
+                PipelineStats::add(&self.stats.failed, 1);
+                Ok(())
+            }
+            OnError::DeadLetter => {
+                pending.dead.push(DeadLetter::new(None, &err, "source", &self.source.name));
+                Ok(())
+            }
+            OnError::Stop => Err(StageError::stop(err.context(format!(
+                "pipeline `{}` stopped (on_error: stop) at a record from source `{}`",
+                self.pipeline, self.source.name
+            )))),
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn log_source_event(event: &SourceEvent) {
+    let message = event.data.get("message").and_then(|m| m.as_str()).unwrap_or_default();
+    let level = event
+        .data
+        .get("level")
+        .and_then(|l| serde_json::from_value::<LogLevel>(l.clone()).ok())
+        .unwrap_or(LogLevel::Info);
+    match level {
+        LogLevel::Trace => tracing::trace!("{message}"),
+        LogLevel::Debug => tracing::debug!("{message}"),
+        LogLevel::Info => tracing::info!("{message}"),
+        LogLevel::Warn => tracing::warn!("{message}"),
+        LogLevel::Error => tracing::error!("{message}"),
+    }
+}
+
+/// Turn a caught panic into a (restartable) error.
+pub(crate) fn panic_error(what: &str, payload: &(dyn std::any::Any + Send)) -> ConnectorError {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_string());
+    ConnectorError::fatal(format!("{what} panicked: {text}")).with_retryable(true)
+}

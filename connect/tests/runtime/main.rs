@@ -1,0 +1,18 @@
+//! Runtime scenario tests: each file is one behaviour of the supervised runtime,
+//! exercised through the real actors with the mock connectors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod dead_letter_receives_exactly_the_failed_events;
+mod failed_pipeline_does_not_stop_others;
+mod graceful_shutdown_commits_final_offsets;
+mod kill_nine_file_pipeline;
+mod max_consecutive_failures_marks_failed;
+mod panic_in_source_is_supervised;
+mod rate_limit_and_transform_counts;
+mod sink_failure_restarts_from_committed_state;
+mod skip_counts_and_acks;
+mod slow_sink_bounds_memory;
+mod stop_commits_nothing_past_failure;
+mod two_runtimes_same_names_in_one_process;
