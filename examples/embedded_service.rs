@@ -9,7 +9,9 @@
 //! ```
 
 use async_trait::async_trait;
-use rivven_connect::builtin::{DatagenConfig, DatagenSource, FileSink, FileSinkConfig, StdoutSink, StdoutSinkConfig};
+use rivven_connect::builtin::{
+    DatagenConfig, DatagenSource, FileSink, FileSinkConfig, StdoutSink, StdoutSinkConfig,
+};
 use rivven_connect::prelude::*;
 use rivven_connect::runtime::{FileOffsetStore, Pipeline, PipelineSettings, Runtime};
 use serde_json::json;
@@ -39,7 +41,11 @@ impl Transform for Enrich {
             .build()
     }
 
-    async fn transform(&self, config: &EnrichConfig, mut event: SourceEvent) -> Result<TransformOutput> {
+    async fn transform(
+        &self,
+        config: &EnrichConfig,
+        mut event: SourceEvent,
+    ) -> Result<TransformOutput> {
         if transforms::field_contains(&event, "status", "cancelled") {
             return Ok(TransformOutput::Drop);
         }
@@ -66,7 +72,12 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         .pipeline(
             Pipeline::builder("orders")
                 .source(DatagenSource::new(), orders)
-                .transform(Enrich, EnrichConfig { service: "embedded-example".into() })
+                .transform(
+                    Enrich,
+                    EnrichConfig {
+                        service: "embedded-example".into(),
+                    },
+                )
                 .sink(FileSink::new(), file)
                 .settings(PipelineSettings::default().with_batch_size(1_000)),
         )

@@ -8,7 +8,7 @@ mod source;
 mod transform;
 
 pub use sink::MockSink;
-pub use source::MockSource;
+pub use source::{MockSource, POSITION_KEY};
 pub use transform::MockTransform;
 
 use rivven_connect::{SinkConfig, SourceConfig, TransformConfig};

@@ -8,14 +8,14 @@
 //! ```no_run
 //! use rivven_connect::prelude::*;
 //! use rivven_connect::builtin::{DatagenConfig, DatagenSource, StdoutSink, StdoutSinkConfig};
-//! use rivven_connect::runtime::{OffsetStore, Pipeline, Runtime};
+//! use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, Runtime};
 //!
 //! # async fn run() -> rivven_connect::Result<()> {
 //! let datagen: DatagenConfig = serde_json::from_value(serde_json::json!({
 //!     "pattern": "orders", "max_events": 100
 //! }))?;
 //! let runtime = Runtime::builder()
-//!     .offset_store(OffsetStore::memory())
+//!     .offset_store(MemoryOffsetStore::new())
 //!     .pipeline(
 //!         Pipeline::builder("demo")
 //!             .source(DatagenSource::new(), datagen)
@@ -92,3 +92,8 @@ pub mod __private {
     pub use serde_json;
     pub use validator;
 }
+
+/// The README's code blocks, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

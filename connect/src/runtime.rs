@@ -44,7 +44,8 @@ mod supervisor;
 mod transform_actor;
 
 pub use any::{
-    AnySink, AnySource, AnyTransform, BatchSinkAdapter, SinkAdapter, SourceAdapter, TransformAdapter,
+    AnySink, AnySource, AnyTransform, BatchSinkAdapter, SinkAdapter, SourceAdapter,
+    TransformAdapter,
 };
 pub use offset_store::{FileOffsetStore, MemoryOffsetStore, OffsetStore};
 pub use pipeline::{Pipeline, PipelineBuilder};

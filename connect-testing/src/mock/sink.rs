@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
 use rivven_connect::{
-    CheckResult, ConnectorError, ConnectorKind, ConnectorSpec, Result, Sink, SourceEvent, WriteResult,
+    CheckResult, ConnectorError, ConnectorKind, ConnectorSpec, Result, Sink, SourceEvent,
+    WriteResult,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,7 +73,12 @@ impl MockSink {
     }
 
     /// Like [`MockSink::fail_after`], failing `times` times with `err()`.
-    pub fn fail_after_with(self, n: u64, times: u64, err: impl Fn() -> ConnectorError + Send + Sync + 'static) -> Self {
+    pub fn fail_after_with(
+        self,
+        n: u64,
+        times: u64,
+        err: impl Fn() -> ConnectorError + Send + Sync + 'static,
+    ) -> Self {
         let mut me = self.fail_after(n);
         me.fail_error = Arc::new(err);
         me.lock().failures_left = times;
@@ -86,7 +92,10 @@ impl MockSink {
     }
 
     /// Reject (per record, with a data error) every event matching `predicate`.
-    pub fn fail_records(mut self, predicate: impl Fn(&SourceEvent) -> bool + Send + Sync + 'static) -> Self {
+    pub fn fail_records(
+        mut self,
+        predicate: impl Fn(&SourceEvent) -> bool + Send + Sync + 'static,
+    ) -> Self {
         self.reject = Some(Arc::new(predicate));
         self
     }
@@ -141,7 +150,11 @@ impl Sink for MockSink {
         })
     }
 
-    async fn write(&self, _config: &MockConfig, events: BoxStream<'static, SourceEvent>) -> Result<WriteResult> {
+    async fn write(
+        &self,
+        _config: &MockConfig,
+        events: BoxStream<'static, SourceEvent>,
+    ) -> Result<WriteResult> {
         let events: Vec<SourceEvent> = events.collect().await;
         {
             let mut inner = self.lock();
@@ -164,7 +177,10 @@ impl Sink for MockSink {
         let mut inner = self.lock();
         for (index, event) in events.into_iter().enumerate() {
             if self.reject.as_ref().is_some_and(|r| r(&event)) {
-                result.add_record_failure(index, &ConnectorError::data(format!("MockSink rejected event {index}")));
+                result.add_record_failure(
+                    index,
+                    &ConnectorError::data(format!("MockSink rejected event {index}")),
+                );
             } else {
                 result.add_success(1, event.approx_size() as u64);
                 inner.written.push(event);

@@ -94,7 +94,11 @@ impl MockSource {
     }
 
     /// `n` events made by `f(i)`.
-    pub fn with_generator(mut self, n: u64, f: impl Fn(u64) -> SourceEvent + Send + Sync + 'static) -> Self {
+    pub fn with_generator(
+        mut self,
+        n: u64,
+        f: impl Fn(u64) -> SourceEvent + Send + Sync + 'static,
+    ) -> Self {
         self.generator = Arc::new(f);
         self.count = Some(n);
         self
@@ -120,7 +124,11 @@ impl MockSource {
 
     /// After `n` events (counted from the start of the data, not of this
     /// run), the stream yields `err()` once; later runs pass.
-    pub fn fail_after(mut self, n: u64, err: impl Fn() -> ConnectorError + Send + Sync + 'static) -> Self {
+    pub fn fail_after(
+        mut self,
+        n: u64,
+        err: impl Fn() -> ConnectorError + Send + Sync + 'static,
+    ) -> Self {
         self.fail_after = Some((n, Arc::new(err)));
         self
     }

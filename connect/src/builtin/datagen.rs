@@ -146,7 +146,7 @@ impl Generator {
         } else {
             let len = self.live.len() as u64;
             let idx = usize::try_from(rng.below(len)).unwrap_or(0);
-            if roll < 90 && roll >= 60 {
+            if (60..90).contains(&roll) {
                 let (id, version) = self.live[idx];
                 self.live[idx].1 = version + 1;
                 Op::Update(id, version)
@@ -208,7 +208,10 @@ fn make_event(config: &DatagenConfig, g: &mut Generator) -> SourceEvent {
     } else {
         g.sequence += 1;
         g.next_id = g.sequence;
-        (SourceEvent::record(&config.stream_name, row(sequence, 0)), sequence)
+        (
+            SourceEvent::record(&config.stream_name, row(sequence, 0)),
+            sequence,
+        )
     };
     let mut event = event
         .with_key(pattern.key(id))
@@ -235,7 +238,9 @@ impl Source for DatagenSource {
     fn spec() -> ConnectorSpec {
         ConnectorSpec::builder("datagen", env!("CARGO_PKG_VERSION"))
             .kind(ConnectorKind::Source)
-            .description("Synthetic data generator for testing and demos (no external dependencies)")
+            .description(
+                "Synthetic data generator for testing and demos (no external dependencies)",
+            )
             .config_schema_from::<DatagenConfig>()
             .incremental(true)
             .build()
@@ -319,7 +324,10 @@ mod tests {
     }
 
     fn is_cdc(event: &SourceEvent) -> bool {
-        matches!(event.event_type, EventType::Insert | EventType::Update | EventType::Delete)
+        matches!(
+            event.event_type,
+            EventType::Insert | EventType::Update | EventType::Delete
+        )
     }
 
     /// The event's data without wall-clock fields.
@@ -343,12 +351,17 @@ mod tests {
 
     #[tokio::test]
     async fn bounded_and_reproducible() {
-        let c = config(json!({"pattern": "orders", "events_per_second": 0, "max_events": 50, "seed": 9,
-                              "include_sequence": true, "custom_fields": {"env": "test"}}));
+        let c = config(
+            json!({"pattern": "orders", "events_per_second": 0, "max_events": 50, "seed": 9,
+                              "include_sequence": true, "custom_fields": {"env": "test"}}),
+        );
         let a = collect(&c, None).await;
         let b = collect(&c, None).await;
         assert_eq!(a.len(), 50);
-        assert_eq!(a.iter().map(|e| e.data.clone()).collect::<Vec<_>>(), b.iter().map(|e| e.data.clone()).collect::<Vec<_>>());
+        assert_eq!(
+            a.iter().map(|e| e.data.clone()).collect::<Vec<_>>(),
+            b.iter().map(|e| e.data.clone()).collect::<Vec<_>>()
+        );
         assert_eq!(a[3].data["sequence"], json!(3));
         assert_eq!(a[3].data["env"], json!("test"));
         assert_eq!(a[3].key, Some(json!({"order_id": 3})));
@@ -358,7 +371,9 @@ mod tests {
     #[tokio::test]
     async fn resumes_after_committed_sequence_with_identical_rows() {
         for cdc in [false, true] {
-            let c = config(json!({"pattern": "users", "events_per_second": 0, "max_events": 40, "cdc_mode": cdc}));
+            let c = config(
+                json!({"pattern": "users", "events_per_second": 0, "max_events": 40, "cdc_mode": cdc}),
+            );
             let all = collect(&c, None).await;
             let mut state = State::new();
             for e in &all[..25] {
@@ -370,32 +385,52 @@ mod tests {
             assert_eq!(rest.len(), 15, "cdc={cdc}");
             let tail: Vec<Value> = all[25..].iter().map(strip_time).collect();
             let resumed: Vec<Value> = rest.iter().map(strip_time).collect();
-            assert_eq!(tail, resumed, "cdc={cdc}: a restart continues the same sequence (random seed stored in state)");
+            assert_eq!(
+                tail, resumed,
+                "cdc={cdc}: a restart continues the same sequence (random seed stored in state)"
+            );
         }
     }
 
     #[tokio::test]
     async fn cdc_mode_only_touches_live_rows() {
-        let c = config(json!({"pattern": "orders", "events_per_second": 0, "max_events": 5000, "seed": 3, "cdc_mode": true}));
+        let c = config(
+            json!({"pattern": "orders", "events_per_second": 0, "max_events": 5000, "seed": 3, "cdc_mode": true}),
+        );
         let events = collect(&c, None).await;
         let mut live: HashMap<u64, Value> = HashMap::new();
         let mut counts = [0usize; 3];
         for e in &events {
             assert!(is_cdc(e));
-            let id = e.key.as_ref().and_then(|k| k["order_id"].as_u64()).unwrap_or(u64::MAX);
+            let id = e
+                .key
+                .as_ref()
+                .and_then(|k| k["order_id"].as_u64())
+                .unwrap_or(u64::MAX);
             match e.event_type {
                 EventType::Insert => {
                     counts[0] += 1;
-                    assert!(live.insert(id, e.data["after"].clone()).is_none(), "insert of live id {id}");
+                    assert!(
+                        live.insert(id, e.data["after"].clone()).is_none(),
+                        "insert of live id {id}"
+                    );
                 }
                 EventType::Update => {
                     counts[1] += 1;
-                    assert_eq!(live.get(&id), Some(&e.data["before"]), "update's before is the current row");
+                    assert_eq!(
+                        live.get(&id),
+                        Some(&e.data["before"]),
+                        "update's before is the current row"
+                    );
                     live.insert(id, e.data["after"].clone());
                 }
                 _ => {
                     counts[2] += 1;
-                    assert_eq!(live.remove(&id).as_ref(), Some(&e.data["before"]), "delete of a live row");
+                    assert_eq!(
+                        live.remove(&id).as_ref(),
+                        Some(&e.data["before"]),
+                        "delete of a live row"
+                    );
                 }
             }
         }
@@ -408,17 +443,30 @@ mod tests {
     #[tokio::test]
     async fn rate_limited_generation_loses_nothing() {
         let c = config(json!({"pattern": "sequence", "events_per_second": 500, "max_events": 30}));
-        let values: Vec<Value> = collect(&c, None).await.into_iter().map(|e| e.data["value"].clone()).collect();
+        let values: Vec<Value> = collect(&c, None)
+            .await
+            .into_iter()
+            .map(|e| e.data["value"].clone())
+            .collect();
         assert_eq!(values, (0..30).map(|i| json!(i)).collect::<Vec<_>>());
     }
 
     #[test]
     fn bad_config_names_the_field() {
-        let err = DatagenConfig::from_value(json!({"pattern": "nope"})).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = DatagenConfig::from_value(json!({"pattern": "nope"}))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("unknown variant `nope`"), "{err}");
-        let err = DatagenConfig::from_value(json!({"pattern": "users", "strem_name": "x"})).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = DatagenConfig::from_value(json!({"pattern": "users", "strem_name": "x"}))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("strem_name"), "{err}");
-        let err = DatagenConfig::from_value(json!({"pattern": "users", "stream_name": ""})).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = DatagenConfig::from_value(json!({"pattern": "users", "stream_name": ""}))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("stream_name"), "{err}");
     }
 }

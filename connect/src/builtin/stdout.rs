@@ -195,14 +195,18 @@ mod tests {
     use super::*;
     use futures::stream;
 
-    async fn write_to_string(config: StdoutSinkConfig, events: Vec<SourceEvent>) -> (String, WriteResult) {
+    async fn write_to_string(
+        config: StdoutSinkConfig,
+        events: Vec<SourceEvent>,
+    ) -> (String, WriteResult) {
         let buf: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
         let sink = StdoutSink::with_writer(buf.clone());
         let result = sink
             .write(&config, stream::iter(events).boxed())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let text = String::from_utf8(buf.lock().map(|b| b.clone()).unwrap_or_default()).unwrap_or_default();
+        let text = String::from_utf8(buf.lock().map(|b| b.clone()).unwrap_or_default())
+            .unwrap_or_default();
         (text, result)
     }
 
@@ -229,11 +233,18 @@ mod tests {
     #[tokio::test]
     async fn pretty_and_text_formats() {
         let e = SourceEvent::record("s", json!({"a": 1})).with_state("offset", json!(5));
-        let cfg = StdoutSinkConfig { pretty: true, include_metadata: true, ..Default::default() };
+        let cfg = StdoutSinkConfig {
+            pretty: true,
+            include_metadata: true,
+            ..Default::default()
+        };
         let (text, _) = write_to_string(cfg, vec![e.clone()]).await;
         assert!(text.contains("\n  \"data\""), "{text}");
         assert!(text.contains("\"offset\": 5"), "{text}");
-        let cfg = StdoutSinkConfig { format: StdoutFormat::Text, ..Default::default() };
+        let cfg = StdoutSinkConfig {
+            format: StdoutFormat::Text,
+            ..Default::default()
+        };
         let (text, _) = write_to_string(cfg, vec![e]).await;
         assert!(text.trim_end().ends_with(" s record {\"a\":1}"), "{text}");
     }
@@ -243,7 +254,10 @@ mod tests {
         struct Broken;
         impl Write for Broken {
             fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-                Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed"))
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "closed",
+                ))
             }
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
@@ -252,6 +266,9 @@ mod tests {
         let sink = StdoutSink::with_writer(Arc::new(Mutex::new(Broken)));
         let events = stream::iter(vec![SourceEvent::record("s", json!({}))]).boxed();
         let err = sink.write(&StdoutSinkConfig::default(), events).await.err();
-        assert!(err.map(|e| e.to_string()).unwrap_or_default().contains("stdout"));
+        assert!(err
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("stdout"));
     }
 }

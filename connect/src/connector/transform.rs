@@ -38,6 +38,8 @@ pub trait Transform: Send + Sync + 'static {
 /// assert_eq!(output.len(), 1);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+// `Emit` is the per-event hot path: boxing it would add an allocation per event.
+#[allow(clippy::large_enum_variant)]
 pub enum TransformOutput {
     /// Pass on one event.
     Emit(SourceEvent),

@@ -10,7 +10,9 @@ use std::fmt;
 
 use crate::catalog::{Catalog, ConfiguredCatalog};
 use crate::check::CheckResult;
-use crate::connector::{BatchConfig, BatchSink, Sink, Source, Transform, TransformOutput, WriteResult};
+use crate::connector::{
+    BatchConfig, BatchSink, Sink, Source, Transform, TransformOutput, WriteResult,
+};
 use crate::error::Result;
 use crate::event::SourceEvent;
 use crate::spec::ConnectorSpec;
@@ -80,7 +82,9 @@ impl<S: Source> SourceAdapter<S> {
 impl<S: Source> fmt::Debug for SourceAdapter<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The config is deliberately not printed: it may hold secrets.
-        f.debug_struct("SourceAdapter").field("connector", &S::spec().name).finish_non_exhaustive()
+        f.debug_struct("SourceAdapter")
+            .field("connector", &S::spec().name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -118,7 +122,9 @@ impl<K: Sink> SinkAdapter<K> {
 
 impl<K: Sink> fmt::Debug for SinkAdapter<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SinkAdapter").field("connector", &K::spec().name).finish_non_exhaustive()
+        f.debug_struct("SinkAdapter")
+            .field("connector", &K::spec().name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -134,7 +140,9 @@ impl<K: Sink> AnySink for SinkAdapter<K> {
         None
     }
     async fn write(&self, events: Vec<SourceEvent>) -> Result<WriteResult> {
-        self.sink.write(&self.config, stream::iter(events).boxed()).await
+        self.sink
+            .write(&self.config, stream::iter(events).boxed())
+            .await
     }
 }
 
@@ -153,7 +161,9 @@ impl<K: BatchSink> BatchSinkAdapter<K> {
 
 impl<K: BatchSink> fmt::Debug for BatchSinkAdapter<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BatchSinkAdapter").field("connector", &K::spec().name).finish_non_exhaustive()
+        f.debug_struct("BatchSinkAdapter")
+            .field("connector", &K::spec().name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -188,7 +198,9 @@ impl<T: Transform> TransformAdapter<T> {
 
 impl<T: Transform> fmt::Debug for TransformAdapter<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TransformAdapter").field("transform", &T::spec().name).finish_non_exhaustive()
+        f.debug_struct("TransformAdapter")
+            .field("transform", &T::spec().name)
+            .finish_non_exhaustive()
     }
 }
 

@@ -83,7 +83,11 @@ impl Actor for Checkpointer {
                 }
                 st.source_actor = Some(source);
             }
-            CheckpointMsg::Ack { seq, read_count, checkpoint } => {
+            CheckpointMsg::Ack {
+                seq,
+                read_count,
+                checkpoint,
+            } => {
                 st.args.stats.sub_in_flight(read_count);
                 st.give_credit();
                 st.acked.insert(seq, checkpoint);
@@ -120,7 +124,11 @@ impl CheckpointState {
         }
     }
 
-    async fn maybe_commit(&mut self, myself: &ActorRef<CheckpointMsg>, force: bool) -> Result<(), StageError> {
+    async fn maybe_commit(
+        &mut self,
+        myself: &ActorRef<CheckpointMsg>,
+        force: bool,
+    ) -> Result<(), StageError> {
         if !self.dirty {
             return Ok(());
         }

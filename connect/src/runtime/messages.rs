@@ -117,7 +117,11 @@ pub(crate) enum CheckpointMsg {
     /// Where to send credit (sent once the source actor exists).
     Attach(ractor::ActorRef<SourceMsg>),
     /// Batch `seq` was acknowledged by the sink.
-    Ack { seq: u64, read_count: u64, checkpoint: Option<State> },
+    Ack {
+        seq: u64,
+        read_count: u64,
+        checkpoint: Option<State>,
+    },
     /// Every batch up to `last_seq` was sent; finish once they are committed.
     Eof { last_seq: Option<u64> },
     /// The commit interval elapsed.
@@ -183,7 +187,12 @@ mod tests {
     #[test]
     fn dead_letter_envelope_carries_everything() {
         let original = SourceEvent::record("orders", json!({"id": 7})).with_key(json!(7));
-        let dl = DeadLetter::new(Some(original.clone()), &ConnectorError::data("bad amount"), "transform", "mask");
+        let dl = DeadLetter::new(
+            Some(original.clone()),
+            &ConnectorError::data("bad amount"),
+            "transform",
+            "mask",
+        );
         let e = dl.into_event("p1");
         assert_eq!(e.stream, "orders");
         assert_eq!(e.key, Some(json!(7)));
@@ -191,14 +200,21 @@ mod tests {
         assert_eq!(e.data["stage"], "transform");
         assert_eq!(e.data["connector"], "mask");
         assert_eq!(e.data["error_kind"], "data");
-        assert!(e.data["error"].as_str().is_some_and(|s| s.contains("bad amount")));
+        assert!(e.data["error"]
+            .as_str()
+            .is_some_and(|s| s.contains("bad amount")));
         assert_eq!(e.data["event"]["data"]["id"], 7);
         assert!(e.data["timestamp"].as_str().is_some());
     }
 
     #[test]
     fn dead_letter_without_event_uses_pipeline_stream() {
-        let dl = DeadLetter::new(None, &ConnectorError::data("line 3: invalid JSON"), "source", "file");
+        let dl = DeadLetter::new(
+            None,
+            &ConnectorError::data("line 3: invalid JSON"),
+            "source",
+            "file",
+        );
         let e = dl.into_event("p1");
         assert_eq!(e.stream, "p1.dlq");
         assert_eq!(e.data["event"], Value::Null);

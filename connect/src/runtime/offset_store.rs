@@ -78,7 +78,13 @@ impl FileOffsetStore {
     pub fn path_for(&self, pipeline: &str) -> PathBuf {
         let safe: String = pipeline
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.dir.join(format!("{safe}.offsets.json"))
     }
@@ -110,14 +116,19 @@ impl OffsetStore for FileOffsetStore {
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let ctx = |what: &str| format!("{what} {}", path.display());
-    std::fs::create_dir_all(dir).map_err(|e| ConnectorError::from(e).context(ctx("creating directory for")))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ConnectorError::from(e).context(ctx("creating directory for")))?;
     let tmp = path.with_extension("json.tmp");
     {
-        let mut file = std::fs::File::create(&tmp).map_err(|e| ConnectorError::from(e).context(ctx("creating temp file for")))?;
-        file.write_all(bytes).map_err(|e| ConnectorError::from(e).context(ctx("writing")))?;
-        file.sync_all().map_err(|e| ConnectorError::from(e).context(ctx("syncing")))?;
+        let mut file = std::fs::File::create(&tmp)
+            .map_err(|e| ConnectorError::from(e).context(ctx("creating temp file for")))?;
+        file.write_all(bytes)
+            .map_err(|e| ConnectorError::from(e).context(ctx("writing")))?;
+        file.sync_all()
+            .map_err(|e| ConnectorError::from(e).context(ctx("syncing")))?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| ConnectorError::from(e).context(ctx("renaming temp file to")))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| ConnectorError::from(e).context(ctx("renaming temp file to")))?;
     if let Ok(d) = std::fs::File::open(dir) {
         // Persist the rename; not every filesystem supports syncing a directory.
         let _ = d.sync_all();
@@ -142,7 +153,10 @@ mod tests {
         let s2 = State::builder().stream_cursor("x", "id", json!(2)).build();
         store.save("p/1", &s2).await.unwrap();
         assert_eq!(store.load("p/1").await.unwrap(), Some(s2));
-        let names: Vec<_> = std::fs::read_dir(store.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(store.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "no temp files left: {names:?}");
     }
 
@@ -159,7 +173,9 @@ mod tests {
     async fn memory_store_is_shared_between_clones() {
         let a = MemoryOffsetStore::new();
         let b = a.clone();
-        a.save("p", &State::builder().global("g", json!(1)).build()).await.unwrap();
+        a.save("p", &State::builder().global("g", json!(1)).build())
+            .await
+            .unwrap();
         assert!(b.load("p").await.unwrap().is_some());
         assert!(b.load("q").await.unwrap().is_none());
     }

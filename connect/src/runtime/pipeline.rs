@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::any::{
-    AnySink, AnySource, AnyTransform, BatchSinkAdapter, SinkAdapter, SourceAdapter, TransformAdapter,
+    AnySink, AnySource, AnyTransform, BatchSinkAdapter, SinkAdapter, SourceAdapter,
+    TransformAdapter,
 };
 use super::settings::{OnError, PipelineSettings};
 use crate::connector::{BatchSink, Sink, Source, Transform};
@@ -41,7 +42,10 @@ impl fmt::Debug for Pipeline {
         f.debug_struct("Pipeline")
             .field("name", &self.name)
             .field("source", &self.source.name)
-            .field("transforms", &self.transforms.iter().map(|t| &t.name).collect::<Vec<_>>())
+            .field(
+                "transforms",
+                &self.transforms.iter().map(|t| &t.name).collect::<Vec<_>>(),
+            )
             .field("sink", &self.sink.name)
             .field("dead_letter", &self.dead_letter.as_ref().map(|d| &d.name))
             .field("settings", &self.settings)
@@ -85,7 +89,9 @@ pub struct PipelineBuilder {
 
 impl fmt::Debug for PipelineBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipelineBuilder").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("PipelineBuilder")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -112,7 +118,11 @@ impl PipelineBuilder {
     }
 
     /// Append a type-erased transform.
-    pub fn any_transform(mut self, name: impl Into<String>, transform: Arc<dyn AnyTransform>) -> Self {
+    pub fn any_transform(
+        mut self,
+        name: impl Into<String>,
+        transform: Arc<dyn AnyTransform>,
+    ) -> Self {
         self.transforms.push(Named {
             name: name.into(),
             inner: transform,
@@ -166,14 +176,16 @@ impl PipelineBuilder {
     pub fn build(self) -> Result<Pipeline> {
         let name = self.name;
         if name.trim().is_empty() {
-            return Err(ConnectorError::configuration("pipeline name must not be empty"));
+            return Err(ConnectorError::configuration(
+                "pipeline name must not be empty",
+            ));
         }
-        let source = self
-            .source
-            .ok_or_else(|| ConnectorError::configuration(format!("pipeline `{name}` has no source")))?;
-        let sink = self
-            .sink
-            .ok_or_else(|| ConnectorError::configuration(format!("pipeline `{name}` has no sink")))?;
+        let source = self.source.ok_or_else(|| {
+            ConnectorError::configuration(format!("pipeline `{name}` has no source"))
+        })?;
+        let sink = self.sink.ok_or_else(|| {
+            ConnectorError::configuration(format!("pipeline `{name}` has no sink"))
+        })?;
         if self.settings.on_error == OnError::DeadLetter && self.dead_letter.is_none() {
             return Err(ConnectorError::configuration(format!(
                 "pipeline `{name}`: on_error is dead_letter but no dead-letter sink is configured"

@@ -34,7 +34,11 @@ impl Actor for RootActor {
     type State = RootState;
     type Arguments = RootArgs;
 
-    async fn pre_start(&self, myself: ActorRef<RootMsg>, args: RootArgs) -> Result<RootState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<RootMsg>,
+        args: RootArgs,
+    ) -> Result<RootState, ActorProcessingErr> {
         let mut supervisors = Vec::with_capacity(args.pipelines.len());
         for (pipeline, stats) in args.pipelines.into_iter().zip(args.stats) {
             let (sup, _) = Actor::spawn_linked(
@@ -53,7 +57,12 @@ impl Actor for RootActor {
         Ok(RootState { supervisors })
     }
 
-    async fn handle(&self, _myself: ActorRef<RootMsg>, message: RootMsg, st: &mut RootState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _myself: ActorRef<RootMsg>,
+        message: RootMsg,
+        st: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
         match message {
             RootMsg::Status(reply) => {
                 let _ = reply.send(snapshot(st.supervisors.iter().map(|(_, s)| s)));
@@ -76,7 +85,11 @@ impl Actor for RootActor {
         // A supervisor only ends when we stop it; if one fails (a bug), only its
         // pipeline is marked failed — the others keep running.
         if let SupervisionEvent::ActorFailed(cell, err) = event {
-            if let Some((_, stats)) = st.supervisors.iter().find(|(s, _)| s.get_id() == cell.get_id()) {
+            if let Some((_, stats)) = st
+                .supervisors
+                .iter()
+                .find(|(s, _)| s.get_id() == cell.get_id())
+            {
                 tracing::error!(pipeline = %stats.name, error = %err, "pipeline supervisor failed");
                 stats.set_error(format!("supervisor failed: {err}"));
                 stats.set_state(PipelineState::Failed);
@@ -85,9 +98,16 @@ impl Actor for RootActor {
         Ok(())
     }
 
-    async fn post_stop(&self, _myself: ActorRef<RootMsg>, st: &mut RootState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<RootMsg>,
+        st: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
         for (sup, _) in &st.supervisors {
-            let _ = sup.get_cell().stop_and_wait(None, Some(Duration::from_secs(10))).await;
+            let _ = sup
+                .get_cell()
+                .stop_and_wait(None, Some(Duration::from_secs(10)))
+                .await;
         }
         Ok(())
     }
@@ -161,7 +181,10 @@ impl RuntimeBuilder {
         let store = self
             .store
             .unwrap_or_else(|| Arc::new(FileOffsetStore::new(self.data_dir.join("offsets"))));
-        let stats: Vec<Arc<PipelineStats>> = pipelines.iter().map(|p| Arc::new(PipelineStats::new(p.name.clone()))).collect();
+        let stats: Vec<Arc<PipelineStats>> = pipelines
+            .iter()
+            .map(|p| Arc::new(PipelineStats::new(p.name.clone())))
+            .collect();
         let (root, join) = Actor::spawn(
             None,
             RootActor,
@@ -191,7 +214,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("pipelines", &self.stats.len()).finish()
+        f.debug_struct("Runtime")
+            .field("pipelines", &self.stats.len())
+            .finish()
     }
 }
 
@@ -207,7 +232,11 @@ impl Runtime {
 
     /// Per-pipeline state and counters, asked of the root actor.
     pub async fn status(&self) -> RuntimeStatus {
-        match self.root.call(RootMsg::Status, Some(Duration::from_secs(5))).await {
+        match self
+            .root
+            .call(RootMsg::Status, Some(Duration::from_secs(5)))
+            .await
+        {
             Ok(ractor::rpc::CallResult::Success(status)) => status,
             _ => self.status_now(),
         }
@@ -229,13 +258,22 @@ impl Runtime {
     /// Pipelines still draining after `timeout` are stopped without their final commit.
     pub async fn shutdown(&self, timeout: Duration) -> RuntimeStatus {
         let _ = self.root.send_message(RootMsg::Shutdown);
-        if tokio::time::timeout(timeout, self.wait_terminal()).await.is_err() {
+        if tokio::time::timeout(timeout, self.wait_terminal())
+            .await
+            .is_err()
+        {
             for s in &self.stats {
                 if !s.state().is_terminal() {
-                    s.set_error(format!("shutdown timed out after {timeout:?} while {}", s.state()));
+                    s.set_error(format!(
+                        "shutdown timed out after {timeout:?} while {}",
+                        s.state()
+                    ));
                 }
             }
-            tracing::warn!(?timeout, "shutdown timed out; stopping pipelines without draining");
+            tracing::warn!(
+                ?timeout,
+                "shutdown timed out; stopping pipelines without draining"
+            );
         }
         self.stop_root().await;
         self.status_now()

@@ -7,7 +7,9 @@ use crate::connector::BatchConfig;
 use crate::util::exports::{CircuitBreakerConfig, RetryConfig};
 
 /// What happens to a record that a transform or the sink rejects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OnError {
     /// Count it, log it and acknowledge it.
@@ -142,6 +144,11 @@ impl PipelineSettings {
         self.rate_limit = events_per_second;
         self
     }
+    /// Burst allowance of the rate limit (0 = one second's worth).
+    pub fn with_rate_limit_burst(mut self, burst: u32) -> Self {
+        self.rate_limit_burst = burst;
+        self
+    }
     /// Error policy.
     pub fn with_on_error(mut self, on_error: OnError) -> Self {
         self.on_error = on_error;
@@ -201,12 +208,17 @@ mod tests {
         let p = RestartPolicy::default();
         let lo = p.delay(1, 0.0).as_secs_f64();
         let hi = p.delay(1, 1.0).as_secs_f64();
-        assert!((lo - 0.9).abs() < 1e-9 && (hi - 1.1).abs() < 1e-9, "{lo} {hi}");
+        assert!(
+            (lo - 0.9).abs() < 1e-9 && (hi - 1.1).abs() < 1e-9,
+            "{lo} {hi}"
+        );
     }
 
     #[test]
     fn setters_clamp() {
-        let s = PipelineSettings::default().with_batch_size(0).with_max_in_flight_batches(0);
+        let s = PipelineSettings::default()
+            .with_batch_size(0)
+            .with_max_in_flight_batches(0);
         assert_eq!((s.batch_size, s.max_in_flight_batches), (1, 1));
         assert_eq!(PipelineSettings::default().on_error, OnError::Stop);
     }

@@ -42,10 +42,18 @@ impl Actor for SinkActor {
     type State = SinkState;
     type Arguments = SinkArgs;
 
-    async fn pre_start(&self, _myself: ActorRef<DataMsg>, args: SinkArgs) -> Result<SinkState, ActorProcessingErr> {
-        let batch = args.sink.inner.batch_config().unwrap_or(args.settings.sink_batch);
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<DataMsg>,
+        args: SinkArgs,
+    ) -> Result<SinkState, ActorProcessingErr> {
+        let batch = args
+            .sink
+            .inner
+            .batch_config()
+            .unwrap_or(args.settings.sink_batch);
         Ok(SinkState {
-            breaker: CircuitBreaker::new(args.settings.circuit_breaker.clone()),
+            breaker: CircuitBreaker::new(args.settings.circuit_breaker),
             batch: BatchConfig::new(batch.max_records, batch.timeout_ms),
             args,
             pending: Vec::new(),
@@ -55,7 +63,12 @@ impl Actor for SinkActor {
         })
     }
 
-    async fn handle(&self, myself: ActorRef<DataMsg>, message: DataMsg, st: &mut SinkState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<DataMsg>,
+        message: DataMsg,
+        st: &mut SinkState,
+    ) -> Result<(), ActorProcessingErr> {
         match message {
             DataMsg::Batch(batch) => {
                 st.pending_events += batch.events.len();
@@ -70,7 +83,9 @@ impl Actor for SinkActor {
                     st.timer_gen += 1;
                     let gen = st.timer_gen;
                     st.timer = Some(gen);
-                    myself.send_after(Duration::from_millis(st.batch.timeout_ms), move || DataMsg::Linger(gen));
+                    myself.send_after(Duration::from_millis(st.batch.timeout_ms), move || {
+                        DataMsg::Linger(gen)
+                    });
                 }
             }
             DataMsg::Linger(gen) => {
@@ -80,7 +95,10 @@ impl Actor for SinkActor {
             }
             DataMsg::Eof { last_seq } => {
                 st.flush().await?;
-                let _ = st.args.checkpointer.send_message(CheckpointMsg::Eof { last_seq });
+                let _ = st
+                    .args
+                    .checkpointer
+                    .send_message(CheckpointMsg::Eof { last_seq });
             }
         }
         Ok(())
@@ -125,7 +143,9 @@ impl SinkState {
                     tracing::warn!(pipeline = %self.args.pipeline, sink = %self.args.sink.name, index = failure.index, error = %failure.error, "skipping a record the sink rejected");
                     PipelineStats::add(&stats.failed, 1);
                 }
-                OnError::DeadLetter => dead.push(DeadLetter::new(event, &error, "sink", &self.args.sink.name)),
+                OnError::DeadLetter => {
+                    dead.push(DeadLetter::new(event, &error, "sink", &self.args.sink.name))
+                }
                 OnError::Stop => {
                     return Err(StageError::stop(error.context(format!(
                         "pipeline `{}` stopped (on_error: stop): sink `{}` rejected record {}",
@@ -160,7 +180,10 @@ impl SinkState {
                 self.args.pipeline
             ))));
         };
-        let envelopes: Vec<SourceEvent> = dead.into_iter().map(|d| d.into_event(&self.args.pipeline)).collect();
+        let envelopes: Vec<SourceEvent> = dead
+            .into_iter()
+            .map(|d| d.into_event(&self.args.pipeline))
+            .collect();
         let result = self
             .write_with_retry(dlq, &envelopes)
             .await
@@ -178,8 +201,12 @@ impl SinkState {
     }
 
     /// One write with in-place retries of retryable errors, behind the circuit breaker.
-    async fn write_with_retry(&self, sink: &Named<dyn AnySink>, events: &[SourceEvent]) -> Result<WriteResult> {
-        let mut guard = RetryGuard::new(self.args.settings.retry.clone());
+    async fn write_with_retry(
+        &self,
+        sink: &Named<dyn AnySink>,
+        events: &[SourceEvent],
+    ) -> Result<WriteResult> {
+        let mut guard = RetryGuard::new(self.args.settings.retry);
         loop {
             while self.breaker.state() == CircuitState::Open {
                 tokio::time::sleep(Duration::from_millis(20)).await;

@@ -14,11 +14,11 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use super::any::AnySource;
 use super::messages::{Batch, DataMsg, DeadLetter, SourceMsg, StageError};
 use super::pipeline::Named;
 use super::settings::{OnError, PipelineSettings};
 use super::stats::PipelineStats;
-use super::any::AnySource;
 use crate::error::{ConnectorError, ErrorKind};
 use crate::event::{EventType, LogLevel, SourceEvent};
 use crate::state::State;
@@ -62,7 +62,8 @@ impl Actor for SourceActor {
     ) -> Result<SourceState, ActorProcessingErr> {
         let credits = Arc::new(Semaphore::new(args.settings.max_in_flight_batches));
         let (stop, stop_rx) = watch::channel(false);
-        let span = tracing::info_span!("source", pipeline = %args.pipeline, connector = %args.source.name);
+        let span =
+            tracing::info_span!("source", pipeline = %args.pipeline, connector = %args.source.name);
         let reader = Reader {
             limiter: (args.settings.rate_limit > 0).then(|| {
                 RateLimiter::new(RateLimiterConfig {
@@ -145,7 +146,8 @@ impl Reader {
             .catch_unwind()
             .await
             .map_err(|p| StageError::restartable(panic_error("source read", &p)))?;
-        let mut stream = read.map_err(|e| StageError::restartable(e.context("opening the source stream")))?;
+        let mut stream =
+            read.map_err(|e| StageError::restartable(e.context("opening the source stream")))?;
         let mut state = state.unwrap_or_default();
         let mut seq = 0u64;
         let mut last_sent = None;
@@ -191,7 +193,9 @@ impl Reader {
             }
         }
         tracing::debug!(last_sent, "source finished; draining");
-        let _ = self.downstream.send_message(DataMsg::Eof { last_seq: last_sent });
+        let _ = self.downstream.send_message(DataMsg::Eof {
+            last_seq: last_sent,
+        });
         Ok(())
     }
 
@@ -220,7 +224,12 @@ impl Reader {
                 next = AssertUnwindSafe(stream.next()).catch_unwind() => next,
             };
             let item = match next {
-                Err(panic) => return Err(StageError::restartable(panic_error("source stream", &panic))),
+                Err(panic) => {
+                    return Err(StageError::restartable(panic_error(
+                        "source stream",
+                        &panic,
+                    )))
+                }
                 Ok(None) => return Ok(BatchEnd::Eof),
                 Ok(Some(item)) => item,
             };
@@ -243,7 +252,9 @@ impl Reader {
                     state.merge(update);
                     pending.moved = true;
                 }
-                Err(e) => tracing::warn!(error = %e, "ignoring a state event that is not a valid State"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "ignoring a state event that is not a valid State")
+                }
             },
             EventType::Log => log_source_event(&event),
             _ => {
@@ -264,7 +275,9 @@ impl Reader {
                 Ok(())
             }
             OnError::DeadLetter => {
-                pending.dead.push(DeadLetter::new(None, &err, "source", &self.source.name));
+                pending
+                    .dead
+                    .push(DeadLetter::new(None, &err, "source", &self.source.name));
                 Ok(())
             }
             OnError::Stop => Err(StageError::stop(err.context(format!(
@@ -283,7 +296,11 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 fn log_source_event(event: &SourceEvent) {
-    let message = event.data.get("message").and_then(|m| m.as_str()).unwrap_or_default();
+    let message = event
+        .data
+        .get("message")
+        .and_then(|m| m.as_str())
+        .unwrap_or_default();
     let level = event
         .data
         .get("level")

@@ -28,7 +28,10 @@ pub enum PipelineState {
 impl PipelineState {
     /// Whether the pipeline will not run again.
     pub fn is_terminal(self) -> bool {
-        matches!(self, PipelineState::Completed | PipelineState::Stopped | PipelineState::Failed)
+        matches!(
+            self,
+            PipelineState::Completed | PipelineState::Stopped | PipelineState::Failed
+        )
     }
 
     /// Lower-case name.
@@ -157,7 +160,9 @@ impl PipelineStats {
     pub(crate) fn sub_in_flight(&self, n: u64) {
         let _ = self
             .in_flight
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| Some(v.saturating_sub(n)));
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(n))
+            });
     }
 
     pub(crate) fn set_error(&self, error: impl Into<String>) {
@@ -191,7 +196,11 @@ impl PipelineStats {
             commits: Self::get(&self.commits),
             in_flight_events: Self::get(&self.in_flight),
             max_in_flight_events: Self::get(&self.max_in_flight),
-            last_error: self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 }

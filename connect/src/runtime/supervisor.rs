@@ -101,7 +101,10 @@ impl Actor for PipelineSupervisor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             SupervisorMsg::Start(generation) => {
-                if generation != st.generation + 1 || st.shutting_down || st.stats.state().is_terminal() {
+                if generation != st.generation + 1
+                    || st.shutting_down
+                    || st.stats.state().is_terminal()
+                {
                     return Ok(());
                 }
                 st.generation = generation;
@@ -138,7 +141,9 @@ impl Actor for PipelineSupervisor {
                         st.stats.set_state(PipelineState::Draining);
                         let _ = children.source.send_message(SourceMsg::Stop);
                     }
-                    None if !st.stats.state().is_terminal() => st.stats.set_state(PipelineState::Stopped),
+                    None if !st.stats.state().is_terminal() => {
+                        st.stats.set_state(PipelineState::Stopped)
+                    }
                     None => {}
                 }
             }
@@ -158,7 +163,8 @@ impl Actor for PipelineSupervisor {
                 let failure = match err.downcast::<StageError>() {
                     Ok(stage) => *stage,
                     Err(other) => StageError::restartable(
-                        ConnectorError::fatal(format!("stage failed: {other}")).with_retryable(true),
+                        ConnectorError::fatal(format!("stage failed: {other}"))
+                            .with_retryable(true),
                     ),
                 };
                 st.on_failure(&myself, failure).await;
@@ -173,7 +179,11 @@ impl Actor for PipelineSupervisor {
         Ok(())
     }
 
-    async fn post_stop(&self, _myself: ActorRef<SupervisorMsg>, st: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<SupervisorMsg>,
+        st: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
         if let Some(children) = st.children.take() {
             children.stop().await;
         }
@@ -300,7 +310,11 @@ impl SupervisorState {
         let policy = &self.pipeline.settings.restart;
         let progressed = PipelineStats::get(&self.stats.commits) > self.commits_at_start
             || self.started_at.elapsed() >= policy.healthy_after;
-        self.consecutive_failures = if progressed { 1 } else { self.consecutive_failures + 1 };
+        self.consecutive_failures = if progressed {
+            1
+        } else {
+            self.consecutive_failures + 1
+        };
         if self.consecutive_failures >= policy.max_consecutive_failures {
             tracing::error!(pipeline = %self.name, failures = self.consecutive_failures, error = %message, "pipeline failed: too many consecutive failures");
             self.stats.set_error(format!(
@@ -324,7 +338,9 @@ async fn check(
     role: &str,
     check: impl std::future::Future<Output = Result<crate::check::CheckResult>>,
 ) -> Result<()> {
-    let result = check.await.map_err(|e| e.context(format!("{role} `{name}` check")))?;
+    let result = check
+        .await
+        .map_err(|e| e.context(format!("{role} `{name}` check")))?;
     if result.is_success() {
         Ok(())
     } else {

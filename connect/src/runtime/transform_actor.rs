@@ -62,7 +62,12 @@ impl Actor for TransformActor {
                         PipelineStats::add(&st.stats.failed, 1);
                     }
                     OnError::DeadLetter => {
-                        batch.dead.push(DeadLetter::new(original, &err, "transform", &st.transform.name));
+                        batch.dead.push(DeadLetter::new(
+                            original,
+                            &err,
+                            "transform",
+                            &st.transform.name,
+                        ));
                     }
                     OnError::Stop => {
                         return Err(Box::new(StageError::stop(err.context(format!(

@@ -187,8 +187,7 @@ impl Batcher {
 
     /// Time until the open batch becomes due (`None` when it is empty).
     pub fn time_until_due(&self) -> Option<Duration> {
-        (!self.current.is_empty())
-            .then(|| self.config.max_wait.saturating_sub(self.current.age()))
+        (!self.current.is_empty()).then(|| self.config.max_wait.saturating_sub(self.current.age()))
     }
 }
 

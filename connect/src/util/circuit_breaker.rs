@@ -123,7 +123,9 @@ impl Inner {
     /// Moves Open → HalfOpen once the open period has passed.
     fn refresh(&mut self, open_duration: Duration) {
         if self.state == CircuitState::Open
-            && self.opened_at.is_some_and(|at| at.elapsed() >= open_duration)
+            && self
+                .opened_at
+                .is_some_and(|at| at.elapsed() >= open_duration)
         {
             self.state = CircuitState::HalfOpen;
             self.half_open_successes = 0;
@@ -337,7 +339,10 @@ mod tests {
     async fn opens_after_threshold_and_rejects_without_calling() {
         let cb = CircuitBreaker::new(config(60_000));
         for _ in 0..3 {
-            assert!(matches!(fail(&cb).await, Err(CircuitBreakerError::OperationFailed("boom"))));
+            assert!(matches!(
+                fail(&cb).await,
+                Err(CircuitBreakerError::OperationFailed("boom"))
+            ));
         }
         assert_eq!(cb.state(), CircuitState::Open);
         let mut called = false;
@@ -350,7 +355,10 @@ mod tests {
         assert!(matches!(r, Err(CircuitBreakerError::Open)));
         assert!(!called);
         let stats = cb.stats();
-        assert_eq!((stats.failures, stats.rejected, stats.times_opened), (3, 1, 1));
+        assert_eq!(
+            (stats.failures, stats.rejected, stats.times_opened),
+            (3, 1, 1)
+        );
     }
 
     #[tokio::test]
@@ -388,7 +396,10 @@ mod tests {
         let other = shared.clone();
         other.trip();
         assert_eq!(shared.state(), CircuitState::Open);
-        assert!(matches!(succeed(&shared).await, Err(CircuitBreakerError::Open)));
+        assert!(matches!(
+            succeed(&shared).await,
+            Err(CircuitBreakerError::Open)
+        ));
         shared.reset();
         assert_eq!(other.state(), CircuitState::Closed);
         assert!(succeed(&other).await.is_ok());

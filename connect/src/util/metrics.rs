@@ -102,7 +102,11 @@ impl MetricKey {
             if i > 0 {
                 out.push(',');
             }
-            let k = if prom { sanitize_name(k) } else { (*k).to_string() };
+            let k = if prom {
+                sanitize_name(k)
+            } else {
+                (*k).to_string()
+            };
             let _ = write!(out, "{k}=\"{}\"", escape_label(v));
         }
         out.push('}');
@@ -120,7 +124,13 @@ impl fmt::Display for MetricKey {
 fn sanitize_name(name: &str) -> String {
     let mut out: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == ':' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, '_');
@@ -317,7 +327,11 @@ impl MetricsSnapshot {
         }
         for (key, hist) in &self.histograms {
             typed(&mut out, &key.name, "summary", &mut last);
-            for (q, v) in [("0.5", hist.p50()), ("0.95", hist.p95()), ("0.99", hist.p99())] {
+            for (q, v) in [
+                ("0.5", hist.p50()),
+                ("0.95", hist.p95()),
+                ("0.99", hist.p99()),
+            ] {
                 key.render(&mut out, true, Some(("quantile", q)));
                 let _ = writeln!(out, " {v}");
             }
@@ -514,7 +528,10 @@ mod tests {
             m.histogram("lat", f64::from(v));
         }
         let s = m.snapshot();
-        let h = s.histogram("lat").cloned().unwrap_or_else(|| panic!("missing"));
+        let h = s
+            .histogram("lat")
+            .cloned()
+            .unwrap_or_else(|| panic!("missing"));
         assert_eq!((h.p50(), h.p95(), h.p99()), (50.0, 95.0, 99.0));
         assert_eq!((h.count, h.min, h.max), (100, 1.0, 100.0));
         assert!((h.mean() - 50.5).abs() < 1e-9);
@@ -527,7 +544,10 @@ mod tests {
             m.histogram("lat", f64::from(v % 1000));
         }
         let s = m.snapshot();
-        let h = s.histogram("lat").cloned().unwrap_or_else(|| panic!("missing"));
+        let h = s
+            .histogram("lat")
+            .cloned()
+            .unwrap_or_else(|| panic!("missing"));
         assert_eq!(h.count, 100_000);
         assert!(h.sorted.len() <= RESERVOIR);
         assert!((h.p50() - 500.0).abs() < 80.0, "p50 = {}", h.p50());
@@ -566,7 +586,10 @@ mod tests {
             "lat_count 1",
         ];
         for line in expected {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
         assert_eq!(text.matches("# TYPE events_total").count(), 1);
     }

@@ -341,7 +341,7 @@ mod tests {
         })
         .await;
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        assert_eq!(result.err().map(|e| e.kind()), Some(ErrorKind::Configuration));
+        assert_eq!(result.err().map(|e| e.kind()), Some(ErrorKind::Config));
     }
 
     #[tokio::test]

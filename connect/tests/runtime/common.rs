@@ -22,14 +22,20 @@ pub fn fast_settings() -> PipelineSettings {
 
 /// The `id` field of each event.
 pub fn ids(events: &[SourceEvent]) -> Vec<u64> {
-    events.iter().filter_map(|e| e.data.get("id").and_then(|v| v.as_u64())).collect()
+    events
+        .iter()
+        .filter_map(|e| e.data.get("id").and_then(|v| v.as_u64()))
+        .collect()
 }
 
 /// Panics naming the first missing id of `0..n`.
 pub fn assert_all_ids_present(events: &[SourceEvent], n: u64) {
     let seen: BTreeSet<u64> = ids(events).into_iter().collect();
     if let Some(missing) = (0..n).find(|i| !seen.contains(i)) {
-        panic!("id {missing} was never written ({} distinct of {n})", seen.len());
+        panic!(
+            "id {missing} was never written ({} distinct of {n})",
+            seen.len()
+        );
     }
 }
 

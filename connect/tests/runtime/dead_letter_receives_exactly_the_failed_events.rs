@@ -45,13 +45,18 @@ async fn dead_letter_receives_exactly_the_failed_events() {
     let mut seen_transform = Vec::new();
     let mut seen_sink = Vec::new();
     for letter in &letters {
-        let id = letter.data["event"]["data"]["id"].as_u64().expect("original event in the envelope");
+        let id = letter.data["event"]["data"]["id"]
+            .as_u64()
+            .expect("original event in the envelope");
         assert_eq!(letter.data["pipeline"], "dlq");
         assert!(letter.data["timestamp"].is_string());
         match letter.data["stage"].as_str() {
             Some("transform") => {
                 assert_eq!(letter.data["connector"], "mock-transform");
-                assert!(letter.data["error"].as_str().unwrap().contains("divisible by 11"));
+                assert!(letter.data["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("divisible by 11"));
                 seen_transform.push(id);
             }
             Some("sink") => {
@@ -62,9 +67,16 @@ async fn dead_letter_receives_exactly_the_failed_events() {
             other => panic!("unexpected stage {other:?}"),
         }
     }
-    assert_eq!(seen_transform.iter().copied().collect::<BTreeSet<_>>(), by_transform);
+    assert_eq!(
+        seen_transform.iter().copied().collect::<BTreeSet<_>>(),
+        by_transform
+    );
     assert_eq!(seen_sink.iter().copied().collect::<BTreeSet<_>>(), by_sink);
-    assert_eq!(letters.len(), by_transform.len() + by_sink.len(), "each failed event exactly once");
+    assert_eq!(
+        letters.len(),
+        by_transform.len() + by_sink.len(),
+        "each failed event exactly once"
+    );
 
     let written: BTreeSet<u64> = ids(&sink.written_events()).into_iter().collect();
     let expected: BTreeSet<u64> = (0..n).filter(|i| i % 7 != 0 && i % 11 != 0).collect();

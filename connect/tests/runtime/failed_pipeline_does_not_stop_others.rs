@@ -20,7 +20,10 @@ async fn failed_pipeline_does_not_stop_others() {
         .pipeline(
             Pipeline::builder("doomed")
                 .source(MockSource::new().endless(), MockConfig::default())
-                .sink(MockSink::new().fail_with("destination unreachable"), MockConfig::default())
+                .sink(
+                    MockSink::new().fail_with("destination unreachable"),
+                    MockConfig::default(),
+                )
                 .settings(doomed_settings),
         )
         .pipeline(
@@ -31,7 +34,12 @@ async fn failed_pipeline_does_not_stop_others() {
         )
         .pipeline(
             Pipeline::builder("endless")
-                .source(MockSource::new().endless().with_delay(Duration::from_micros(200)), MockConfig::default())
+                .source(
+                    MockSource::new()
+                        .endless()
+                        .with_delay(Duration::from_micros(200)),
+                    MockConfig::default(),
+                )
                 .sink(endless.clone(), MockConfig::default())
                 .settings(fast_settings()),
         )
@@ -40,23 +48,40 @@ async fn failed_pipeline_does_not_stop_others() {
         .unwrap();
 
     let failed = eventually(
-        || runtime.status_now().pipeline("doomed").is_some_and(|p| p.state == PipelineState::Failed),
+        || {
+            runtime
+                .status_now()
+                .pipeline("doomed")
+                .is_some_and(|p| p.state == PipelineState::Failed)
+        },
         PATIENCE,
     )
     .await;
     assert!(failed, "{:?}", runtime.status_now());
     let doomed = runtime.status().await.pipeline("doomed").cloned().unwrap();
-    assert!(doomed.last_error.unwrap_or_default().contains("destination unreachable"));
+    assert!(doomed
+        .last_error
+        .unwrap_or_default()
+        .contains("destination unreachable"));
 
     // The endless neighbour is still running and still making progress.
     let before = endless.written_count();
     assert!(eventually(|| endless.written_count() > before + 100, PATIENCE).await);
-    assert_eq!(runtime.status().await.pipeline("endless").unwrap().state, PipelineState::Running);
+    assert_eq!(
+        runtime.status().await.pipeline("endless").unwrap().state,
+        PipelineState::Running
+    );
     assert!(eventually(|| bounded.written_count() == 1_000, PATIENCE).await);
 
     let end = runtime.shutdown(Duration::from_secs(10)).await;
     assert_eq!(end.pipeline("doomed").unwrap().state, PipelineState::Failed);
-    assert_eq!(end.pipeline("bounded").unwrap().state, PipelineState::Completed);
-    assert_eq!(end.pipeline("endless").unwrap().state, PipelineState::Stopped);
+    assert_eq!(
+        end.pipeline("bounded").unwrap().state,
+        PipelineState::Completed
+    );
+    assert_eq!(
+        end.pipeline("endless").unwrap().state,
+        PipelineState::Stopped
+    );
     assert!(!end.all_succeeded());
 }

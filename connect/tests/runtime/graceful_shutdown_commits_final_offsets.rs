@@ -11,7 +11,9 @@ use crate::common::{fast_settings, ids, PATIENCE};
 async fn graceful_shutdown_commits_final_offsets() {
     let store = MemoryOffsetStore::new();
     let sink = MockSink::new();
-    let source = MockSource::new().endless().with_delay(Duration::from_micros(100));
+    let source = MockSource::new()
+        .endless()
+        .with_delay(Duration::from_micros(100));
     let settings = fast_settings().with_checkpoint_interval(Duration::from_secs(3600));
     let runtime = Runtime::builder()
         .offset_store(store.clone())
@@ -32,8 +34,14 @@ async fn graceful_shutdown_commits_final_offsets() {
     let written = sink.written_count() as u64;
     assert_eq!(p.events_written, written);
     let committed = MockSource::position(&store.get("g").expect("final offsets committed"));
-    assert_eq!(committed, written, "the final commit covers every written event");
-    assert_eq!(source.commits().last().map(MockSource::position), Some(written));
+    assert_eq!(
+        committed, written,
+        "the final commit covers every written event"
+    );
+    assert_eq!(
+        source.commits().last().map(MockSource::position),
+        Some(written)
+    );
 
     // Resume: the next run starts right after the last written event.
     let sink2 = MockSink::new();
@@ -49,6 +57,12 @@ async fn graceful_shutdown_commits_final_offsets() {
         .await
         .unwrap();
     let status2 = runtime2.wait().await;
-    assert_eq!(status2.pipeline("g").unwrap().state, PipelineState::Completed);
-    assert_eq!(ids(&sink2.written_events()), (written..written + 100).collect::<Vec<_>>());
+    assert_eq!(
+        status2.pipeline("g").unwrap().state,
+        PipelineState::Completed
+    );
+    assert_eq!(
+        ids(&sink2.written_events()),
+        (written..written + 100).collect::<Vec<_>>()
+    );
 }

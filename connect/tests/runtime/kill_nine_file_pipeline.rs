@@ -34,6 +34,7 @@ async fn run_pipeline(dir: &Path, rate: u32) -> rivven_connect::runtime::Runtime
     let settings = crate::common::fast_settings()
         .with_batch_size(200)
         .with_rate_limit(rate)
+        .with_rate_limit_burst(200)
         .with_checkpoint_interval(Duration::from_millis(20));
     let runtime = Runtime::builder()
         .offset_store(FileOffsetStore::new(dir.join("offsets")))
@@ -55,8 +56,8 @@ fn output_ids(dir: &Path) -> Vec<u64> {
     text.lines()
         .enumerate()
         .map(|(n, line)| {
-            let v: serde_json::Value =
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("torn output line {}: {e}: {line:?}", n + 1));
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("torn output line {}: {e}: {line:?}", n + 1));
             v["id"].as_u64().unwrap()
         })
         .collect()
@@ -64,7 +65,11 @@ fn output_ids(dir: &Path) -> Vec<u64> {
 
 /// Ids of the input lines that end at or before the committed byte offset.
 async fn committed_ids(dir: &Path) -> u64 {
-    let Some(state) = FileOffsetStore::new(dir.join("offsets")).load(PIPELINE).await.unwrap() else {
+    let Some(state) = FileOffsetStore::new(dir.join("offsets"))
+        .load(PIPELINE)
+        .await
+        .unwrap()
+    else {
         return 0;
     };
     let offset = state
@@ -74,7 +79,10 @@ async fn committed_ids(dir: &Path) -> u64 {
         .max()
         .unwrap_or(0);
     let input = std::fs::read(dir.join("input.jsonl")).unwrap();
-    input[..offset as usize].iter().filter(|b| **b == b'\n').count() as u64
+    input[..offset as usize]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count() as u64
 }
 
 /// The child: runs the pipeline to completion in `RIVVEN_KILL9_DIR` (when the
@@ -83,7 +91,7 @@ async fn committed_ids(dir: &Path) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_pipeline_child() {
     let (dir, _tmp, n, rate) = match std::env::var(DIR_ENV) {
-        Ok(d) => (PathBuf::from(d), None, None, 25_000),
+        Ok(d) => (PathBuf::from(d), None, None, 10_000),
         Err(_) => {
             let tmp = tempfile::tempdir().unwrap();
             write_input(tmp.path(), 3_000);
@@ -91,9 +99,17 @@ async fn file_pipeline_child() {
         }
     };
     let status = run_pipeline(&dir, rate).await;
-    assert_eq!(status.pipeline(PIPELINE).unwrap().state, PipelineState::Completed, "{status:?}");
+    assert_eq!(
+        status.pipeline(PIPELINE).unwrap().state,
+        PipelineState::Completed,
+        "{status:?}"
+    );
     if let Some(n) = n {
-        assert_eq!(output_ids(&dir), (0..n).collect::<Vec<_>>(), "one clean run writes each id once, in order");
+        assert_eq!(
+            output_ids(&dir),
+            (0..n).collect::<Vec<_>>(),
+            "one clean run writes each id once, in order"
+        );
     }
 }
 
@@ -114,10 +130,15 @@ async fn kill_nine_at_random_points_loses_nothing() {
     let exe = std::env::current_exe().unwrap();
     let child = |dir: &Path| {
         let mut cmd = Command::new(&exe);
-        cmd.args(["--exact", "kill_nine_file_pipeline::file_pipeline_child", "--nocapture", "--test-threads=1"])
-            .env(DIR_ENV, dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args([
+            "--exact",
+            "kill_nine_file_pipeline::file_pipeline_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(DIR_ENV, dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         cmd
     };
     let mut rng = 0x2545_F491_4F6C_DD1D_u64 ^ u64::from(std::process::id());
@@ -139,7 +160,10 @@ async fn kill_nine_at_random_points_loses_nothing() {
             panic!("round {round}: offsets committed through id {committed} but id {missing} is not in the output");
         }
     }
-    assert!(kills >= 8, "the child must actually be killed mid-run ({kills} kills)");
+    assert!(
+        kills >= 8,
+        "the child must actually be killed mid-run ({kills} kills)"
+    );
 
     let status = child(dir).status().unwrap();
     assert!(status.success(), "final run failed: {status}");
@@ -150,5 +174,9 @@ async fn kill_nine_at_random_points_loses_nothing() {
     }
     assert_eq!(distinct.len() as u64, n);
     assert_eq!(committed_ids(dir).await, n);
-    eprintln!("kill -9 x{kills}: {} lines written for {n} ids ({} duplicates)", ids.len(), ids.len() as u64 - n);
+    eprintln!(
+        "kill -9 x{kills}: {} lines written for {n} ids ({} duplicates)",
+        ids.len(),
+        ids.len() as u64 - n
+    );
 }

@@ -40,7 +40,10 @@ async fn max_consecutive_failures_marks_failed() {
     assert_eq!(source.reads().len(), 4, "four attempts");
     assert_eq!(p.restarts, 3);
     let err = p.last_error.clone().unwrap_or_default();
-    assert!(err.contains("4 consecutive failures") && err.contains("database is down"), "{err}");
+    assert!(
+        err.contains("4 consecutive failures") && err.contains("database is down"),
+        "{err}"
+    );
     // Backoff 20 + 40 + 80 ms happened between the attempts.
     assert!(elapsed >= Duration::from_millis(140), "{elapsed:?}");
     assert_eq!(p.events_written, 0);

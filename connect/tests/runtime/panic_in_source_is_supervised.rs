@@ -24,7 +24,13 @@ async fn panic_in_source_is_supervised() {
     let p = status.pipeline("panicky").unwrap();
     assert_eq!(p.state, PipelineState::Completed, "{p:?}");
     assert_eq!(p.restarts, 1);
-    assert!(p.last_error.as_deref().unwrap_or_default().contains("panicked"), "{p:?}");
+    assert!(
+        p.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("panicked"),
+        "{p:?}"
+    );
     assert_eq!(source.reads().len(), 2);
     assert_all_ids_present(&sink.written_events(), 600);
 }

@@ -23,10 +23,17 @@ async fn rate_limit_paces_the_pipeline() {
         .await
         .unwrap();
     let status = runtime.wait().await;
-    assert_eq!(status.pipeline("limited").unwrap().state, PipelineState::Completed);
+    assert_eq!(
+        status.pipeline("limited").unwrap().state,
+        PipelineState::Completed
+    );
     assert_eq!(sink.written_count(), 1_000);
     // 1 000 events at 500/s with a burst of 500: at least one second.
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// Dropped and split events are counted, and both acknowledge their batch.

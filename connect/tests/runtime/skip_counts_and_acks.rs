@@ -34,7 +34,10 @@ async fn skip_counts_and_acks() {
     let status = runtime.wait().await;
     let p = status.pipeline("skip").unwrap();
     assert_eq!(p.state, PipelineState::Completed, "{p:?}");
-    assert_eq!(p.events_failed, 100, "50 rejected by the transform, 50 by the sink");
+    assert_eq!(
+        p.events_failed, 100,
+        "50 rejected by the transform, 50 by the sink"
+    );
     assert_eq!(p.events_written, 400);
     assert_eq!(sink.written_count(), 400);
     assert_eq!(p.restarts, 0);

@@ -10,7 +10,9 @@ use crate::common::{fast_settings, PATIENCE};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_sink_bounds_memory() {
     let sink = MockSink::new().slow(1_000);
-    let settings = fast_settings().with_batch_size(50).with_max_in_flight_batches(4);
+    let settings = fast_settings()
+        .with_batch_size(50)
+        .with_max_in_flight_batches(4);
     let window = 50 * 4;
     let runtime = Runtime::builder()
         .offset_store(MemoryOffsetStore::new())

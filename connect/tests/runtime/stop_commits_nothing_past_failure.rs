@@ -25,7 +25,11 @@ async fn stop_commits_nothing_past_failure() {
                 .source(source.clone(), MockConfig::default())
                 .transform(transform, MockConfig::default())
                 .sink(sink.clone(), MockConfig::default())
-                .settings(fast_settings().with_batch_size(10).with_on_error(OnError::Stop)),
+                .settings(
+                    fast_settings()
+                        .with_batch_size(10)
+                        .with_on_error(OnError::Stop),
+                ),
         )
         .start()
         .await
@@ -35,11 +39,17 @@ async fn stop_commits_nothing_past_failure() {
     assert_eq!(p.state, PipelineState::Failed, "{p:?}");
     assert_eq!(p.restarts, 0, "stop does not restart");
     let err = p.last_error.clone().unwrap_or_default();
-    assert!(err.contains("poison record") && err.contains("on_error: stop"), "{err}");
+    assert!(
+        err.contains("poison record") && err.contains("on_error: stop"),
+        "{err}"
+    );
     assert_eq!(source.reads().len(), 1);
     assert!(ids(&sink.written_events()).iter().all(|i| *i < 500));
     let committed = store.get("stop").map_or(0, |s| MockSource::position(&s));
-    assert!(committed <= 500, "committed {committed} passes the failed record");
+    assert!(
+        committed <= 500,
+        "committed {committed} passes the failed record"
+    );
     for c in source.commits() {
         assert!(MockSource::position(&c) <= 500);
     }

@@ -14,7 +14,10 @@ async fn two_runtimes_same_names_in_one_process() {
             .offset_store(MemoryOffsetStore::new())
             .pipeline(
                 Pipeline::builder("orders")
-                    .source(MockSource::counting(300 + i as u64 * 100), MockConfig::default())
+                    .source(
+                        MockSource::counting(300 + i as u64 * 100),
+                        MockConfig::default(),
+                    )
                     .sink(sink.clone(), MockConfig::default())
                     .settings(fast_settings()),
             )

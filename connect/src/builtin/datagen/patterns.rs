@@ -88,14 +88,48 @@ const LAST: &[&str] = &[
 ];
 const COUNTRIES: &[&str] = &["US", "DE", "FR", "GB", "NO", "JP", "BR", "IN", "CA", "AU"];
 const PRODUCTS: &[&str] = &[
-    "laptop", "phone", "tablet", "headphones", "monitor", "keyboard", "mouse", "camera", "watch",
+    "laptop",
+    "phone",
+    "tablet",
+    "headphones",
+    "monitor",
+    "keyboard",
+    "mouse",
+    "camera",
+    "watch",
     "speaker",
 ];
 const STATUSES: &[&str] = &["pending", "paid", "shipped", "delivered", "cancelled"];
-const EVENT_TYPES: &[&str] = &["page_view", "click", "add_to_cart", "purchase", "signup", "logout"];
-const METRICS: &[&str] = &["cpu_usage", "memory_usage", "disk_io", "network_rx", "request_latency_ms"];
-const PAGES: &[&str] = &["/", "/products", "/cart", "/checkout", "/about", "/blog", "/search"];
-const REFERRERS: &[&str] = &["https://google.com", "https://twitter.com", "direct", "https://news.ycombinator.com"];
+const EVENT_TYPES: &[&str] = &[
+    "page_view",
+    "click",
+    "add_to_cart",
+    "purchase",
+    "signup",
+    "logout",
+];
+const METRICS: &[&str] = &[
+    "cpu_usage",
+    "memory_usage",
+    "disk_io",
+    "network_rx",
+    "request_latency_ms",
+];
+const PAGES: &[&str] = &[
+    "/",
+    "/products",
+    "/cart",
+    "/checkout",
+    "/about",
+    "/blog",
+    "/search",
+];
+const REFERRERS: &[&str] = &[
+    "https://google.com",
+    "https://twitter.com",
+    "direct",
+    "https://news.ycombinator.com",
+];
 
 impl DataPattern {
     /// The field that identifies a row (and becomes the event key).
@@ -246,7 +280,14 @@ mod tests {
     #[test]
     fn orders_fields_match_the_seed_table() {
         let row = DataPattern::Orders.row(1, 1, 0);
-        for f in ["order_id", "customer_id", "product", "quantity", "total", "status"] {
+        for f in [
+            "order_id",
+            "customer_id",
+            "product",
+            "quantity",
+            "total",
+            "status",
+        ] {
             assert!(row.get(f).is_some(), "missing {f}");
         }
         let schema = DataPattern::Orders.json_schema();

@@ -96,7 +96,8 @@ fn io_error(path: &Path, what: &str) -> impl FnOnce(std::io::Error) -> Connector
 /// Opens `path` for appending and cuts a torn last line.
 fn open_repaired(path: &Path) -> Result<OpenFile> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(io_error(parent, "creating"))?;
+        std::fs::create_dir_all(parent)
+            .map_err(io_error(path, "creating the parent directory of"))?;
     }
     let mut file = OpenOptions::new()
         .read(true)
@@ -112,7 +113,8 @@ fn open_repaired(path: &Path) -> Result<OpenFile> {
         file.set_len(good).map_err(io_error(path, "repairing"))?;
         file.sync_data().map_err(io_error(path, "syncing"))?;
     }
-    file.seek(SeekFrom::Start(good)).map_err(io_error(path, "seeking"))?;
+    file.seek(SeekFrom::Start(good))
+        .map_err(io_error(path, "seeking"))?;
     Ok(OpenFile { file, len: good })
 }
 
@@ -173,13 +175,22 @@ fn write_lines(slot: &mut Option<OpenFile>, config: &FileSinkConfig, buf: &[u8])
         *slot = Some(open_repaired(path)?);
     }
     let Some(open) = slot.as_mut() else {
-        return Err(ConnectorError::io(format!("{} is not open", path.display())));
+        return Err(ConnectorError::io(format!(
+            "{} is not open",
+            path.display()
+        )));
     };
     let outcome = open
         .file
         .write_all(buf)
         .and_then(|()| open.file.flush())
-        .and_then(|()| if config.fsync { open.file.sync_data() } else { Ok(()) });
+        .and_then(|()| {
+            if config.fsync {
+                open.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
     match outcome {
         Ok(()) => {
             open.len += buf.len() as u64;
@@ -216,7 +227,9 @@ impl Sink for FileSink {
         let outcome = tokio::task::spawn_blocking(move || open_repaired(&config.path).map(|_| ()))
             .await
             .map_err(|e| ConnectorError::fatal(format!("check task failed: {e}")))?;
-        CheckResult::builder().check("file writable", outcome).build()
+        CheckResult::builder()
+            .check("file writable", outcome)
+            .build()
     }
 
     async fn write(
@@ -240,7 +253,10 @@ impl Sink for FileSink {
                 }
                 Err(e) => result.add_record_failure(
                     index,
-                    &ConnectorError::data(format!("event {index} of stream `{}`: {e}", event.stream)),
+                    &ConnectorError::data(format!(
+                        "event {index} of stream `{}`: {e}",
+                        event.stream
+                    )),
                 ),
             }
             index += 1;
@@ -276,19 +292,34 @@ mod tests {
         std::fs::read_to_string(path)
             .unwrap_or_default()
             .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"))["id"].as_u64().unwrap_or(u64::MAX))
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"))["id"]
+                    .as_u64()
+                    .unwrap_or(u64::MAX)
+            })
             .collect()
     }
 
     #[tokio::test]
     async fn appends_across_writes_and_sink_instances() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let config = FileSinkConfig { fsync: true, ..FileSinkConfig::new(dir.path().join("a/b/out.jsonl")) };
+        let config = FileSinkConfig {
+            fsync: true,
+            ..FileSinkConfig::new(dir.path().join("a/b/out.jsonl"))
+        };
         let sink = FileSink::new();
-        let r = sink.write(&config, events(0..3)).await.unwrap_or_else(|e| panic!("{e}"));
+        let r = sink
+            .write(&config, events(0..3))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.records_written, 3);
-        sink.write(&config, events(3..5)).await.unwrap_or_else(|e| panic!("{e}"));
-        FileSink::new().write(&config, events(5..6)).await.unwrap_or_else(|e| panic!("{e}"));
+        sink.write(&config, events(3..5))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        FileSink::new()
+            .write(&config, events(5..6))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ids(&config.path), (0..6).collect::<Vec<_>>());
     }
 
@@ -297,10 +328,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("out.jsonl");
         std::fs::write(&path, "{\"id\":0}\n{\"id\":1}\n{\"id\"").unwrap_or_else(|e| panic!("{e}"));
-        FileSink::new().write(&FileSinkConfig::new(&path), events(1..3)).await.unwrap_or_else(|e| panic!("{e}"));
+        FileSink::new()
+            .write(&FileSinkConfig::new(&path), events(1..3))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ids(&path), vec![0, 1, 1, 2]);
         std::fs::write(&path, "no newline at all").unwrap_or_else(|e| panic!("{e}"));
-        FileSink::new().write(&FileSinkConfig::new(&path), events(7..8)).await.unwrap_or_else(|e| panic!("{e}"));
+        FileSink::new()
+            .write(&FileSinkConfig::new(&path), events(7..8))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ids(&path), vec![7]);
     }
 
@@ -308,10 +345,15 @@ mod tests {
     async fn rotates_at_max_file_bytes_without_splitting_batches() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("out.jsonl");
-        let config = FileSinkConfig { max_file_bytes: 40, ..FileSinkConfig::new(&path) };
+        let config = FileSinkConfig {
+            max_file_bytes: 40,
+            ..FileSinkConfig::new(&path)
+        };
         let sink = FileSink::new();
         for i in 0..4 {
-            sink.write(&config, events(i * 3..i * 3 + 3)).await.unwrap_or_else(|e| panic!("{e}"));
+            sink.write(&config, events(i * 3..i * 3 + 3))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
         }
         let mut all = Vec::new();
         for n in 1..=3 {
@@ -328,16 +370,30 @@ mod tests {
     async fn event_format_and_unwritable_path() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("ev.jsonl");
-        let config = FileSinkConfig { format: FileSinkFormat::Event, ..FileSinkConfig::new(&path) };
-        FileSink::new().write(&config, events(0..1)).await.unwrap_or_else(|e| panic!("{e}"));
-        let line: Value = serde_json::from_str(std::fs::read_to_string(&path).unwrap_or_default().trim()).unwrap_or_default();
+        let config = FileSinkConfig {
+            format: FileSinkFormat::Event,
+            ..FileSinkConfig::new(&path)
+        };
+        FileSink::new()
+            .write(&config, events(0..1))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let line: Value =
+            serde_json::from_str(std::fs::read_to_string(&path).unwrap_or_default().trim())
+                .unwrap_or_default();
         assert_eq!(line["stream"], json!("s"));
         assert_eq!(line["data"]["id"], json!(0));
 
         let blocked = FileSinkConfig::new(path.join("below-a-file.jsonl"));
         let err = FileSink::new().write(&blocked, events(0..1)).await.err();
-        assert!(err.map(|e| e.to_string()).unwrap_or_default().contains("below-a-file"));
-        let check = FileSink::new().check(&blocked).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(err
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("below-a-file"));
+        let check = FileSink::new()
+            .check(&blocked)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(!check.is_success());
     }
 }

@@ -126,7 +126,9 @@ impl Source for FileSource {
     fn spec() -> ConnectorSpec {
         ConnectorSpec::builder("file", env!("CARGO_PKG_VERSION"))
             .kind(ConnectorKind::Source)
-            .description("Reads JSON Lines or text files, resuming at the last committed byte offset")
+            .description(
+                "Reads JSON Lines or text files, resuming at the last committed byte offset",
+            )
             .config_schema_from::<FileSourceConfig>()
             .incremental(true)
             .build()
@@ -138,12 +140,14 @@ impl Source for FileSource {
             Ok(_) => Err(format!("{} is not a regular file", config.path.display())),
             Err(e) => Err(format!("cannot read {}: {e}", config.path.display())),
         };
-        CheckResult::builder().check("file readable", outcome).build()
+        CheckResult::builder()
+            .check("file readable", outcome)
+            .build()
     }
 
     async fn discover(&self, config: &FileSourceConfig) -> Result<Catalog> {
-        let stream = Stream::new(config.stream(), json!({ "type": "object" }))
-            .with_incremental("offset");
+        let stream =
+            Stream::new(config.stream(), json!({ "type": "object" })).with_incremental("offset");
         Ok(Catalog::new(vec![stream]))
     }
 
@@ -176,7 +180,9 @@ impl Source for FileSource {
         }
         file.seek(std::io::SeekFrom::Start(start))
             .await
-            .map_err(|e| ConnectorError::from(e).context(format!("seeking {}", config.path.display())))?;
+            .map_err(|e| {
+                ConnectorError::from(e).context(format!("seeking {}", config.path.display()))
+            })?;
         if start > 0 {
             tracing::info!(path = %config.path.display(), offset = start, "file source resuming");
         }
@@ -238,21 +244,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = write(&dir, "orders.jsonl", "{\"id\":1}\n\n{\"id\":2}\n{\"id\":3}");
         let config = FileSourceConfig::new(&path);
-        let events: Vec<SourceEvent> = read_all(&config, None).await.into_iter().flatten().collect();
+        let events: Vec<SourceEvent> = read_all(&config, None)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         assert_eq!(events.len(), 3);
         assert_eq!(events[0].stream, "orders");
         assert_eq!(events[1].data, json!({"id": 2}));
-        let offsets: Vec<Value> = events.iter().map(|e| e.metadata.state.as_ref().map(|s| s["offset"].clone()).unwrap_or_default()).collect();
+        let offsets: Vec<Value> = events
+            .iter()
+            .map(|e| {
+                e.metadata
+                    .state
+                    .as_ref()
+                    .map(|s| s["offset"].clone())
+                    .unwrap_or_default()
+            })
+            .collect();
         assert_eq!(offsets, vec![json!(9), json!(19), json!(27)]);
 
         let mut state = State::new();
         if let Some(update) = &events[1].metadata.state {
             state.apply_stream_update("orders", update);
         }
-        let rest: Vec<SourceEvent> = read_all(&config, Some(state)).await.into_iter().flatten().collect();
+        let rest: Vec<SourceEvent> = read_all(&config, Some(state))
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].data, json!({"id": 3}));
-        assert_eq!(rest[0].metadata.state.as_ref().map(|s| s["line"].clone()), Some(json!(4)));
+        assert_eq!(
+            rest[0].metadata.state.as_ref().map(|s| s["line"].clone()),
+            Some(json!(4))
+        );
     }
 
     #[tokio::test]
@@ -274,12 +300,25 @@ mod tests {
         let path = write(&dir, "log.txt", "hello\r\nworld\n");
         let mut config = FileSourceConfig::new(&path);
         config.format = FileSourceFormat::Text;
-        let events: Vec<SourceEvent> = read_all(&config, None).await.into_iter().flatten().collect();
+        let events: Vec<SourceEvent> = read_all(&config, None)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         assert_eq!(events[0].data, json!({"line": "hello"}));
         let missing = FileSourceConfig::new(dir.path().join("nope.jsonl"));
-        let err = FileSource.read(&missing, &ConfiguredCatalog::default(), None).await.err();
-        assert!(err.map(|e| e.to_string()).unwrap_or_default().contains("nope.jsonl"));
-        let check = FileSource.check(&missing).await.unwrap_or_else(|e| panic!("{e}"));
+        let err = FileSource
+            .read(&missing, &ConfiguredCatalog::default(), None)
+            .await
+            .err();
+        assert!(err
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("nope.jsonl"));
+        let check = FileSource
+            .check(&missing)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(!check.is_success());
     }
 
@@ -287,8 +326,20 @@ mod tests {
     async fn truncated_file_is_reported_not_silently_reread() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = write(&dir, "t.jsonl", "{}\n");
-        let state = State::builder().stream_data("t", "offset", json!(100)).build();
-        let err = FileSource.read(&FileSourceConfig::new(&path), &ConfiguredCatalog::default(), Some(state)).await.err();
-        assert!(err.map(|e| e.to_string()).unwrap_or_default().contains("past the end"));
+        let state = State::builder()
+            .stream_data("t", "offset", json!(100))
+            .build();
+        let err = FileSource
+            .read(
+                &FileSourceConfig::new(&path),
+                &ConfiguredCatalog::default(),
+                Some(state),
+            )
+            .await
+            .err();
+        assert!(err
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("past the end"));
     }
 }
