@@ -41,3 +41,19 @@ pub fn assert_all_ids_present(events: &[SourceEvent], n: u64) {
 
 /// A generous upper bound for scenarios that should finish in well under a second.
 pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Runs one pipeline in its own runtime until it ends and returns its final status.
+pub async fn run_to_end(
+    store: rivven_connect::runtime::MemoryOffsetStore,
+    pipeline: rivven_connect::runtime::PipelineBuilder,
+) -> rivven_connect::runtime::PipelineStatus {
+    let runtime = rivven_connect::runtime::Runtime::builder()
+        .offset_store(store)
+        .pipeline(pipeline)
+        .start()
+        .await
+        .unwrap();
+    let mut status = runtime.wait().await;
+    assert_eq!(status.pipelines.len(), 1);
+    status.pipelines.remove(0)
+}

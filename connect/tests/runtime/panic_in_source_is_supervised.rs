@@ -1,7 +1,7 @@
-use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, PipelineState, Runtime};
+use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, PipelineState};
 use rivven_connect_testing::prelude::*;
 
-use crate::common::{assert_all_ids_present, fast_settings};
+use crate::common::{assert_all_ids_present, fast_settings, run_to_end};
 
 /// A panic inside the source's stream fails only its actor; the supervisor
 /// restarts the pipeline from the committed state and it completes.
@@ -9,19 +9,14 @@ use crate::common::{assert_all_ids_present, fast_settings};
 async fn panic_in_source_is_supervised() {
     let sink = MockSink::new();
     let source = MockSource::counting(600).panic_after(250);
-    let runtime = Runtime::builder()
-        .offset_store(MemoryOffsetStore::new())
-        .pipeline(
-            Pipeline::builder("panicky")
-                .source(source.clone(), MockConfig::default())
-                .sink(sink.clone(), MockConfig::default())
-                .settings(fast_settings()),
-        )
-        .start()
-        .await
-        .unwrap();
-    let status = runtime.wait().await;
-    let p = status.pipeline("panicky").unwrap();
+    let p = run_to_end(
+        MemoryOffsetStore::new(),
+        Pipeline::builder("panicky")
+            .source(source.clone(), MockConfig::default())
+            .sink(sink.clone(), MockConfig::default())
+            .settings(fast_settings()),
+    )
+    .await;
     assert_eq!(p.state, PipelineState::Completed, "{p:?}");
     assert_eq!(p.restarts, 1);
     assert!(
@@ -49,20 +44,15 @@ async fn panic_in_transform_is_supervised() {
         }
         Ok(rivven_connect::TransformOutput::Emit(e))
     });
-    let runtime = Runtime::builder()
-        .offset_store(MemoryOffsetStore::new())
-        .pipeline(
-            Pipeline::builder("p")
-                .source(MockSource::counting(400), MockConfig::default())
-                .transform(transform, MockConfig::default())
-                .sink(sink.clone(), MockConfig::default())
-                .settings(fast_settings()),
-        )
-        .start()
-        .await
-        .unwrap();
-    let status = runtime.wait().await;
-    let p = status.pipeline("p").unwrap();
+    let p = run_to_end(
+        MemoryOffsetStore::new(),
+        Pipeline::builder("p")
+            .source(MockSource::counting(400), MockConfig::default())
+            .transform(transform, MockConfig::default())
+            .sink(sink.clone(), MockConfig::default())
+            .settings(fast_settings()),
+    )
+    .await;
     assert_eq!(p.state, PipelineState::Completed, "{p:?}");
     assert_eq!(p.restarts, 1);
     assert_all_ids_present(&sink.written_events(), 400);

@@ -1,3 +1,4 @@
+use crate::common::run_to_end;
 use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, PipelineState, Runtime};
 use rivven_connect::TransformOutput;
 use rivven_connect_testing::prelude::*;
@@ -49,21 +50,16 @@ async fn drop_and_split_are_counted_and_acknowledged() {
         })
     });
     let store = MemoryOffsetStore::new();
-    let runtime = Runtime::builder()
-        .offset_store(store.clone())
-        .pipeline(
-            Pipeline::builder("t")
-                .source(MockSource::counting(300), MockConfig::default())
-                .transform(transform, MockConfig::default())
-                .transform(MockTransform::identity(), MockConfig::default())
-                .sink(sink.clone(), MockConfig::default())
-                .settings(fast_settings()),
-        )
-        .start()
-        .await
-        .unwrap();
-    let status = runtime.wait().await;
-    let p = status.pipeline("t").unwrap();
+    let p = run_to_end(
+        store.clone(),
+        Pipeline::builder("t")
+            .source(MockSource::counting(300), MockConfig::default())
+            .transform(transform, MockConfig::default())
+            .transform(MockTransform::identity(), MockConfig::default())
+            .sink(sink.clone(), MockConfig::default())
+            .settings(fast_settings()),
+    )
+    .await;
     assert_eq!(p.state, PipelineState::Completed);
     assert_eq!(p.events_read, 300);
     assert_eq!(p.events_dropped, 100);

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, PipelineState, Runtime};
+use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, PipelineState};
 use rivven_connect::{
     Catalog, CheckResult, ConfiguredCatalog, ConnectorSpec, Result, Source, SourceEvent, State,
 };
@@ -8,7 +8,7 @@ use rivven_connect_testing::prelude::*;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use crate::common::{assert_all_ids_present, fast_settings, ids};
+use crate::common::{assert_all_ids_present, fast_settings, ids, run_to_end};
 
 /// Wraps a `MockSource` and, at every `commit`, checks that each event before
 /// the committed position is already in the sink.
@@ -60,26 +60,21 @@ async fn sink_failure_restarts_from_committed_state() {
     let source = MockSource::counting(n);
     let violations = Arc::new(Mutex::new(Vec::new()));
     let store = MemoryOffsetStore::new();
-    let runtime = Runtime::builder()
-        .offset_store(store.clone())
-        .pipeline(
-            Pipeline::builder("restart")
-                .source(
-                    CommitChecker {
-                        inner: source.clone(),
-                        sink: sink.clone(),
-                        violations: violations.clone(),
-                    },
-                    MockConfig::default(),
-                )
-                .sink(sink.clone(), MockConfig::default())
-                .settings(fast_settings()),
-        )
-        .start()
-        .await
-        .unwrap();
-    let status = runtime.wait().await;
-    let p = status.pipeline("restart").unwrap();
+    let p = run_to_end(
+        store.clone(),
+        Pipeline::builder("restart")
+            .source(
+                CommitChecker {
+                    inner: source.clone(),
+                    sink: sink.clone(),
+                    violations: violations.clone(),
+                },
+                MockConfig::default(),
+            )
+            .sink(sink.clone(), MockConfig::default())
+            .settings(fast_settings()),
+    )
+    .await;
     assert_eq!(p.state, PipelineState::Completed, "{p:?}");
     assert_eq!(p.restarts, 1);
     assert!(p

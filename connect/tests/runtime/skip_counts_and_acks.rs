@@ -1,4 +1,5 @@
-use rivven_connect::runtime::{MemoryOffsetStore, OnError, Pipeline, PipelineState, Runtime};
+use crate::common::run_to_end;
+use rivven_connect::runtime::{MemoryOffsetStore, OnError, Pipeline, PipelineState};
 use rivven_connect::{ConnectorError, TransformOutput};
 use rivven_connect_testing::prelude::*;
 
@@ -19,20 +20,15 @@ async fn skip_counts_and_acks() {
     });
     let source = MockSource::counting(n);
     let store = MemoryOffsetStore::new();
-    let runtime = Runtime::builder()
-        .offset_store(store.clone())
-        .pipeline(
-            Pipeline::builder("skip")
-                .source(source.clone(), MockConfig::default())
-                .transform(transform, MockConfig::default())
-                .sink(sink.clone(), MockConfig::default())
-                .settings(fast_settings().with_on_error(OnError::Skip)),
-        )
-        .start()
-        .await
-        .unwrap();
-    let status = runtime.wait().await;
-    let p = status.pipeline("skip").unwrap();
+    let p = run_to_end(
+        store.clone(),
+        Pipeline::builder("skip")
+            .source(source.clone(), MockConfig::default())
+            .transform(transform, MockConfig::default())
+            .sink(sink.clone(), MockConfig::default())
+            .settings(fast_settings().with_on_error(OnError::Skip)),
+    )
+    .await;
     assert_eq!(p.state, PipelineState::Completed, "{p:?}");
     assert_eq!(
         p.events_failed, 100,

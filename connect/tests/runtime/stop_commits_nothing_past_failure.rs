@@ -1,8 +1,8 @@
-use rivven_connect::runtime::{MemoryOffsetStore, OnError, Pipeline, PipelineState, Runtime};
+use rivven_connect::runtime::{MemoryOffsetStore, OnError, Pipeline, PipelineState};
 use rivven_connect::{ConnectorError, TransformOutput};
 use rivven_connect_testing::prelude::*;
 
-use crate::common::{fast_settings, ids};
+use crate::common::{fast_settings, ids, run_to_end};
 
 /// With `on_error: stop`, the first rejected record fails the pipeline for
 /// good (no restart) and no committed position passes it.
@@ -18,24 +18,19 @@ async fn stop_commits_nothing_past_failure() {
     });
     let source = MockSource::counting(1_000);
     let store = MemoryOffsetStore::new();
-    let runtime = Runtime::builder()
-        .offset_store(store.clone())
-        .pipeline(
-            Pipeline::builder("stop")
-                .source(source.clone(), MockConfig::default())
-                .transform(transform, MockConfig::default())
-                .sink(sink.clone(), MockConfig::default())
-                .settings(
-                    fast_settings()
-                        .with_batch_size(10)
-                        .with_on_error(OnError::Stop),
-                ),
-        )
-        .start()
-        .await
-        .unwrap();
-    let status = runtime.wait().await;
-    let p = status.pipeline("stop").unwrap();
+    let p = run_to_end(
+        store.clone(),
+        Pipeline::builder("stop")
+            .source(source.clone(), MockConfig::default())
+            .transform(transform, MockConfig::default())
+            .sink(sink.clone(), MockConfig::default())
+            .settings(
+                fast_settings()
+                    .with_batch_size(10)
+                    .with_on_error(OnError::Stop),
+            ),
+    )
+    .await;
     assert_eq!(p.state, PipelineState::Failed, "{p:?}");
     assert_eq!(p.restarts, 0, "stop does not restart");
     let err = p.last_error.clone().unwrap_or_default();
