@@ -14,7 +14,7 @@ use super::stats::PipelineStats;
 use crate::connector::{BatchConfig, WriteResult};
 use crate::error::{ConnectorError, Result};
 use crate::event::SourceEvent;
-use crate::util::exports::{CircuitBreaker, CircuitState, RetryGuard};
+use crate::util::exports::{CircuitBreaker, RetryGuard};
 
 pub(crate) struct SinkActor;
 
@@ -208,8 +208,10 @@ impl SinkState {
     ) -> Result<WriteResult> {
         let mut guard = RetryGuard::new(self.args.settings.retry);
         loop {
-            while self.breaker.state() == CircuitState::Open {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            // An open circuit lets the sink recover: wait out the open period, then probe.
+            while let Some(wait) = self.breaker.remaining_open() {
+                tracing::debug!(pipeline = %self.args.pipeline, sink = %sink.name, ?wait, "circuit open; waiting before the next write");
+                tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
             }
             let error = match sink.inner.write(events.to_vec()).await {
                 Ok(result) if result.unattributed_failures() == 0 => {
