@@ -6,8 +6,9 @@ mod datagen;
 mod file;
 mod stdout;
 
-pub use datagen::{DataPattern, DatagenConfig, DatagenSource, MAX_LIVE_KEYS};
+pub use datagen::{DataPattern, DatagenConfig, DatagenConfigSpec, DatagenSource, MAX_LIVE_KEYS};
 pub use file::{
-    FileSink, FileSinkConfig, FileSinkFormat, FileSource, FileSourceConfig, FileSourceFormat,
+    FileSink, FileSinkConfig, FileSinkConfigSpec, FileSinkFormat, FileSource, FileSourceConfig,
+    FileSourceConfigSpec, FileSourceFormat,
 };
-pub use stdout::{StdoutFormat, StdoutSink, StdoutSinkConfig};
+pub use stdout::{StdoutFormat, StdoutSink, StdoutSinkConfig, StdoutSinkConfigSpec};

@@ -29,15 +29,22 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+// The derives expand to `::rivven_connect::…`; this makes that path work in this crate too.
+#[allow(unused_extern_crates)]
+extern crate self as rivven_connect;
+
 pub mod builtin;
 mod catalog;
 mod check;
 mod connector;
+pub mod derive;
 mod error;
 mod event;
 #[macro_use]
 mod macros;
+pub mod registry;
 pub mod runtime;
+mod secret;
 mod spec;
 mod state;
 pub mod transforms;
@@ -53,6 +60,12 @@ pub use error::{BoxError, ConnectError, ConnectorError, ErrorKind, Result};
 pub use event::{
     approx_value_size, EventMetadata, EventType, LogLevel, SourceEvent, SourceEventBuilder,
 };
+/// Config derives (see [`derive`]); the seeds' `…Derive` names are aliases.
+pub use rivven_connect_macros::{
+    SinkConfig, SinkConfig as SinkConfigDerive, SourceConfig, SourceConfig as SourceConfigDerive,
+    TransformConfig, TransformConfig as TransformConfigDerive,
+};
+pub use secret::SecretString;
 pub use spec::{ConnectorKind, ConnectorSpec, ConnectorSpecBuilder};
 pub use state::{State, StateBuilder, StreamState};
 pub use util::exports::*;
@@ -72,9 +85,10 @@ pub mod prelude {
     pub use crate::util::exports::*;
     pub use crate::{
         BatchConfig, BatchSink, Catalog, CheckResult, ConfiguredCatalog, ConfiguredStream,
-        ConnectorError, ConnectorSpec, ErrorKind, EventType, LogLevel, Result, Sink, SinkConfig,
-        Source, SourceConfig, SourceEvent, State, Stream, StreamState, SyncMode, Transform,
-        TransformConfig, TransformOutput, WriteResult,
+        ConnectorError, ConnectorSpec, ErrorKind, EventType, LogLevel, Result, SecretString, Sink,
+        SinkConfig, SinkConfigDerive, Source, SourceConfig, SourceConfigDerive, SourceEvent, State,
+        Stream, StreamState, SyncMode, Transform, TransformConfig, TransformConfigDerive,
+        TransformOutput, WriteResult,
     };
     pub use async_trait::async_trait;
     pub use futures::stream::BoxStream;
@@ -85,8 +99,14 @@ pub mod prelude {
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::derive;
+    pub use crate::registry;
+    pub use crate::{
+        BatchConfig, ConnectorKind, ConnectorSpec, SinkConfig, SourceConfig, TransformConfig,
+    };
     pub use async_trait;
     pub use futures;
+    pub use inventory;
     pub use schemars;
     pub use serde;
     pub use serde_json;

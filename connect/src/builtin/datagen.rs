@@ -31,18 +31,25 @@ use patterns::Rng;
 
 use crate::catalog::{Catalog, ConfiguredCatalog, Stream};
 use crate::check::CheckResult;
-use crate::connector::{Source, SourceConfig};
+use crate::connector::Source;
 use crate::error::Result;
 use crate::event::SourceEvent;
-use crate::spec::{ConnectorKind, ConnectorSpec};
+use crate::spec::ConnectorSpec;
 use crate::state::State;
 use crate::util::rate_limit::{RateLimiter, RateLimiterConfig};
+use crate::SourceConfig;
 
 /// Upper bound on rows alive at once in CDC mode.
 pub const MAX_LIVE_KEYS: usize = 65_536;
 
 /// Configuration of the [`DatagenSource`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, JsonSchema, SourceConfig)]
+#[source(
+    name = "datagen",
+    version = env!("CARGO_PKG_VERSION"),
+    description = "Synthetic data generator for testing and demos (no external dependencies)",
+    incremental
+)]
 #[serde(deny_unknown_fields)]
 pub struct DatagenConfig {
     /// Data pattern: sequence, random, users, orders, events, metrics, key_value, pageviews.
@@ -102,8 +109,6 @@ impl DatagenConfig {
         }
     }
 }
-
-impl SourceConfig for DatagenConfig {}
 
 /// The synthetic data source.
 #[derive(Debug, Default, Clone, Copy)]
@@ -236,14 +241,7 @@ impl Source for DatagenSource {
     type Config = DatagenConfig;
 
     fn spec() -> ConnectorSpec {
-        ConnectorSpec::builder("datagen", env!("CARGO_PKG_VERSION"))
-            .kind(ConnectorKind::Source)
-            .description(
-                "Synthetic data generator for testing and demos (no external dependencies)",
-            )
-            .config_schema_from::<DatagenConfig>()
-            .incremental(true)
-            .build()
+        DatagenConfigSpec::spec()
     }
 
     async fn check(&self, config: &DatagenConfig) -> Result<CheckResult> {

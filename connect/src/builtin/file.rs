@@ -3,5 +3,5 @@
 mod sink;
 mod source;
 
-pub use sink::{FileSink, FileSinkConfig, FileSinkFormat};
-pub use source::{FileSource, FileSourceConfig, FileSourceFormat};
+pub use sink::{FileSink, FileSinkConfig, FileSinkConfigSpec, FileSinkFormat};
+pub use source::{FileSource, FileSourceConfig, FileSourceConfigSpec, FileSourceFormat};

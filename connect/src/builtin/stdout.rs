@@ -17,10 +17,11 @@ use serde_json::{json, Value};
 use validator::Validate;
 
 use crate::check::CheckResult;
-use crate::connector::{Sink, SinkConfig, WriteResult};
+use crate::connector::{Sink, WriteResult};
 use crate::error::{ConnectorError, Result};
 use crate::event::SourceEvent;
-use crate::spec::{ConnectorKind, ConnectorSpec};
+use crate::spec::ConnectorSpec;
+use crate::SinkConfig;
 
 /// Output format of the [`StdoutSink`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -34,7 +35,14 @@ pub enum StdoutFormat {
 }
 
 /// Configuration of the [`StdoutSink`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, JsonSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, JsonSchema, SinkConfig,
+)]
+#[sink(
+    name = "stdout",
+    version = env!("CARGO_PKG_VERSION"),
+    description = "Console output for debugging"
+)]
 #[serde(deny_unknown_fields)]
 pub struct StdoutSinkConfig {
     /// `json` or `text`.
@@ -47,8 +55,6 @@ pub struct StdoutSinkConfig {
     #[serde(default)]
     pub include_metadata: bool,
 }
-
-impl SinkConfig for StdoutSinkConfig {}
 
 type SharedWriter = Arc<Mutex<dyn Write + Send>>;
 
@@ -141,11 +147,7 @@ impl Sink for StdoutSink {
     type Config = StdoutSinkConfig;
 
     fn spec() -> ConnectorSpec {
-        ConnectorSpec::builder("stdout", env!("CARGO_PKG_VERSION"))
-            .kind(ConnectorKind::Sink)
-            .description("Console output for debugging")
-            .config_schema_from::<StdoutSinkConfig>()
-            .build()
+        StdoutSinkConfigSpec::spec()
     }
 
     async fn check(&self, _config: &StdoutSinkConfig) -> Result<CheckResult> {

@@ -17,6 +17,11 @@ pub trait SourceConfig: DeserializeOwned + Validate + JsonSchema + Send + Sync +
     fn from_value(value: serde_json::Value) -> Result<Self> {
         load_config(value)
     }
+
+    /// Deserialize from YAML text and run validation.
+    fn from_yaml(yaml: &str) -> Result<Self> {
+        load_config(yaml_to_value(yaml)?)
+    }
 }
 
 /// Configuration of a [`Sink`](crate::Sink).
@@ -24,6 +29,11 @@ pub trait SinkConfig: DeserializeOwned + Validate + JsonSchema + Send + Sync + '
     /// Deserialize from a JSON value and run validation; errors name the field and rule.
     fn from_value(value: serde_json::Value) -> Result<Self> {
         load_config(value)
+    }
+
+    /// Deserialize from YAML text and run validation.
+    fn from_yaml(yaml: &str) -> Result<Self> {
+        load_config(yaml_to_value(yaml)?)
     }
 }
 
@@ -35,16 +45,76 @@ pub trait TransformConfig:
     fn from_value(value: serde_json::Value) -> Result<Self> {
         load_config(value)
     }
+
+    /// Deserialize from YAML text and run validation.
+    fn from_yaml(yaml: &str) -> Result<Self> {
+        load_config(yaml_to_value(yaml)?)
+    }
 }
 
-/// Deserialize `value` into `T` and validate it.
+/// Parse YAML into a JSON value (errors carry line and column).
+pub(crate) fn yaml_to_value(yaml: &str) -> Result<serde_json::Value> {
+    serde_saphyr::from_str(yaml)
+        .map_err(|e| ConnectorError::configuration(format!("invalid YAML: {e}")))
+}
+
+/// Deserialize `value` into `T` and validate it. Errors name the field path
+/// (`batch.max_records`) and, for validation, the rule that failed.
 pub(crate) fn load_config<T: DeserializeOwned + Validate>(value: serde_json::Value) -> Result<T> {
-    let config: T = serde_json::from_value(value)
-        .map_err(|e| ConnectorError::configuration(format!("invalid config: {e}")))?;
-    config
-        .validate()
-        .map_err(|e| ConnectorError::configuration(format!("invalid config: {e}")))?;
+    let config: T = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." {
+            ConnectorError::configuration(format!("invalid config: {inner}"))
+        } else {
+            ConnectorError::configuration(format!("invalid config at `{path}`: {inner}"))
+        }
+    })?;
+    config.validate().map_err(|errors| {
+        let mut lines = Vec::new();
+        describe_validation("", &errors, &mut lines);
+        ConnectorError::configuration(format!("invalid config: {}", lines.join("; ")))
+    })?;
     Ok(config)
+}
+
+/// Flattens validator's error tree into `path: rule (details)` lines.
+fn describe_validation(prefix: &str, errors: &validator::ValidationErrors, out: &mut Vec<String>) {
+    use validator::ValidationErrorsKind as K;
+    let mut fields: Vec<_> = errors.errors().iter().collect();
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    for (field, kind) in fields {
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            K::Field(list) => {
+                for e in list {
+                    let mut params: Vec<String> = e
+                        .params
+                        .iter()
+                        .filter(|(k, _)| *k != "value")
+                        .map(|(k, v)| format!("{k} = {v}"))
+                        .collect();
+                    params.sort();
+                    let detail = match (&e.message, params.is_empty()) {
+                        (Some(m), _) => format!(" ({m})"),
+                        (None, false) => format!(" ({})", params.join(", ")),
+                        (None, true) => String::new(),
+                    };
+                    out.push(format!("`{path}` failed rule `{}`{detail}", e.code));
+                }
+            }
+            K::Struct(inner) => describe_validation(&path, inner, out),
+            K::List(items) => {
+                for (i, inner) in items {
+                    describe_validation(&format!("{path}[{i}]"), inner, out);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

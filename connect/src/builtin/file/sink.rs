@@ -22,10 +22,11 @@ use serde_json::json;
 use validator::Validate;
 
 use crate::check::CheckResult;
-use crate::connector::{Sink, SinkConfig, WriteResult};
+use crate::connector::{Sink, WriteResult};
 use crate::error::{ConnectorError, Result};
 use crate::event::SourceEvent;
-use crate::spec::{ConnectorKind, ConnectorSpec};
+use crate::spec::ConnectorSpec;
+use crate::SinkConfig;
 
 /// What each line holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -39,7 +40,12 @@ pub enum FileSinkFormat {
 }
 
 /// Configuration of the [`FileSink`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, JsonSchema, SinkConfig)]
+#[sink(
+    name = "file",
+    version = env!("CARGO_PKG_VERSION"),
+    description = "Appends events to a JSON Lines file, with optional fsync and rotation"
+)]
 #[serde(deny_unknown_fields)]
 pub struct FileSinkConfig {
     /// File to append to (created with its parent directories).
@@ -66,8 +72,6 @@ impl FileSinkConfig {
         }
     }
 }
-
-impl SinkConfig for FileSinkConfig {}
 
 #[derive(Debug)]
 struct OpenFile {
@@ -215,11 +219,7 @@ impl Sink for FileSink {
     type Config = FileSinkConfig;
 
     fn spec() -> ConnectorSpec {
-        ConnectorSpec::builder("file", env!("CARGO_PKG_VERSION"))
-            .kind(ConnectorKind::Sink)
-            .description("Appends events to a JSON Lines file, with optional fsync and rotation")
-            .config_schema_from::<FileSinkConfig>()
-            .build()
+        FileSinkConfigSpec::spec()
     }
 
     async fn check(&self, config: &FileSinkConfig) -> Result<CheckResult> {

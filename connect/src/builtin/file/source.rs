@@ -20,11 +20,12 @@ use validator::Validate;
 
 use crate::catalog::{Catalog, ConfiguredCatalog, Stream};
 use crate::check::CheckResult;
-use crate::connector::{Source, SourceConfig};
+use crate::connector::Source;
 use crate::error::{ConnectorError, Result};
 use crate::event::SourceEvent;
-use crate::spec::{ConnectorKind, ConnectorSpec};
+use crate::spec::ConnectorSpec;
 use crate::state::State;
+use crate::SourceConfig;
 
 /// How lines become events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -38,7 +39,13 @@ pub enum FileSourceFormat {
 }
 
 /// Configuration of the [`FileSource`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, JsonSchema, SourceConfig)]
+#[source(
+    name = "file",
+    version = env!("CARGO_PKG_VERSION"),
+    description = "Reads JSON Lines or text files, resuming at the last committed byte offset",
+    incremental
+)]
 #[serde(deny_unknown_fields)]
 pub struct FileSourceConfig {
     /// File to read.
@@ -83,8 +90,6 @@ impl FileSourceConfig {
     }
 }
 
-impl SourceConfig for FileSourceConfig {}
-
 /// Reads a file line by line.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FileSource;
@@ -124,14 +129,7 @@ impl Source for FileSource {
     type Config = FileSourceConfig;
 
     fn spec() -> ConnectorSpec {
-        ConnectorSpec::builder("file", env!("CARGO_PKG_VERSION"))
-            .kind(ConnectorKind::Source)
-            .description(
-                "Reads JSON Lines or text files, resuming at the last committed byte offset",
-            )
-            .config_schema_from::<FileSourceConfig>()
-            .incremental(true)
-            .build()
+        FileSourceConfigSpec::spec()
     }
 
     async fn check(&self, config: &FileSourceConfig) -> Result<CheckResult> {

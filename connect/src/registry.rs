@@ -1,0 +1,484 @@
+//! The connector registry: connectors by name, with metadata, building type-erased
+//! connectors from JSON/YAML config.
+//!
+//! Connectors get in three ways: the built-ins ([`Registry::builtin`]); every connector
+//! whose config derive names it with `connector = Type` ([`Registry::discovered`], through
+//! `inventory`, no registration line); and explicit calls such as
+//! [`Registry::register_source`]. A config is deserialized and validated once, when the
+//! connector is built — never per batch.
+//!
+//! ```
+//! use rivven_connect::registry::{Category, Registry};
+//!
+//! let registry = Registry::discovered().unwrap();
+//! let datagen = registry.source("datagen").unwrap();
+//! assert_eq!(datagen.category, Category::Utility);
+//! let source = datagen
+//!     .build(serde_json::json!({"pattern": "orders", "max_events": 10}))
+//!     .unwrap();
+//! assert_eq!(source.spec().name, "datagen");
+//! let err = datagen.build(serde_json::json!({"pattern": "nope"})).err().unwrap();
+//! assert!(err.to_string().contains("datagen"));
+//! assert!(registry.search("jsonl").iter().any(|m| m.name == "file"));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::connector::{
+    BatchSink, Sink, SinkConfig, Source, SourceConfig, Transform, TransformConfig,
+};
+use crate::error::{ConnectorError, Result};
+use crate::runtime::{
+    AnySink, AnySource, AnyTransform, BatchSinkAdapter, SinkAdapter, SourceAdapter,
+    TransformAdapter,
+};
+use crate::spec::{ConnectorKind, ConnectorSpec};
+
+/// Registry categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    /// Databases and CDC.
+    Database,
+    /// Brokers and queues.
+    Messaging,
+    /// Files and object storage.
+    Storage,
+    /// Analytical warehouses.
+    Warehouse,
+    /// Table formats (Iceberg, Delta).
+    Lakehouse,
+    /// Vector stores and model endpoints.
+    AiMl,
+    /// Everything else (datagen, stdout, transforms).
+    Utility,
+}
+
+impl Category {
+    /// Parses the derive's `category = "…"` value (unknown values are `Utility`).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "database" => Category::Database,
+            "messaging" => Category::Messaging,
+            "storage" => Category::Storage,
+            "warehouse" => Category::Warehouse,
+            "lakehouse" => Category::Lakehouse,
+            "ai-ml" => Category::AiMl,
+            _ => Category::Utility,
+        }
+    }
+}
+
+type Builder<T> = fn(Value) -> Result<Arc<T>>;
+
+/// A registration emitted by `#[derive(SourceConfig)]` with `connector = …`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct SourceRegistration {
+    pub name: &'static str,
+    pub type_name: &'static str,
+    pub category: &'static str,
+    pub tags: &'static [&'static str],
+    pub spec: fn() -> ConnectorSpec,
+    pub build: Builder<dyn AnySource>,
+}
+
+/// A registration emitted by `#[derive(SinkConfig)]` with `connector = …`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct SinkRegistration {
+    pub name: &'static str,
+    pub type_name: &'static str,
+    pub category: &'static str,
+    pub tags: &'static [&'static str],
+    pub spec: fn() -> ConnectorSpec,
+    pub build: Builder<dyn AnySink>,
+}
+
+/// A registration emitted by `#[derive(TransformConfig)]` with `connector = …`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct TransformRegistration {
+    pub name: &'static str,
+    pub type_name: &'static str,
+    pub category: &'static str,
+    pub tags: &'static [&'static str],
+    pub spec: fn() -> ConnectorSpec,
+    pub build: Builder<dyn AnyTransform>,
+}
+
+inventory::collect!(SourceRegistration);
+inventory::collect!(SinkRegistration);
+inventory::collect!(TransformRegistration);
+
+fn named_error(kind: ConnectorKind, name: &str, e: ConnectorError) -> ConnectorError {
+    let kind = match kind {
+        ConnectorKind::Source => "source",
+        ConnectorKind::Sink => "sink",
+        ConnectorKind::Transform => "transform",
+    };
+    e.context(format!("{kind} connector `{name}`"))
+}
+
+/// Builds a source from JSON config (used by registrations).
+#[doc(hidden)]
+pub fn build_source<S: Source + Default>(config: Value) -> Result<Arc<dyn AnySource>> {
+    let config = <S::Config as SourceConfig>::from_value(config)
+        .map_err(|e| named_error(ConnectorKind::Source, &S::spec().name, e))?;
+    Ok(Arc::new(SourceAdapter::new(S::default(), config)))
+}
+
+/// Builds a sink from JSON config (used by registrations).
+#[doc(hidden)]
+pub fn build_sink<K: Sink + Default>(config: Value) -> Result<Arc<dyn AnySink>> {
+    let config = <K::Config as SinkConfig>::from_value(config)
+        .map_err(|e| named_error(ConnectorKind::Sink, &K::spec().name, e))?;
+    Ok(Arc::new(SinkAdapter::new(K::default(), config)))
+}
+
+/// Builds a batch sink from JSON config (used by registrations).
+#[doc(hidden)]
+pub fn build_batch_sink<K: BatchSink + Default>(config: Value) -> Result<Arc<dyn AnySink>> {
+    let config = <K::Config as SinkConfig>::from_value(config)
+        .map_err(|e| named_error(ConnectorKind::Sink, &K::spec().name, e))?;
+    Ok(Arc::new(BatchSinkAdapter::new(K::default(), config)))
+}
+
+/// Builds a transform from JSON config (used by registrations).
+#[doc(hidden)]
+pub fn build_transform<T: Transform + Default>(config: Value) -> Result<Arc<dyn AnyTransform>> {
+    let config = <T::Config as TransformConfig>::from_value(config)
+        .map_err(|e| named_error(ConnectorKind::Transform, &T::spec().name, e))?;
+    Ok(Arc::new(TransformAdapter::new(T::default(), config)))
+}
+
+/// One registered connector: metadata plus its factory.
+pub struct Entry<T: ?Sized> {
+    /// Name used in YAML.
+    pub name: String,
+    /// Source, sink or transform.
+    pub kind: ConnectorKind,
+    /// Version.
+    pub version: String,
+    /// Description from the spec.
+    pub description: String,
+    /// Registry category.
+    pub category: Category,
+    /// Search tags.
+    pub tags: Vec<String>,
+    /// The Rust type that implements it.
+    pub type_name: String,
+    spec: fn() -> ConnectorSpec,
+    build: Builder<T>,
+}
+
+impl<T: ?Sized> fmt::Debug for Entry<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("version", &self.version)
+            .field("category", &self.category)
+            .field("type_name", &self.type_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: ?Sized> Entry<T> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        kind: ConnectorKind,
+        name: &str,
+        type_name: &str,
+        category: Category,
+        tags: &[&str],
+        spec: fn() -> ConnectorSpec,
+        build: Builder<T>,
+    ) -> Self {
+        let s = spec();
+        Self {
+            name: name.to_string(),
+            kind,
+            version: s.version,
+            description: s.description.unwrap_or_default(),
+            category,
+            tags: tags.iter().map(|t| (*t).to_string()).collect(),
+            type_name: type_name.to_string(),
+            spec,
+            build,
+        }
+    }
+
+    /// The full spec, with the config's JSON Schema.
+    pub fn spec(&self) -> ConnectorSpec {
+        (self.spec)()
+    }
+
+    /// Deserializes and validates `config`, then builds the connector.
+    pub fn build(&self, config: Value) -> Result<Arc<T>> {
+        (self.build)(config)
+    }
+
+    fn matches(&self, needle: &str) -> bool {
+        let needle = needle.to_lowercase();
+        self.name.to_lowercase().contains(&needle)
+            || self.description.to_lowercase().contains(&needle)
+            || self.tags.iter().any(|t| t.to_lowercase().contains(&needle))
+    }
+
+    fn metadata(&self) -> ConnectorMetadata {
+        ConnectorMetadata {
+            name: self.name.clone(),
+            kind: self.kind,
+            version: self.version.clone(),
+            description: self.description.clone(),
+            category: self.category,
+            tags: self.tags.clone(),
+            type_name: self.type_name.clone(),
+        }
+    }
+}
+
+/// What listing and search return.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectorMetadata {
+    /// Name used in YAML.
+    pub name: String,
+    /// Source, sink or transform.
+    pub kind: ConnectorKind,
+    /// Version.
+    pub version: String,
+    /// Description.
+    pub description: String,
+    /// Category.
+    pub category: Category,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Implementing type.
+    pub type_name: String,
+}
+
+/// Connectors by kind and name.
+#[derive(Debug, Default)]
+pub struct Registry {
+    sources: BTreeMap<String, Entry<dyn AnySource>>,
+    sinks: BTreeMap<String, Entry<dyn AnySink>>,
+    transforms: BTreeMap<String, Entry<dyn AnyTransform>>,
+}
+
+fn insert<T: ?Sized>(map: &mut BTreeMap<String, Entry<T>>, entry: Entry<T>) -> Result<()> {
+    if let Some(existing) = map.get(&entry.name) {
+        if existing.type_name == entry.type_name {
+            return Ok(());
+        }
+        return Err(ConnectorError::configuration(format!(
+            "duplicate {:?} connector name `{}`: registered by both `{}` and `{}`",
+            entry.kind, entry.name, existing.type_name, entry.type_name
+        )));
+    }
+    map.insert(entry.name.clone(), entry);
+    Ok(())
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The built-in connectors: `datagen`, `stdout`, `file` (source and sink).
+    pub fn builtin() -> Self {
+        use crate::builtin::*;
+        let mut r = Self::new();
+        // Distinct names and types: these registrations cannot collide.
+        let _ = r.register_source_in::<DatagenSource>(
+            Category::Utility,
+            &["synthetic", "test", "demo", "cdc"],
+        );
+        let _ = r.register_source_in::<FileSource>(Category::Storage, &["file", "jsonl", "local"]);
+        let _ = r.register_sink_in::<StdoutSink>(Category::Utility, &["console", "debug"]);
+        let _ = r.register_sink_in::<FileSink>(Category::Storage, &["file", "jsonl", "local"]);
+        r
+    }
+
+    /// The built-ins plus every connector registered by a derive's `connector = …`.
+    /// Fails when two different types claim the same name (the error names both).
+    pub fn discovered() -> Result<Self> {
+        let mut r = Self::builtin();
+        for reg in inventory::iter::<SourceRegistration> {
+            let entry = Entry::new(
+                ConnectorKind::Source,
+                reg.name,
+                reg.type_name,
+                Category::parse(reg.category),
+                reg.tags,
+                reg.spec,
+                reg.build,
+            );
+            insert(&mut r.sources, entry)?;
+        }
+        for reg in inventory::iter::<SinkRegistration> {
+            let entry = Entry::new(
+                ConnectorKind::Sink,
+                reg.name,
+                reg.type_name,
+                Category::parse(reg.category),
+                reg.tags,
+                reg.spec,
+                reg.build,
+            );
+            insert(&mut r.sinks, entry)?;
+        }
+        for reg in inventory::iter::<TransformRegistration> {
+            let entry = Entry::new(
+                ConnectorKind::Transform,
+                reg.name,
+                reg.type_name,
+                Category::parse(reg.category),
+                reg.tags,
+                reg.spec,
+                reg.build,
+            );
+            insert(&mut r.transforms, entry)?;
+        }
+        Ok(r)
+    }
+
+    /// Registers a source under its spec name (category `utility`).
+    pub fn register_source<S: Source + Default>(&mut self) -> Result<&mut Self> {
+        self.register_source_in::<S>(Category::Utility, &[])
+    }
+
+    /// Registers a source with a category and tags.
+    pub fn register_source_in<S: Source + Default>(
+        &mut self,
+        category: Category,
+        tags: &[&str],
+    ) -> Result<&mut Self> {
+        let name = S::spec().name;
+        let entry = Entry::new(
+            ConnectorKind::Source,
+            &name,
+            std::any::type_name::<S>(),
+            category,
+            tags,
+            S::spec,
+            build_source::<S>,
+        );
+        insert(&mut self.sources, entry)?;
+        Ok(self)
+    }
+
+    /// Registers a sink under its spec name (category `utility`).
+    pub fn register_sink<K: Sink + Default>(&mut self) -> Result<&mut Self> {
+        self.register_sink_in::<K>(Category::Utility, &[])
+    }
+
+    /// Registers a sink with a category and tags.
+    pub fn register_sink_in<K: Sink + Default>(
+        &mut self,
+        category: Category,
+        tags: &[&str],
+    ) -> Result<&mut Self> {
+        let name = K::spec().name;
+        let entry = Entry::new(
+            ConnectorKind::Sink,
+            &name,
+            std::any::type_name::<K>(),
+            category,
+            tags,
+            K::spec,
+            build_sink::<K>,
+        );
+        insert(&mut self.sinks, entry)?;
+        Ok(self)
+    }
+
+    /// Registers a batch sink (written through [`BatchSink::write_batch`]).
+    pub fn register_batch_sink<K: BatchSink + Default>(&mut self) -> Result<&mut Self> {
+        let name = K::spec().name;
+        let entry = Entry::new(
+            ConnectorKind::Sink,
+            &name,
+            std::any::type_name::<K>(),
+            Category::Utility,
+            &[],
+            K::spec,
+            build_batch_sink::<K>,
+        );
+        insert(&mut self.sinks, entry)?;
+        Ok(self)
+    }
+
+    /// Registers a transform under its spec name.
+    pub fn register_transform<T: Transform + Default>(&mut self) -> Result<&mut Self> {
+        let name = T::spec().name;
+        let entry = Entry::new(
+            ConnectorKind::Transform,
+            &name,
+            std::any::type_name::<T>(),
+            Category::Utility,
+            &[],
+            T::spec,
+            build_transform::<T>,
+        );
+        insert(&mut self.transforms, entry)?;
+        Ok(self)
+    }
+
+    /// A source by name.
+    pub fn source(&self, name: &str) -> Option<&Entry<dyn AnySource>> {
+        self.sources.get(name)
+    }
+
+    /// A sink by name.
+    pub fn sink(&self, name: &str) -> Option<&Entry<dyn AnySink>> {
+        self.sinks.get(name)
+    }
+
+    /// A transform by name.
+    pub fn transform(&self, name: &str) -> Option<&Entry<dyn AnyTransform>> {
+        self.transforms.get(name)
+    }
+
+    /// Every connector, sources first, each kind by name.
+    pub fn list(&self) -> Vec<ConnectorMetadata> {
+        let sources = self.sources.values().map(Entry::metadata);
+        let sinks = self.sinks.values().map(Entry::metadata);
+        let transforms = self.transforms.values().map(Entry::metadata);
+        sources.chain(sinks).chain(transforms).collect()
+    }
+
+    /// Connectors in `category`.
+    pub fn by_category(&self, category: Category) -> Vec<ConnectorMetadata> {
+        self.list()
+            .into_iter()
+            .filter(|m| m.category == category)
+            .collect()
+    }
+
+    /// Connectors whose name, description or tags contain `text` (case-insensitive).
+    pub fn search(&self, text: &str) -> Vec<ConnectorMetadata> {
+        let sources = self
+            .sources
+            .values()
+            .filter(|e| e.matches(text))
+            .map(Entry::metadata);
+        let sinks = self
+            .sinks
+            .values()
+            .filter(|e| e.matches(text))
+            .map(Entry::metadata);
+        let transforms = self
+            .transforms
+            .values()
+            .filter(|e| e.matches(text))
+            .map(Entry::metadata);
+        sources.chain(sinks).chain(transforms).collect()
+    }
+}
