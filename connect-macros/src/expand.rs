@@ -198,6 +198,11 @@ pub(crate) fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream
         Kind::Sink => quote!(#rc::SinkConfig),
         Kind::Transform => quote!(#rc::TransformConfig),
     };
+    let schema_fn = match kind {
+        Kind::Source => format_ident!("source_schema"),
+        Kind::Sink => format_ident!("sink_schema"),
+        Kind::Transform => format_ident!("transform_schema"),
+    };
     let batch_fn = if kind == Kind::Sink {
         let size = attrs
             .batch_size
@@ -293,7 +298,7 @@ pub(crate) fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream
 
                 /// Name, version, metadata and the config's JSON Schema.
                 pub fn spec() -> #rc::ConnectorSpec {
-                    #rc::derive::spec::<#ident>(#rc::derive::SpecInfo {
+                    #rc::derive::spec(#rc::derive::SpecInfo {
                         kind: #kind_tokens,
                         name: #name,
                         version: #version,
@@ -306,7 +311,7 @@ pub(crate) fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream
                         rename_all: #rename_all,
                         secret_fields: &[#(#secrets),*],
                         custom_validators: &[#(#customs),*],
-                    })
+                    }, #rc::derive::#schema_fn::<#ident>())
                 }
 
                 #batch_fn

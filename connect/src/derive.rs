@@ -55,7 +55,6 @@
 //! ([`SecretString`](crate::SecretString), or any `Secret*` type) as `writeOnly: true` with
 //! `x-secret: true` and no default.
 
-use schemars::JsonSchema;
 use serde_json::Value;
 
 use crate::connector::{Sink, Source, Transform};
@@ -120,10 +119,9 @@ fn property_mut<'a>(schema: &'a mut Value, name: &str) -> Option<&'a mut Value> 
     schema.get_mut("properties")?.get_mut(name)
 }
 
-/// Builds the spec of config `C` from the derive's attributes.
+/// Builds a spec from the derive's attributes and the config's schema.
 #[doc(hidden)]
-pub fn spec<C: JsonSchema>(info: SpecInfo) -> ConnectorSpec {
-    let mut schema = serde_json::to_value(schemars::schema_for!(C)).unwrap_or(Value::Null);
+pub fn spec(info: SpecInfo, mut schema: Value) -> ConnectorSpec {
     for key in info.secret_fields {
         let name = property_name(key, info.rename_all);
         if let Some(Value::Object(prop)) = property_mut(&mut schema, &name) {
@@ -159,17 +157,36 @@ pub fn spec<C: JsonSchema>(info: SpecInfo) -> ConnectorSpec {
     builder.build()
 }
 
+/// The schema of a source config (a generic call, so a missing supertrait derive is
+/// reported once, at the config impl).
+#[doc(hidden)]
+pub fn source_schema<C: crate::SourceConfig>() -> Value {
+    C::config_schema()
+}
+
+/// The schema of a sink config.
+#[doc(hidden)]
+pub fn sink_schema<C: crate::SinkConfig>() -> Value {
+    C::config_schema()
+}
+
+/// The schema of a transform config.
+#[doc(hidden)]
+pub fn transform_schema<C: crate::TransformConfig>() -> Value {
+    C::config_schema()
+}
+
 /// Compile-time check that `connector = S` names a source whose config is `C`.
 #[doc(hidden)]
-pub fn assert_source_config<S: Source<Config = C> + Default, C>() {}
+pub fn assert_source_config<S: Source<Config = C>, C>() {}
 
 /// Compile-time check that `connector = S` names a sink whose config is `C`.
 #[doc(hidden)]
-pub fn assert_sink_config<S: Sink<Config = C> + Default, C>() {}
+pub fn assert_sink_config<S: Sink<Config = C>, C>() {}
 
 /// Compile-time check that `connector = T` names a transform whose config is `C`.
 #[doc(hidden)]
-pub fn assert_transform_config<T: Transform<Config = C> + Default, C>() {}
+pub fn assert_transform_config<T: Transform<Config = C>, C>() {}
 
 #[cfg(test)]
 mod tests {

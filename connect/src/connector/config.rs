@@ -22,6 +22,11 @@ pub trait SourceConfig: DeserializeOwned + Validate + JsonSchema + Send + Sync +
     fn from_yaml(yaml: &str) -> Result<Self> {
         load_config(yaml_to_value(yaml)?)
     }
+
+    /// The config's JSON Schema (draft 2020-12).
+    fn config_schema() -> serde_json::Value {
+        schema_value::<Self>()
+    }
 }
 
 /// Configuration of a [`Sink`](crate::Sink).
@@ -34,6 +39,11 @@ pub trait SinkConfig: DeserializeOwned + Validate + JsonSchema + Send + Sync + '
     /// Deserialize from YAML text and run validation.
     fn from_yaml(yaml: &str) -> Result<Self> {
         load_config(yaml_to_value(yaml)?)
+    }
+
+    /// The config's JSON Schema (draft 2020-12).
+    fn config_schema() -> serde_json::Value {
+        schema_value::<Self>()
     }
 }
 
@@ -50,6 +60,16 @@ pub trait TransformConfig:
     fn from_yaml(yaml: &str) -> Result<Self> {
         load_config(yaml_to_value(yaml)?)
     }
+
+    /// The config's JSON Schema (draft 2020-12).
+    fn config_schema() -> serde_json::Value {
+        schema_value::<Self>()
+    }
+}
+
+/// The JSON Schema of `T` as a JSON value.
+pub(crate) fn schema_value<T: JsonSchema>() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(T)).unwrap_or(serde_json::Value::Null)
 }
 
 /// Parse YAML into a JSON value (errors carry line and column).

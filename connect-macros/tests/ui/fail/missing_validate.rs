@@ -1,0 +1,8 @@
+use rivven_connect::prelude::*;
+
+#[derive(Deserialize, JsonSchema, TransformConfig)]
+pub struct MyConfig {
+    pub field: String,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use rivven_connect::prelude::*;
+
+#[derive(Deserialize, JsonSchema, SinkConfig)]
+pub struct MyConfig;
+
+fn main() {}

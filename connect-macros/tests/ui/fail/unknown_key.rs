@@ -1,0 +1,7 @@
+use rivven_connect::prelude::*;
+
+#[derive(Deserialize, Validate, JsonSchema, SourceConfig)]
+#[source(nmae = "typo")]
+pub struct MyConfig {}
+
+fn main() {}
