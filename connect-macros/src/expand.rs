@@ -15,6 +15,31 @@ fn text_tokens(t: &Option<Text>) -> TokenStream {
     }
 }
 
+/// The doc comment's paragraphs joined into one line.
+fn doc_comment(attrs: &[syn::Attribute]) -> Option<String> {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value().trim().to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let text = lines
+        .iter()
+        .map(String::as_str)
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!text.is_empty()).then_some(text)
+}
+
 /// `true` for `SecretString`, `SecretBox<..>`, `Secret<..>` and `Option` of those.
 fn is_secret(ty: &Type) -> bool {
     let Type::Path(p) = ty else { return false };
@@ -149,7 +174,11 @@ pub(crate) fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream
         Some(Text::Macro(m)) => quote!(#m),
         None => quote!("0.0.1"),
     };
-    let description = text_tokens(&attrs.description);
+    // Without `description = ".."`, the struct's doc comment describes the connector.
+    let description = match (&attrs.description, doc_comment(&input.attrs)) {
+        (None, Some(doc)) => quote!(::core::option::Option::Some(#doc)),
+        (d, _) => text_tokens(d),
+    };
     let author = text_tokens(&attrs.author);
     let license = text_tokens(&attrs.license);
     let documentation_url = text_tokens(&attrs.documentation_url);

@@ -226,6 +226,11 @@ pub struct PostgresCdcConfig {
 fn defaults_and_secrets() {
     assert_eq!(PostgresCdcConfigSpec::name(), "postgres-cdc");
     assert_eq!(PostgresCdcConfigSpec::version(), "0.0.1");
+    assert_eq!(
+        PostgresCdcConfigSpec::spec().description.as_deref(),
+        Some("A config with every default."),
+        "doc comment as description"
+    );
     let spec = PostgresCdcConfigSpec::spec();
     let p = &schema(&spec)["properties"];
     assert_eq!(p["password"]["writeOnly"], true);
