@@ -76,41 +76,49 @@ impl Category {
 
 type Builder<T> = fn(Value) -> Result<Arc<T>>;
 
-/// A registration emitted by `#[derive(SourceConfig)]` with `connector = …`.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct SourceRegistration {
-    pub name: &'static str,
-    pub type_name: &'static str,
-    pub category: &'static str,
-    pub tags: &'static [&'static str],
-    pub spec: fn() -> ConnectorSpec,
-    pub build: Builder<dyn AnySource>,
+/// Declares a registration type emitted by a config derive with `connector = …`.
+macro_rules! registration {
+    ($(#[$doc:meta])* $name:ident, $kind:expr, $target:ty) => {
+        $(#[$doc])*
+        #[doc(hidden)]
+        #[derive(Debug)]
+        pub struct $name {
+            pub name: &'static str,
+            pub type_name: &'static str,
+            pub category: &'static str,
+            pub tags: &'static [&'static str],
+            pub spec: fn() -> ConnectorSpec,
+            pub build: Builder<$target>,
+        }
+
+        impl $name {
+            fn entry(&self) -> Entry<$target> {
+                Entry::new(
+                    $kind,
+                    self.name,
+                    self.type_name,
+                    Category::parse(self.category),
+                    self.tags,
+                    self.spec,
+                    self.build,
+                )
+            }
+        }
+    };
 }
 
-/// A registration emitted by `#[derive(SinkConfig)]` with `connector = …`.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct SinkRegistration {
-    pub name: &'static str,
-    pub type_name: &'static str,
-    pub category: &'static str,
-    pub tags: &'static [&'static str],
-    pub spec: fn() -> ConnectorSpec,
-    pub build: Builder<dyn AnySink>,
-}
-
-/// A registration emitted by `#[derive(TransformConfig)]` with `connector = …`.
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct TransformRegistration {
-    pub name: &'static str,
-    pub type_name: &'static str,
-    pub category: &'static str,
-    pub tags: &'static [&'static str],
-    pub spec: fn() -> ConnectorSpec,
-    pub build: Builder<dyn AnyTransform>,
-}
+registration!(
+    /// A registration emitted by `#[derive(SourceConfig)]` with `connector = …`.
+    SourceRegistration, ConnectorKind::Source, dyn AnySource
+);
+registration!(
+    /// A registration emitted by `#[derive(SinkConfig)]` with `connector = …`.
+    SinkRegistration, ConnectorKind::Sink, dyn AnySink
+);
+registration!(
+    /// A registration emitted by `#[derive(TransformConfig)]` with `connector = …`.
+    TransformRegistration, ConnectorKind::Transform, dyn AnyTransform
+);
 
 inventory::collect!(SourceRegistration);
 inventory::collect!(SinkRegistration);
@@ -311,40 +319,13 @@ impl Registry {
     pub fn discovered() -> Result<Self> {
         let mut r = Self::builtin();
         for reg in inventory::iter::<SourceRegistration> {
-            let entry = Entry::new(
-                ConnectorKind::Source,
-                reg.name,
-                reg.type_name,
-                Category::parse(reg.category),
-                reg.tags,
-                reg.spec,
-                reg.build,
-            );
-            insert(&mut r.sources, entry)?;
+            insert(&mut r.sources, reg.entry())?;
         }
         for reg in inventory::iter::<SinkRegistration> {
-            let entry = Entry::new(
-                ConnectorKind::Sink,
-                reg.name,
-                reg.type_name,
-                Category::parse(reg.category),
-                reg.tags,
-                reg.spec,
-                reg.build,
-            );
-            insert(&mut r.sinks, entry)?;
+            insert(&mut r.sinks, reg.entry())?;
         }
         for reg in inventory::iter::<TransformRegistration> {
-            let entry = Entry::new(
-                ConnectorKind::Transform,
-                reg.name,
-                reg.type_name,
-                Category::parse(reg.category),
-                reg.tags,
-                reg.spec,
-                reg.build,
-            );
-            insert(&mut r.transforms, entry)?;
+            insert(&mut r.transforms, reg.entry())?;
         }
         Ok(r)
     }
