@@ -1,8 +1,9 @@
 //! Marker traits for connector configuration structs.
 //!
 //! A config is deserialized from YAML/JSON, validated with `validator`, and
-//! described by a `schemars` JSON Schema. Implement the marker with an empty
-//! `impl` (or, once available, the derive macros), e.g.
+//! described by a `schemars` JSON Schema. Derive the trait with
+//! `#[derive(SourceConfig)]` & co. (see [`crate::derive`]), which also generates the
+//! spec and the registration, or implement it with an empty
 //! `impl SourceConfig for MySourceConfig {}`.
 
 use schemars::JsonSchema;
