@@ -60,7 +60,7 @@ pub use error::{BoxError, ConnectError, ConnectorError, ErrorKind, Result};
 pub use event::{
     approx_value_size, EventMetadata, EventType, LogLevel, SourceEvent, SourceEventBuilder,
 };
-/// Config derives (see [`derive`]); the seeds' `…Derive` names are aliases.
+/// Config derives (see [`mod@derive`]); the seeds' `…Derive` names are aliases.
 pub use rivven_connect_macros::{
     SinkConfig, SinkConfig as SinkConfigDerive, SourceConfig, SourceConfig as SourceConfigDerive,
     TransformConfig, TransformConfig as TransformConfigDerive,
