@@ -279,8 +279,7 @@ pub(crate) fn expand(input: &DeriveInput, kind: Kind) -> syn::Result<TokenStream
                 #assoc
                 #rc::inventory::submit! {
                     #rc::registry::#registration {
-                        name: #name,
-                        type_name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#connector)),
+                        type_name: ::core::any::type_name::<#connector>,
                         category: #category,
                         tags: &[#(#tags),*],
                         spec: <#spec_ident>::spec,

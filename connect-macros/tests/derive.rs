@@ -378,6 +378,10 @@ fn explicit_registration_also_works() {
     registry.register_source::<Ticker>().unwrap();
     assert!(registry.source("ticker").is_some());
     assert!(registry.source("datagen").is_none());
+
+    // The same type registered by its derive and explicitly is not a name clash.
+    let mut discovered = Registry::discovered().unwrap();
+    discovered.register_source::<Ticker>().unwrap();
 }
 
 #[tokio::test]

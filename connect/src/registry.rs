@@ -83,8 +83,9 @@ macro_rules! registration {
         #[doc(hidden)]
         #[derive(Debug)]
         pub struct $name {
-            pub name: &'static str,
-            pub type_name: &'static str,
+            /// `std::any::type_name` of the connector, the same string explicit
+            /// registration records, so one type registered both ways is not a clash.
+            pub type_name: fn() -> &'static str,
             pub category: &'static str,
             pub tags: &'static [&'static str],
             pub spec: fn() -> ConnectorSpec,
@@ -95,8 +96,7 @@ macro_rules! registration {
             fn entry(&self) -> Entry<$target> {
                 Entry::new(
                     $kind,
-                    self.name,
-                    self.type_name,
+                    (self.type_name)(),
                     Category::parse(self.category),
                     self.tags,
                     self.spec,
@@ -198,10 +198,9 @@ impl<T: ?Sized> fmt::Debug for Entry<T> {
 }
 
 impl<T: ?Sized> Entry<T> {
-    #[allow(clippy::too_many_arguments)]
+    /// Builds the spec once: name, version and description come from it.
     fn new(
         kind: ConnectorKind,
-        name: &str,
         type_name: &str,
         category: Category,
         tags: &[&str],
@@ -210,7 +209,7 @@ impl<T: ?Sized> Entry<T> {
     ) -> Self {
         let s = spec();
         Self {
-            name: name.to_string(),
+            name: s.name,
             kind,
             version: s.version,
             description: s.description.unwrap_or_default(),
@@ -341,10 +340,8 @@ impl Registry {
         category: Category,
         tags: &[&str],
     ) -> Result<&mut Self> {
-        let name = S::spec().name;
         let entry = Entry::new(
             ConnectorKind::Source,
-            &name,
             std::any::type_name::<S>(),
             category,
             tags,
@@ -366,31 +363,27 @@ impl Registry {
         category: Category,
         tags: &[&str],
     ) -> Result<&mut Self> {
-        let name = K::spec().name;
-        let entry = Entry::new(
-            ConnectorKind::Sink,
-            &name,
-            std::any::type_name::<K>(),
-            category,
-            tags,
-            K::spec,
-            build_sink::<K>,
-        );
-        insert(&mut self.sinks, entry)?;
-        Ok(self)
+        self.add_sink::<K>(category, tags, build_sink::<K>)
     }
 
     /// Registers a batch sink (written through [`BatchSink::write_batch`]).
     pub fn register_batch_sink<K: BatchSink + Default>(&mut self) -> Result<&mut Self> {
-        let name = K::spec().name;
+        self.add_sink::<K>(Category::Utility, &[], build_batch_sink::<K>)
+    }
+
+    fn add_sink<K: Sink>(
+        &mut self,
+        category: Category,
+        tags: &[&str],
+        build: Builder<dyn AnySink>,
+    ) -> Result<&mut Self> {
         let entry = Entry::new(
             ConnectorKind::Sink,
-            &name,
             std::any::type_name::<K>(),
-            Category::Utility,
-            &[],
+            category,
+            tags,
             K::spec,
-            build_batch_sink::<K>,
+            build,
         );
         insert(&mut self.sinks, entry)?;
         Ok(self)
@@ -398,10 +391,8 @@ impl Registry {
 
     /// Registers a transform under its spec name.
     pub fn register_transform<T: Transform + Default>(&mut self) -> Result<&mut Self> {
-        let name = T::spec().name;
         let entry = Entry::new(
             ConnectorKind::Transform,
-            &name,
             std::any::type_name::<T>(),
             Category::Utility,
             &[],

@@ -126,6 +126,7 @@ impl DatagenSource {
 struct Generator {
     seed: u64,
     sequence: u64,
+    /// Next row id to insert (CDC mode; plain records use the sequence).
     next_id: u64,
     /// `(id, version)` of rows alive in CDC mode.
     live: Vec<(u64, u64)>,
@@ -175,7 +176,6 @@ impl Generator {
             }
         } else {
             g.sequence = sequence;
-            g.next_id = sequence;
         }
         g
     }
@@ -212,7 +212,6 @@ fn make_event(config: &DatagenConfig, g: &mut Generator) -> SourceEvent {
         }
     } else {
         g.sequence += 1;
-        g.next_id = g.sequence;
         (
             SourceEvent::record(&config.stream_name, row(sequence, 0)),
             sequence,

@@ -83,7 +83,7 @@ impl<S: Source> fmt::Debug for SourceAdapter<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The config is deliberately not printed: it may hold secrets.
         f.debug_struct("SourceAdapter")
-            .field("connector", &S::spec().name)
+            .field("connector", &std::any::type_name::<S>())
             .finish_non_exhaustive()
     }
 }
@@ -123,7 +123,7 @@ impl<K: Sink> SinkAdapter<K> {
 impl<K: Sink> fmt::Debug for SinkAdapter<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SinkAdapter")
-            .field("connector", &K::spec().name)
+            .field("connector", &std::any::type_name::<K>())
             .finish_non_exhaustive()
     }
 }
@@ -162,7 +162,7 @@ impl<K: BatchSink> BatchSinkAdapter<K> {
 impl<K: BatchSink> fmt::Debug for BatchSinkAdapter<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BatchSinkAdapter")
-            .field("connector", &K::spec().name)
+            .field("connector", &std::any::type_name::<K>())
             .finish_non_exhaustive()
     }
 }
@@ -199,7 +199,7 @@ impl<T: Transform> TransformAdapter<T> {
 impl<T: Transform> fmt::Debug for TransformAdapter<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TransformAdapter")
-            .field("transform", &T::spec().name)
+            .field("transform", &std::any::type_name::<T>())
             .finish_non_exhaustive()
     }
 }
