@@ -94,11 +94,6 @@ pub fn add_field(event: &mut SourceEvent, path: &str, value: Value) {
     }
 }
 
-/// Alias of [`add_field`] that reads better for nested paths.
-pub fn set_nested_field(event: &mut SourceEvent, path: &str, value: Value) {
-    add_field(event, path, value);
-}
-
 fn set_in(row: &mut Map<String, Value>, path: &str, value: Value) {
     let mut parts = path.split('.').peekable();
     let mut current = row;
