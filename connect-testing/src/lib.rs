@@ -20,14 +20,53 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+pub mod assertions;
+pub mod compliance;
+pub mod events;
 mod eventually;
+pub mod harness;
 pub mod mock;
 
+pub use compliance::{
+    assert_sink_compliance, assert_source_compliance, ComplianceReport, Resume, SinkCompliance,
+    SourceCompliance,
+};
 pub use eventually::eventually;
+pub use harness::{run_sink, run_source, run_source_with, PipelineResult, TestHarness};
 pub use mock::{MockConfig, MockSink, MockSource, MockTransform};
 
 /// Everything a connector test usually needs.
 pub mod prelude {
+    pub use crate::compliance::{
+        assert_sink_compliance, assert_source_compliance, Resume, SinkCompliance,
+        SourceCompliance,
+    };
     pub use crate::eventually;
+    pub use crate::harness::{run_sink, run_source, run_source_with, PipelineResult, TestHarness};
     pub use crate::mock::{MockConfig, MockSink, MockSource, MockTransform};
+    pub use crate::{assertions, events};
+}
+
+/// The single-connector `TestHarness` of the connector-development guide:
+/// call one connector's methods directly.
+///
+/// ```
+/// use rivven_connect::prelude::*;
+/// use rivven_connect_testing::unit::{events, TestHarness};
+/// use rivven_connect_testing::{MockConfig, MockSink};
+/// use serde_json::json;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let harness = TestHarness::new();
+/// let events = harness.create_events(vec![
+///     events::record("test", json!({"id": 1})),
+///     events::record("test", json!({"id": 2})),
+/// ]);
+/// let result = MockSink::new().write(&MockConfig::default(), events).await.unwrap();
+/// assert_eq!(result.records_written, 2);
+/// # }
+/// ```
+pub mod unit {
+    pub use crate::events;
+    pub use crate::harness::UnitHarness as TestHarness;
 }

@@ -112,6 +112,22 @@ impl Actor for Checkpointer {
         }
         Ok(())
     }
+
+    /// Stopping (a restart after a failure, or shutdown): commit what was
+    /// acknowledged but not yet committed, so the next run repeats as little
+    /// as possible. Everything in `latest` was durably written.
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<CheckpointMsg>,
+        st: &mut CheckpointState,
+    ) -> Result<(), ActorProcessingErr> {
+        if st.dirty {
+            if let Err(e) = st.commit().await {
+                tracing::warn!(pipeline = %st.args.pipeline, error = %e.error, "final offset commit failed; the next run repeats from the previous commit");
+            }
+        }
+        Ok(())
+    }
 }
 
 impl CheckpointState {
