@@ -15,7 +15,8 @@ use crate::harness::run_source_with;
 pub enum Resume {
     /// The source replays the same data (a file, a seeded generator):
     /// resuming from the state after event *k* yields events *k+1…* again,
-    /// compared by stream, key and data (ignoring a top-level `ts_ms`).
+    /// compared by stream, key and data, except `ts_ms` and the fields named
+    /// with [`SourceCompliance::ignore_field`] (wall-clock values).
     Deterministic,
     /// Resuming from the state after event *k* must not start over: its first
     /// event differs from the first event of a fresh read.
@@ -32,6 +33,7 @@ pub struct SourceCompliance<S: Source> {
     unreachable: Option<Value>,
     secrets: Vec<String>,
     resume: Resume,
+    ignored: Vec<String>,
     events: usize,
     check_timeout: Duration,
 }
@@ -60,6 +62,7 @@ where
             unreachable: None,
             secrets: Vec::new(),
             resume: Resume::Deterministic,
+            ignored: vec!["ts_ms".to_string()],
             events: 20,
             check_timeout: DEFAULT_CHECK_TIMEOUT,
         }
@@ -80,6 +83,14 @@ where
     /// How resuming is checked.
     pub fn resume(mut self, resume: Resume) -> Self {
         self.resume = resume;
+        self
+    }
+
+    /// A field whose value may differ between reads of the same data (a
+    /// generation timestamp): ignored by [`Resume::Deterministic`], at the top
+    /// of `data` and inside CDC `before`/`after` rows.
+    pub fn ignore_field(mut self, field: impl Into<String>) -> Self {
+        self.ignored.push(field.into());
         self
     }
 
@@ -203,7 +214,7 @@ where
         let resumed = run_source_with(source, config, Some(state), Some(events.len() - k)).await;
         let outcome = match resumed {
             Err(e) => Err(format!("read from the committed state failed: {e}")),
-            Ok((resumed, _)) => compare_resume(self.resume, &events, k, &resumed),
+            Ok((resumed, _)) => compare_resume(self.resume, &self.ignored, &events, k, &resumed),
         };
         report.record("resume.from_committed_state", outcome);
     }
@@ -211,6 +222,7 @@ where
 
 fn compare_resume(
     resume: Resume,
+    ignored: &[String],
     events: &[SourceEvent],
     k: usize,
     resumed: &[SourceEvent],
@@ -223,18 +235,18 @@ fn compare_resume(
     };
     match resume {
         Resume::Skip => Ok(()),
-        Resume::NoRestart if same_event(first, &events[0]) => Err(format!(
+        Resume::NoRestart if same_event(ignored, first, &events[0]) => Err(format!(
             "resuming from the state of event #{k} started over at the first event: {first:?}"
         )),
         Resume::NoRestart => Ok(()),
         Resume::Deterministic => {
             for (i, (want, got)) in events[k..].iter().zip(resumed).enumerate() {
-                if !same_event(want, got) {
+                if !same_event(ignored, want, got) {
                     return Err(format!(
                         "resuming from the state of event #{k}: event #{} should be {:?} but was {:?}",
                         k + i,
-                        comparable(want),
-                        comparable(got)
+                        comparable(ignored, want),
+                        comparable(ignored, got)
                     ));
                 }
             }
@@ -243,14 +255,23 @@ fn compare_resume(
     }
 }
 
-fn same_event(a: &SourceEvent, b: &SourceEvent) -> bool {
-    comparable(a) == comparable(b)
+fn same_event(ignored: &[String], a: &SourceEvent, b: &SourceEvent) -> bool {
+    comparable(ignored, a) == comparable(ignored, b)
 }
 
-fn comparable(e: &SourceEvent) -> (&str, Option<&Value>, Value) {
+fn comparable<'e>(ignored: &[String], e: &'e SourceEvent) -> (&'e str, Option<&'e Value>, Value) {
     let mut data = e.data.clone();
     if let Some(map) = data.as_object_mut() {
-        map.remove("ts_ms");
+        for field in ignored {
+            map.remove(field);
+        }
+        for row in ["before", "after"] {
+            if let Some(row) = map.get_mut(row).and_then(Value::as_object_mut) {
+                for field in ignored {
+                    row.remove(field);
+                }
+            }
+        }
     }
     (&e.stream, e.key.as_ref(), data)
 }
