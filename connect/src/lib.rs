@@ -36,6 +36,7 @@ extern crate self as rivven_connect;
 pub mod builtin;
 mod catalog;
 mod check;
+pub mod config;
 mod connector;
 pub mod derive;
 mod error;

@@ -29,6 +29,26 @@ pub trait AnySource: Send + Sync + 'static {
     async fn discover(&self) -> Result<Catalog>;
     /// Read from `state`.
     async fn read(&self, state: Option<State>) -> Result<BoxStream<'static, Result<SourceEvent>>>;
+    /// Read only the streams selected in `catalog` (all when it is empty).
+    /// The default reads everything and drops data events of other streams;
+    /// [`SourceAdapter`] hands the catalog to the connector instead.
+    async fn read_catalog(
+        &self,
+        catalog: &ConfiguredCatalog,
+        state: Option<State>,
+    ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
+        let catalog = catalog.clone();
+        let events = self.read(state).await?;
+        Ok(events
+            .filter(move |item| {
+                let keep = match item {
+                    Ok(e) if e.is_data() => catalog.includes(&e.stream),
+                    _ => true,
+                };
+                futures::future::ready(keep)
+            })
+            .boxed())
+    }
     /// Confirm a committed state upstream.
     async fn commit(&self, state: &State) -> Result<()>;
 }
@@ -101,6 +121,13 @@ impl<S: Source> AnySource for SourceAdapter<S> {
     }
     async fn read(&self, state: Option<State>) -> Result<BoxStream<'static, Result<SourceEvent>>> {
         self.source.read(&self.config, &self.catalog, state).await
+    }
+    async fn read_catalog(
+        &self,
+        catalog: &ConfiguredCatalog,
+        state: Option<State>,
+    ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
+        self.source.read(&self.config, catalog, state).await
     }
     async fn commit(&self, state: &State) -> Result<()> {
         self.source.commit(&self.config, state).await

@@ -1,0 +1,217 @@
+//! The YAML configuration of `rivven-connect`: load, check, build.
+//!
+//! ```yaml
+//! version: "1.0"
+//! sources:
+//!   demo:
+//!     connector: datagen
+//!     config: { pattern: orders, max_events: 100, seed: ${SEED:-42} }
+//! transforms:
+//!   big:
+//!     type: filter
+//!     config: { condition: "amount > 100" }
+//! sinks:
+//!   out:
+//!     connector: stdout
+//! pipelines:
+//!   orders:
+//!     source: demo
+//!     sink: out
+//!     settings: { rate_limit: 1000, on_error: skip }
+//! ```
+//!
+//! Loading resolves `${VAR}` / `${VAR:-default}` (every unset variable is
+//! reported with its position), parses the YAML, then checks everything
+//! before anything starts and reports **all** problems together, each with
+//! its key path and line/column:
+//!
+//! - the structure: unknown keys (with "did you mean"), types, ranges
+//!   (e.g. a negative rate), required keys;
+//! - every connector and transform `config:` against the connector's own
+//!   JSON Schema and then its `validator` rules (`file://…` values of
+//!   secret fields are read from the file first);
+//! - references: pipelines naming a missing source, sink, transform or
+//!   dead-letter sink, `on_error: dead_letter` without a dead-letter sink,
+//!   sinks subscribing to a topic no source publishes.
+//!
+//! The key order of the seeds' map form is used throughout (`sources.<name>`);
+//! names are unique by construction (the YAML parser rejects duplicate keys).
+//!
+//! ```
+//! use rivven_connect::config::ConnectConfig;
+//!
+//! let err = ConnectConfig::from_str("sources:\n  gen:\n    conector: datagen\n").unwrap_err();
+//! let text = err.to_string();
+//! assert!(text.contains("2:3: `sources.gen`: missing required key `connector`"), "{text}");
+//! assert!(text.contains("3:5: `sources.gen.conector`: unknown key `conector` (did you mean `connector`?)"), "{text}");
+//! ```
+
+mod build;
+mod check;
+mod connector_config;
+mod diagnostics;
+mod env;
+mod model;
+mod schema_check;
+mod tree;
+
+pub use connector_config::ConnectorConfig;
+pub use diagnostics::{ConfigError, Diagnostic};
+pub use model::*;
+pub use tree::Pos;
+
+use crate::registry::Registry;
+use std::path::Path;
+
+impl ConnectConfig {
+    /// Load and check a configuration file (environment from the process,
+    /// connectors from [`Registry::discovered`]).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let mut err = ConfigError::new(vec![Diagnostic {
+                path: String::new(),
+                at: None,
+                message: format!("cannot read the file: {e}"),
+            }]);
+            err.file = Some(path.display().to_string());
+            err
+        })?;
+        Self::from_str(&text).map_err(|mut e| {
+            e.file = Some(path.display().to_string());
+            e
+        })
+    }
+
+    /// Load and check configuration text (environment from the process,
+    /// connectors from [`Registry::discovered`]).
+    #[allow(clippy::should_implement_trait)] // returns ConfigError, and reads the environment
+    pub fn from_str(text: &str) -> Result<Self, ConfigError> {
+        let registry = Registry::discovered().map_err(|e| {
+            ConfigError::new(vec![Diagnostic {
+                path: String::new(),
+                at: None,
+                message: e.message().to_string(),
+            }])
+        })?;
+        let loaded = Loader::new(&registry).load(text);
+        loaded
+    }
+}
+
+/// Loading with explicit inputs: the registry, the environment and the
+/// file reader for `file://` secrets (tests inject them).
+pub struct Loader<'a> {
+    registry: &'a Registry,
+    env: EnvFn<'a>,
+    read_file: ReadFileFn<'a>,
+}
+
+type EnvFn<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
+type ReadFileFn<'a> = Box<dyn Fn(&str) -> std::io::Result<String> + 'a>;
+
+impl std::fmt::Debug for Loader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loader").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Loader<'a> {
+    /// A loader using the process environment and file system.
+    pub fn new(registry: &'a Registry) -> Self {
+        Self {
+            registry,
+            env: Box::new(|name| std::env::var(name).ok()),
+            read_file: Box::new(|path| std::fs::read_to_string(path)),
+        }
+    }
+
+    /// Look variables up with `env` instead of the process environment.
+    pub fn env(mut self, env: impl Fn(&str) -> Option<String> + 'a) -> Self {
+        self.env = Box::new(env);
+        self
+    }
+
+    /// Read `file://` secrets with `read`.
+    pub fn read_file(mut self, read: impl Fn(&str) -> std::io::Result<String> + 'a) -> Self {
+        self.read_file = Box::new(read);
+        self
+    }
+
+    /// Substitute, parse and check `text`.
+    pub fn load(&self, text: &str) -> Result<ConnectConfig, ConfigError> {
+        let text = env::substitute(text, &self.env).map_err(|missing| {
+            ConfigError::new(
+                missing
+                    .into_iter()
+                    .map(|m| Diagnostic {
+                        path: String::new(),
+                        at: Some(m.at),
+                        message: m.message,
+                    })
+                    .collect(),
+            )
+        })?;
+        let tree = tree::Node::parse(&text).map_err(|e| {
+            let at = e.location().map(|l| Pos {
+                line: l.line(),
+                column: l.column(),
+            });
+            ConfigError::new(vec![Diagnostic {
+                path: String::new(),
+                at,
+                message: format!("invalid YAML: {}", e.without_snippet()),
+            }])
+        })?;
+        let mut checker = check::Checker::new(&tree, self.registry, &self.read_file);
+        checker.run();
+        if !checker.diagnostics.is_empty() {
+            return Err(ConfigError::new(checker.diagnostics));
+        }
+        let mut config: ConnectConfig =
+            serde_json::from_value(checker.json.clone()).map_err(|e| {
+                ConfigError::new(vec![Diagnostic {
+                    path: String::new(),
+                    at: None,
+                    message: e.to_string(),
+                }])
+            })?;
+        config.apply_resolved(checker.resolved);
+        Ok(config)
+    }
+}
+
+impl ConnectConfig {
+    /// Put the checked connector configs (secrets read) in place.
+    fn apply_resolved(&mut self, resolved: check::Resolved) {
+        for (path, (value, secrets)) in resolved {
+            let parts: Vec<&str> = path.iter().map(String::as_str).collect();
+            let slot = match parts.as_slice() {
+                ["sources", name, "config"] => self.sources.get_mut(*name).map(|s| &mut s.config),
+                ["sinks", name, "config"] => self.sinks.get_mut(*name).map(|s| &mut s.config),
+                ["transforms", name, "config"] => {
+                    self.transforms.get_mut(*name).map(|t| &mut t.config)
+                }
+                ["sources", name, "transforms", i, "config"] => self
+                    .sources
+                    .get_mut(*name)
+                    .and_then(|s| inline(&mut s.transforms, i)),
+                ["pipelines", name, "transforms", i, "config"] => self
+                    .pipelines
+                    .get_mut(*name)
+                    .and_then(|p| inline(&mut p.transforms, i)),
+                _ => None,
+            };
+            if let Some(slot) = slot {
+                slot.set(value, secrets);
+            }
+        }
+    }
+}
+
+fn inline<'c>(list: &'c mut [TransformRef], index: &str) -> Option<&'c mut ConnectorConfig> {
+    match list.get_mut(index.parse::<usize>().ok()?)? {
+        TransformRef::Inline(spec) => Some(&mut spec.config),
+        TransformRef::Name(_) => None,
+    }
+}

@@ -1,0 +1,245 @@
+//! Turning a validated [`ConnectConfig`] into runtime pipelines.
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::model::{PipelineSpec, SinkSpec, SourceSpec, TransformRef};
+use super::ConnectConfig;
+use crate::catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, Stream, SyncMode};
+use crate::check::CheckResult;
+use crate::connector::BatchConfig;
+use crate::error::{ConnectorError, Result};
+use crate::event::SourceEvent;
+use crate::registry::Registry;
+use crate::runtime::{
+    AnySource, AnyTransform, FileOffsetStore, MemoryOffsetStore, Pipeline, PipelineSettings,
+    RestartPolicy, Runtime, RuntimeBuilder,
+};
+use crate::spec::ConnectorSpec;
+use crate::state::State;
+
+use super::model::OffsetBackend;
+
+impl ConnectConfig {
+    /// The pipelines `run` starts: the enabled `pipelines:` entries, then one
+    /// per (source `topic`, subscribing sink) pair not already covered, named
+    /// `<source>-to-<sink>`. In configuration order.
+    pub fn enabled_pipelines(&self) -> Vec<(String, PipelineSpec)> {
+        let mut out: Vec<(String, PipelineSpec)> = self
+            .pipelines
+            .iter()
+            .filter(|(_, p)| p.enabled)
+            .map(|(n, p)| (n.clone(), p.clone()))
+            .collect();
+        for (source_name, source) in &self.sources {
+            let Some(topic) = &source.topic else { continue };
+            for (sink_name, sink) in &self.sinks {
+                let wired = self
+                    .pipelines
+                    .values()
+                    .any(|p| &p.source == source_name && &p.sink == sink_name);
+                if sink.topics.contains(topic) && !wired {
+                    out.push((
+                        format!("{source_name}-to-{sink_name}"),
+                        PipelineSpec {
+                            source: source_name.clone(),
+                            sink: sink_name.clone(),
+                            transforms: Vec::new(),
+                            enabled: true,
+                            settings: Default::default(),
+                        },
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// A runtime builder with every enabled pipeline and the configured
+    /// offset store. Connectors are built from `registry`.
+    pub fn runtime_builder(&self, registry: &Registry) -> Result<RuntimeBuilder> {
+        let mut builder = Runtime::builder().data_dir(&self.data_dir);
+        builder = match self.offsets.backend {
+            OffsetBackend::Memory => builder.offset_store(MemoryOffsetStore::new()),
+            OffsetBackend::File => {
+                let dir = self
+                    .offsets
+                    .dir
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("offsets"));
+                builder.offset_store(FileOffsetStore::new(dir))
+            }
+        };
+        for (name, spec) in self.enabled_pipelines() {
+            builder = builder.add_pipeline(self.pipeline(registry, &name, &spec)?);
+        }
+        Ok(builder)
+    }
+
+    /// Build one pipeline.
+    pub fn pipeline(
+        &self,
+        registry: &Registry,
+        name: &str,
+        spec: &PipelineSpec,
+    ) -> Result<Pipeline> {
+        let source = self.sources.get(&spec.source).ok_or_else(|| {
+            ConnectorError::configuration(format!("pipeline `{name}`: no source `{}`", spec.source))
+        })?;
+        let sink = self.sinks.get(&spec.sink).ok_or_else(|| {
+            ConnectorError::configuration(format!("pipeline `{name}`: no sink `{}`", spec.sink))
+        })?;
+        let mut p =
+            Pipeline::builder(name).any_source(&spec.source, self.source(registry, source)?);
+        for (i, t) in source.transforms.iter().chain(&spec.transforms).enumerate() {
+            let (label, transform) = self.transform(registry, t, i)?;
+            p = p.any_transform(label, transform);
+        }
+        p = p.any_sink(&spec.sink, build_sink(registry, sink)?);
+        if let Some(dlq) = &spec.settings.dead_letter {
+            let dlq_spec = self.sinks.get(dlq).ok_or_else(|| {
+                ConnectorError::configuration(format!(
+                    "pipeline `{name}`: no dead-letter sink `{dlq}`"
+                ))
+            })?;
+            p = p.any_dead_letter(dlq, build_sink(registry, dlq_spec)?);
+        }
+        p.settings(settings(spec, sink)).build()
+    }
+
+    fn source(&self, registry: &Registry, spec: &SourceSpec) -> Result<Arc<dyn AnySource>> {
+        let entry = registry.source(&spec.connector).ok_or_else(|| {
+            ConnectorError::configuration(format!("unknown source connector `{}`", spec.connector))
+        })?;
+        let inner = entry.build(spec.config.value().clone())?;
+        if spec.streams.is_empty() {
+            return Ok(inner);
+        }
+        let catalog = ConfiguredCatalog {
+            streams: spec
+                .streams
+                .iter()
+                .map(|s| {
+                    let mut stream = Stream::new(&s.name, serde_json::json!({"type": "object"}));
+                    if let Some(ns) = &s.namespace {
+                        stream = stream.with_namespace(ns);
+                    }
+                    let mut configured =
+                        ConfiguredStream::new(stream, s.sync_mode.unwrap_or(SyncMode::FullRefresh));
+                    if let Some(cursor) = &s.cursor_field {
+                        configured.cursor_field = vec![cursor.clone()];
+                    }
+                    configured
+                })
+                .collect(),
+        };
+        Ok(Arc::new(SelectedStreams { inner, catalog }))
+    }
+
+    fn transform(
+        &self,
+        registry: &Registry,
+        t: &TransformRef,
+        index: usize,
+    ) -> Result<(String, Arc<dyn AnyTransform>)> {
+        let (label, spec) = match t {
+            TransformRef::Name(name) => {
+                let spec = self.transforms.get(name).ok_or_else(|| {
+                    ConnectorError::configuration(format!("no transform named `{name}`"))
+                })?;
+                (name.clone(), spec)
+            }
+            TransformRef::Inline(spec) => (format!("{}#{index}", spec.kind), spec),
+        };
+        let entry = registry.transform(&spec.kind).ok_or_else(|| {
+            ConnectorError::configuration(format!("unknown transform type `{}`", spec.kind))
+        })?;
+        Ok((label, entry.build(spec.config.value().clone())?))
+    }
+}
+
+fn build_sink(registry: &Registry, spec: &SinkSpec) -> Result<Arc<dyn crate::runtime::AnySink>> {
+    let entry = registry.sink(&spec.connector).ok_or_else(|| {
+        ConnectorError::configuration(format!("unknown sink connector `{}`", spec.connector))
+    })?;
+    entry.build(spec.config.value().clone())
+}
+
+/// Pipeline settings from the pipeline's `settings:` and its sink's `batch:`/`rate_limit:`.
+fn settings(spec: &PipelineSpec, sink: &SinkSpec) -> PipelineSettings {
+    let s = &spec.settings;
+    let mut out = PipelineSettings::default();
+    if let Some(n) = s.batch_size {
+        out = out.with_batch_size(n);
+    }
+    if let Some(ms) = s.linger_ms {
+        out = out.with_linger(Duration::from_millis(ms));
+    }
+    if let Some(n) = s.max_in_flight_batches {
+        out = out.with_max_in_flight_batches(n);
+    }
+    if let Some(limit) = sink.rate_limit {
+        out = out
+            .with_rate_limit(limit.events_per_second)
+            .with_rate_limit_burst(limit.burst_capacity);
+    }
+    if let Some(rate) = s.rate_limit {
+        out = out.with_rate_limit(rate);
+    }
+    if let Some(burst) = s.rate_limit_burst {
+        out = out.with_rate_limit_burst(burst);
+    }
+    if let Some(on_error) = s.on_error {
+        out = out.with_on_error(on_error);
+    }
+    if let Some(ms) = s.checkpoint_interval_ms {
+        out = out.with_checkpoint_interval(Duration::from_millis(ms));
+    }
+    if let Some(check) = s.check_before_start {
+        out = out.with_check_before_start(check);
+    }
+    if let Some(batch) = sink.batch {
+        out = out.with_sink_batch(BatchConfig::new(batch.max_records, batch.timeout_ms));
+    }
+    if let Some(r) = s.restart {
+        let mut policy = RestartPolicy::default();
+        if let Some(ms) = r.initial_backoff_ms {
+            policy.initial_backoff = Duration::from_millis(ms);
+        }
+        if let Some(ms) = r.max_backoff_ms {
+            policy.max_backoff = Duration::from_millis(ms);
+        }
+        if let Some(n) = r.max_consecutive_failures {
+            policy.max_consecutive_failures = n;
+        }
+        out = out.with_restart(policy);
+    }
+    out
+}
+
+/// A source reading only the configured `streams:`.
+struct SelectedStreams {
+    inner: Arc<dyn AnySource>,
+    catalog: ConfiguredCatalog,
+}
+
+#[async_trait]
+impl AnySource for SelectedStreams {
+    fn spec(&self) -> ConnectorSpec {
+        self.inner.spec()
+    }
+    async fn check(&self) -> Result<CheckResult> {
+        self.inner.check().await
+    }
+    async fn discover(&self) -> Result<Catalog> {
+        self.inner.discover().await
+    }
+    async fn read(&self, state: Option<State>) -> Result<BoxStream<'static, Result<SourceEvent>>> {
+        self.inner.read_catalog(&self.catalog, state).await
+    }
+    async fn commit(&self, state: &State) -> Result<()> {
+        self.inner.commit(state).await
+    }
+}

@@ -1,0 +1,417 @@
+//! The checks run on a parsed configuration: its structure (against the
+//! schema of [`ConnectConfig`]), every connector and transform config
+//! (against the connector's own schema, then its `validator` rules, after
+//! `file://` secrets are read), and cross references between sections.
+
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::diagnostics::{hint, Diagnostic};
+use super::schema_check::{self, Scope};
+use super::tree::Node;
+use super::ConnectConfig;
+use crate::registry::Registry;
+use crate::spec::{ConnectorKind, ConnectorSpec};
+
+/// A connector config after secrets were read: value and secret keys, by
+/// its path in the document (`sources.pg.config`).
+pub(crate) type Resolved = BTreeMap<Vec<String>, (Value, BTreeSet<String>)>;
+
+/// Reads a `file://` secret.
+pub(crate) type ReadFile<'a> = &'a dyn Fn(&str) -> std::io::Result<String>;
+
+pub(crate) struct Checker<'a> {
+    pub(crate) tree: &'a Node,
+    pub(crate) json: Value,
+    pub(crate) registry: &'a Registry,
+    pub(crate) read_file: ReadFile<'a>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    pub(crate) resolved: Resolved,
+}
+
+impl<'a> Checker<'a> {
+    pub(crate) fn new(tree: &'a Node, registry: &'a Registry, read_file: ReadFile<'a>) -> Self {
+        Self {
+            json: tree.to_json(),
+            tree,
+            registry,
+            read_file,
+            diagnostics: Vec::new(),
+            resolved: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn run(&mut self) {
+        if !self.json.is_object() {
+            self.error(
+                &[],
+                "the configuration must be a mapping (`sources:`, `sinks:`, `pipelines:` …)".into(),
+            );
+            return;
+        }
+        let schema =
+            serde_json::to_value(schemars::schema_for!(ConnectConfig)).unwrap_or(Value::Null);
+        let scope = Scope {
+            tree: self.tree,
+            prefix: Vec::new(),
+        };
+        let structural = schema_check::check(&schema, &self.json, &scope);
+        self.diagnostics.extend(structural);
+        self.check_connectors();
+        self.check_references();
+    }
+
+    fn section(&self, name: &str) -> Vec<(String, Value)> {
+        self.json
+            .get(name)
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    fn names(&self, section: &str) -> Vec<String> {
+        self.section(section).into_iter().map(|(k, _)| k).collect()
+    }
+
+    fn error(&mut self, path: &[&str], message: String) {
+        let at = self.tree.locate(path.iter().copied());
+        self.diagnostics.push(Diagnostic {
+            path: path.join("."),
+            at: Some(at),
+            message,
+        });
+    }
+
+    fn check_connectors(&mut self) {
+        for (kind, section) in [
+            (ConnectorKind::Source, "sources"),
+            (ConnectorKind::Sink, "sinks"),
+        ] {
+            for (name, entry) in self.section(section) {
+                let Some(connector) = entry.get("connector").and_then(Value::as_str) else {
+                    continue; // reported by the structural check
+                };
+                let config = entry
+                    .get("config")
+                    .cloned()
+                    .unwrap_or_else(|| Value::Object(Map::new()));
+                self.check_connector(kind, &[section, &name], "connector", connector, config);
+                if let Some(items) = entry.get("transforms").and_then(Value::as_array) {
+                    self.check_inline_transforms(&[section, &name, "transforms"], items);
+                }
+            }
+        }
+        for (name, entry) in self.section("transforms") {
+            if let Some(kind) = entry.get("type").and_then(Value::as_str) {
+                let config = entry
+                    .get("config")
+                    .cloned()
+                    .unwrap_or_else(|| Value::Object(Map::new()));
+                self.check_connector(
+                    ConnectorKind::Transform,
+                    &["transforms", &name],
+                    "type",
+                    kind,
+                    config,
+                );
+            }
+        }
+        for (name, entry) in self.section("pipelines") {
+            if let Some(items) = entry.get("transforms").and_then(Value::as_array) {
+                self.check_inline_transforms(&["pipelines", &name, "transforms"], items);
+            }
+        }
+    }
+
+    fn check_inline_transforms(&mut self, path: &[&str], items: &[Value]) {
+        for (i, item) in items.iter().enumerate() {
+            if let Some(kind) = item.get("type").and_then(Value::as_str) {
+                let config = item
+                    .get("config")
+                    .cloned()
+                    .unwrap_or_else(|| Value::Object(Map::new()));
+                let index = i.to_string();
+                let mut at: Vec<&str> = path.to_vec();
+                at.push(&index);
+                self.check_connector(ConnectorKind::Transform, &at, "type", kind, config);
+            }
+        }
+    }
+
+    /// Check one `connector:`/`type:` name and its `config:` block.
+    fn check_connector(
+        &mut self,
+        kind: ConnectorKind,
+        at: &[&str],
+        name_key: &str,
+        name: &str,
+        config: Value,
+    ) {
+        let mut name_path = at.to_vec();
+        name_path.push(name_key);
+        let found = match kind {
+            ConnectorKind::Source => self
+                .registry
+                .source(name)
+                .map(|e| (e.spec(), EntryRef::Source)),
+            ConnectorKind::Sink => self.registry.sink(name).map(|e| (e.spec(), EntryRef::Sink)),
+            ConnectorKind::Transform => self
+                .registry
+                .transform(name)
+                .map(|e| (e.spec(), EntryRef::Transform)),
+        };
+        let Some((spec, entry)) = found else {
+            let message = self.unknown_connector(kind, name);
+            self.error(&name_path, message);
+            return;
+        };
+        let mut config_path: Vec<String> = at.iter().map(|s| s.to_string()).collect();
+        config_path.push("config".into());
+        let Some((value, secrets)) = self.resolve_secrets(&spec, &config_path, config) else {
+            return;
+        };
+        let scope = Scope {
+            tree: self.tree,
+            prefix: config_path.clone(),
+        };
+        let mut problems = match &spec.config_schema {
+            Some(schema) => schema_check::check(schema, &value, &scope),
+            None => Vec::new(),
+        };
+        if problems.is_empty() {
+            let built = match entry {
+                EntryRef::Source => self
+                    .registry
+                    .source(name)
+                    .map(|e| e.build(value.clone()).map(drop)),
+                EntryRef::Sink => self
+                    .registry
+                    .sink(name)
+                    .map(|e| e.build(value.clone()).map(drop)),
+                EntryRef::Transform => self
+                    .registry
+                    .transform(name)
+                    .map(|e| e.build(value.clone()).map(drop)),
+            };
+            if let Some(Err(e)) = built {
+                let at = self.tree.locate(config_path.iter().map(String::as_str));
+                problems.push(Diagnostic {
+                    path: config_path.join("."),
+                    at: Some(at),
+                    message: e.message().to_string(),
+                });
+            }
+        }
+        if problems.is_empty() {
+            self.resolved.insert(config_path, (value, secrets));
+        }
+        self.diagnostics.extend(problems);
+    }
+
+    fn unknown_connector(&self, kind: ConnectorKind, name: &str) -> String {
+        let all = self.registry.list();
+        let same: Vec<&str> = all
+            .iter()
+            .filter(|m| m.kind == kind)
+            .map(|m| m.name.as_str())
+            .collect();
+        let what = match kind {
+            ConnectorKind::Source => "source connector",
+            ConnectorKind::Sink => "sink connector",
+            ConnectorKind::Transform => "transform type",
+        };
+        if let Some(other) = all.iter().find(|m| m.name == name && m.kind != kind) {
+            return format!("`{name}` is a {:?} connector, not a {what}", other.kind)
+                .to_lowercase();
+        }
+        format!(
+            "unknown {what} `{name}`{} (run `rivven-connect connectors` to list them)",
+            hint(name, same)
+        )
+    }
+
+    /// Read `file://` references in secret fields; returns the config and its secret keys.
+    fn resolve_secrets(
+        &mut self,
+        spec: &ConnectorSpec,
+        path: &[String],
+        mut config: Value,
+    ) -> Option<(Value, BTreeSet<String>)> {
+        let secrets = secret_keys(spec);
+        let mut ok = true;
+        if let Some(map) = config.as_object_mut() {
+            for key in &secrets {
+                let Some(Value::String(text)) = map.get(key) else {
+                    continue;
+                };
+                let Some(file) = text.strip_prefix("file://") else {
+                    continue;
+                };
+                match (self.read_file)(file) {
+                    Ok(content) => {
+                        map.insert(
+                            key.clone(),
+                            Value::String(content.trim_end_matches(['\n', '\r']).to_string()),
+                        );
+                    }
+                    Err(e) => {
+                        let mut at: Vec<&str> = path.iter().map(String::as_str).collect();
+                        at.push(key);
+                        self.error(&at, format!("cannot read the secret file `{file}`: {e}"));
+                        ok = false;
+                    }
+                }
+            }
+        }
+        ok.then_some((config, secrets))
+    }
+
+    fn check_references(&mut self) {
+        let sources = self.names("sources");
+        let sinks = self.names("sinks");
+        let transforms = self.names("transforms");
+        for (name, p) in self.section("pipelines") {
+            let pipe = ["pipelines", name.as_str()];
+            self.reference(&pipe, "source", p.get("source"), "source", &sources);
+            self.reference(&pipe, "sink", p.get("sink"), "sink", &sinks);
+            let settings = p.get("settings");
+            let dlq = settings.and_then(|s| s.get("dead_letter"));
+            if dlq.is_some() {
+                self.reference(
+                    &[&pipe[..], &["settings"]].concat(),
+                    "dead_letter",
+                    dlq,
+                    "sink",
+                    &sinks,
+                );
+            }
+            let on_error = settings
+                .and_then(|s| s.get("on_error"))
+                .and_then(Value::as_str);
+            if on_error == Some("dead_letter") && dlq.is_none() {
+                self.error(
+                    &["pipelines", &name, "settings", "on_error"],
+                    "`on_error: dead_letter` needs `dead_letter: <sink name>` in the same settings"
+                        .into(),
+                );
+            }
+            self.transform_names(&pipe, p.get("transforms"), &transforms);
+        }
+        for (name, s) in self.section("sources") {
+            self.transform_names(&["sources", &name], s.get("transforms"), &transforms);
+        }
+        let topics: BTreeSet<String> = self
+            .section("sources")
+            .iter()
+            .filter_map(|(_, s)| s.get("topic").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        for (name, k) in self.section("sinks") {
+            for (i, t) in k
+                .get("topics")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if let Some(t) = t.as_str().filter(|t| !topics.contains(*t)) {
+                    let message = format!(
+                        "no source publishes topic `{t}`{}",
+                        hint(t, topics.iter().map(String::as_str))
+                    );
+                    self.error(&["sinks", &name, "topics", &i.to_string()], message);
+                }
+            }
+        }
+    }
+
+    fn reference(
+        &mut self,
+        at: &[&str],
+        key: &str,
+        value: Option<&Value>,
+        what: &str,
+        names: &[String],
+    ) {
+        let Some(target) = value.and_then(Value::as_str) else {
+            return;
+        };
+        if !names.iter().any(|n| n == target) {
+            let mut path = at.to_vec();
+            path.push(key);
+            let message = format!(
+                "no {what} named `{target}` in `{what}s:`{}",
+                hint(target, names.iter().map(String::as_str))
+            );
+            self.error(&path, message);
+        }
+    }
+
+    fn transform_names(&mut self, at: &[&str], list: Option<&Value>, names: &[String]) {
+        for (i, item) in list
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if let Some(target) = item.as_str() {
+                if !names.iter().any(|n| n == target) {
+                    let mut path = at.to_vec();
+                    let index = i.to_string();
+                    path.extend(["transforms", index.as_str()]);
+                    let message = format!(
+                        "no transform named `{target}` in `transforms:`{} (write `- type: {target}` for a built-in transform with its defaults)",
+                        hint(target, names.iter().map(String::as_str))
+                    );
+                    self.error(&path, message);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum EntryRef {
+    Source,
+    Sink,
+    Transform,
+}
+
+/// Top-level keys the connector's schema marks secret (`x-secret` or `writeOnly`).
+pub(crate) fn secret_keys(spec: &ConnectorSpec) -> BTreeSet<String> {
+    let Some(schema) = &spec.config_schema else {
+        return BTreeSet::new();
+    };
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|props| {
+            props
+                .iter()
+                .filter(|(_, p)| is_secret(schema, p))
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_secret(root: &Value, prop: &Value) -> bool {
+    let flagged = |v: &Value| {
+        v.get("x-secret").and_then(Value::as_bool) == Some(true)
+            || v.get("writeOnly").and_then(Value::as_bool) == Some(true)
+    };
+    if flagged(prop) {
+        return true;
+    }
+    // `Option<SecretString>` and `$ref` wrappers
+    let refs = prop.get("$ref").into_iter().chain(
+        ["anyOf", "oneOf", "allOf"]
+            .iter()
+            .filter_map(|k| prop.get(*k))
+            .filter_map(Value::as_array)
+            .flatten()
+            .filter_map(|v| v.get("$ref")),
+    );
+    refs.filter_map(Value::as_str)
+        .filter_map(|r| r.strip_prefix('#').and_then(|p| root.pointer(p)))
+        .any(flagged)
+}
