@@ -56,7 +56,7 @@ mod schema_check;
 mod tree;
 
 pub use connector_config::ConnectorConfig;
-pub use diagnostics::{ConfigError, Diagnostic};
+pub use diagnostics::{did_you_mean, ConfigError, Diagnostic};
 pub use model::*;
 pub use tree::Pos;
 
@@ -141,11 +141,19 @@ impl<'a> Loader<'a> {
     /// Substitute, parse and check `text`.
     pub fn load(&self, text: &str) -> Result<ConnectConfig, ConfigError> {
         let text = env::substitute(text, &self.env).map_err(|missing| {
+            // Name the key each reference belongs to, from the text with the
+            // unset variables left empty.
+            let blanked = env::substitute(text, |n| (self.env)(n).or(Some(String::new())));
+            let tree = blanked.ok().and_then(|t| tree::Node::parse(&t).ok());
             ConfigError::new(
                 missing
                     .into_iter()
                     .map(|m| Diagnostic {
-                        path: String::new(),
+                        path: tree
+                            .as_ref()
+                            .and_then(|t| t.path_at(m.at))
+                            .map(|p| p.join("."))
+                            .unwrap_or_default(),
                         at: Some(m.at),
                         message: m.message,
                     })
@@ -160,7 +168,8 @@ impl<'a> Loader<'a> {
             ConfigError::new(vec![Diagnostic {
                 path: String::new(),
                 at,
-                message: format!("invalid YAML: {}", e.without_snippet()),
+                message: format!("invalid YAML: {}", e.without_snippet())
+                    .replace(", set DuplicateKeyPolicy in Options if acceptable", ""),
             }])
         })?;
         let mut checker = check::Checker::new(&tree, self.registry, &self.read_file);

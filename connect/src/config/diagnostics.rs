@@ -37,7 +37,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn new(mut diagnostics: Vec<Diagnostic>) -> Self {
+    /// An error with these problems (sorted by position).
+    pub fn new(mut diagnostics: Vec<Diagnostic>) -> Self {
         diagnostics.sort_by_key(|d| d.at.map(|p| (p.line, p.column)).unwrap_or((u64::MAX, 0)));
         diagnostics.dedup();
         Self {
@@ -86,7 +87,7 @@ impl From<ConfigError> for crate::error::ConnectorError {
 }
 
 /// The candidate closest to `word`, when close enough to be a likely typo.
-pub(crate) fn did_you_mean<'a>(
+pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

@@ -99,6 +99,22 @@ fn describe(
                 format!("{given} is not one of {}{suggestion}", options),
             ));
         }
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context }
+            if one_of_constants(context).is_some() =>
+        {
+            let choices = one_of_constants(context).unwrap_or_default();
+            let given = error.instance();
+            let suggestion = given
+                .as_str()
+                .map(|g| hint(g, choices.iter().filter_map(|c| c.as_str())))
+                .unwrap_or_default();
+            let list: Vec<String> = choices.iter().map(Value::to_string).collect();
+            out.push(scope.diagnostic(
+                &at,
+                None,
+                format!("{given} is not one of {}{suggestion}", list.join(", ")),
+            ));
+        }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             // Report the errors of the alternative whose type matched, when one did
             // (an inline transform with a typo reports the typo, not "matches no alternative").
@@ -119,6 +135,33 @@ fn describe(
         }
         _ => out.push(scope.diagnostic(&at, None, plain(error))),
     }
+}
+
+/// The allowed values when every alternative is a single constant (a
+/// documented enum: schemars writes `oneOf: [{const: …}, …]`).
+fn one_of_constants(context: &[Vec<ValidationError<'static>>]) -> Option<Vec<Value>> {
+    context
+        .iter()
+        .map(|errors| match errors.as_slice() {
+            [e] => match e.kind() {
+                ValidationErrorKind::Constant { expected_value } => {
+                    Some((**expected_value).clone())
+                }
+                ValidationErrorKind::Enum { options } => Some((**options).clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect::<Option<Vec<Value>>>()
+        .map(|values| {
+            values
+                .into_iter()
+                .flat_map(|v| match v {
+                    Value::Array(items) => items,
+                    other => vec![other],
+                })
+                .collect()
+        })
 }
 
 fn plain(error: &ValidationError<'_>) -> String {

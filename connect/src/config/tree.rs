@@ -150,6 +150,41 @@ impl Node {
         node.key(name).map_or(node.at, |k| k.at)
     }
 
+    /// The key path of the entry written at `at`: the rightmost key on that
+    /// line starting at or before `at.column` (for errors found in the text,
+    /// such as an unset variable).
+    pub(crate) fn path_at(&self, at: Pos) -> Option<Vec<String>> {
+        let mut best: Option<(u64, Vec<String>)> = None;
+        let mut path = Vec::new();
+        self.find_keys(at, &mut path, &mut best);
+        best.map(|(_, p)| p)
+    }
+
+    fn find_keys(&self, at: Pos, path: &mut Vec<String>, best: &mut Option<(u64, Vec<String>)>) {
+        let children: Vec<(String, Option<Pos>, &Node)> = match &self.kind {
+            Kind::Map(entries) => entries
+                .iter()
+                .map(|(k, v)| (k.name.clone(), Some(k.at), v))
+                .collect(),
+            Kind::Seq(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), Some(v.at), v))
+                .collect(),
+            _ => return,
+        };
+        for (name, key_at, node) in children {
+            path.push(name);
+            if let Some(k) = key_at.filter(|k| k.line == at.line && k.column <= at.column) {
+                if best.as_ref().is_none_or(|(c, _)| k.column >= *c) {
+                    *best = Some((k.column, path.clone()));
+                }
+            }
+            node.find_keys(at, path, best);
+            path.pop();
+        }
+    }
+
     fn child(&self, segment: &str) -> Option<&Node> {
         match &self.kind {
             Kind::Map(_) => self.get(segment),
@@ -279,6 +314,17 @@ mod tests {
         assert_eq!(node.locate_key(["a"], "c"), Pos { line: 3, column: 3 });
         // a path beyond the document stops at the deepest node that exists
         assert_eq!(node.locate(["a", "zzz", "q"]).line, node.locate(["a"]).line);
+    }
+
+    #[test]
+    fn finds_the_key_written_at_a_position() {
+        let text = "a:\n  b: 1\n  c: {d: x, e: y}\n";
+        let node = Node::parse(text).unwrap_or_else(|e| panic!("{e}"));
+        let at = |line, column| node.path_at(Pos { line, column }).map(|p| p.join("."));
+        assert_eq!(at(2, 6).as_deref(), Some("a.b"));
+        assert_eq!(at(3, 16).as_deref(), Some("a.c.e"));
+        assert_eq!(at(3, 10).as_deref(), Some("a.c.d"));
+        assert_eq!(at(9, 1), None);
     }
 
     #[test]

@@ -1,0 +1,276 @@
+//! Rendering command results as text (for people) or JSON (for tools).
+
+use rivven_connect::config::{ConfigError, ConnectConfig};
+use rivven_connect::registry::{Category, ConnectorMetadata, Registry};
+use rivven_connect::{Catalog, ConnectorKind, ConnectorSpec};
+use serde_json::{json, Value};
+
+use crate::commands::{diagnostics_json, CheckLine};
+use crate::Format;
+
+/// Where and how results are printed.
+pub(crate) struct Report {
+    pub(crate) format: Format,
+}
+
+impl Report {
+    pub(crate) fn new(format: Format) -> Self {
+        Self { format }
+    }
+
+    fn json(&self, value: &Value) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
+    }
+}
+
+fn kind_name(kind: ConnectorKind) -> &'static str {
+    match kind {
+        ConnectorKind::Source => "source",
+        ConnectorKind::Sink => "sink",
+        ConnectorKind::Transform => "transform",
+    }
+}
+
+pub(crate) fn config_error(report: &Report, e: &ConfigError) {
+    match report.format {
+        Format::Json => report.json(&diagnostics_json(e)),
+        Format::Text => eprintln!("error: {e}"),
+    }
+}
+
+pub(crate) fn validated(report: &Report, config: &ConnectConfig) {
+    let pipelines = config.enabled_pipelines();
+    match report.format {
+        Format::Json => report.json(&json!({
+            "valid": true,
+            "sources": config.sources.len(),
+            "sinks": config.sinks.len(),
+            "transforms": config.transforms.len(),
+            "pipelines": pipelines.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        })),
+        Format::Text => println!(
+            "configuration is valid: {} source(s), {} sink(s), {} transform(s), {} enabled pipeline(s)",
+            config.sources.len(),
+            config.sinks.len(),
+            config.transforms.len(),
+            pipelines.len()
+        ),
+    }
+}
+
+pub(crate) fn connectors(report: &Report, registry: &Registry, search: Option<&str>) {
+    let mut list: Vec<ConnectorMetadata> = match search {
+        Some(text) => registry.search(text),
+        None => registry.list(),
+    };
+    list.sort_by(|a, b| {
+        (a.category, a.kind as u8, &a.name).cmp(&(b.category, b.kind as u8, &b.name))
+    });
+    if report.format == Format::Json {
+        report.json(&json!(list));
+        return;
+    }
+    if list.is_empty() {
+        println!("no connector matches `{}`", search.unwrap_or_default());
+        return;
+    }
+    let width = list.iter().map(|m| m.name.len()).max().unwrap_or(0);
+    let mut current: Option<Category> = None;
+    for m in &list {
+        if current != Some(m.category) {
+            println!(
+                "{}{}",
+                if current.is_some() { "\n" } else { "" },
+                category_title(m.category)
+            );
+            current = Some(m.category);
+        }
+        println!(
+            "  {:<9} {:<width$}  {}",
+            kind_name(m.kind),
+            m.name,
+            m.description
+        );
+    }
+}
+
+fn category_title(c: Category) -> &'static str {
+    match c {
+        Category::Database => "Databases",
+        Category::Messaging => "Messaging",
+        Category::Storage => "Storage",
+        Category::Warehouse => "Warehouses",
+        Category::Lakehouse => "Lakehouse",
+        Category::AiMl => "AI / ML",
+        Category::Utility => "Utility",
+    }
+}
+
+pub(crate) fn specs(report: &Report, specs: &[ConnectorSpec], schema_only: bool) {
+    if report.format == Format::Json || schema_only {
+        let values: Vec<Value> = specs
+            .iter()
+            .map(|s| {
+                if schema_only {
+                    s.config_schema.clone().unwrap_or(Value::Null)
+                } else {
+                    json!(s)
+                }
+            })
+            .collect();
+        match values.as_slice() {
+            [one] => report.json(one),
+            many => report.json(&json!(many)),
+        }
+        return;
+    }
+    for (i, s) in specs.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        println!(
+            "{} {} ({}), version {}",
+            kind_name(s.kind),
+            s.name,
+            s.description.as_deref().unwrap_or(""),
+            s.version
+        );
+        let Some(schema) = &s.config_schema else {
+            continue;
+        };
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+            continue;
+        };
+        println!("config:");
+        let width = props.keys().map(String::len).max().unwrap_or(0);
+        for (key, p) in props {
+            let mut notes = Vec::new();
+            if required.contains(&key.as_str()) {
+                notes.push("required".to_string());
+            }
+            if let Some(d) = p.get("default") {
+                notes.push(format!("default {d}"));
+            }
+            if p.get("writeOnly").and_then(Value::as_bool) == Some(true) {
+                notes.push("secret".into());
+            }
+            let desc = p.get("description").and_then(Value::as_str).unwrap_or("");
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", notes.join(", "))
+            };
+            println!("  {key:<width$}  {desc}{notes}");
+        }
+    }
+}
+
+pub(crate) fn checks(report: &Report, lines: &[CheckLine]) {
+    let ok = lines
+        .iter()
+        .all(|l| l.result.as_ref().is_ok_and(|r| r.is_success()));
+    if report.format == Format::Json {
+        let results: Vec<Value> = lines
+            .iter()
+            .map(|l| {
+                let mut v = json!({
+                    "kind": kind_name(l.kind),
+                    "name": l.name,
+                    "connector": l.connector,
+                    "success": l.result.as_ref().is_ok_and(|r| r.is_success()),
+                });
+                match &l.result {
+                    Ok(r) => v["result"] = json!(r),
+                    Err(e) => v["error"] = json!(e),
+                }
+                v
+            })
+            .collect();
+        report.json(&json!({ "success": ok, "results": results }));
+        return;
+    }
+    for l in lines {
+        let (mark, detail) = match &l.result {
+            Ok(r) if r.is_success() => ("ok  ", String::new()),
+            Ok(r) => ("FAIL", format!(": {}", r.summary())),
+            Err(e) => ("FAIL", format!(": {e}")),
+        };
+        println!(
+            "{mark} {} `{}` ({}){detail}",
+            kind_name(l.kind),
+            l.name,
+            l.connector
+        );
+    }
+    println!(
+        "{}",
+        if ok {
+            "all checks passed"
+        } else {
+            "some checks failed"
+        }
+    );
+}
+
+pub(crate) fn catalog(report: &Report, source: &str, catalog: &Catalog) {
+    if report.format == Format::Json {
+        report.json(&json!(catalog));
+        return;
+    }
+    println!("source `{source}`: {} stream(s)", catalog.streams.len());
+    for s in &catalog.streams {
+        let name = match &s.namespace {
+            Some(ns) => format!("{ns}.{}", s.name),
+            None => s.name.clone(),
+        };
+        let modes: Vec<String> = s
+            .supported_sync_modes
+            .iter()
+            .map(|m| format!("{m:?}"))
+            .collect();
+        println!("  {name}  sync modes: {}", modes.join(", "));
+    }
+}
+
+pub(crate) fn status(report: &Report, health: &Value) {
+    if report.format == Format::Json {
+        report.json(health);
+        return;
+    }
+    println!(
+        "status: {}",
+        health
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+    );
+    for p in health
+        .get("pipelines")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let n = |k: &str| p.get(k).and_then(Value::as_u64).unwrap_or(0);
+        println!(
+            "  {:<24} {:<11} read {:>10}  written {:>10}  failed {:>6}  restarts {}{}",
+            p.get("name").and_then(Value::as_str).unwrap_or("?"),
+            p.get("state").and_then(Value::as_str).unwrap_or("?"),
+            n("events_read"),
+            n("events_written"),
+            n("events_failed") + n("events_dead_lettered"),
+            n("restarts"),
+            p.get("last_error")
+                .and_then(Value::as_str)
+                .map(|e| format!("  last error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+}

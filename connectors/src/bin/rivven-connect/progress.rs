@@ -1,0 +1,97 @@
+//! The live display of `run` on a terminal (one line per pipeline,
+//! redrawn in place), periodic log lines otherwise, and the final summary.
+
+use rivven_connect::runtime::{PipelineStatus, Runtime, RuntimeStatus};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+/// Whether stderr is a terminal.
+pub(crate) fn is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// Redraw the display every 250 ms (terminal) or log every 10 s. Never returns.
+pub(crate) async fn watch(runtime: &Runtime, display: bool) {
+    let period = if display {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_secs(10)
+    };
+    let mut last: HashMap<String, (u64, Instant)> = HashMap::new();
+    let mut drawn = 0usize;
+    loop {
+        tokio::time::sleep(period).await;
+        let status = runtime.status_now();
+        let now = Instant::now();
+        let lines: Vec<String> = status
+            .pipelines
+            .iter()
+            .map(|p| {
+                let rate = last
+                    .get(&p.name)
+                    .map(|(n, t)| {
+                        (p.events_written.saturating_sub(*n)) as f64
+                            / now.duration_since(*t).as_secs_f64().max(1e-3)
+                    })
+                    .unwrap_or(0.0);
+                last.insert(p.name.clone(), (p.events_written, now));
+                line(p, rate)
+            })
+            .collect();
+        if display {
+            let mut err = std::io::stderr().lock();
+            if drawn > 0 {
+                let _ = write!(err, "\x1b[{drawn}A");
+            }
+            for l in &lines {
+                let _ = writeln!(err, "\x1b[2K{l}");
+            }
+            let _ = err.flush();
+            drawn = lines.len();
+        } else {
+            for p in &status.pipelines {
+                tracing::info!(pipeline = %p.name, state = %p.state, read = p.events_read, written = p.events_written, failed = p.events_failed, dead_lettered = p.events_dead_lettered, restarts = p.restarts, "progress");
+            }
+        }
+    }
+}
+
+fn line(p: &PipelineStatus, rate: f64) -> String {
+    format!(
+        "{:<24} {:<10} {:>10.0} ev/s  read {:>10}  written {:>10}  dropped {:>7}  failed {:>6}  restarts {}",
+        p.name,
+        p.state.as_str(),
+        rate,
+        p.events_read,
+        p.events_written,
+        p.events_dropped,
+        p.events_failed + p.events_dead_lettered,
+        p.restarts
+    )
+}
+
+/// The final summary, on stderr.
+pub(crate) fn summary(status: &RuntimeStatus, display: bool) {
+    if !display {
+        for p in &status.pipelines {
+            tracing::info!(pipeline = %p.name, state = %p.state, read = p.events_read, written = p.events_written, "pipeline ended");
+        }
+    }
+    eprintln!("summary:");
+    for p in &status.pipelines {
+        eprintln!(
+            "  {:<24} {:<10} read {}  written {}  dropped {}  failed {}  dead-lettered {}  restarts {}  commits {}{}",
+            p.name,
+            p.state.as_str(),
+            p.events_read,
+            p.events_written,
+            p.events_dropped,
+            p.events_failed,
+            p.events_dead_lettered,
+            p.restarts,
+            p.commits,
+            p.last_error.as_deref().map(|e| format!("\n    last error: {e}")).unwrap_or_default()
+        );
+    }
+}
