@@ -1,0 +1,324 @@
+//! Every subcommand of the real binary, in text and `--format json`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rivven-connect"));
+    c.env("NO_COLOR", "1").env_remove("RUST_LOG");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write_config(dir: &Path, body: &str) -> String {
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, format!("{body}\ndata_dir: {}\n", dir.display())).unwrap();
+    path.display().to_string()
+}
+
+const FILE_PIPELINE: &str = "
+sources:
+  gen:
+    connector: datagen
+    config: { pattern: orders, max_events: 25, events_per_second: 0, seed: 3 }
+sinks:
+  out:
+    connector: file
+    config: { path: OUT }
+pipelines:
+  p: { source: gen, sink: out }
+";
+
+#[test]
+fn connectors_lists_by_category_and_searches() {
+    let out = run(&["connectors"]);
+    assert!(out.status.success());
+    let t = text(&out);
+    assert!(
+        t.contains("Utility") && t.contains("datagen") && t.contains("Storage"),
+        "{t}"
+    );
+    let list = json(&run(&["connectors", "--format", "json"]));
+    let names: Vec<(&str, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["kind"].as_str().unwrap(), m["name"].as_str().unwrap()))
+        .collect();
+    assert!(
+        names.contains(&("source", "datagen")) && names.contains(&("sink", "file")),
+        "{names:?}"
+    );
+    let found = json(&run(&[
+        "connectors",
+        "list",
+        "--search",
+        "jsonl",
+        "--format",
+        "json",
+    ]));
+    assert!(
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["name"] == "file"),
+        "{found}"
+    );
+    assert!(text(&run(&["connectors", "--search", "zzzz"])).contains("no connector matches"));
+}
+
+#[test]
+fn spec_and_schema_show_the_derived_schema() {
+    let spec = json(&run(&["spec", "datagen", "--format", "json"]));
+    assert_eq!(spec["name"], "datagen");
+    assert!(spec["config_schema"]["properties"]["pattern"].is_object());
+    let both = json(&run(&["spec", "file", "--format", "json"]));
+    assert_eq!(
+        both.as_array().unwrap().len(),
+        2,
+        "file is a source and a sink"
+    );
+    let t = text(&run(&["spec", "datagen"]));
+    assert!(t.contains("pattern") && t.contains("required"), "{t}");
+    let schema = json(&run(&["schema", "stdout"]));
+    assert!(schema["properties"]["format"].is_object(), "{schema}");
+    let bad = run(&["spec", "datagem"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad).contains("did you mean `datagen`"),
+        "{}",
+        text(&bad)
+    );
+}
+
+#[test]
+fn validate_check_discover_and_dry_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out.jsonl");
+    let config = write_config(
+        dir.path(),
+        &FILE_PIPELINE.replace("OUT", &out_file.display().to_string()),
+    );
+    let c = ["-c", config.as_str()];
+
+    let v = json(&run(&[&c[..], &["validate", "--format", "json"]].concat()));
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["pipelines"][0], "p");
+
+    let check = run(&[&c[..], &["check", "--format", "json"]].concat());
+    assert!(check.status.success(), "{}", text(&check));
+    let report = json(&check);
+    assert_eq!(report["success"], true);
+    assert_eq!(report["results"].as_array().unwrap().len(), 2);
+    let only = json(&run(&[
+        &c[..],
+        &["check", "--sink", "out", "--format", "json"],
+    ]
+    .concat()));
+    assert_eq!(only["results"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        run(&[&c[..], &["check", "--source", "nope"]].concat())
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let catalog = json(&run(
+        &[&c[..], &["discover", "gen", "--format", "json"]].concat()
+    ));
+    assert_eq!(catalog["streams"][0]["name"], "datagen");
+    assert!(text(&run(&[&c[..], &["discover", "gen"]].concat())).contains("1 stream(s)"));
+    assert_eq!(
+        run(&[&c[..], &["discover", "gne"]].concat()).status.code(),
+        Some(2)
+    );
+
+    let dry = run(&[&c[..], &["run", "--dry-run"]].concat());
+    assert!(dry.status.success(), "{}", text(&dry));
+    // `check` opens the file to prove it is writable; a dry run writes no event.
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap_or_default(), "");
+
+    // A sink that cannot be opened: check fails with exit 1, so does a dry run.
+    let blocked = dir.path().join("blocker");
+    std::fs::write(&blocked, "x").unwrap();
+    let bad = write_config(
+        dir.path(),
+        &FILE_PIPELINE.replace("OUT", &blocked.join("out.jsonl").display().to_string()),
+    );
+    let check = run(&["-c", &bad, "check", "--format", "json"]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    assert_eq!(json(&check)["success"], false);
+    assert_eq!(
+        run(&["-c", &bad, "run", "--dry-run"]).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn run_writes_commits_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out.jsonl");
+    let config = write_config(
+        dir.path(),
+        &FILE_PIPELINE.replace("OUT", &out_file.display().to_string()),
+    );
+    let out = run(&["-c", &config, "--log-format", "json", "run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let log_line = stderr
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("a JSON log line");
+    serde_json::from_str::<Value>(log_line).unwrap();
+    assert!(stderr.contains("completed"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&out_file).unwrap().lines().count(),
+        25
+    );
+    let offsets: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("offsets/p.offsets.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(offsets["streams"]["datagen"]["data"]["sequence"], 25);
+    // The second run resumes at the end: nothing new.
+    let again = run(&["-c", &config, "run", "--format", "json"]);
+    assert!(again.status.success());
+    assert_eq!(json(&again)["pipelines"][0]["events_read"], 0);
+    assert_eq!(
+        std::fs::read_to_string(&out_file).unwrap().lines().count(),
+        25
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["-c", "/nonexistent/rivven.yaml", "validate"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["--format", "yaml", "connectors"]).status.code(),
+        Some(2)
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn status_reads_a_running_instance_and_sigterm_drains_and_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out.jsonl");
+    let port = free_port();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "
+sources:
+  gen:
+    connector: datagen
+    config: {{ pattern: sequence, max_events: 0, events_per_second: 2000 }}
+sinks:
+  out:
+    connector: file
+    config: {{ path: {} }}
+    batch: {{ max_records: 100, timeout_ms: 50 }}
+pipelines:
+  endless: {{ source: gen, sink: out }}
+http: {{ enabled: true, address: \"127.0.0.1:{port}\" }}
+",
+            out_file.display()
+        ),
+    );
+    let mut child = bin()
+        .args(["-c", &config, "run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let health = loop {
+        let out = run(&["status", "--url", &url, "--format", "json"]);
+        if out.status.success() {
+            let h = json(&out);
+            if h["pipelines"][0]["events_written"].as_u64().unwrap_or(0) > 0 {
+                break h;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the instance never reported progress: {}",
+            text(&out)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(health["status"], "healthy");
+    assert_eq!(health["pipelines"][0]["name"], "endless");
+    assert_eq!(health["pipelines"][0]["state"], "running");
+    let t = text(&run(&["status", "--url", &url]));
+    assert!(t.contains("endless") && t.contains("running"), "{t}");
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "SIGTERM is a clean stop: {}",
+        text(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stopped"),
+        "{}",
+        text(&out)
+    );
+    // Offsets were committed on the way out, covering exactly what was written.
+    let written = std::fs::read_to_string(&out_file).unwrap().lines().count() as u64;
+    let offsets: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("offsets/endless.offsets.json")).unwrap(),
+    )
+    .unwrap();
+    let committed = offsets["streams"]["datagen"]["data"]["sequence"]
+        .as_u64()
+        .unwrap();
+    assert!(written > 0);
+    assert_eq!(committed, written, "committed position = lines written");
+    // Status of a stopped instance fails cleanly.
+    assert_eq!(run(&["status", "--url", &url]).status.code(), Some(1));
+}
