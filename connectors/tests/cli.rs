@@ -263,7 +263,7 @@ http: {{ enabled: true, address: \"127.0.0.1:{port}\" }}
             out_file.display()
         ),
     );
-    let mut child = bin()
+    let child = bin()
         .args(["-c", &config, "run"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
