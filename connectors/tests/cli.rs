@@ -322,3 +322,40 @@ http: {{ enabled: true, address: \"127.0.0.1:{port}\" }}
     // Status of a stopped instance fails cleanly.
     assert_eq!(run(&["status", "--url", &url]).status.code(), Some(1));
 }
+
+#[test]
+fn run_on_a_terminal_redraws_one_line_per_pipeline() {
+    // `script` (util-linux) gives the binary a pseudo-terminal.
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "
+sources:
+  gen: { connector: datagen, config: { pattern: orders, max_events: 100, events_per_second: 50 } }
+sinks:
+  out: { connector: file, config: { path: OUT } }
+pipelines:
+  first: { source: gen, sink: out }
+  second: { source: gen, sink: out }
+offsets: { backend: memory }
+"
+        .replace("OUT", &dir.path().join("o.jsonl").display().to_string())
+        .as_str(),
+    );
+    let command = format!("{} -c {config} run", env!("CARGO_BIN_EXE_rivven-connect"));
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("`script` from util-linux (Debian package bsdutils)");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        screen.contains("\x1b[2A"),
+        "the two lines are redrawn in place: {screen:?}"
+    );
+    assert!(
+        screen.contains("ev/s") && screen.contains("first") && screen.contains("second"),
+        "{screen}"
+    );
+    assert!(screen.contains("summary:"), "{screen}");
+}

@@ -18,6 +18,7 @@ pub(crate) async fn watch(runtime: &Runtime, display: bool) {
     } else {
         Duration::from_secs(10)
     };
+    let started = Instant::now();
     let mut last: HashMap<String, (u64, Instant)> = HashMap::new();
     let mut drawn = 0usize;
     loop {
@@ -28,13 +29,9 @@ pub(crate) async fn watch(runtime: &Runtime, display: bool) {
             .pipelines
             .iter()
             .map(|p| {
-                let rate = last
-                    .get(&p.name)
-                    .map(|(n, t)| {
-                        (p.events_written.saturating_sub(*n)) as f64
-                            / now.duration_since(*t).as_secs_f64().max(1e-3)
-                    })
-                    .unwrap_or(0.0);
+                let (n, t) = last.get(&p.name).copied().unwrap_or((0, started));
+                let rate = p.events_written.saturating_sub(n) as f64
+                    / now.duration_since(t).as_secs_f64().max(1e-3);
                 last.insert(p.name.clone(), (p.events_written, now));
                 line(p, rate)
             })
