@@ -1,1 +1,5 @@
-//! Feature-gated connectors.
+//! The `rivven-connect` command line ([`cli`]) and the feature-gated
+//! connectors with external dependencies.
+#![warn(missing_docs)]
+
+pub mod cli;

@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::output::{self, Report};
-use crate::{http, init, progress, Cli, Command, Format, LogFormatArg, Outcome};
+use super::output::{self, Report};
+use super::{http, init, progress, Cli, Command, Format, LogFormatArg, Outcome};
 
 /// How long one connector's `check`/`discover` may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(30);

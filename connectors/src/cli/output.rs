@@ -5,8 +5,8 @@ use rivven_connect::registry::{Category, ConnectorMetadata, Registry};
 use rivven_connect::{Catalog, ConnectorKind, ConnectorSpec};
 use serde_json::{json, Value};
 
-use crate::commands::{diagnostics_json, CheckLine};
-use crate::Format;
+use super::commands::{diagnostics_json, CheckLine};
+use super::Format;
 
 /// Where and how results are printed.
 pub(crate) struct Report {
