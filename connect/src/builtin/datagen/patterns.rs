@@ -66,7 +66,7 @@ pub enum DataPattern {
     Random,
     /// User profiles: `user_id`, `name`, `email`, `country`, `created_at`.
     Users,
-    /// E-commerce orders: `order_id`, `customer_id`, `product`, `quantity`, `total`, `status`.
+    /// E-commerce orders: `order_id`, `customer_id`, `customer_email`, `product`, `quantity`, `total`, `status`.
     Orders,
     /// Generic event stream: `event_id`, `event_type` (page_view, click, …), `user_id`, `session_id`.
     Events,
@@ -173,9 +173,11 @@ impl DataPattern {
             DataPattern::Orders => {
                 let quantity = r.below(5) + 1;
                 let price = r.money(100_000);
+                let customer = r.below(10_000) + 1;
                 json!({
                     "order_id": id,
-                    "customer_id": r.below(10_000) + 1,
+                    "customer_id": customer,
+                    "customer_email": format!("customer{customer}@example.com"),
                     "product": r.pick(PRODUCTS),
                     "quantity": quantity,
                     "total": ((price * quantity as f64) * 100.0).round() / 100.0,
