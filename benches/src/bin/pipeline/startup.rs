@@ -1,0 +1,104 @@
+//! W4: start-up time and idle memory of the real `rivven-connect` binary.
+
+use serde::Serialize;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Startup {
+    binary: PathBuf,
+    binary_bytes: u64,
+    first_event_ms: f64,
+    idle_rss_bytes: u64,
+}
+
+/// The `rivven-connect` binary next to this one (same profile); build it with
+/// `cargo build [--release] -p rivven-connectors`.
+fn binary() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe.parent().ok_or("no directory")?;
+    let path = dir.join("rivven-connect");
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} not found: build it first with `cargo build{} -p rivven-connectors`",
+            path.display(),
+            if dir.ends_with("release") {
+                " --release"
+            } else {
+                ""
+            }
+        ))
+    }
+}
+
+pub(crate) fn measure(dir: &Path) -> Result<Startup, String> {
+    let bin = binary()?;
+    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart.yaml");
+    let work = dir.join("w4");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+
+    // Time to the first event on stdout, the quickstart as shipped.
+    let started = Instant::now();
+    let mut child = Command::new(&bin)
+        .args(["-q", "-c"])
+        .arg(&quickstart)
+        .arg("run")
+        .current_dir(&work)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .map_err(|e| e.to_string())?;
+    let first_event = started.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    if first.is_empty() {
+        return Err("the quickstart printed no event".into());
+    }
+
+    // Idle memory: one pipeline waiting on a 1 event/s source.
+    let idle = work.join("idle.yaml");
+    std::fs::write(
+        &idle,
+        "sources:\n  gen: { connector: datagen, config: { pattern: orders, events_per_second: 1 } }\nsinks:\n  out: { connector: stdout }\npipelines:\n  idle: { source: gen, sink: out }\noffsets: { backend: memory }\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let mut child = Command::new(&bin)
+        .args(["-q", "-c"])
+        .arg(&idle)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(1500));
+    let rss =
+        rivven_connect_benches::proc_status_bytes(&child.id().to_string(), "VmRSS:").unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(Startup {
+        binary_bytes: std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(0),
+        binary: bin,
+        first_event_ms: first_event.as_secs_f64() * 1000.0,
+        idle_rss_bytes: rss,
+    })
+}
+
+pub(crate) fn render(s: &Startup) -> String {
+    format!(
+        "w4   first event after {:.1} ms; idle RSS {:.1} MiB; binary {:.1} MiB ({})",
+        s.first_event_ms,
+        s.idle_rss_bytes as f64 / 1048576.0,
+        s.binary_bytes as f64 / 1048576.0,
+        s.binary.display()
+    )
+}

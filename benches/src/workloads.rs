@@ -1,0 +1,342 @@
+//! The workloads of the `pipeline` harness. Each runs either as a
+//! hand-written single-threaded loop (`Mode::Loop`: the same connectors and
+//! transforms called directly, one event at a time, no actors) or through the
+//! rivven-connect runtime (`Mode::Runtime`).
+
+use futures::StreamExt;
+use rivven_connect::registry::Registry;
+use rivven_connect::runtime::{
+    AnySink, AnySource, AnyTransform, MemoryOffsetStore, Pipeline, PipelineSettings, Runtime,
+};
+use rivven_connect::BatchConfig;
+use rivven_connect::{ConnectorError, Result, SourceEvent, TransformOutput};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::sinks::{Blackhole, NoConfig, Throttled};
+
+/// Events per runtime batch: large enough that an actor hop is noise.
+pub const BATCH: usize = 4096;
+
+/// How a workload runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Hand-written single-threaded loop.
+    Loop,
+    /// The rivven-connect runtime.
+    Runtime,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measured {
+    /// Workload name.
+    pub workload: String,
+    /// Loop or runtime.
+    pub mode: Mode,
+    /// Events read from the source.
+    pub events_in: u64,
+    /// Events written by the sink.
+    pub events_out: u64,
+    /// Bytes written by the sink.
+    pub bytes_out: u64,
+    /// Wall time.
+    pub seconds: f64,
+    /// Peak RSS of the process that ran it.
+    pub peak_rss: u64,
+    /// Workload-specific figures.
+    pub extra: Value,
+}
+
+impl Measured {
+    /// Input events per second.
+    pub fn events_per_sec(&self) -> f64 {
+        self.events_in as f64 / self.seconds.max(1e-9)
+    }
+
+    /// Output megabytes per second.
+    pub fn mb_per_sec(&self) -> f64 {
+        self.bytes_out as f64 / 1e6 / self.seconds.max(1e-9)
+    }
+}
+
+fn missing(what: &str) -> ConnectorError {
+    ConnectorError::configuration(format!("built-in `{what}` is not registered"))
+}
+
+fn source(registry: &Registry, name: &str, config: Value) -> Result<Arc<dyn AnySource>> {
+    registry
+        .source(name)
+        .ok_or_else(|| missing(name))?
+        .build(config)
+}
+
+fn transform(registry: &Registry, name: &str, config: Value) -> Result<Arc<dyn AnyTransform>> {
+    registry
+        .transform(name)
+        .ok_or_else(|| missing(name))?
+        .build(config)
+}
+
+fn sink(registry: &Registry, name: &str, config: Value) -> Result<Arc<dyn AnySink>> {
+    registry
+        .sink(name)
+        .ok_or_else(|| missing(name))?
+        .build(config)
+}
+
+/// The job's transforms: drop cancelled orders, hide the customer's email.
+fn order_transforms(registry: &Registry) -> Result<Vec<Arc<dyn AnyTransform>>> {
+    Ok(vec![
+        transform(
+            registry,
+            "filter",
+            json!({"condition": "status != 'cancelled'"}),
+        )?,
+        transform(
+            registry,
+            "mask_field",
+            json!({"fields": ["customer_email"], "replacement": "***"}),
+        )?,
+    ])
+}
+
+fn datagen_orders(n: u64, cdc: bool) -> Value {
+    json!({"pattern": "orders", "events_per_second": 0, "max_events": n, "seed": 42, "cdc_mode": cdc})
+}
+
+/// Run `workload` in `mode` with `n` events; files go under `dir`.
+pub async fn run(workload: &str, mode: Mode, n: u64, seconds: f64, dir: &Path) -> Result<Measured> {
+    let registry = Registry::builtin();
+    let out = dir.join(format!("{workload}-{mode:?}.jsonl").to_lowercase());
+    let _ = std::fs::remove_file(&out);
+    let started = Instant::now();
+    let (events_in, events_out, extra) = match workload {
+        "w1" | "w1f" => {
+            let src = if workload == "w1" {
+                source(&registry, "datagen", datagen_orders(n, false))?
+            } else {
+                let input = input_file(dir, n)?;
+                source(&registry, "file", json!({"path": input}))?
+            };
+            let ts = order_transforms(&registry)?;
+            let (i, o) = match mode {
+                Mode::Loop => jsonl_loop(src, &ts, &out).await?,
+                Mode::Runtime => {
+                    let file = sink(&registry, "file", json!({"path": out}))?;
+                    let (i, o, _) = through_runtime(workload, src, ts, file).await?;
+                    fsync(&out)?;
+                    (i, o)
+                }
+            };
+            (i, o, Value::Null)
+        }
+        "w2" => {
+            let src = source(&registry, "datagen", datagen_orders(n, true))?;
+            let ts = vec![transform(&registry, "extract_new_record_state", json!({}))?];
+            let (i, o) = match mode {
+                Mode::Loop => count_loop(src, &ts).await?,
+                Mode::Runtime => {
+                    let hole: Arc<dyn AnySink> =
+                        Arc::new(rivven_connect::runtime::SinkAdapter::new(
+                            Blackhole::default(),
+                            NoConfig {},
+                        ));
+                    let (i, o, _) = through_runtime(workload, src, ts, hole).await?;
+                    (i, o)
+                }
+            };
+            (i, o, Value::Null)
+        }
+        "w3" => slow_sink(&registry, seconds).await?,
+        other => {
+            return Err(ConnectorError::configuration(format!(
+                "unknown workload `{other}`"
+            )))
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let bytes_out = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    Ok(Measured {
+        workload: workload.to_string(),
+        mode,
+        events_in,
+        events_out,
+        bytes_out,
+        seconds,
+        peak_rss: crate::peak_rss(),
+        extra,
+    })
+}
+
+/// The W1f input: generated once per size and kept.
+fn input_file(dir: &Path, n: u64) -> Result<PathBuf> {
+    let path = dir.join(format!("orders-{n}.jsonl"));
+    if !path.exists() {
+        let tmp = dir.join(format!("orders-{n}.jsonl.tmp"));
+        crate::write_orders_jsonl(&tmp, n, 7)
+            .map_err(|e| ConnectorError::io(format!("writing the input: {e}")))?;
+        std::fs::rename(&tmp, &path).map_err(|e| ConnectorError::io(e.to_string()))?;
+    }
+    Ok(path)
+}
+
+fn fsync(path: &Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| ConnectorError::io(format!("fsync {}: {e}", path.display())))
+}
+
+/// Apply the transforms to one event, as a pipeline would.
+async fn apply(
+    ts: &[Arc<dyn AnyTransform>],
+    event: SourceEvent,
+    out: &mut Vec<SourceEvent>,
+) -> Result<()> {
+    let mut current = vec![event];
+    for t in ts {
+        let mut next = Vec::with_capacity(current.len());
+        for e in current {
+            match t.transform(e).await? {
+                TransformOutput::Emit(e) => next.push(e),
+                TransformOutput::Drop => {}
+                TransformOutput::Multiple(v) => next.extend(v),
+            }
+        }
+        current = next;
+    }
+    out.extend(current);
+    Ok(())
+}
+
+/// The baseline: read, transform, serialize `data` as a JSON line, write; one thread.
+async fn jsonl_loop(
+    src: Arc<dyn AnySource>,
+    ts: &[Arc<dyn AnyTransform>],
+    out: &Path,
+) -> Result<(u64, u64)> {
+    let file = std::fs::File::create(out).map_err(|e| ConnectorError::io(e.to_string()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut stream = src.read(None).await?;
+    let (mut read, mut written) = (0u64, 0u64);
+    let mut kept = Vec::with_capacity(1);
+    while let Some(event) = stream.next().await {
+        let event = event?;
+        if !event.is_data() {
+            continue;
+        }
+        read += 1;
+        apply(ts, event, &mut kept).await?;
+        for e in kept.drain(..) {
+            serde_json::to_writer(&mut w, &e.data)
+                .map_err(|e| ConnectorError::io(e.to_string()))?;
+            w.write_all(b"\n")
+                .map_err(|e| ConnectorError::io(e.to_string()))?;
+            written += 1;
+        }
+    }
+    let file = w
+        .into_inner()
+        .map_err(|e| ConnectorError::io(e.to_string()))?;
+    file.sync_all()
+        .map_err(|e| ConnectorError::io(e.to_string()))?;
+    Ok((read, written))
+}
+
+/// The baseline for a no-op sink: read, transform, count.
+async fn count_loop(src: Arc<dyn AnySource>, ts: &[Arc<dyn AnyTransform>]) -> Result<(u64, u64)> {
+    let mut stream = src.read(None).await?;
+    let (mut read, mut out) = (0u64, 0u64);
+    let mut kept = Vec::with_capacity(1);
+    while let Some(event) = stream.next().await {
+        let event = event?;
+        if !event.is_data() {
+            continue;
+        }
+        read += 1;
+        apply(ts, event, &mut kept).await?;
+        out += kept.len() as u64;
+        kept.clear();
+    }
+    Ok((read, out))
+}
+
+fn settings() -> PipelineSettings {
+    PipelineSettings::default()
+        .with_batch_size(BATCH)
+        .with_max_in_flight_batches(8)
+        .with_sink_batch(BatchConfig::new(BATCH, 50))
+        .with_check_before_start(false)
+}
+
+async fn through_runtime(
+    name: &str,
+    src: Arc<dyn AnySource>,
+    ts: Vec<Arc<dyn AnyTransform>>,
+    sink: Arc<dyn AnySink>,
+) -> Result<(u64, u64, rivven_connect::runtime::PipelineStatus)> {
+    let mut p = Pipeline::builder(name).any_source("source", src);
+    for (i, t) in ts.into_iter().enumerate() {
+        p = p.any_transform(format!("t{i}"), t);
+    }
+    let runtime = Runtime::builder()
+        .offset_store(MemoryOffsetStore::new())
+        .pipeline(p.any_sink("sink", sink).settings(settings()))
+        .start()
+        .await?;
+    let status = runtime.wait().await;
+    let p = status
+        .pipeline(name)
+        .cloned()
+        .ok_or_else(|| ConnectorError::fatal("no status"))?;
+    if !status.all_succeeded() {
+        return Err(ConnectorError::fatal(format!(
+            "pipeline failed: {:?}",
+            p.last_error
+        )));
+    }
+    Ok((p.events_read, p.events_written, p))
+}
+
+/// W3: unlimited datagen into a 2 000 events/s sink for `seconds`.
+async fn slow_sink(registry: &Registry, seconds: f64) -> Result<(u64, u64, Value)> {
+    let src = source(registry, "datagen", datagen_orders(0, false))?;
+    let throttled = Throttled {
+        events_per_second: 2_000,
+        count: Default::default(),
+    };
+    let count = Arc::clone(&throttled.count);
+    let settings = PipelineSettings::default().with_check_before_start(false);
+    let bound = (settings.max_in_flight_batches * settings.batch_size) as u64;
+    let sink: Arc<dyn AnySink> = Arc::new(rivven_connect::runtime::SinkAdapter::new(
+        throttled,
+        NoConfig {},
+    ));
+    let runtime = Runtime::builder()
+        .offset_store(MemoryOffsetStore::new())
+        .pipeline(
+            Pipeline::builder("w3")
+                .any_source("source", src)
+                .any_sink("sink", sink)
+                .settings(settings),
+        )
+        .start()
+        .await?;
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    let status = runtime.shutdown(Duration::from_secs(30)).await;
+    let p = status
+        .pipeline("w3")
+        .cloned()
+        .ok_or_else(|| ConnectorError::fatal("no status"))?;
+    Ok((
+        p.events_read,
+        count.load(Ordering::Relaxed),
+        json!({"max_buffered_events": p.max_in_flight_events, "buffer_bound": bound}),
+    ))
+}
