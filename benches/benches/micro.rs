@@ -69,12 +69,12 @@ fn transforms(c: &mut Criterion) {
         ),
         (
             "insert_field",
-            json!({"static_fields": {"source": "bench"}}),
+            json!({"static": {"source": "bench"}}),
             order(1),
         ),
         (
             "rename_field",
-            json!({"renames": {"total": "amount"}}),
+            json!({"rename": {"total": "amount"}}),
             order(1),
         ),
         ("cast", json!({"fields": {"quantity": "string"}}), order(1)),

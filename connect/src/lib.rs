@@ -46,6 +46,7 @@ mod macros;
 pub mod registry;
 pub mod runtime;
 mod secret;
+pub mod smt;
 mod spec;
 mod state;
 pub mod transforms;

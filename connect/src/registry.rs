@@ -181,6 +181,8 @@ pub struct Entry<T: ?Sized> {
     pub tags: Vec<String>,
     /// The Rust type that implements it.
     pub type_name: String,
+    /// Other names it is found by (see [`Registry::alias_transform`]).
+    pub aliases: Vec<String>,
     spec: fn() -> ConnectorSpec,
     build: Builder<T>,
 }
@@ -216,6 +218,7 @@ impl<T: ?Sized> Entry<T> {
             category,
             tags: tags.iter().map(|t| (*t).to_string()).collect(),
             type_name: type_name.to_string(),
+            aliases: Vec::new(),
             spec,
             build,
         }
@@ -234,6 +237,7 @@ impl<T: ?Sized> Entry<T> {
     fn matches(&self, needle: &str) -> bool {
         let needle = needle.to_lowercase();
         self.name.to_lowercase().contains(&needle)
+            || self.aliases.iter().any(|a| a.contains(&needle))
             || self.description.to_lowercase().contains(&needle)
             || self.tags.iter().any(|t| t.to_lowercase().contains(&needle))
     }
@@ -247,6 +251,7 @@ impl<T: ?Sized> Entry<T> {
             category: self.category,
             tags: self.tags.clone(),
             type_name: self.type_name.clone(),
+            aliases: self.aliases.clone(),
         }
     }
 }
@@ -268,6 +273,9 @@ pub struct ConnectorMetadata {
     pub tags: Vec<String>,
     /// Implementing type.
     pub type_name: String,
+    /// Other names it is found by.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// Connectors by kind and name.
@@ -276,6 +284,23 @@ pub struct Registry {
     sources: BTreeMap<String, Entry<dyn AnySource>>,
     sinks: BTreeMap<String, Entry<dyn AnySink>>,
     transforms: BTreeMap<String, Entry<dyn AnyTransform>>,
+    transform_aliases: BTreeMap<String, String>,
+}
+
+/// `MaskField` → `mask_field`, `ExtractNewRecordState` → `extract_new_record_state`.
+fn pascal_to_snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn insert<T: ?Sized>(map: &mut BTreeMap<String, Entry<T>>, entry: Entry<T>) -> Result<()> {
@@ -298,7 +323,8 @@ impl Registry {
         Self::default()
     }
 
-    /// The built-in connectors: `datagen`, `stdout`, `file` (source and sink).
+    /// The built-in connectors: `datagen`, `stdout`, `file` (source and sink) and the
+    /// single-message transforms of [`crate::smt`].
     pub fn builtin() -> Self {
         use crate::builtin::*;
         let mut r = Self::new();
@@ -310,6 +336,7 @@ impl Registry {
         let _ = r.register_source_in::<FileSource>(Category::Storage, &["file", "jsonl", "local"]);
         let _ = r.register_sink_in::<StdoutSink>(Category::Utility, &["console", "debug"]);
         let _ = r.register_sink_in::<FileSink>(Category::Storage, &["file", "jsonl", "local"]);
+        crate::smt::register_builtin(&mut r);
         r
     }
 
@@ -389,18 +416,40 @@ impl Registry {
         Ok(self)
     }
 
-    /// Registers a transform under its spec name.
+    /// Registers a transform under its spec name (category `utility`).
     pub fn register_transform<T: Transform + Default>(&mut self) -> Result<&mut Self> {
+        self.register_transform_in::<T>(Category::Utility, &[])
+    }
+
+    /// Registers a transform with a category and tags.
+    pub fn register_transform_in<T: Transform + Default>(
+        &mut self,
+        category: Category,
+        tags: &[&str],
+    ) -> Result<&mut Self> {
         let entry = Entry::new(
             ConnectorKind::Transform,
             std::any::type_name::<T>(),
-            Category::Utility,
-            &[],
+            category,
+            tags,
             T::spec,
             build_transform::<T>,
         );
         insert(&mut self.transforms, entry)?;
         Ok(self)
+    }
+
+    /// Makes `alias` another name of the registered transform `name`
+    /// (`rename_field` → `replace_field`). Listed with the transform.
+    pub fn alias_transform(&mut self, alias: &str, name: &str) -> &mut Self {
+        if let Some(entry) = self.transforms.get_mut(name) {
+            if !entry.aliases.iter().any(|a| a == alias) {
+                entry.aliases.push(alias.to_string());
+            }
+            self.transform_aliases
+                .insert(alias.to_string(), name.to_string());
+        }
+        self
     }
 
     /// A source by name.
@@ -413,9 +462,20 @@ impl Registry {
         self.sinks.get(name)
     }
 
-    /// A transform by name.
+    /// A transform by name or alias; the seeds' PascalCase spelling works too
+    /// (`MaskField` finds `mask_field`).
     pub fn transform(&self, name: &str) -> Option<&Entry<dyn AnyTransform>> {
-        self.transforms.get(name)
+        let lookup = |n: &str| {
+            self.transforms.get(n).or_else(|| {
+                self.transform_aliases
+                    .get(n)
+                    .and_then(|target| self.transforms.get(target))
+            })
+        };
+        lookup(name).or_else(|| {
+            let snake = pascal_to_snake(name);
+            (snake != name).then(|| lookup(&snake)).flatten()
+        })
     }
 
     /// Every connector, sources first, each kind by name.

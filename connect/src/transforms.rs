@@ -30,7 +30,8 @@ use serde_json::{Map, Value};
 
 use crate::event::SourceEvent;
 
-fn is_envelope(event: &SourceEvent) -> bool {
+/// Whether `event` is a CDC event with a Debezium envelope (`before`/`after`).
+pub(crate) fn is_envelope(event: &SourceEvent) -> bool {
     event.event_type.cdc_op().is_some()
         && event
             .data
@@ -38,24 +39,31 @@ fn is_envelope(event: &SourceEvent) -> bool {
             .is_some_and(|m| m.contains_key("before") && m.contains_key("after"))
 }
 
-/// The mutable row images of an event.
-fn rows_mut(event: &mut SourceEvent) -> Vec<&mut Map<String, Value>> {
-    if is_envelope(event) {
-        match event.data.as_object_mut() {
-            Some(envelope) => envelope
-                .iter_mut()
-                .filter(|(k, _)| *k == "before" || *k == "after")
-                .filter_map(|(_, v)| v.as_object_mut())
-                .collect(),
-            None => Vec::new(),
+/// Calls `f` on each mutable row image of an event: both images of an envelope
+/// (those that are objects), else `data` when it is an object. No allocation.
+pub(crate) fn for_each_row_mut(
+    event: &mut SourceEvent,
+    mut f: impl FnMut(&mut Map<String, Value>),
+) {
+    let envelope = is_envelope(event);
+    let Some(data) = event.data.as_object_mut() else {
+        return;
+    };
+    if !envelope {
+        f(data);
+        return;
+    }
+    for (key, image) in data.iter_mut() {
+        if key == "before" || key == "after" {
+            if let Some(row) = image.as_object_mut() {
+                f(row);
+            }
         }
-    } else {
-        event.data.as_object_mut().into_iter().collect()
     }
 }
 
-/// The row image reads look at.
-fn row(event: &SourceEvent) -> Option<&Value> {
+/// The row image reads look at (`after`, else `before`, of an envelope; else `data`).
+pub(crate) fn row(event: &SourceEvent) -> Option<&Value> {
     if is_envelope(event) {
         let after = event.data.get("after").filter(|v| !v.is_null());
         after.or_else(|| event.data.get("before").filter(|v| !v.is_null()))
@@ -67,31 +75,29 @@ fn row(event: &SourceEvent) -> Option<&Value> {
 /// Renames a top-level field; returns `true` when the field existed.
 pub fn rename_field(event: &mut SourceEvent, from: &str, to: &str) -> bool {
     let mut found = false;
-    for row in rows_mut(event) {
+    for_each_row_mut(event, |row| {
         if let Some(value) = row.remove(from) {
             row.insert(to.to_string(), value);
             found = true;
         }
-    }
+    });
     found
 }
 
 /// Removes top-level fields; returns how many were removed (across row images).
 pub fn remove_fields(event: &mut SourceEvent, fields: &[&str]) -> usize {
     let mut removed = 0;
-    for row in rows_mut(event) {
+    for_each_row_mut(event, |row| {
         for field in fields {
             removed += usize::from(row.remove(*field).is_some());
         }
-    }
+    });
     removed
 }
 
 /// Sets a field (a dotted path creates intermediate objects), overwriting any value.
 pub fn add_field(event: &mut SourceEvent, path: &str, value: Value) {
-    for row in rows_mut(event) {
-        set_in(row, path, value.clone());
-    }
+    for_each_row_mut(event, |row| set_in(row, path, value.clone()));
 }
 
 fn set_in(row: &mut Map<String, Value>, path: &str, value: Value) {
@@ -130,9 +136,7 @@ pub fn get_nested_field<'a>(event: &'a SourceEvent, path: &str) -> Option<&'a Va
 
 /// Keeps only the listed top-level fields.
 pub fn keep_only_fields(event: &mut SourceEvent, fields: &[&str]) {
-    for row in rows_mut(event) {
-        row.retain(|k, _| fields.contains(&k.as_str()));
-    }
+    for_each_row_mut(event, |row| row.retain(|k, _| fields.contains(&k.as_str())));
 }
 
 /// `true` when the (dotted) field exists and is not `null`.

@@ -111,6 +111,16 @@ fn describe_validation(prefix: &str, errors: &validator::ValidationErrors, out: 
             format!("{prefix}.{field}")
         };
         match kind {
+            // Struct-level rules (`#[validate(schema(..))]`) speak for themselves.
+            K::Field(list) if *field == "__all__" => {
+                for e in list {
+                    let message = e.message.as_deref().unwrap_or(&e.code);
+                    match prefix {
+                        "" => out.push(message.to_string()),
+                        p => out.push(format!("`{p}`: {message}")),
+                    }
+                }
+            }
             K::Field(list) => {
                 for e in list {
                     let mut params: Vec<String> = e

@@ -1,0 +1,226 @@
+//! The filter expression language: [`Expr`].
+//!
+//! ```text
+//! total >= 100 and status != 'cancelled'
+//! value.amount > 100                          -- `value.` is the row (Kafka-style spelling)
+//! (country = 'NO' or country = 'SE') and not deleted
+//! product in ['laptop', 'phone'] and quantity not in [0]
+//! email ends_with '@example.com' or name matches '^[A-Z]'
+//! tags contains 'vip' and address.city starts_with 'Os'
+//! $op = 'd' or $stream = 'orders' or $key.id = 7
+//! ```
+//!
+//! * **Fields** are dotted paths into the row — `after` (else `before`) of a CDC
+//!   envelope, else the record's `data` — with array indices (`items.0.sku`) and
+//!   backticks for odd names (`` `first name` ``). `$data.path` reads the raw payload
+//!   (envelope included), `$key[.path]` the key, and `$stream`, `$namespace`, `$op`,
+//!   `$event_type` the event itself. A missing field reads as `null`.
+//! * **Literals**: `'single'` or `"double"` quoted strings (`\` escapes), numbers
+//!   (`-1.5e3`), `true`, `false`, `null`. String values must be quoted: a bare word is
+//!   a field.
+//! * **Operators**: `=` (`==`), `!=` (`<>`), `>`, `>=`, `<`, `<=`; `in [..]`,
+//!   `contains`, `starts_with`, `ends_with`, `matches '<regex>'`, each negatable with
+//!   `not` (`x not in [..]`); `and` (`&&`), `or` (`||`), `not` (`!`), parentheses.
+//!   Keywords are case-insensitive. A lone field is true when it is the boolean `true`.
+//! * Comparisons never fail at run time: numbers compare by value (also against a
+//!   numeric string), strings lexicographically, other mixes are simply `false`.
+//!
+//! Parse errors name the column:
+//!
+//! ```
+//! use rivven_connect::smt::Expr;
+//! use rivven_connect::SourceEvent;
+//! use serde_json::json;
+//!
+//! let expr = Expr::parse("total >= 100 and status != 'cancelled'").unwrap();
+//! assert!(expr.matches(&SourceEvent::record("orders", json!({"total": 120, "status": "paid"}))));
+//! assert!(!expr.matches(&SourceEvent::record("orders", json!({"total": 99.5}))));
+//!
+//! let err = Expr::parse("total >= and status = 'x'").unwrap_err();
+//! assert_eq!(err.column, 10);
+//! assert_eq!(err.to_string(), "column 10: expected a field or a value, found the keyword `and` (quote a field of that name in backticks)");
+//! ```
+
+mod eval;
+mod lexer;
+mod parser;
+
+use std::fmt;
+
+use crate::event::SourceEvent;
+
+/// A parse error: what is wrong and where (1-based column, in characters).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("column {column}: {message}")]
+pub struct ExprError {
+    /// Column of the offending token.
+    pub column: usize,
+    /// What was expected or found.
+    pub message: String,
+}
+
+impl ExprError {
+    fn new(column: usize, message: impl Into<String>) -> Self {
+        Self {
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+/// A parsed filter expression, evaluated per event without allocating.
+#[derive(Clone)]
+pub struct Expr {
+    text: String,
+    root: parser::Node,
+}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Expr({:?})", self.text)
+    }
+}
+
+impl PartialEq for Expr {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Expr {
+    /// Parses `text`; the error names the column of the problem.
+    pub fn parse(text: &str) -> Result<Self, ExprError> {
+        let tokens = lexer::tokenize(text)?;
+        let root = parser::Parser::new(tokens).parse()?;
+        Ok(Self {
+            text: text.to_string(),
+            root,
+        })
+    }
+
+    /// Whether `event` satisfies the expression.
+    pub fn matches(&self, event: &SourceEvent) -> bool {
+        eval::eval(&self.root, event)
+    }
+
+    /// The expression as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn is(expr: &str, data: serde_json::Value) -> bool {
+        Expr::parse(expr)
+            .unwrap_or_else(|e| panic!("{expr}: {e}"))
+            .matches(&SourceEvent::record("orders", data))
+    }
+
+    #[test]
+    fn comparisons_and_logic() {
+        let row = json!({"total": 120, "status": "paid", "qty": 2, "vip": true, "n": null,
+                         "address": {"city": "Oslo"}, "tags": ["a", "vip"], "price": "19.90"});
+        assert!(is("total >= 100 and status != 'cancelled'", row.clone()));
+        assert!(is("total == 120.0", row.clone()));
+        assert!(is("total > 119.5 && qty < 3", row.clone()));
+        assert!(is("not (total < 100) or status = 'x'", row.clone()));
+        assert!(is("!vip = false", row.clone()));
+        assert!(is("vip", row.clone()));
+        assert!(!is("status", row.clone()));
+        assert!(is(
+            "n = null and missing = null and missing != 0",
+            row.clone()
+        ));
+        assert!(is(
+            "address.city = \"Oslo\" and value.address.city = 'Oslo'",
+            row.clone()
+        ));
+        assert!(is(
+            "price > 10 and price = 19.9 and price < '2'",
+            row.clone()
+        ));
+        assert!(!is("status > 5 or status < 5", row.clone()));
+        assert!(is("a = 1 or b = 2 or total = 120", row.clone()));
+        assert!(is("STATUS = 'x' OR status = 'paid'", row));
+    }
+
+    #[test]
+    fn lists_text_and_regex() {
+        let row = json!({"product": "laptop", "email": "ann@example.com", "tags": ["vip", 3]});
+        assert!(is("product in ['laptop', 'phone']", row.clone()));
+        assert!(is("product not in ['tablet']", row.clone()));
+        assert!(is("tags contains 'vip' and tags contains 3", row.clone()));
+        assert!(is(
+            "email ends_with '@example.com' and email starts_with 'ann'",
+            row.clone()
+        ));
+        assert!(is(
+            "email contains '@' and email not contains '#'",
+            row.clone()
+        ));
+        assert!(is("email matches '^[a-z]+@'", row.clone()));
+        assert!(!is("product matches '^x'", row.clone()));
+        assert!(is("missing in [null, 1]", row.clone()));
+        assert!(!is("product in []", row));
+    }
+
+    #[test]
+    fn event_fields_and_envelopes() {
+        let delete = SourceEvent::cdc_delete("users", json!({"id": 7, "name": "x"}))
+            .with_key(json!({"id": 7}));
+        let e = |s: &str| {
+            Expr::parse(s)
+                .unwrap_or_else(|err| panic!("{err}"))
+                .matches(&delete)
+        };
+        assert!(e(
+            "$op = 'd' and id = 7 and $key.id = 7 and $stream = 'users'"
+        ));
+        assert!(e(
+            "$event_type = 'delete' and $data.after = null and $data.before.name = 'x'"
+        ));
+        assert!(e("$namespace = null"));
+        let kv = SourceEvent::record("kv", json!({"key": "k", "value": 5}));
+        assert!(Expr::parse("value = 5 and key = 'k'")
+            .map(|x| x.matches(&kv))
+            .unwrap_or(false));
+    }
+
+    #[test]
+    fn errors_point_at_the_column() {
+        let cases = [
+            ("", 1, "empty"),
+            ("total >", 8, "expected a field or a value"),
+            ("total > 1 status = 2", 11, "expected `and`, `or`"),
+            ("(a = 1", 7, "expected `)`"),
+            ("a in 'x'", 6, "expected `[`"),
+            ("a in [b]", 7, "literals only"),
+            ("a in [1 2]", 9, "expected `,` or `]`"),
+            ("a matches b", 11, "quoted regular expression"),
+            ("a matches '('", 11, "invalid regular expression"),
+            ("a not = 1", 7, "after `not`"),
+            ("$nope = 1", 1, "unknown `$nope`"),
+            ("a = 'open", 5, "unterminated string"),
+            ("a ~ 1", 3, "unexpected character `~`"),
+        ];
+        for (text, column, needle) in cases {
+            let err = Expr::parse(text)
+                .err()
+                .unwrap_or_else(|| panic!("{text:?} parsed"));
+            assert_eq!(err.column, column, "{text:?}: {err}");
+            assert!(err.message.contains(needle), "{text:?}: {err}");
+        }
+        let deep = format!("{}a = 1{}", "(".repeat(100), ")".repeat(100));
+        assert!(Expr::parse(&deep).is_err_and(|e| e.message.contains("nests deeper")));
+    }
+}

@@ -1,0 +1,135 @@
+//! `filter`: keeps (or drops) the events matching a condition.
+//!
+//! ```yaml
+//! transforms:
+//!   big-orders:
+//!     type: filter            # or Filter
+//!     config:
+//!       condition: "value.amount > 100 and status != 'cancelled'"
+//!       action: keep          # keep matches (default) | drop matches
+//! ```
+//!
+//! The condition language is described in [`Expr`](crate::smt::Expr). The seeds'
+//! `drop: true` is accepted as a synonym of `action: drop`.
+
+use async_trait::async_trait;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::borrow::Cow;
+use validator::{Validate, ValidationError};
+
+use super::Expr;
+use crate::connector::{Transform, TransformOutput};
+use crate::error::Result;
+use crate::event::SourceEvent;
+use crate::spec::ConnectorSpec;
+use crate::TransformConfig;
+
+/// What happens to events matching the condition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterAction {
+    /// Keep matching events, drop the rest.
+    #[default]
+    Keep,
+    /// Drop matching events, keep the rest.
+    Drop,
+}
+
+/// A condition, parsed when the config loads (a syntax error is a config error
+/// naming the column).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition(pub Expr);
+
+impl<'de> Deserialize<'de> for Condition {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Expr::parse(&text)
+            .map(Condition)
+            .map_err(|e| serde::de::Error::custom(format!("invalid condition `{text}`: {e}")))
+    }
+}
+
+impl JsonSchema for Condition {
+    fn schema_name() -> Cow<'static, str> {
+        "Condition".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "examples": ["total >= 100 and status != 'cancelled'"]
+        })
+    }
+}
+
+/// Keeps or drops events by a condition on their fields.
+#[derive(Debug, Clone, Deserialize, Validate, JsonSchema, TransformConfig)]
+#[transform(
+    name = "filter",
+    version = env!("CARGO_PKG_VERSION"),
+    description = "Keep or drop events by a condition (SQL-like expression)"
+)]
+#[serde(deny_unknown_fields)]
+#[validate(schema(function = "action_agrees"))]
+pub struct FilterConfig {
+    /// The condition, e.g. `total >= 100 and status != 'cancelled'`.
+    pub condition: Condition,
+    /// `keep` the matching events (the default) or `drop` them.
+    #[serde(default)]
+    pub action: Option<FilterAction>,
+    /// `true` is a synonym of `action: drop` (the seeds' spelling); must agree with `action`.
+    #[serde(default)]
+    pub drop: Option<bool>,
+}
+
+fn action_agrees(config: &FilterConfig) -> std::result::Result<(), ValidationError> {
+    match (config.action, config.drop) {
+        (Some(FilterAction::Keep), Some(true)) | (Some(FilterAction::Drop), Some(false)) => {
+            Err(ValidationError::new("conflict")
+                .with_message("`action` and `drop` disagree; set only `action`".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl FilterConfig {
+    /// Whether matching events are dropped (rather than kept).
+    pub fn drops_matches(&self) -> bool {
+        match (self.action, self.drop) {
+            (Some(action), _) => action == FilterAction::Drop,
+            (None, drop) => drop.unwrap_or(false),
+        }
+    }
+}
+
+/// The `filter` transform.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Filter;
+
+#[async_trait]
+impl Transform for Filter {
+    type Config = FilterConfig;
+
+    fn spec() -> ConnectorSpec {
+        FilterConfigSpec::spec()
+    }
+
+    async fn transform(
+        &self,
+        config: &FilterConfig,
+        event: SourceEvent,
+    ) -> Result<TransformOutput> {
+        let matched = config.condition.0.matches(&event);
+        Ok(if matched != config.drops_matches() {
+            TransformOutput::Emit(event)
+        } else {
+            TransformOutput::Drop
+        })
+    }
+}
