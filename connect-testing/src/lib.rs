@@ -26,6 +26,7 @@ pub mod events;
 mod eventually;
 pub mod harness;
 pub mod mock;
+pub mod services;
 
 pub use compliance::{
     assert_sink_compliance, assert_source_compliance, ComplianceReport, Resume, SinkCompliance,
@@ -38,8 +39,7 @@ pub use mock::{MockConfig, MockSink, MockSource, MockTransform};
 /// Everything a connector test usually needs.
 pub mod prelude {
     pub use crate::compliance::{
-        assert_sink_compliance, assert_source_compliance, Resume, SinkCompliance,
-        SourceCompliance,
+        assert_sink_compliance, assert_source_compliance, Resume, SinkCompliance, SourceCompliance,
     };
     pub use crate::eventually;
     pub use crate::harness::{run_sink, run_source, run_source_with, PipelineResult, TestHarness};

@@ -1,0 +1,157 @@
+//! [`Mosquitto`]: a private Mosquitto MQTT broker.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use super::process::{find_binary, is_root, service_dir};
+use super::ready::tcp_exchange;
+use super::server::{Launcher, Server};
+use super::{ServiceError, HOST};
+
+const PACKAGE: &str = "mosquitto";
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// MQTT 3.1.1 CONNECT, clean session, client id `rivven-ready-probe`.
+const PROBE_CONNECT: &[u8] = b"\x10\x1e\x00\x04MQTT\x04\x02\x00\x3c\x00\x12rivven-ready-probe";
+/// CONNACK, session not present, connection accepted.
+const PROBE_CONNACK: &[u8] = b"\x20\x02\x00\x00";
+
+/// A private Mosquitto MQTT broker (Debian package `mosquitto`), anonymous
+/// access, one plain TCP listener.
+///
+/// Persistence is on, but Mosquitto writes its database only on a clean
+/// shutdown (or every 30 minutes): after [`kill`](Self::kill) +
+/// [`restart`](Self::restart) the broker accepts connections again, with no
+/// guarantee about retained messages or sessions.
+#[derive(Debug)]
+pub struct Mosquitto {
+    // Declared first: the server stops before its directory is removed.
+    server: Server<MosquittoLauncher>,
+    dir: TempDir,
+}
+
+#[derive(Debug)]
+struct MosquittoLauncher {
+    binary: PathBuf,
+    dir: PathBuf,
+}
+
+impl MosquittoLauncher {
+    fn config_path(&self) -> PathBuf {
+        self.dir.join("mosquitto.conf")
+    }
+}
+
+impl Launcher for MosquittoLauncher {
+    const SERVICE: &'static str = "mosquitto";
+
+    fn command(&self, port: u16) -> Result<Command, ServiceError> {
+        let mut config = format!(
+            "listener {port} {HOST}\n\
+             allow_anonymous true\n\
+             persistence true\n\
+             persistence_location {}/\n\
+             log_dest stderr\n",
+            self.dir.display()
+        );
+        if is_root() {
+            // As root Mosquitto would switch to the `mosquitto` user, which
+            // cannot write to our directory.
+            config.push_str("user root\n");
+        }
+        let path = self.config_path();
+        std::fs::write(&path, config)
+            .map_err(|e| ServiceError::io(format!("mosquitto: write {}", path.display()), e))?;
+        let mut command = Command::new(&self.binary);
+        command.current_dir(&self.dir).arg("-c").arg(path);
+        Ok(command)
+    }
+
+    fn probe(&self, port: u16) -> impl std::future::Future<Output = bool> + Send {
+        tcp_exchange(port, PROBE_CONNECT, PROBE_CONNACK)
+    }
+}
+
+impl Mosquitto {
+    /// Start a private broker and wait until it accepts an MQTT connection.
+    pub async fn start() -> Result<Self, ServiceError> {
+        let binary = find_binary(
+            "mosquitto",
+            &[PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")],
+            true,
+            PACKAGE,
+        )?;
+        let dir = service_dir("mosquitto")?;
+        let launcher = MosquittoLauncher {
+            binary,
+            dir: dir.path().to_path_buf(),
+        };
+        let server = Server::start(launcher, &dir.path().join("mosquitto.log")).await?;
+        Ok(Self { server, dir })
+    }
+
+    /// `127.0.0.1`.
+    pub fn host(&self) -> &str {
+        HOST
+    }
+
+    /// The MQTT port.
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// `mqtt://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("mqtt://{HOST}:{}", self.port())
+    }
+
+    /// `MQTT_URL`, `MQTT_HOST` and `MQTT_PORT`.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("MQTT_URL".into(), self.url()),
+            ("MQTT_HOST".into(), HOST.into()),
+            ("MQTT_PORT".into(), self.port().to_string()),
+        ]
+    }
+
+    /// The broker's configuration file.
+    pub fn config_path(&self) -> PathBuf {
+        self.server.launcher().config_path()
+    }
+
+    /// The broker's temporary directory (configuration, persistence, log).
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The broker's log file (its stdout and stderr).
+    pub fn log_path(&self) -> &Path {
+        self.server.log()
+    }
+
+    /// The broker's pid while it runs.
+    pub fn pid(&mut self) -> Option<u32> {
+        self.server.pid()
+    }
+
+    /// Whether the broker process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.server.is_running()
+    }
+
+    /// `SIGKILL` the broker (a crash): connections fail until
+    /// [`restart`](Self::restart).
+    pub fn kill(&mut self) {
+        self.server.kill();
+    }
+
+    /// Start again on the same port and directory (after a clean `SIGTERM`
+    /// shutdown if it is running).
+    pub async fn restart(&mut self) -> Result<(), ServiceError> {
+        self.server.stop("TERM", STOP_GRACE).await;
+        self.server.relaunch().await
+    }
+}

@@ -1,0 +1,139 @@
+//! [`Nats`]: a private `nats-server` with JetStream.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use super::process::{find_binary, service_dir};
+use super::ready::tcp_exchange;
+use super::server::{Launcher, Server};
+use super::{ServiceError, HOST};
+
+const PACKAGE: &str = "nats-server";
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// A private NATS server with JetStream enabled (Debian package `nats-server`).
+///
+/// No monitoring, cluster or leaf-node ports are opened. JetStream keeps its
+/// streams in [`store_dir`](Self::store_dir); what it has written there
+/// survives [`kill`](Self::kill) + [`restart`](Self::restart) (it acknowledges
+/// a publish before the write reaches the file, so a test that kills right
+/// after publishing should first wait for the data to be on disk).
+#[derive(Debug)]
+pub struct Nats {
+    // Declared first: the server stops before its directory is removed.
+    server: Server<NatsLauncher>,
+    dir: TempDir,
+}
+
+#[derive(Debug)]
+struct NatsLauncher {
+    binary: PathBuf,
+    dir: PathBuf,
+}
+
+impl NatsLauncher {
+    fn store_dir(&self) -> PathBuf {
+        self.dir.join("jetstream")
+    }
+}
+
+impl Launcher for NatsLauncher {
+    const SERVICE: &'static str = "nats";
+
+    fn command(&self, port: u16) -> Result<Command, ServiceError> {
+        let mut command = Command::new(&self.binary);
+        command
+            .current_dir(&self.dir)
+            .args(["-a", HOST, "-p", &port.to_string(), "-js", "-sd"])
+            .arg(self.store_dir())
+            .arg("-P")
+            .arg(self.dir.join("nats.pid"));
+        Ok(command)
+    }
+
+    fn probe(&self, port: u16) -> impl std::future::Future<Output = bool> + Send {
+        // A NATS server greets every client with `INFO {...}`.
+        tcp_exchange(port, b"", b"INFO ")
+    }
+}
+
+impl Nats {
+    /// Start a private NATS server with JetStream and wait until it greets
+    /// clients.
+    pub async fn start() -> Result<Self, ServiceError> {
+        let binary = find_binary(
+            "nats-server",
+            &[PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")],
+            true,
+            PACKAGE,
+        )?;
+        let dir = service_dir("nats")?;
+        let launcher = NatsLauncher {
+            binary,
+            dir: dir.path().to_path_buf(),
+        };
+        let server = Server::start(launcher, &dir.path().join("nats.log")).await?;
+        Ok(Self { server, dir })
+    }
+
+    /// `127.0.0.1`.
+    pub fn host(&self) -> &str {
+        HOST
+    }
+
+    /// The client port.
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://{HOST}:{}", self.port())
+    }
+
+    /// `NATS_URL`.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![("NATS_URL".into(), self.url())]
+    }
+
+    /// The JetStream store directory.
+    pub fn store_dir(&self) -> PathBuf {
+        self.server.launcher().store_dir()
+    }
+
+    /// The server's temporary directory (holds the store and the log).
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The server's log file (its stdout and stderr).
+    pub fn log_path(&self) -> &Path {
+        self.server.log()
+    }
+
+    /// The server's pid while it runs.
+    pub fn pid(&mut self) -> Option<u32> {
+        self.server.pid()
+    }
+
+    /// Whether the server process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.server.is_running()
+    }
+
+    /// `SIGKILL` the server (a crash): connections fail until
+    /// [`restart`](Self::restart).
+    pub fn kill(&mut self) {
+        self.server.kill();
+    }
+
+    /// Start again on the same port and store (after a clean `SIGTERM`
+    /// shutdown if it is running).
+    pub async fn restart(&mut self) -> Result<(), ServiceError> {
+        self.server.stop("TERM", STOP_GRACE).await;
+        self.server.relaunch().await
+    }
+}
