@@ -149,6 +149,24 @@ impl State {
         self.global.extend(other.global);
     }
 
+    /// Like [`apply_stream_update`](Self::apply_stream_update), taking the update by
+    /// value: keys already present keep their allocation (the per-event path).
+    pub fn merge_stream_update(&mut self, stream: &str, update: Map<String, Value>) {
+        let entry = match self.streams.get_mut(stream) {
+            Some(entry) => entry,
+            None => self.get_or_create_stream(stream),
+        };
+        for (k, v) in update {
+            if k == "cursor" {
+                entry.cursor = Some(v);
+            } else if let Some(slot) = entry.data.get_mut(&k) {
+                *slot = v;
+            } else {
+                entry.data.insert(k, v);
+            }
+        }
+    }
+
     /// Merge an event's stream-state update into a stream's `data`.
     /// The key `cursor` sets the cursor itself.
     pub fn apply_stream_update(&mut self, stream: &str, update: &Map<String, Value>) {

@@ -157,14 +157,22 @@ impl Sink for StdoutSink {
     async fn write(
         &self,
         config: &StdoutSinkConfig,
-        mut events: BoxStream<'static, SourceEvent>,
+        events: BoxStream<'static, SourceEvent>,
+    ) -> Result<WriteResult> {
+        let events: Vec<SourceEvent> = events.collect().await;
+        self.write_borrowed(config, &events).await
+    }
+
+    async fn write_borrowed(
+        &self,
+        config: &StdoutSinkConfig,
+        events: &[SourceEvent],
     ) -> Result<WriteResult> {
         let mut result = WriteResult::new();
         let mut buffer = Vec::new();
         let mut written = 0u64;
-        let mut index = 0usize;
-        while let Some(event) = events.next().await {
-            match render(config, &event) {
+        for (index, event) in events.iter().enumerate() {
+            match render(config, event) {
                 Ok(line) => {
                     buffer.extend_from_slice(line.as_bytes());
                     buffer.push(b'\n');
@@ -172,7 +180,6 @@ impl Sink for StdoutSink {
                 }
                 Err(e) => result.add_record_failure(index, &e),
             }
-            index += 1;
         }
         let io = |e: std::io::Error| ConnectorError::from(e).context("writing to stdout");
         match &self.writer {

@@ -1,7 +1,7 @@
 //! The [`Sink`] and [`BatchSink`] traits and [`WriteResult`].
 
 use async_trait::async_trait;
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::check::CheckResult;
@@ -36,6 +36,22 @@ pub trait Sink: Send + Sync + 'static {
         config: &Self::Config,
         events: BoxStream<'static, SourceEvent>,
     ) -> Result<WriteResult>;
+
+    /// Write a batch the runtime keeps hold of — it needs the events again for
+    /// in-place retries and to dead-letter the ones the sink rejects.
+    ///
+    /// This is what the runtime calls. The default hands a copy of the events to
+    /// [`write`](Sink::write). A sink that only reads its events (serializes them,
+    /// copies fields out) overrides it to write straight from the slice and saves
+    /// that copy; the built-in `file` and `stdout` sinks do.
+    async fn write_borrowed(
+        &self,
+        config: &Self::Config,
+        events: &[SourceEvent],
+    ) -> Result<WriteResult> {
+        self.write(config, futures::stream::iter(events.to_vec()).boxed())
+            .await
+    }
 }
 
 /// A sink that prefers whole batches.
@@ -50,6 +66,16 @@ pub trait BatchSink: Sink {
         config: &Self::Config,
         events: Vec<SourceEvent>,
     ) -> Result<WriteResult>;
+
+    /// Write a batch the runtime keeps hold of (see [`Sink::write_borrowed`]).
+    /// The default hands a copy to [`write_batch`](BatchSink::write_batch).
+    async fn write_batch_borrowed(
+        &self,
+        config: &Self::Config,
+        events: &[SourceEvent],
+    ) -> Result<WriteResult> {
+        self.write_batch(config, events.to_vec()).await
+    }
 }
 
 /// How events are grouped before a sink writes them.

@@ -5,7 +5,7 @@
 //! [`AnySource`], [`AnySink`] and [`AnyTransform`] traits.
 
 use async_trait::async_trait;
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{BoxStream, StreamExt};
 use std::fmt;
 
 use crate::catalog::{Catalog, ConfiguredCatalog};
@@ -62,8 +62,9 @@ pub trait AnySink: Send + Sync + 'static {
     async fn check(&self) -> Result<CheckResult>;
     /// The sink's own batching, if it is a [`BatchSink`].
     fn batch_config(&self) -> Option<BatchConfig>;
-    /// Write one batch.
-    async fn write(&self, events: Vec<SourceEvent>) -> Result<WriteResult>;
+    /// Write one batch; the caller keeps the events (for retries and the
+    /// dead-letter queue), see [`Sink::write_borrowed`].
+    async fn write(&self, events: &[SourceEvent]) -> Result<WriteResult>;
 }
 
 /// A transform with its config, behind a trait object.
@@ -134,7 +135,7 @@ impl<S: Source> AnySource for SourceAdapter<S> {
     }
 }
 
-/// A [`Sink`] paired with its config; each batch is handed over as a stream.
+/// A [`Sink`] paired with its config; each batch goes to [`Sink::write_borrowed`].
 pub struct SinkAdapter<K: Sink> {
     sink: K,
     config: K::Config,
@@ -166,10 +167,8 @@ impl<K: Sink> AnySink for SinkAdapter<K> {
     fn batch_config(&self) -> Option<BatchConfig> {
         None
     }
-    async fn write(&self, events: Vec<SourceEvent>) -> Result<WriteResult> {
-        self.sink
-            .write(&self.config, stream::iter(events).boxed())
-            .await
+    async fn write(&self, events: &[SourceEvent]) -> Result<WriteResult> {
+        self.sink.write_borrowed(&self.config, events).await
     }
 }
 
@@ -205,8 +204,8 @@ impl<K: BatchSink> AnySink for BatchSinkAdapter<K> {
     fn batch_config(&self) -> Option<BatchConfig> {
         Some(self.sink.batch_config(&self.config))
     }
-    async fn write(&self, events: Vec<SourceEvent>) -> Result<WriteResult> {
-        self.sink.write_batch(&self.config, events).await
+    async fn write(&self, events: &[SourceEvent]) -> Result<WriteResult> {
+        self.sink.write_batch_borrowed(&self.config, events).await
     }
 }
 

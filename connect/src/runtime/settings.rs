@@ -79,7 +79,8 @@ impl RestartPolicy {
 pub struct PipelineSettings {
     /// Events per source batch.
     pub batch_size: usize,
-    /// How long a partial source batch waits for more events.
+    /// How long a partial source batch waits for more events once the source has
+    /// none ready (default 5 ms, like Kafka's `linger.ms`).
     pub linger: Duration,
     /// Credit window: unacknowledged batches the source may have in flight.
     pub max_in_flight_batches: usize,
@@ -108,7 +109,7 @@ impl Default for PipelineSettings {
     fn default() -> Self {
         Self {
             batch_size: 1024,
-            linger: Duration::from_millis(50),
+            linger: Duration::from_millis(5),
             max_in_flight_batches: 4,
             rate_limit: 0,
             rate_limit_burst: 0,

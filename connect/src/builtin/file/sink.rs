@@ -18,7 +18,6 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use validator::Validate;
 
 use crate::check::CheckResult;
@@ -235,31 +234,42 @@ impl Sink for FileSink {
     async fn write(
         &self,
         config: &FileSinkConfig,
-        mut events: BoxStream<'static, SourceEvent>,
+        events: BoxStream<'static, SourceEvent>,
+    ) -> Result<WriteResult> {
+        let events: Vec<SourceEvent> = events.collect().await;
+        self.write_borrowed(config, &events).await
+    }
+
+    async fn write_borrowed(
+        &self,
+        config: &FileSinkConfig,
+        events: &[SourceEvent],
     ) -> Result<WriteResult> {
         let mut result = WriteResult::new();
         let mut buf = Vec::with_capacity(64 * 1024);
         let mut written = 0u64;
-        let mut index = 0usize;
-        while let Some(event) = events.next().await {
+        for (index, event) in events.iter().enumerate() {
+            let start = buf.len();
             let line = match config.format {
                 FileSinkFormat::Data => serde_json::to_writer(&mut buf, &event.data),
-                FileSinkFormat::Event => serde_json::to_writer(&mut buf, &json!(event)),
+                FileSinkFormat::Event => serde_json::to_writer(&mut buf, event),
             };
             match line {
                 Ok(()) => {
                     buf.push(b'\n');
                     written += 1;
                 }
-                Err(e) => result.add_record_failure(
-                    index,
-                    &ConnectorError::data(format!(
-                        "event {index} of stream `{}`: {e}",
-                        event.stream
-                    )),
-                ),
+                Err(e) => {
+                    buf.truncate(start); // no half-written line
+                    result.add_record_failure(
+                        index,
+                        &ConnectorError::data(format!(
+                            "event {index} of stream `{}`: {e}",
+                            event.stream
+                        )),
+                    )
+                }
             }
-            index += 1;
         }
         if buf.is_empty() {
             return Ok(result);
@@ -282,6 +292,7 @@ impl Sink for FileSink {
 mod tests {
     use super::*;
     use futures::stream;
+    use serde_json::json;
     use serde_json::Value;
 
     fn events(ids: std::ops::Range<u64>) -> BoxStream<'static, SourceEvent> {
