@@ -38,11 +38,19 @@ impl Sink for Blackhole {
         _: &NoConfig,
         events: BoxStream<'static, SourceEvent>,
     ) -> Result<WriteResult> {
-        let n = events.count().await as u64;
-        self.count.fetch_add(n, Ordering::Relaxed);
+        Ok(self.accept(events.count().await))
+    }
+    async fn write_borrowed(&self, _: &NoConfig, events: &[SourceEvent]) -> Result<WriteResult> {
+        Ok(self.accept(events.len()))
+    }
+}
+
+impl Blackhole {
+    fn accept(&self, n: usize) -> WriteResult {
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
         let mut r = WriteResult::new();
-        r.add_success(n, 0);
-        Ok(r)
+        r.add_success(n as u64, 0);
+        r
     }
 }
 
@@ -53,6 +61,19 @@ pub struct Throttled {
     pub events_per_second: u32,
     /// Events written.
     pub count: Arc<AtomicU64>,
+}
+
+impl Throttled {
+    async fn accept(&self, n: usize) -> Result<WriteResult> {
+        tokio::time::sleep(Duration::from_secs_f64(
+            n as f64 / f64::from(self.events_per_second.max(1)),
+        ))
+        .await;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        let mut r = WriteResult::new();
+        r.add_success(n as u64, 0);
+        Ok(r)
+    }
 }
 
 #[async_trait]
@@ -71,14 +92,9 @@ impl Sink for Throttled {
         _: &NoConfig,
         events: BoxStream<'static, SourceEvent>,
     ) -> Result<WriteResult> {
-        let n = events.count().await as u64;
-        tokio::time::sleep(Duration::from_secs_f64(
-            n as f64 / f64::from(self.events_per_second.max(1)),
-        ))
-        .await;
-        self.count.fetch_add(n, Ordering::Relaxed);
-        let mut r = WriteResult::new();
-        r.add_success(n, 0);
-        Ok(r)
+        self.accept(events.count().await).await
+    }
+    async fn write_borrowed(&self, _: &NoConfig, events: &[SourceEvent]) -> Result<WriteResult> {
+        self.accept(events.len()).await
     }
 }

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use crate::sinks::{Blackhole, NoConfig, Throttled};
 
 /// Events per runtime batch: large enough that an actor hop is noise.
-pub const BATCH: usize = 4096;
+pub const BATCH: usize = 1024;
+/// Unacknowledged batches per pipeline.
+pub const IN_FLIGHT: usize = 4;
 
 /// How a workload runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,33 +128,39 @@ pub async fn run(workload: &str, mode: Mode, n: u64, seconds: f64, dir: &Path) -
                 source(&registry, "file", json!({"path": input}))?
             };
             let ts = order_transforms(&registry)?;
-            let (i, o) = match mode {
-                Mode::Loop => jsonl_loop(src, &ts, &out).await?,
+            let (i, o, extra) = match mode {
+                Mode::Loop => {
+                    let (i, o) = jsonl_loop(src, &ts, &out).await?;
+                    (i, o, Value::Null)
+                }
                 Mode::Runtime => {
                     let file = sink(&registry, "file", json!({"path": out}))?;
-                    let (i, o, _) = through_runtime(workload, src, ts, file).await?;
+                    let (i, o, status) = through_runtime(workload, src, ts, file).await?;
                     fsync(&out)?;
-                    (i, o)
+                    (i, o, buffered(&status))
                 }
             };
-            (i, o, Value::Null)
+            (i, o, extra)
         }
         "w2" => {
             let src = source(&registry, "datagen", datagen_orders(n, true))?;
             let ts = vec![transform(&registry, "extract_new_record_state", json!({}))?];
-            let (i, o) = match mode {
-                Mode::Loop => count_loop(src, &ts).await?,
+            let (i, o, extra) = match mode {
+                Mode::Loop => {
+                    let (i, o) = count_loop(src, &ts).await?;
+                    (i, o, Value::Null)
+                }
                 Mode::Runtime => {
                     let hole: Arc<dyn AnySink> =
                         Arc::new(rivven_connect::runtime::SinkAdapter::new(
                             Blackhole::default(),
                             NoConfig {},
                         ));
-                    let (i, o, _) = through_runtime(workload, src, ts, hole).await?;
-                    (i, o)
+                    let (i, o, status) = through_runtime(workload, src, ts, hole).await?;
+                    (i, o, buffered(&status))
                 }
             };
-            (i, o, Value::Null)
+            (i, o, extra)
         }
         "w3" => slow_sink(&registry, seconds).await?,
         other => {
@@ -267,10 +275,17 @@ async fn count_loop(src: Arc<dyn AnySource>, ts: &[Arc<dyn AnyTransform>]) -> Re
     Ok((read, out))
 }
 
+/// The runtime's high-water mark of unacknowledged events, against its bound.
+fn buffered(status: &rivven_connect::runtime::PipelineStatus) -> Value {
+    let s = settings();
+    json!({"max_buffered_events": status.max_in_flight_events,
+           "buffer_bound": s.max_in_flight_batches * s.batch_size})
+}
+
 fn settings() -> PipelineSettings {
     PipelineSettings::default()
         .with_batch_size(BATCH)
-        .with_max_in_flight_batches(8)
+        .with_max_in_flight_batches(IN_FLIGHT)
         .with_sink_batch(BatchConfig::new(BATCH, 50))
         .with_check_before_start(false)
 }
