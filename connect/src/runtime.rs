@@ -45,7 +45,7 @@ mod transform_actor;
 
 pub use any::{
     AnySink, AnySource, AnyTransform, BatchSinkAdapter, SinkAdapter, SourceAdapter,
-    TransformAdapter,
+    TransformAdapter, TransformedBatch,
 };
 pub use offset_store::{FileOffsetStore, MemoryOffsetStore, OffsetStore};
 pub use pipeline::{Pipeline, PipelineBuilder};

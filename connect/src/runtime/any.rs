@@ -13,7 +13,7 @@ use crate::check::CheckResult;
 use crate::connector::{
     BatchConfig, BatchSink, Sink, Source, Transform, TransformOutput, WriteResult,
 };
-use crate::error::Result;
+use crate::error::{ConnectorError, Result};
 use crate::event::SourceEvent;
 use crate::spec::ConnectorSpec;
 use crate::state::State;
@@ -74,6 +74,51 @@ pub trait AnyTransform: Send + Sync + 'static {
     fn spec(&self) -> ConnectorSpec;
     /// Transform one event.
     async fn transform(&self, event: SourceEvent) -> Result<TransformOutput>;
+    /// Transform a batch in order: one call (one boxed future) per batch rather
+    /// than per event. Rejected events are returned with their error (and, with
+    /// `keep_originals`, the event as it arrived, for the dead-letter queue).
+    async fn transform_batch(
+        &self,
+        events: Vec<SourceEvent>,
+        keep_originals: bool,
+    ) -> TransformedBatch {
+        let mut out = TransformedBatch::with_capacity(events.len());
+        for event in events {
+            let original = keep_originals.then(|| event.clone());
+            out.record(self.transform(event).await, original);
+        }
+        out
+    }
+}
+
+/// What [`AnyTransform::transform_batch`] made of a batch.
+#[derive(Debug, Default)]
+pub struct TransformedBatch {
+    /// The events to pass on, in order.
+    pub events: Vec<SourceEvent>,
+    /// Events the transform dropped on purpose.
+    pub dropped: u64,
+    /// Rejected events: the error, and the original event when it was kept.
+    pub failures: Vec<(ConnectorError, Option<SourceEvent>)>,
+}
+
+impl TransformedBatch {
+    /// Room for `n` output events.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            events: Vec::with_capacity(n),
+            ..Self::default()
+        }
+    }
+
+    /// Adds one event's outcome.
+    pub fn record(&mut self, outcome: Result<TransformOutput>, original: Option<SourceEvent>) {
+        match outcome {
+            Ok(TransformOutput::Drop) => self.dropped += 1,
+            Ok(output) => output.extend_into(&mut self.events),
+            Err(error) => self.failures.push((error, original)),
+        }
+    }
 }
 
 /// A [`Source`] paired with its config and catalog.
@@ -237,5 +282,20 @@ impl<T: Transform> AnyTransform for TransformAdapter<T> {
     }
     async fn transform(&self, event: SourceEvent) -> Result<TransformOutput> {
         self.transform.transform(&self.config, event).await
+    }
+    async fn transform_batch(
+        &self,
+        events: Vec<SourceEvent>,
+        keep_originals: bool,
+    ) -> TransformedBatch {
+        let mut out = TransformedBatch::with_capacity(events.len());
+        for event in events {
+            let original = keep_originals.then(|| event.clone());
+            out.record(
+                self.transform.transform(&self.config, event).await,
+                original,
+            );
+        }
+        out
     }
 }

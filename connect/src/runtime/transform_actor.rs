@@ -1,4 +1,7 @@
-//! A transform actor: applies one transform to every event of each batch, in order.
+//! A transform actor: applies one transform to every event of each batch, in order
+//! (one call per batch, see [`AnyTransform::transform_batch`]), and disposes of the
+//! records it rejects by the pipeline's `on_error`. With `on_error: stop` the batch is
+//! never acknowledged, so nothing past the rejected record is committed.
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
@@ -8,7 +11,6 @@ use super::messages::{DataMsg, DeadLetter, StageError};
 use super::pipeline::Named;
 use super::settings::OnError;
 use super::stats::PipelineStats;
-use crate::connector::TransformOutput;
 
 pub(crate) struct TransformActor;
 
@@ -47,39 +49,37 @@ impl Actor for TransformActor {
             }
             DataMsg::Linger(_) => return Ok(()),
         };
-        let keep_original = st.on_error == OnError::DeadLetter;
         let input = std::mem::take(&mut batch.events);
-        let mut output = Vec::with_capacity(input.len());
-        let mut dropped = 0u64;
-        for event in input {
-            let original = keep_original.then(|| event.clone());
-            match st.transform.inner.transform(event).await {
-                Ok(TransformOutput::Drop) => dropped += 1,
-                Ok(out) => out.extend_into(&mut output),
-                Err(err) => match st.on_error {
-                    OnError::Skip => {
-                        tracing::warn!(pipeline = %st.pipeline, transform = %st.transform.name, error = %err, "skipping a record the transform rejected");
-                        PipelineStats::add(&st.stats.failed, 1);
-                    }
-                    OnError::DeadLetter => {
-                        batch.dead.push(DeadLetter::new(
-                            original,
-                            &err,
-                            "transform",
-                            &st.transform.name,
-                        ));
-                    }
-                    OnError::Stop => {
-                        return Err(Box::new(StageError::stop(err.context(format!(
-                            "pipeline `{}` stopped (on_error: stop) in transform `{}`",
-                            st.pipeline, st.transform.name
-                        )))));
-                    }
-                },
+        let keep_originals = st.on_error == OnError::DeadLetter;
+        let done = st
+            .transform
+            .inner
+            .transform_batch(input, keep_originals)
+            .await;
+        for (err, original) in done.failures {
+            match st.on_error {
+                OnError::Skip => {
+                    tracing::warn!(pipeline = %st.pipeline, transform = %st.transform.name, error = %err, "skipping a record the transform rejected");
+                    PipelineStats::add(&st.stats.failed, 1);
+                }
+                OnError::DeadLetter => {
+                    batch.dead.push(DeadLetter::new(
+                        original,
+                        &err,
+                        "transform",
+                        &st.transform.name,
+                    ));
+                }
+                OnError::Stop => {
+                    return Err(Box::new(StageError::stop(err.context(format!(
+                        "pipeline `{}` stopped (on_error: stop) in transform `{}`",
+                        st.pipeline, st.transform.name
+                    )))));
+                }
             }
         }
-        PipelineStats::add(&st.stats.dropped, dropped);
-        batch.events = output;
+        PipelineStats::add(&st.stats.dropped, done.dropped);
+        batch.events = done.events;
         let _ = st.next.send_message(DataMsg::Batch(batch));
         Ok(())
     }
