@@ -92,7 +92,7 @@ fn main() -> ExitCode {
     let mut results = Vec::new();
     for w in &args.workloads {
         if w == "w4" {
-            match startup::measure(&args.dir) {
+            match startup::measure(&args.dir, args.rounds) {
                 Ok(r) => {
                     println!("{}", startup::render(&r));
                     results.push(json!({"workload": "w4", "startup": r}));
