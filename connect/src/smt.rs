@@ -47,7 +47,7 @@ mod filter;
 mod flatten;
 mod insert_field;
 mod mask_field;
-mod path;
+pub(crate) mod path;
 mod regex_router;
 mod replace_field;
 mod timestamp_converter;

@@ -29,6 +29,7 @@
 use serde_json::{Map, Value};
 
 use crate::event::SourceEvent;
+use crate::smt::path::{lookup_parts, set_parts};
 
 /// Whether `event` is a CDC event with a Debezium envelope (`before`/`after`).
 pub(crate) fn is_envelope(event: &SourceEvent) -> bool {
@@ -97,41 +98,12 @@ pub fn remove_fields(event: &mut SourceEvent, fields: &[&str]) -> usize {
 
 /// Sets a field (a dotted path creates intermediate objects), overwriting any value.
 pub fn add_field(event: &mut SourceEvent, path: &str, value: Value) {
-    for_each_row_mut(event, |row| set_in(row, path, value.clone()));
-}
-
-fn set_in(row: &mut Map<String, Value>, path: &str, value: Value) {
-    let mut parts = path.split('.').peekable();
-    let mut current = row;
-    while let Some(part) = parts.next() {
-        if parts.peek().is_none() {
-            current.insert(part.to_string(), value);
-            return;
-        }
-        let slot = current
-            .entry(part.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !slot.is_object() {
-            *slot = Value::Object(Map::new());
-        }
-        match slot.as_object_mut() {
-            Some(next) => current = next,
-            None => return,
-        }
-    }
+    for_each_row_mut(event, |row| set_parts(row, path.split('.'), value.clone()));
 }
 
 /// The value at a dotted path (`address.city`; array indices such as `items.0` work too).
 pub fn get_nested_field<'a>(event: &'a SourceEvent, path: &str) -> Option<&'a Value> {
-    let mut current = row(event)?;
-    for part in path.split('.') {
-        current = match current {
-            Value::Object(map) => map.get(part)?,
-            Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(current)
+    lookup_parts(row(event)?, path.split('.'))
 }
 
 /// Keeps only the listed top-level fields.

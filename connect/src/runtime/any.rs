@@ -82,12 +82,7 @@ pub trait AnyTransform: Send + Sync + 'static {
         events: Vec<SourceEvent>,
         keep_originals: bool,
     ) -> TransformedBatch {
-        let mut out = TransformedBatch::with_capacity(events.len());
-        for event in events {
-            let original = keep_originals.then(|| event.clone());
-            out.record(self.transform(event).await, original);
-        }
-        out
+        TransformedBatch::collect(events, keep_originals, |e| self.transform(e)).await
     }
 }
 
@@ -103,12 +98,25 @@ pub struct TransformedBatch {
 }
 
 impl TransformedBatch {
-    /// Room for `n` output events.
-    pub fn with_capacity(n: usize) -> Self {
-        Self {
-            events: Vec::with_capacity(n),
+    /// Applies `transform` to each event in order and collects the outcomes.
+    pub async fn collect<F, Fut>(
+        events: Vec<SourceEvent>,
+        keep_originals: bool,
+        mut transform: F,
+    ) -> Self
+    where
+        F: FnMut(SourceEvent) -> Fut,
+        Fut: std::future::Future<Output = Result<TransformOutput>>,
+    {
+        let mut out = Self {
+            events: Vec::with_capacity(events.len()),
             ..Self::default()
+        };
+        for event in events {
+            let original = keep_originals.then(|| event.clone());
+            out.record(transform(event).await, original);
         }
+        out
     }
 
     /// Adds one event's outcome.
@@ -288,14 +296,10 @@ impl<T: Transform> AnyTransform for TransformAdapter<T> {
         events: Vec<SourceEvent>,
         keep_originals: bool,
     ) -> TransformedBatch {
-        let mut out = TransformedBatch::with_capacity(events.len());
-        for event in events {
-            let original = keep_originals.then(|| event.clone());
-            out.record(
-                self.transform.transform(&self.config, event).await,
-                original,
-            );
-        }
-        out
+        // Straight to the connector: no boxed future of this trait per event.
+        TransformedBatch::collect(events, keep_originals, |e| {
+            self.transform.transform(&self.config, e)
+        })
+        .await
     }
 }

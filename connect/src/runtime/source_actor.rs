@@ -9,6 +9,7 @@
 use futures::{FutureExt, StreamExt};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::{oneshot, watch, Semaphore};
 use tracing::Instrument;
@@ -51,16 +52,21 @@ pub(crate) struct SourceState {
 /// task it spawned are dropped with the thread's runtime.
 struct ReaderThread {
     cancel: Option<oneshot::Sender<()>>,
+    /// Seen by the reader between events, so a source that never waits (and
+    /// so never lets the cancel future above be polled) still stops at once.
+    cancelled: Arc<AtomicBool>,
 }
 
 impl ReaderThread {
     fn spawn(
-        reader: Reader,
+        mut reader: Reader,
         state: Option<State>,
         myself: ActorRef<SourceMsg>,
         span: tracing::Span,
     ) -> Result<Self, ActorProcessingErr> {
         let (cancel, cancelled) = oneshot::channel::<()>();
+        let flag = Arc::new(AtomicBool::new(false));
+        reader.cancelled = flag.clone();
         let name = format!("rivven-src-{}", reader.pipeline);
         std::thread::Builder::new()
             .name(name.chars().take(15).collect())
@@ -104,12 +110,14 @@ impl ReaderThread {
             })?;
         Ok(Self {
             cancel: Some(cancel),
+            cancelled: flag,
         })
     }
 }
 
 impl Drop for ReaderThread {
     fn drop(&mut self) {
+        self.cancelled.store(true, Ordering::Relaxed);
         if let Some(cancel) = self.cancel.take() {
             let _ = cancel.send(());
         }
@@ -144,6 +152,7 @@ impl Actor for SourceActor {
             stats: args.stats,
             credits: credits.clone(),
             stop: stop_rx,
+            cancelled: Arc::default(),
         };
         let thread = ReaderThread::spawn(reader, args.state, myself, span)?;
         Ok(SourceState {
@@ -178,6 +187,7 @@ struct Reader {
     stats: Arc<PipelineStats>,
     credits: Arc<Semaphore>,
     stop: watch::Receiver<bool>,
+    cancelled: Arc<AtomicBool>,
     limiter: Option<RateLimiter>,
 }
 
@@ -227,6 +237,9 @@ impl Reader {
                 moved: false,
             };
             let end = self.collect(&mut stream, &mut state, &mut pending).await?;
+            if self.cancelled.load(Ordering::Relaxed) {
+                return Ok(()); // torn down: nobody is listening any more
+            }
             if pending.events.is_empty() && pending.dead.is_empty() && !pending.moved {
                 self.credits.add_permits(1);
             } else {
@@ -279,6 +292,9 @@ impl Reader {
         tokio::pin!(linger);
         let mut lingering = false;
         while pending.events.len() < self.settings.batch_size {
+            if self.cancelled.load(Ordering::Relaxed) {
+                return Ok(BatchEnd::Stopped);
+            }
             if let Some(limiter) = &self.limiter {
                 tokio::select! {
                     biased;

@@ -165,31 +165,50 @@ impl FieldPath {
     /// Sets the field at the path, creating intermediate objects (a non-object in
     /// the way is replaced by an object).
     pub fn set(&self, row: &mut Map<String, Value>, value: Value) {
-        let Some((last, parents)) = self.segments.split_last() else {
-            return;
-        };
-        let mut current = row;
-        for part in parents {
-            let slot = current
-                .entry(part.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !slot.is_object() {
-                *slot = Value::Object(Map::new());
-            }
-            match slot.as_object_mut() {
-                Some(next) => current = next,
-                None => return,
-            }
-        }
-        current.insert(last.clone(), value);
+        set_parts(row, self.segments.iter().map(String::as_str), value);
     }
 }
 
 /// The value at `segments` below `value`.
 pub(crate) fn lookup<'a>(value: &'a Value, segments: &[String]) -> Option<&'a Value> {
-    segments
-        .iter()
+    lookup_parts(value, segments.iter().map(String::as_str))
+}
+
+/// The value at `parts` below `value` (objects by key, arrays by index).
+pub(crate) fn lookup_parts<'a, 'p>(
+    value: &'a Value,
+    parts: impl IntoIterator<Item = &'p str>,
+) -> Option<&'a Value> {
+    parts
+        .into_iter()
         .try_fold(value, |current, part| step(current, part))
+}
+
+/// Sets the field at `parts` in `row`, creating intermediate objects (a
+/// non-object in the way is replaced by an object).
+pub(crate) fn set_parts<'p>(
+    row: &mut Map<String, Value>,
+    parts: impl IntoIterator<Item = &'p str>,
+    value: Value,
+) {
+    let mut parts = parts.into_iter().peekable();
+    let mut current = row;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            current.insert(part.to_string(), value);
+            return;
+        }
+        let slot = current
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        match slot.as_object_mut() {
+            Some(next) => current = next,
+            None => return,
+        }
+    }
 }
 
 fn step<'a>(current: &'a Value, part: &str) -> Option<&'a Value> {
