@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::process::{find_binary, is_root, run_setup, service_dir};
+use super::process::{find_system_binary, is_root, run_setup, service_dir};
 use super::ready::command_succeeds;
 use super::server::{Launcher, Server};
 use super::{ServiceError, HOST};
@@ -52,10 +52,9 @@ impl MariaDbBuilder {
     /// Initialize a data directory, start the server and wait until it
     /// answers `mariadb-admin ping`.
     pub async fn start(self) -> Result<MariaDb, ServiceError> {
-        let dirs = [PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")];
-        let install = find_binary("mariadb-install-db", &dirs, true, PACKAGE)?;
-        let mariadbd = find_binary("mariadbd", &dirs, true, PACKAGE)?;
-        let admin = find_binary("mariadb-admin", &dirs, true, PACKAGE)?;
+        let install = find_system_binary("mariadb-install-db", PACKAGE)?;
+        let mariadbd = find_system_binary("mariadbd", PACKAGE)?;
+        let admin = find_system_binary("mariadb-admin", PACKAGE)?;
         let dir = service_dir("mariadb")?;
         let launcher = MariaDbLauncher {
             mariadbd,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::process::{find_binary, is_root, service_dir};
+use super::process::{find_system_binary, is_root, service_dir};
 use super::ready::tcp_exchange;
 use super::server::{Launcher, Server};
 use super::{ServiceError, HOST};
@@ -78,12 +78,7 @@ impl Launcher for MosquittoLauncher {
 impl Mosquitto {
     /// Start a private broker and wait until it accepts an MQTT connection.
     pub async fn start() -> Result<Self, ServiceError> {
-        let binary = find_binary(
-            "mosquitto",
-            &[PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")],
-            true,
-            PACKAGE,
-        )?;
+        let binary = find_system_binary("mosquitto", PACKAGE)?;
         let dir = service_dir("mosquitto")?;
         let launcher = MosquittoLauncher {
             binary,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::process::{find_binary, service_dir};
+use super::process::{find_system_binary, service_dir};
 use super::ready::tcp_exchange;
 use super::server::{Launcher, Server};
 use super::{ServiceError, HOST};
@@ -64,12 +64,7 @@ impl Nats {
     /// Start a private NATS server with JetStream and wait until it greets
     /// clients.
     pub async fn start() -> Result<Self, ServiceError> {
-        let binary = find_binary(
-            "nats-server",
-            &[PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")],
-            true,
-            PACKAGE,
-        )?;
+        let binary = find_system_binary("nats-server", PACKAGE)?;
         let dir = service_dir("nats")?;
         let launcher = NatsLauncher {
             binary,

@@ -30,6 +30,19 @@ pub(super) fn find_binary(
     find_binary_described(binary, dirs, search_path, &looked_in.join(", "), package)
 }
 
+/// A binary from a Debian package: `/usr/sbin`, `/usr/bin`, then `$PATH`.
+pub(super) fn find_system_binary(
+    binary: &str,
+    package: &'static str,
+) -> Result<PathBuf, ServiceError> {
+    find_binary(
+        binary,
+        &[PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")],
+        true,
+        package,
+    )
+}
+
 /// Like [`find_binary`], with a short description of `dirs` for the error.
 pub(super) fn find_binary_described(
     binary: &str,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::process::{find_binary, service_dir};
+use super::process::{find_system_binary, service_dir};
 use super::ready::tcp_exchange;
 use super::server::{Launcher, Server};
 use super::{ServiceError, HOST};
@@ -57,12 +57,7 @@ impl Launcher for RedisLauncher {
 impl Redis {
     /// Start a private Redis and wait until it answers `PING`.
     pub async fn start() -> Result<Self, ServiceError> {
-        let binary = find_binary(
-            "redis-server",
-            &[PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")],
-            true,
-            PACKAGE,
-        )?;
+        let binary = find_system_binary("redis-server", PACKAGE)?;
         let dir = service_dir("redis")?;
         let launcher = RedisLauncher {
             binary,

@@ -11,6 +11,11 @@ async fn pg_connect(pg: &Postgres) -> Result<tokio_postgres::Client, tokio_postg
     Ok(client)
 }
 
+/// The single text value `sql` returns.
+async fn scalar(client: &tokio_postgres::Client, sql: &str) -> String {
+    client.query_one(sql, &[]).await.unwrap().get(0)
+}
+
 #[tokio::test]
 async fn postgres_round_trip_survives_kill_and_restart() {
     let mut pg = Postgres::start().await.unwrap();
@@ -24,21 +29,13 @@ async fn postgres_round_trip_survives_kill_and_restart() {
         .contains(&("PGPORT".to_string(), pg.port().to_string())));
 
     let client = pg_connect(&pg).await.unwrap();
-    let wal_level: String = client
-        .query_one("SHOW wal_level", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let wal_level = scalar(&client, "SHOW wal_level").await;
     assert_eq!(wal_level, "logical");
     client
         .batch_execute("CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items VALUES (1, 'one')")
         .await
         .unwrap();
-    let name: String = client
-        .query_one("SELECT name FROM items WHERE id = 1", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let name = scalar(&client, "SELECT name FROM items WHERE id = 1").await;
     assert_eq!(name, "one");
 
     // The process we hold is the postmaster itself (not a `runuser` wrapper).
@@ -56,11 +53,7 @@ async fn postgres_round_trip_survives_kill_and_restart() {
 
     pg.restart().await.unwrap();
     let client = pg_connect(&pg).await.unwrap();
-    let name: String = client
-        .query_one("SELECT name FROM items WHERE id = 1", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let name = scalar(&client, "SELECT name FROM items WHERE id = 1").await;
     assert_eq!(name, "one");
 }
 
@@ -72,7 +65,7 @@ async fn two_postgres_start_at_once_on_different_ports() {
     assert_ne!(a.data_dir(), b.data_dir());
     for pg in [&a, &b] {
         let client = pg_connect(pg).await.unwrap();
-        let port: String = client.query_one("SHOW port", &[]).await.unwrap().get(0);
+        let port = scalar(&client, "SHOW port").await;
         assert_eq!(port, pg.port().to_string());
     }
 }
@@ -85,11 +78,7 @@ async fn postgres_settings_override_the_defaults_and_create_database_works() {
         .await
         .unwrap();
     let client = pg_connect(&pg).await.unwrap();
-    let wal_level: String = client
-        .query_one("SHOW wal_level", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let wal_level = scalar(&client, "SHOW wal_level").await;
     assert_eq!(wal_level, "replica");
 
     pg.create_database("other db").await.unwrap();
@@ -100,11 +89,7 @@ async fn postgres_settings_override_the_defaults_and_create_database_works() {
     .await
     .unwrap();
     tokio::spawn(connection);
-    let db: String = client
-        .query_one("SELECT current_database()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let db = scalar(&client, "SELECT current_database()").await;
     assert_eq!(db, "other db");
 }
 
