@@ -49,6 +49,7 @@ mod secret;
 pub mod smt;
 mod spec;
 mod state;
+pub mod topic;
 pub mod transforms;
 pub mod util;
 
@@ -70,6 +71,9 @@ pub use rivven_connect_macros::{
 pub use secret::SecretString;
 pub use spec::{ConnectorKind, ConnectorSpec, ConnectorSpecBuilder};
 pub use state::{State, StateBuilder, StreamState};
+pub use topic::{
+    CaseConversion, NormalizationConfig, TopicMetadata, TopicResolver, TopicResolverBuilder,
+};
 pub use util::exports::*;
 
 /// The seeds' module paths (`rivven_connect::traits::batch::chunk_events`, …).

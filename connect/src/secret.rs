@@ -39,6 +39,13 @@ impl SecretString {
     }
 }
 
+/// The empty secret (for optional passwords, e.g. `trust` authentication).
+impl Default for SecretString {
+    fn default() -> Self {
+        Self::new(String::new())
+    }
+}
+
 impl From<String> for SecretString {
     fn from(s: String) -> Self {
         Self::new(s)
