@@ -2,4 +2,6 @@
 //! connectors with external dependencies.
 #![warn(missing_docs)]
 
+#[cfg(feature = "postgres")]
+pub mod cdc;
 pub mod cli;

@@ -43,6 +43,7 @@ pub struct Postgres {
 pub struct PostgresBuilder {
     settings: Vec<(String, String)>,
     bin_dir: Option<PathBuf>,
+    password_auth: bool,
 }
 
 impl PostgresBuilder {
@@ -51,6 +52,15 @@ impl PostgresBuilder {
     /// "wal_level is not logical" error.
     pub fn setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.settings.push((name.into(), value.into()));
+        self
+    }
+
+    /// Roles other than the superuser log in over TCP with SCRAM-SHA-256
+    /// passwords (normal and replication connections), so a test can create
+    /// a role with a password and check what a wrong one does. The
+    /// superuser keeps `trust`.
+    pub fn password_auth(mut self) -> Self {
+        self.password_auth = true;
         self
     }
 
@@ -112,6 +122,15 @@ impl PostgresBuilder {
             .map_err(|e| io("resolve data/", e))?;
         let hba = launcher.data_dir.join("pg_hba.conf");
         let mut rules = std::fs::read_to_string(&hba).map_err(|e| io("read pg_hba.conf", e))?;
+        if self.password_auth {
+            // First match wins: these come before initdb's `trust` lines.
+            rules = format!(
+                "host all {OS_USER} 127.0.0.1/32 trust\n\
+                 host replication {OS_USER} 127.0.0.1/32 trust\n\
+                 host all all 127.0.0.1/32 scram-sha-256\n\
+                 host replication all 127.0.0.1/32 scram-sha-256\n{rules}"
+            );
+        }
         rules.push_str("\nhost replication all 127.0.0.1/32 trust\n");
         std::fs::write(&hba, rules).map_err(|e| io("write pg_hba.conf", e))?;
         let server = Server::start(launcher, &log).await?;

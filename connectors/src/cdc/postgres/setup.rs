@@ -1,0 +1,249 @@
+//! Server prerequisites, the publication and the replication slot.
+
+use rivven_connect::{ConnectorError, ErrorKind};
+
+use super::config::PostgresCdcConfig;
+use super::session::{parse_lsn, quote_ident, quote_literal, split_table, Session};
+
+/// Facts about the server and the connecting role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServerFacts {
+    pub wal_level: String,
+    pub version: String,
+    pub replication: bool,
+    pub superuser: bool,
+}
+
+/// Read `wal_level`, the version and the role's attributes.
+pub(crate) async fn server_facts(session: &mut Session) -> Result<ServerFacts, ConnectorError> {
+    let rows = session
+        .query(
+            "SELECT current_setting('wal_level'), current_setting('server_version'), \
+                    r.rolreplication, r.rolsuper \
+             FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
+        )
+        .await?;
+    let row = rows.into_iter().next().unwrap_or_default();
+    let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+    Ok(ServerFacts {
+        wal_level: text(0),
+        version: text(1),
+        replication: text(2) == "t",
+        superuser: text(3) == "t",
+    })
+}
+
+impl ServerFacts {
+    /// A config error unless `wal_level = logical`.
+    pub(crate) fn require_logical(&self) -> Result<(), ConnectorError> {
+        if self.wal_level == "logical" {
+            Ok(())
+        } else {
+            Err(ConnectorError::config(format!(
+                "wal_level is `{}`: logical decoding needs `wal_level = logical` in postgresql.conf (then restart the server)",
+                self.wal_level
+            )))
+        }
+    }
+
+    /// An auth error unless the role may replicate.
+    pub(crate) fn require_replication(&self, user: &str) -> Result<(), ConnectorError> {
+        if self.replication || self.superuser {
+            Ok(())
+        } else {
+            Err(ConnectorError::auth(format!(
+                "role `{user}` lacks the REPLICATION attribute: ALTER ROLE {} REPLICATION",
+                quote_ident(user)
+            )))
+        }
+    }
+}
+
+/// Whether `publication` exists.
+pub(crate) async fn publication_exists(
+    session: &mut Session,
+    publication: &str,
+) -> Result<bool, ConnectorError> {
+    let sql = format!(
+        "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = {}",
+        quote_literal(publication)
+    );
+    Ok(session.query_value(&sql).await?.is_some())
+}
+
+/// Make sure the publication exists: create it when allowed, else a config
+/// error that says how.
+pub(crate) async fn ensure_publication(
+    session: &mut Session,
+    config: &PostgresCdcConfig,
+) -> Result<(), ConnectorError> {
+    let name = config.publication_name();
+    if publication_exists(session, name).await? {
+        return Ok(());
+    }
+    let create = create_publication_sql(name, &config.publication_tables);
+    if !config.auto_create_publication {
+        return Err(ConnectorError::config(format!(
+            "publication `{name}` does not exist and auto_create_publication is false: run `{create}`"
+        )));
+    }
+    session.query(&create).await?;
+    tracing::info!(publication = name, "created publication");
+    Ok(())
+}
+
+fn create_publication_sql(name: &str, tables: &[String]) -> String {
+    if tables.is_empty() {
+        format!("CREATE PUBLICATION {} FOR ALL TABLES", quote_ident(name))
+    } else {
+        let list: Vec<String> = tables
+            .iter()
+            .map(|t| {
+                let (schema, table) = split_table(t);
+                format!("{}.{}", quote_ident(&schema), quote_ident(&table))
+            })
+            .collect();
+        format!(
+            "CREATE PUBLICATION {} FOR TABLE {}",
+            quote_ident(name),
+            list.join(", ")
+        )
+    }
+}
+
+/// A replication slot as `pg_replication_slots` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SlotInfo {
+    pub plugin: String,
+    pub database: String,
+    pub active_pid: Option<u32>,
+    pub confirmed_flush_lsn: Option<u64>,
+}
+
+/// The slot named in the config, if it exists.
+pub(crate) async fn slot_info(
+    session: &mut Session,
+    slot: &str,
+) -> Result<Option<SlotInfo>, ConnectorError> {
+    let sql = format!(
+        "SELECT coalesce(plugin, ''), coalesce(database, ''), active_pid, confirmed_flush_lsn \
+         FROM pg_catalog.pg_replication_slots WHERE slot_name = {}",
+        quote_literal(slot)
+    );
+    let Some(row) = session.query(&sql).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let text = |i: usize| row.get(i).cloned().flatten();
+    Ok(Some(SlotInfo {
+        plugin: text(0).unwrap_or_default(),
+        database: text(1).unwrap_or_default(),
+        active_pid: text(2).and_then(|p| p.parse().ok()),
+        confirmed_flush_lsn: text(3).as_deref().and_then(parse_lsn),
+    }))
+}
+
+impl SlotInfo {
+    /// A slot this source can stream from: pgoutput, this database, not in use.
+    pub(crate) fn usable(&self, slot: &str, database: &str) -> Result<(), ConnectorError> {
+        if self.plugin != "pgoutput" {
+            return Err(ConnectorError::config(format!(
+                "replication slot `{slot}` uses the `{}` plugin, not pgoutput: drop it or choose another `slot_name`",
+                self.plugin
+            )));
+        }
+        if self.database != database {
+            return Err(ConnectorError::config(format!(
+                "replication slot `{slot}` belongs to database `{}`, not `{database}`: choose another `slot_name`",
+                self.database
+            )));
+        }
+        if let Some(pid) = self.active_pid {
+            return Err(ConnectorError::new(
+                ErrorKind::Connection,
+                format!(
+                    "replication slot `{slot}` is in use by another connection (pid {pid}): stop that client or choose another `slot_name`"
+                ),
+            )
+            .with_retryable(true));
+        }
+        Ok(())
+    }
+}
+
+/// How a new slot's snapshot is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlotSnapshot {
+    /// Use the slot's snapshot in the current (REPEATABLE READ) transaction.
+    Use,
+    /// No snapshot.
+    Nothing,
+}
+
+/// Create the slot; returns its consistent point.
+pub(crate) async fn create_slot(
+    session: &mut Session,
+    slot: &str,
+    snapshot: SlotSnapshot,
+) -> Result<u64, ConnectorError> {
+    let option = match snapshot {
+        SlotSnapshot::Use => "USE_SNAPSHOT",
+        SlotSnapshot::Nothing => "NOEXPORT_SNAPSHOT",
+    };
+    let sql = format!(
+        "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {option}",
+        quote_ident(slot)
+    );
+    let rows = session.query(&sql).await?;
+    let point = rows
+        .first()
+        .and_then(|r| r.get(1).cloned().flatten())
+        .and_then(|t| parse_lsn(&t))
+        .ok_or_else(|| {
+            ConnectorError::connection(format!(
+                "CREATE_REPLICATION_SLOT for `{slot}` returned no consistent point"
+            ))
+        })?;
+    tracing::info!(slot, consistent_point = %super::session::format_lsn(point), "created replication slot");
+    Ok(point)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publication_sql_quotes_names() {
+        assert_eq!(
+            create_publication_sql("pub", &[]),
+            "CREATE PUBLICATION \"pub\" FOR ALL TABLES"
+        );
+        assert_eq!(
+            create_publication_sql("pub", &["orders".into(), "sales.Items".into()]),
+            "CREATE PUBLICATION \"pub\" FOR TABLE \"public\".\"orders\", \"sales\".\"Items\""
+        );
+    }
+
+    #[test]
+    fn slot_checks_name_the_problem() {
+        let slot = SlotInfo {
+            plugin: "pgoutput".into(),
+            database: "db".into(),
+            active_pid: Some(42),
+            confirmed_flush_lsn: None,
+        };
+        let err = slot.usable("s", "db").unwrap_err();
+        assert!(err.to_string().contains("pid 42"), "{err}");
+        assert!(err.is_retryable());
+        let other = SlotInfo {
+            plugin: "test_decoding".into(),
+            active_pid: None,
+            ..slot
+        };
+        assert!(other
+            .usable("s", "db")
+            .unwrap_err()
+            .to_string()
+            .contains("test_decoding"));
+    }
+}

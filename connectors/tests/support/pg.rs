@@ -1,0 +1,131 @@
+//! Shared by the postgres-cdc tests: a private server, a SQL client, the
+//! source's config and a pipeline into a `MockSink`.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use rivven_connect::runtime::{
+    MemoryOffsetStore, Pipeline, PipelineSettings, RestartPolicy, Runtime,
+};
+use rivven_connect::SourceEvent;
+use rivven_connect_testing::services::Postgres;
+use rivven_connect_testing::MockSink;
+use rivven_connectors::cdc::postgres::{PostgresCdcConfig, PostgresCdcSource};
+use serde_json::Value;
+
+/// A private PostgreSQL with `wal_level=logical` and a client to it.
+pub async fn server() -> (Postgres, tokio_postgres::Client) {
+    let pg = Postgres::start()
+        .await
+        .expect("start a private PostgreSQL (Debian package `postgresql`)");
+    let client = connect(&pg).await;
+    (pg, client)
+}
+
+/// A SQL client (superuser, trust).
+pub async fn connect(pg: &Postgres) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect to the private PostgreSQL");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// The source's config for `pg` with a fast heartbeat and status interval.
+pub fn config(pg: &Postgres, slot: &str) -> PostgresCdcConfig {
+    let mut c = PostgresCdcConfig::new(
+        pg.host(),
+        pg.port(),
+        pg.database(),
+        pg.user(),
+        slot,
+        format!("{slot}_pub"),
+    );
+    c.tls.mode = rivven_connectors::cdc::postgres::TlsMode::Disable;
+    c.status_interval_ms = 200;
+    c.heartbeat_interval_ms = 500;
+    c
+}
+
+/// Pipeline settings for tests: small batches, quick restarts.
+pub fn settings() -> PipelineSettings {
+    PipelineSettings::default()
+        .with_batch_size(256)
+        .with_linger(Duration::from_millis(5))
+        .with_restart(RestartPolicy {
+            initial_backoff: Duration::from_millis(200),
+            multiplier: 2.0,
+            max_backoff: Duration::from_secs(2),
+            jitter: 0.1,
+            max_consecutive_failures: 1000,
+            healthy_after: Duration::from_secs(5),
+        })
+}
+
+/// Start `config` → `sink` with `store` (reuse it to resume).
+pub async fn run(config: PostgresCdcConfig, sink: &MockSink, store: &MemoryOffsetStore) -> Runtime {
+    Runtime::builder()
+        .offset_store(store.clone())
+        .pipeline(
+            Pipeline::builder("pg")
+                .source(PostgresCdcSource::default(), config)
+                .sink(sink.clone(), Default::default())
+                .settings(settings()),
+        )
+        .start()
+        .await
+        .expect("start the runtime")
+}
+
+/// Wait until `sink` holds at least `n` events (panics after 60 s with what it has).
+pub async fn wait_for(sink: &MockSink, n: usize) -> Vec<SourceEvent> {
+    let ok =
+        rivven_connect_testing::eventually(|| sink.written_count() >= n, Duration::from_secs(60))
+            .await;
+    let events = sink.written_events();
+    assert!(
+        ok,
+        "expected {n} events, the sink has {}: {:#?}",
+        events.len(),
+        events.iter().rev().take(3).collect::<Vec<_>>()
+    );
+    events
+}
+
+/// `(op, table, after.id or before.id)` of each event.
+pub fn summary(events: &[SourceEvent]) -> Vec<(String, String, Value)> {
+    events
+        .iter()
+        .map(|e| {
+            let id = e.data["after"]["id"].clone();
+            let id = if id.is_null() {
+                e.data["before"]["id"].clone()
+            } else {
+                id
+            };
+            (
+                e.data["op"].as_str().unwrap_or("").to_string(),
+                e.data["source"]["table"].as_str().unwrap_or("").to_string(),
+                id,
+            )
+        })
+        .collect()
+}
+
+/// The slot's `confirmed_flush_lsn` as an integer.
+pub async fn confirmed_flush(client: &tokio_postgres::Client, slot: &str) -> Option<u64> {
+    let row = client
+        .query_opt(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .unwrap()?;
+    let text: Option<String> = row.get(0);
+    text.map(|t| {
+        let (hi, lo) = t.split_once('/').unwrap();
+        (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap()
+    })
+}
