@@ -112,3 +112,206 @@ async fn changes_arrive_in_commit_order_with_before_and_after() {
         "the slot ({confirmed:X}) passed the committed state ({lsn:X})"
     );
 }
+
+/// Every row id exactly once, whether it came from the snapshot (`r`) or the
+/// stream (`c`).
+fn assert_each_id_once(events: &[rivven_connect::SourceEvent], n: i64) {
+    let mut seen = std::collections::BTreeMap::new();
+    for e in events {
+        let op = e.data["op"].as_str().unwrap();
+        assert!(op == "r" || op == "c", "unexpected op {op}");
+        let id = e.data["after"]["id"].as_i64().unwrap();
+        *seen.entry(id).or_insert(0) += 1;
+    }
+    let dupes: Vec<_> = seen.iter().filter(|(_, &c)| c > 1).collect();
+    assert!(dupes.is_empty(), "duplicates at the seam: {dupes:?}");
+    let missing: Vec<i64> = (1..=n).filter(|i| !seen.contains_key(i)).collect();
+    assert!(
+        missing.is_empty(),
+        "gap at the seam: {} missing, first {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_and_stream_meet_without_gap_or_duplicate() {
+    let (server, db) = pg::server().await;
+    db.batch_execute("CREATE TABLE items (id bigint PRIMARY KEY, v text); INSERT INTO items SELECT g, 'pre' FROM generate_series(1, 3000) g;")
+        .await
+        .unwrap();
+    // A writer keeps committing while the source snapshots and starts streaming.
+    let writer_db = pg::connect(&server).await;
+    let writer = tokio::spawn(async move {
+        for batch in 0..60i64 {
+            let from = 3001 + batch * 50;
+            writer_db
+                .execute(
+                    "INSERT INTO items SELECT g, 'live' FROM generate_series($1::bigint, $2::bigint) g",
+                    &[&from, &(from + 49)],
+                )
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let mut config = pg::config(&server, "seam_slot");
+    config.snapshot_chunk_size = 500;
+    let sink = MockSink::new();
+    let store = MemoryOffsetStore::new();
+    let runtime = pg::run(config, &sink, &store).await;
+    writer.await.unwrap();
+    let total = 3000 + 60 * 50;
+    let events = pg::wait_for(&sink, total as usize).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // nothing extra may follow
+    let events_after = sink.written_events();
+    assert_eq!(events_after.len(), events.len(), "more events than rows");
+    assert_each_id_once(&events_after, total);
+    let snapshot_rows = events.iter().filter(|e| e.data["op"] == "r").count();
+    assert!(
+        snapshot_rows >= 3000,
+        "the snapshot read the rows present at its start"
+    );
+    // Snapshot rows come first, then the stream.
+    let first_stream = events
+        .iter()
+        .position(|e| e.data["op"] == "c")
+        .unwrap_or(events.len());
+    assert!(events[first_stream..].iter().all(|e| e.data["op"] == "c"));
+    runtime.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_is_reconnected_and_nothing_is_lost() {
+    let (mut server, db) = pg::server().await;
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
+        .await
+        .unwrap();
+    let sink = MockSink::new();
+    let store = MemoryOffsetStore::new();
+    let runtime = pg::run(pg::config(&server, "restart_slot"), &sink, &store).await;
+    db.execute("INSERT INTO t SELECT generate_series(1, 100)", &[])
+        .await
+        .unwrap();
+    pg::wait_for(&sink, 100).await;
+    server.kill();
+    server.restart().await.unwrap();
+    let db = pg::connect(&server).await;
+    for i in 101..=200 {
+        db.execute("INSERT INTO t VALUES ($1)", &[&i])
+            .await
+            .unwrap();
+    }
+    let events = pg::wait_for(&sink, 200).await;
+    let ids: Vec<i64> = events
+        .iter()
+        .map(|e| e.data["after"]["id"].as_i64().unwrap())
+        .collect();
+    let mut unique: Vec<i64> = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique,
+        (1..=200).collect::<Vec<_>>(),
+        "every committed row arrived"
+    );
+    let status = runtime.status().await;
+    let p = status.pipeline("pg").unwrap();
+    assert!(
+        p.restarts >= 1,
+        "the source reconnected through a restart ({p:?})"
+    );
+    runtime.shutdown(Duration::from_secs(10)).await;
+}
+
+/// `check` fails with one line that contains `needle`.
+async fn assert_check_fails(
+    config: &rivven_connectors::cdc::postgres::PostgresCdcConfig,
+    needle: &str,
+) {
+    use rivven_connect::Source;
+    let source = rivven_connectors::cdc::postgres::PostgresCdcSource::default();
+    let result = source.check(config).await.expect("check runs");
+    assert!(
+        !result.is_success(),
+        "check passed; expected a failure about {needle}"
+    );
+    let message = result.message.clone().unwrap_or_default();
+    assert!(
+        message.contains(needle),
+        "message {message:?} does not mention {needle:?}"
+    );
+    assert_eq!(message.lines().count(), 1, "one line: {message:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_explains_what_is_wrong() {
+    let server = rivven_connect_testing::services::Postgres::builder()
+        .password_auth()
+        .start()
+        .await
+        .unwrap();
+    let db = pg::connect(&server).await;
+    db.batch_execute(
+        "CREATE ROLE replicator LOGIN REPLICATION PASSWORD 'right';
+         CREATE ROLE plain LOGIN PASSWORD 'right';",
+    )
+    .await
+    .unwrap();
+    let mut config = pg::config(&server, "check_slot");
+    config.user = "replicator".into();
+    config.password = "wrong".into();
+    assert_check_fails(&config, "password authentication failed").await;
+    // Right password: the check passes (auto-create on).
+    config.password = "right".into();
+    {
+        use rivven_connect::Source;
+        let ok = rivven_connectors::cdc::postgres::PostgresCdcSource::default()
+            .check(&config)
+            .await
+            .unwrap();
+        assert!(ok.is_success(), "{ok:?}");
+    }
+    // A role without REPLICATION cannot open a replication session.
+    config.user = "plain".into();
+    assert_check_fails(&config, "REPLICATION").await;
+    // The slot streamed by another client.
+    config.user = "replicator".into();
+    let sink = MockSink::new();
+    let store = MemoryOffsetStore::new();
+    let mut running = config.clone();
+    running.user = server.user().into();
+    let runtime = pg::run(running, &sink, &store).await;
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);")
+        .await
+        .unwrap();
+    pg::wait_for(&sink, 1).await;
+    assert_check_fails(&config, "in use").await;
+    runtime.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_fails_without_logical_wal() {
+    let server = rivven_connect_testing::services::Postgres::builder()
+        .setting("wal_level", "replica")
+        .start()
+        .await
+        .unwrap();
+    assert_check_fails(&pg::config(&server, "replica_slot"), "wal_level").await;
+    // The pipeline does not start streaming either: read fails with the same reason.
+    use rivven_connect::Source;
+    let source = rivven_connectors::cdc::postgres::PostgresCdcSource::default();
+    let err = match source
+        .read(
+            &pg::config(&server, "replica_slot"),
+            &Default::default(),
+            None,
+        )
+        .await
+    {
+        Ok(_) => panic!("read started without wal_level=logical"),
+        Err(e) => e,
+    };
+    assert!(err.to_string().contains("wal_level = logical"), "{err}");
+    assert!(!err.is_retryable());
+}

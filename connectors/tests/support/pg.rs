@@ -129,3 +129,43 @@ pub async fn confirmed_flush(client: &tokio_postgres::Client, slot: &str) -> Opt
         (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap()
     })
 }
+
+/// Wait until one of `sink`'s events satisfies `found` (panics after 60 s
+/// with the newest events); returns everything the sink holds by then.
+pub async fn wait_for_event(
+    sink: &MockSink,
+    found: impl Fn(&SourceEvent) -> bool,
+) -> Vec<SourceEvent> {
+    let ok = rivven_connect_testing::eventually(
+        || sink.written_events().iter().any(&found),
+        Duration::from_secs(60),
+    )
+    .await;
+    let events = sink.written_events();
+    assert!(
+        ok,
+        "the awaited event never arrived; the sink has {}: {:#?}",
+        events.len(),
+        events.iter().rev().take(3).collect::<Vec<_>>()
+    );
+    events
+}
+
+/// The one event with this `op` whose `after.id` (or `before.id`) is `id`.
+pub fn find<'a>(events: &'a [SourceEvent], op: &str, id: i64) -> &'a SourceEvent {
+    let hits: Vec<&SourceEvent> = events
+        .iter()
+        .filter(|e| e.data["op"] == op)
+        .filter(|e| {
+            e.data["after"]["id"] == id
+                || (e.data["after"].is_null() && e.data["before"]["id"] == id)
+        })
+        .collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "expected one `{op}` event for id {id}, got {}: {hits:#?}",
+        hits.len()
+    );
+    hits[0]
+}

@@ -161,7 +161,24 @@ pub(crate) fn classify(error: &PgWireError) -> ConnectorError {
         _ => ErrorKind::Connection,
     };
     let retryable = matches!(kind, ErrorKind::Connection);
-    ConnectorError::new(kind, error.to_string()).with_retryable(retryable)
+    let message = match sqlstate(error).and_then(hint) {
+        Some(hint) => format!("{error} — {hint}"),
+        None => error.to_string(),
+    };
+    ConnectorError::new(kind, message).with_retryable(retryable)
+}
+
+/// What to do about a server error, by SQLSTATE.
+fn hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "28P01" => "check `user` and `password`",
+        "28000" => "pg_hba.conf has no entry for this user, host and `replication` database",
+        "42501" => "the role needs the REPLICATION attribute: ALTER ROLE <user> REPLICATION",
+        "3D000" => "check `database`",
+        "55006" => "another client is streaming from this slot: stop it or choose another `slot_name`",
+        "53300" => "the server has no free connection or WAL sender slot (max_connections, max_wal_senders)",
+        _ => return None,
+    })
 }
 
 fn brief(sql: &str) -> String {
