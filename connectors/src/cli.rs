@@ -19,6 +19,8 @@
 mod commands;
 mod http;
 mod init;
+#[cfg(feature = "postgres")]
+mod legacy;
 mod output;
 mod progress;
 
@@ -121,6 +123,10 @@ pub(crate) enum Command {
         #[arg(long)]
         search: Option<String>,
     },
+    /// Legacy mode: stream PostgreSQL changes without a configuration file
+    /// (the `postgres-cdc` connector to stdout or `--output`).
+    #[cfg(feature = "postgres")]
+    Postgres(legacy::PostgresArgs),
     /// Show the pipelines of a running instance (its `/health` endpoint).
     Status {
         /// Base URL of the instance's HTTP endpoint.

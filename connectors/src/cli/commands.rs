@@ -62,6 +62,18 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
             }
             Err(o) => o,
         },
+        #[cfg(feature = "postgres")]
+        Command::Postgres(args) => {
+            let config = super::legacy::config_document(args)
+                .and_then(|doc| ConnectConfig::from_str(&doc).map_err(|e| e.to_string()));
+            match config {
+                Ok(config) => run(&cli, &report, &registry, &config, false).await,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Outcome::ConfigError
+                }
+            }
+        }
         Command::Run { dry_run } => match load(&cli, &report) {
             Ok(config) => run(&cli, &report, &registry, &config, *dry_run).await,
             Err(o) => o,
