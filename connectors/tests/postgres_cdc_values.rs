@@ -89,7 +89,7 @@ fn every_type_expected(base: i64, big: &str) -> Vec<Value> {
             json!({
                 "i2": -32768, "i4": 2147483647, "i8": i64::MIN,
                 "num": "12345678901234.567890",
-                "f4": 0.1, "f8": 3.141592653589793,
+                "f4": 0.1, "f8": std::f64::consts::PI,
                 "flag": true,
                 "txt": "héllo, \"wörld\"\n\ttab",
                 "vc": "abc",

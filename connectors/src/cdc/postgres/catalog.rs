@@ -62,7 +62,10 @@ impl TableInfo {
             "required": required,
             "x-postgres-table": self.qualified(),
         });
-        let stream = Stream::new(stream_name, schema).with_namespace(self.schema.clone());
+        // Changes are read incrementally, positioned by LSN.
+        let stream = Stream::new(stream_name, schema)
+            .with_namespace(self.schema.clone())
+            .with_incremental("source.lsn");
         if self.primary_key.is_empty() {
             stream
         } else {

@@ -148,8 +148,8 @@ pub struct PostgresCdcConfig {
     #[validate(nested)]
     pub cdc_features: CdcFeaturesConfig,
     /// Value put in place of a TOASTed column that an update did not change
-    /// (the server does not send it); such columns are also listed in
-    /// `source.unchanged_toast`.
+    /// (the server does not send it); such columns are also listed in the
+    /// event's `metadata.extra.unchanged_toast`.
     #[serde(default = "default_toast_placeholder")]
     pub unchanged_toast_value: String,
     /// Standby status (feedback) interval to the server.

@@ -24,6 +24,9 @@ use super::session::format_lsn;
 /// Whether a table (`stream name`, `schema.table`) is selected.
 pub(crate) type TableFilter = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
+/// The deduplicator, shared by the sessions of one source.
+pub(crate) type SharedDedup = std::sync::Arc<std::sync::Mutex<Deduplicator>>;
+
 /// What to emit for a relation.
 struct RelationEntry {
     shape: TableShape,
@@ -48,7 +51,7 @@ pub(crate) struct ChangeDecoder {
     relations: HashMap<u32, RelationEntry>,
     type_names: HashMap<u32, String>,
     tx: Option<Tx>,
-    dedup: Option<Deduplicator>,
+    dedup: Option<SharedDedup>,
     tombstones: TombstoneConfig,
     heartbeat: Duration,
     last_checkpoint: Instant,
@@ -62,7 +65,9 @@ pub(crate) struct DecoderParts {
     pub types: TypeCatalog,
     pub primary_keys: HashMap<String, Vec<String>>,
     pub include: TableFilter,
-    pub dedup: Option<Deduplicator>,
+    /// Kept by the source across reconnects, so a transaction the server
+    /// resends after a reconnect in this process is recognised.
+    pub dedup: Option<SharedDedup>,
     pub tombstones: TombstoneConfig,
     pub heartbeat: Duration,
     pub start_lsn: u64,
@@ -313,14 +318,16 @@ impl ChangeDecoder {
         let event = self
             .factory
             .event(shape, event_type, before, after, &pos, toasted);
-        if let Some(dedup) = &mut self.dedup {
+        if let Some(dedup) = &self.dedup {
             let key = event.key.clone().unwrap_or(Value::Null);
             let op = event_type.cdc_op().unwrap_or("");
             let position = json!([pos.commit_lsn, lsn]);
-            if dedup.check_and_insert(
-                fingerprint(&shape.stream, &key, &position, op),
-                Instant::now(),
-            ) {
+            let print = fingerprint(&shape.stream, &key, &position, op);
+            let seen = dedup
+                .lock()
+                .map(|mut d| d.check_and_insert(print, Instant::now()))
+                .unwrap_or(false);
+            if seen {
                 tracing::debug!(stream = %shape.stream, lsn = %format_lsn(lsn), "dropping a duplicate change");
                 return;
             }

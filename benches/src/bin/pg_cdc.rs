@@ -1,0 +1,304 @@
+//! postgres-cdc end to end: a private PostgreSQL → `postgres-cdc` → JSONL
+//! `file` sink, through the runtime.
+//!
+//! * **throughput** — 200 000 single-row inserts, written as 200 transactions
+//!   of one 1 000-row `INSERT`, while the pipeline streams: changes/s from the
+//!   first insert to the last change durably in the file. Also the drain rate
+//!   of the same load as a backlog (written before the pipeline starts).
+//! * **latency** — a steady 5 000 rows/s (50-row transactions every 10 ms) for
+//!   `--seconds`: commit (the server's commit timestamp) → written to the file
+//!   (after the sink's write returned), p50/p99/max.
+//!
+//! ```sh
+//! cargo run --release -p rivven-connect-benches --bin pg_cdc            # 200 000 rows, 10 s steady
+//! cargo run -p rivven-connect-benches --bin pg_cdc -- --rows 20000 --seconds 2   # CI size
+//! ```
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use rivven_connect::builtin::{FileSink, FileSinkConfig};
+use rivven_connect::prelude::*;
+use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, PipelineSettings, Runtime};
+use rivven_connect_testing::services::Postgres;
+use rivven_connectors::cdc::postgres::{
+    PostgresCdcConfig, PostgresCdcSource, SnapshotMode, TlsMode,
+};
+
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// The file sink, recording commit → written latency of each event.
+#[derive(Clone, Default)]
+struct TimedFile {
+    inner: FileSink,
+    latencies_us: Arc<Mutex<Vec<u64>>>,
+    written: Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[async_trait]
+impl Sink for TimedFile {
+    type Config = FileSinkConfig;
+    fn spec() -> ConnectorSpec {
+        FileSink::spec()
+    }
+    async fn check(&self, config: &FileSinkConfig) -> Result<CheckResult> {
+        self.inner.check(config).await
+    }
+    async fn write(
+        &self,
+        config: &FileSinkConfig,
+        events: BoxStream<'static, SourceEvent>,
+    ) -> Result<WriteResult> {
+        use futures::StreamExt;
+        let events: Vec<SourceEvent> = events.collect().await;
+        self.write_borrowed(config, &events).await
+    }
+    async fn write_borrowed(
+        &self,
+        config: &FileSinkConfig,
+        events: &[SourceEvent],
+    ) -> Result<WriteResult> {
+        let result = self.inner.write_borrowed(config, events).await?;
+        let now = chrono::Utc::now();
+        let mut lat = self.latencies_us.lock().unwrap();
+        for e in events {
+            lat.push((now - e.timestamp).num_microseconds().unwrap_or(0).max(0) as u64);
+        }
+        self.written
+            .fetch_add(events.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(result)
+    }
+}
+
+struct Args {
+    rows: i64,
+    seconds: u64,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        rows: 200_000,
+        seconds: 10,
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    for pair in argv.chunks(2) {
+        match (
+            pair[0].as_str(),
+            pair.get(1).and_then(|v| v.parse::<i64>().ok()),
+        ) {
+            ("--rows", Some(v)) => a.rows = v,
+            ("--seconds", Some(v)) => a.seconds = v as u64,
+            _ => {
+                eprintln!("usage: pg_cdc [--rows N] [--seconds S]");
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+async fn client(pg: &Postgres) -> tokio_postgres::Client {
+    let (c, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    c
+}
+
+/// A pipeline on the table (and slot) called `table`.
+async fn start(
+    pg: &Postgres,
+    table: &str,
+    snapshot: SnapshotMode,
+    sink: &TimedFile,
+    path: &std::path::Path,
+) -> Runtime {
+    let mut config = PostgresCdcConfig::new(
+        pg.host(),
+        pg.port(),
+        pg.database(),
+        pg.user(),
+        table,
+        format!("{table}_pub"),
+    );
+    config.tls.mode = TlsMode::Disable;
+    config.publication_tables = vec![table.to_string()];
+    config.snapshot_mode = snapshot;
+    config.status_interval_ms = 1000;
+    Runtime::builder()
+        .offset_store(MemoryOffsetStore::new())
+        .pipeline(
+            Pipeline::builder("bench")
+                .source(PostgresCdcSource::default(), config)
+                .sink(sink.clone(), FileSinkConfig::new(path))
+                .settings(PipelineSettings::default()),
+        )
+        .start()
+        .await
+        .unwrap()
+}
+
+async fn insert_batches(
+    db: &tokio_postgres::Client,
+    table: &str,
+    first: i64,
+    rows: i64,
+    per_tx: i64,
+) {
+    let mut id = first;
+    while id < first + rows {
+        let to = (id + per_tx - 1).min(first + rows - 1);
+        db.execute(
+            &format!("INSERT INTO {table} SELECT g, 'payload-' || g, g * 1.25, now() FROM generate_series($1::bigint, $2::bigint) g"),
+            &[&id, &to],
+        )
+        .await
+        .unwrap();
+        id = to + 1;
+    }
+}
+
+async fn wait_written(sink: &TimedFile, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while sink.written.load(std::sync::atomic::Ordering::Relaxed) < n {
+        assert!(
+            Instant::now() < deadline,
+            "the pipeline did not deliver {n} changes within 600 s"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let a = args();
+    let pg = Postgres::start()
+        .await
+        .expect("a private PostgreSQL (Debian package `postgresql`)");
+    let db = client(&pg).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ddl = "(id bigint PRIMARY KEY, payload text, amount numeric(12,2), created timestamptz)";
+    db.batch_execute(&format!(
+        "CREATE TABLE live {ddl}; CREATE TABLE backlog {ddl}; CREATE TABLE steady {ddl};"
+    ))
+    .await
+    .unwrap();
+
+    // 1. Live: the pipeline streams while the load is written.
+    let sink = TimedFile::default();
+    let runtime = start(
+        &pg,
+        "live",
+        SnapshotMode::Initial,
+        &sink,
+        &dir.path().join("live.jsonl"),
+    )
+    .await;
+    // Wait until the slot exists and streaming runs (the empty snapshot is done).
+    db.execute("INSERT INTO live VALUES (0, 'warm-up', 0, now())", &[])
+        .await
+        .unwrap();
+    wait_written(&sink, 1).await;
+    let t0 = Instant::now();
+    insert_batches(&db, "live", 1, a.rows, 1000).await;
+    let written_by_db = t0.elapsed();
+    wait_written(&sink, a.rows as u64 + 1).await;
+    let live = t0.elapsed();
+    runtime.shutdown(Duration::from_secs(30)).await;
+
+    // 2. Backlog: the load is in the WAL before the pipeline starts.
+    db.execute(
+        "SELECT pg_create_logical_replication_slot('backlog', 'pgoutput')",
+        &[],
+    )
+    .await
+    .unwrap();
+    db.batch_execute("CREATE PUBLICATION backlog_pub FOR TABLE backlog")
+        .await
+        .unwrap();
+    insert_batches(&db, "backlog", 1, a.rows, 1000).await;
+    let sink_b = TimedFile::default();
+    let t1 = Instant::now();
+    let runtime = start(
+        &pg,
+        "backlog",
+        SnapshotMode::Never,
+        &sink_b,
+        &dir.path().join("backlog.jsonl"),
+    )
+    .await;
+    wait_written(&sink_b, a.rows as u64).await;
+    let backlog = t1.elapsed();
+    let backlog_events = sink_b.written.load(std::sync::atomic::Ordering::Relaxed);
+    runtime.shutdown(Duration::from_secs(30)).await;
+
+    // 3. Latency at a steady 5 000 rows/s.
+    let sink_s = TimedFile::default();
+    let runtime = start(
+        &pg,
+        "steady",
+        SnapshotMode::Initial,
+        &sink_s,
+        &dir.path().join("steady.jsonl"),
+    )
+    .await;
+    db.execute("INSERT INTO steady VALUES (0, 'warm-up', 0, now())", &[])
+        .await
+        .unwrap();
+    wait_written(&sink_s, 1).await;
+    sink_s.latencies_us.lock().unwrap().clear();
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let ticks = a.seconds * 100;
+    let begin = Instant::now();
+    for t in 0..ticks as i64 {
+        tick.tick().await;
+        insert_batches(&db, "steady", 1 + t * 50, 50, 50).await;
+    }
+    let rate = (ticks * 50) as f64 / begin.elapsed().as_secs_f64();
+    wait_written(&sink_s, ticks * 50 + 1).await;
+    runtime.shutdown(Duration::from_secs(30)).await;
+    let mut lat = sink_s.latencies_us.lock().unwrap().clone();
+    lat.sort_unstable();
+
+    println!(
+        "postgres-cdc → file ({} rows, PostgreSQL on this machine, same 2 cores)",
+        a.rows
+    );
+    println!(
+        "  live     {:>9.0} changes/s end to end ({} changes in {:.2} s; the database took {:.2} s to accept them)",
+        a.rows as f64 / live.as_secs_f64(),
+        a.rows,
+        live.as_secs_f64(),
+        written_by_db.as_secs_f64()
+    );
+    println!(
+        "  backlog  {:>9.0} changes/s ({} changes already in the WAL, pipeline start to last in {:.2} s)",
+        backlog_events as f64 / backlog.as_secs_f64(),
+        backlog_events,
+        backlog.as_secs_f64()
+    );
+    println!(
+        "  steady   {:.0} rows/s offered for {} s: commit → file p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} changes)",
+        rate,
+        a.seconds,
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+        percentile(&lat, 1.0),
+        lat.len()
+    );
+}
