@@ -315,3 +315,32 @@ async fn check_fails_without_logical_wal() {
     assert!(err.to_string().contains("wal_level = logical"), "{err}");
     assert!(!err.is_retryable());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_compliance() {
+    use rivven_connect_testing::compliance::{assert_source_compliance, Resume, SourceCompliance};
+    let (server, db) = pg::server().await;
+    db.batch_execute("CREATE TABLE c (id int PRIMARY KEY, v text); INSERT INTO c SELECT g, 'v' || g FROM generate_series(1, 40) g;")
+        .await
+        .unwrap();
+    let config = json!({
+        "host": server.host(), "port": server.port(), "database": server.database(),
+        "user": server.user(), "password": "s3cret-pw", "slot_name": "compliance_slot",
+        "publication_name": "compliance_pub", "tls": {"mode": "disable"},
+    });
+    let mut unreachable = config.clone();
+    unreachable["port"] = json!(1);
+    unreachable["connect_timeout_secs"] = json!(2);
+    assert_source_compliance(
+        SourceCompliance::new(
+            rivven_connectors::cdc::postgres::PostgresCdcSource::default(),
+            config,
+        )
+        .unreachable(unreachable)
+        .secret("s3cret-pw")
+        // Resuming is position-based (LSN) and is what the restart,
+        // crash and seam tests check against the server.
+        .resume(Resume::Skip),
+    )
+    .await;
+}
