@@ -145,6 +145,26 @@ async fn start(
         .unwrap()
 }
 
+/// A pipeline on the (empty) `table`, once it streams: its snapshot is done
+/// and a warm-up row (id 0) has arrived.
+async fn streaming(
+    pg: &Postgres,
+    db: &tokio_postgres::Client,
+    table: &str,
+    sink: &TimedFile,
+    path: &std::path::Path,
+) -> Runtime {
+    let runtime = start(pg, table, SnapshotMode::Initial, sink, path).await;
+    db.execute(
+        &format!("INSERT INTO {table} VALUES (0, 'warm-up', 0, now())"),
+        &[],
+    )
+    .await
+    .unwrap();
+    wait_written(sink, 1).await;
+    runtime
+}
+
 async fn insert_batches(
     db: &tokio_postgres::Client,
     table: &str,
@@ -201,19 +221,7 @@ async fn main() {
 
     // 1. Live: the pipeline streams while the load is written.
     let sink = TimedFile::default();
-    let runtime = start(
-        &pg,
-        "live",
-        SnapshotMode::Initial,
-        &sink,
-        &dir.path().join("live.jsonl"),
-    )
-    .await;
-    // Wait until the slot exists and streaming runs (the empty snapshot is done).
-    db.execute("INSERT INTO live VALUES (0, 'warm-up', 0, now())", &[])
-        .await
-        .unwrap();
-    wait_written(&sink, 1).await;
+    let runtime = streaming(&pg, &db, "live", &sink, &dir.path().join("live.jsonl")).await;
     let t0 = Instant::now();
     insert_batches(&db, "live", 1, a.rows, 1000).await;
     let written_by_db = t0.elapsed();
@@ -249,18 +257,14 @@ async fn main() {
 
     // 3. Latency at a steady 5 000 rows/s.
     let sink_s = TimedFile::default();
-    let runtime = start(
+    let runtime = streaming(
         &pg,
+        &db,
         "steady",
-        SnapshotMode::Initial,
         &sink_s,
         &dir.path().join("steady.jsonl"),
     )
     .await;
-    db.execute("INSERT INTO steady VALUES (0, 'warm-up', 0, now())", &[])
-        .await
-        .unwrap();
-    wait_written(&sink_s, 1).await;
     sink_s.latencies_us.lock().unwrap().clear();
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let ticks = a.seconds * 100;

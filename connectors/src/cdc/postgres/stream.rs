@@ -140,7 +140,12 @@ impl ChangeDecoder {
     }
 
     fn commit(&mut self, end_lsn: u64, out: &mut Vec<Result<SourceEvent>>) {
-        self.tx = None;
+        if let Some(tx) = self.tx.take() {
+            // Replication lag: how long ago the server committed what we read now.
+            let lag_ms = (chrono::Utc::now() - super::events::pg_time(tx.commit_ts_micros))
+                .num_milliseconds();
+            tracing::debug!(xid = tx.xid, lsn = %format_lsn(end_lsn), lag_ms, "transaction read");
+        }
         if end_lsn > self.checkpoint_lsn {
             self.checkpoint_lsn = end_lsn;
             self.last_checkpoint = Instant::now();
