@@ -168,7 +168,7 @@ impl Source for PostgresCdcSource {
 
     async fn discover(&self, config: &PostgresCdcConfig) -> Result<Catalog> {
         let mut session = Session::connect(config, 0).await?;
-        let (tables, factory) = describe(&mut session, config).await?;
+        let (tables, _, factory) = describe(&mut session, config).await?;
         Ok(Catalog::new(
             tables
                 .iter()
@@ -217,7 +217,7 @@ impl Source for PostgresCdcSource {
         if !streaming && !snapshot_needed {
             return Ok(futures::stream::empty().boxed());
         }
-        let (tables, factory) = describe(&mut session, config).await?;
+        let (tables, types, factory) = describe(&mut session, config).await?;
         let selected = |stream: &str, qualified: &str| {
             catalog.streams.is_empty() || catalog.includes(stream) || catalog.includes(qualified)
         };
@@ -268,7 +268,7 @@ impl Source for PostgresCdcSource {
         let catalog_filter = catalog.clone();
         let parts = DecoderParts {
             factory,
-            types: TypeCatalog::load(&mut session).await?,
+            types,
             primary_keys,
             include: Box::new(move |stream: &str, qualified: &str| {
                 catalog_filter.streams.is_empty()
@@ -374,11 +374,11 @@ impl Source for PostgresCdcSource {
     }
 }
 
-/// The tables the source captures and the event factory.
+/// The tables the source captures, the column types and the event factory.
 async fn describe(
     session: &mut Session,
     config: &PostgresCdcConfig,
-) -> Result<(Vec<TableInfo>, EventFactory)> {
+) -> Result<(Vec<TableInfo>, TypeCatalog, EventFactory)> {
     let types = TypeCatalog::load(session).await?;
     let publication = config.publication_name();
     let set = if publication_exists(session, publication).await? {
@@ -389,7 +389,7 @@ async fn describe(
         TableSet::Listed(&config.publication_tables)
     };
     let tables = published_tables(session, &set, &types).await?;
-    Ok((tables, EventFactory::new(config)?))
+    Ok((tables, types, EventFactory::new(config)?))
 }
 
 /// A snapshot cursor over one table, fetched `chunk` rows at a time.
