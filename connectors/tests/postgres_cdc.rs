@@ -344,3 +344,82 @@ async fn source_compliance() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_modes() {
+    use rivven_connectors::cdc::postgres::SnapshotMode;
+    let (server, db) = pg::server().await;
+    db.batch_execute(
+        "CREATE TABLE s (id int PRIMARY KEY); INSERT INTO s SELECT generate_series(1, 5);",
+    )
+    .await
+    .unwrap();
+    let ops = |events: &[rivven_connect::SourceEvent]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e.data["op"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // initial_only: the snapshot, then the pipeline finishes; no slot is made.
+    let mut config = pg::config(&server, "only_slot");
+    config.snapshot_mode = SnapshotMode::InitialOnly;
+    let sink = MockSink::new();
+    let runtime = pg::run(config, &sink, &MemoryOffsetStore::new()).await;
+    let status = tokio::time::timeout(Duration::from_secs(30), runtime.wait())
+        .await
+        .expect("initial_only finishes");
+    assert!(status.pipeline("pg").is_some());
+    assert_eq!(ops(&sink.written_events()), vec!["r"; 5]);
+    assert_eq!(
+        pg::confirmed_flush(&db, "only_slot").await,
+        None,
+        "initial_only makes no slot"
+    );
+
+    // always: every start snapshots again, then streams.
+    let mut config = pg::config(&server, "always_slot");
+    config.snapshot_mode = SnapshotMode::Always;
+    let (sink, store) = (MockSink::new(), MemoryOffsetStore::new());
+    let runtime = pg::run(config.clone(), &sink, &store).await;
+    pg::wait_for(&sink, 5).await;
+    db.execute("INSERT INTO s VALUES (6)", &[]).await.unwrap();
+    pg::wait_for(&sink, 6).await;
+    runtime.shutdown(Duration::from_secs(10)).await;
+    let runtime = pg::run(config, &sink, &store).await;
+    let events = pg::wait_for(&sink, 12).await;
+    assert_eq!(
+        ops(&events[6..12]),
+        vec!["r"; 6],
+        "the second start read the table again"
+    );
+    runtime.shutdown(Duration::from_secs(10)).await;
+
+    // when_needed: a committed position and the slot → no snapshot; slot gone → snapshot.
+    let mut config = pg::config(&server, "needed_slot");
+    config.snapshot_mode = SnapshotMode::WhenNeeded;
+    let (sink, store) = (MockSink::new(), MemoryOffsetStore::new());
+    let runtime = pg::run(config.clone(), &sink, &store).await;
+    pg::wait_for(&sink, 6).await;
+    runtime.shutdown(Duration::from_secs(10)).await;
+    let runtime = pg::run(config.clone(), &sink, &store).await;
+    db.execute("INSERT INTO s VALUES (7)", &[]).await.unwrap();
+    let events = pg::wait_for(&sink, 7).await;
+    assert_eq!(
+        ops(&events[6..]),
+        vec!["c"],
+        "resumed from the slot without a snapshot"
+    );
+    runtime.shutdown(Duration::from_secs(10)).await;
+    db.execute("SELECT pg_drop_replication_slot('needed_slot')", &[])
+        .await
+        .unwrap();
+    let runtime = pg::run(config, &sink, &store).await;
+    let events = pg::wait_for(&sink, 14).await;
+    assert_eq!(
+        ops(&events[7..14]),
+        vec!["r"; 7],
+        "the slot was gone: snapshot again"
+    );
+    runtime.shutdown(Duration::from_secs(10)).await;
+}
