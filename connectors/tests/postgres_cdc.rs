@@ -99,6 +99,9 @@ async fn changes_arrive_in_commit_order_with_before_and_after() {
         .as_str()
         .unwrap()
         .contains('/'));
+    // Replication lag: commit → durably written, as the runtime reports it.
+    let lag = runtime.status().await.pipeline("pg").unwrap().lag_ms;
+    assert!(lag.is_some_and(|l| l < 30_000), "lag {lag:?}");
     let status = runtime.shutdown(Duration::from_secs(10)).await;
     assert!(status.pipeline("pg").is_some());
     // The committed checkpoint is the last transaction's end; the slot confirms it.

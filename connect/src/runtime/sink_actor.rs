@@ -143,6 +143,11 @@ impl SinkState {
             offset += chunk.len();
         }
         let stats = &self.args.stats;
+        if result.records_written > 0 {
+            if let Some(newest) = events.iter().map(|e| e.timestamp).max() {
+                stats.record_lag(newest);
+            }
+        }
         PipelineStats::add(&stats.written, result.records_written);
         PipelineStats::add(&stats.bytes, result.bytes_written);
 

@@ -81,6 +81,11 @@ pub struct PipelineStatus {
     pub in_flight_events: u64,
     /// Highest `in_flight_events` seen.
     pub max_in_flight_events: u64,
+    /// Event-time lag of the newest durable write, in milliseconds: when the
+    /// sink's write returned, minus the newest event timestamp in it (for a
+    /// CDC source, commit → written). `None` before the first write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_ms: Option<u64>,
     /// The most recent failure, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -121,6 +126,8 @@ pub(crate) struct PipelineStats {
     pub(crate) commits: AtomicU64,
     pub(crate) in_flight: AtomicU64,
     pub(crate) max_in_flight: AtomicU64,
+    /// See [`PipelineStatus::lag_ms`]; `u64::MAX` = none yet.
+    lag_ms: AtomicU64,
     last_error: Mutex<Option<String>>,
     state: watch::Sender<PipelineState>,
 }
@@ -139,6 +146,7 @@ impl PipelineStats {
             commits: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
+            lag_ms: AtomicU64::new(u64::MAX),
             last_error: Mutex::new(None),
             state: watch::Sender::new(PipelineState::Starting),
         }
@@ -163,6 +171,12 @@ impl PipelineStats {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
                 Some(v.saturating_sub(n))
             });
+    }
+
+    /// Record the event-time lag of a write (`newest`: the newest event time in it).
+    pub(crate) fn record_lag(&self, newest: chrono::DateTime<chrono::Utc>) {
+        let lag = (chrono::Utc::now() - newest).num_milliseconds().max(0) as u64;
+        self.lag_ms.store(lag.min(u64::MAX - 1), Ordering::Relaxed);
     }
 
     pub(crate) fn set_error(&self, error: impl Into<String>) {
@@ -196,6 +210,7 @@ impl PipelineStats {
             commits: Self::get(&self.commits),
             in_flight_events: Self::get(&self.in_flight),
             max_in_flight_events: Self::get(&self.max_in_flight),
+            lag_ms: Some(Self::get(&self.lag_ms)).filter(|&l| l != u64::MAX),
             last_error: self
                 .last_error
                 .lock()

@@ -8,6 +8,7 @@ mod dead_letter_receives_exactly_the_failed_events;
 mod failed_pipeline_does_not_stop_others;
 mod graceful_shutdown_commits_final_offsets;
 mod kill_nine_file_pipeline;
+mod lag_is_event_time_to_write;
 mod max_consecutive_failures_marks_failed;
 mod panic_in_source_is_supervised;
 mod rate_limit_and_transform_counts;

@@ -141,6 +141,15 @@ fn metrics(status: &RuntimeStatus) -> String {
             ));
         }
     }
+    out.push_str("# HELP rivven_connect_lag_ms Event time of the newest durable write to when it was written (CDC: commit to sink), ms\n# TYPE rivven_connect_lag_ms gauge\n");
+    for p in &status.pipelines {
+        if let Some(lag) = p.lag_ms {
+            out.push_str(&format!(
+                "rivven_connect_lag_ms{{pipeline=\"{}\"}} {lag}\n",
+                escape(&p.name)
+            ));
+        }
+    }
     out.push_str("# HELP rivven_connect_pipeline_up 1 when the pipeline runs or completed\n# TYPE rivven_connect_pipeline_up gauge\n");
     for p in &status.pipelines {
         let up = matches!(p.state, PipelineState::Running | PipelineState::Completed);
