@@ -44,6 +44,7 @@ pub struct PostgresBuilder {
     settings: Vec<(String, String)>,
     bin_dir: Option<PathBuf>,
     password_auth: bool,
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl PostgresBuilder {
@@ -61,6 +62,16 @@ impl PostgresBuilder {
     /// superuser keeps `trust`.
     pub fn password_auth(mut self) -> Self {
         self.password_auth = true;
+        self
+    }
+
+    /// Serve TLS with this PEM certificate and key (`ssl = on`), and refuse
+    /// every TCP connection without TLS (`hostnossl all all … reject`), so a
+    /// test knows its session was encrypted. (A `replication` rule would not
+    /// do: it matches physical replication only, not a logical replication
+    /// session, which names its database.)
+    pub fn tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = Some((cert.into(), key.into()));
         self
     }
 
@@ -92,6 +103,29 @@ impl PostgresBuilder {
         std::fs::create_dir(base.join("sock")).map_err(|e| io("create sock/", e))?;
         let log = base.join("postgres.log");
         std::fs::write(&log, "").map_err(|e| io("create postgres.log", e))?;
+        let mut settings = self.settings;
+        if let Some((cert, key)) = &self.tls {
+            // Copied in before the chown below: the server reads them as `postgres`,
+            // and refuses a key others can read.
+            std::fs::copy(cert, base.join("server.crt"))
+                .map_err(|e| io("copy the TLS certificate", e))?;
+            std::fs::copy(key, base.join("server.key")).map_err(|e| io("copy the TLS key", e))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                base.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .map_err(|e| io("chmod the TLS key", e))?;
+            settings.push(("ssl".into(), "on".into()));
+            settings.push((
+                "ssl_cert_file".into(),
+                base.join("server.crt").display().to_string(),
+            ));
+            settings.push((
+                "ssl_key_file".into(),
+                base.join("server.key").display().to_string(),
+            ));
+        }
         if run_as.is_some() {
             // The tempdir is 0700 root; hand all of it to `postgres`.
             let mut chown = Command::new("chown");
@@ -106,7 +140,7 @@ impl PostgresBuilder {
             run_as,
             dir: base.to_path_buf(),
             data_dir: base.join("data"),
-            settings: self.settings,
+            settings,
         };
         let mut initdb = launcher.command_for(&launcher.binaries.initdb);
         initdb
@@ -132,6 +166,10 @@ impl PostgresBuilder {
             );
         }
         rules.push_str("\nhost replication all 127.0.0.1/32 trust\n");
+        if self.tls.is_some() {
+            // First of all: nothing over TCP without TLS.
+            rules = format!("hostnossl all all 0.0.0.0/0 reject\n{rules}");
+        }
         std::fs::write(&hba, rules).map_err(|e| io("write pg_hba.conf", e))?;
         let server = Server::start(launcher, &log).await?;
         Ok(Postgres { server, _dir: dir })

@@ -35,7 +35,8 @@ pub enum TlsMode {
     Require,
     /// TLS, verifying the certificate chain against `ca_cert` (or the web PKI roots).
     VerifyCa,
-    /// As `verify-ca`, and the certificate must name `host`.
+    /// As `verify-ca`, and the certificate must name `host` (a DNS name: an IP
+    /// address is refused with a config error).
     VerifyFull,
 }
 
