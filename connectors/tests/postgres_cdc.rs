@@ -426,3 +426,58 @@ async fn snapshot_modes() {
     );
     runtime.shutdown(Duration::from_secs(10)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_advance_an_idle_slot() {
+    // Keep-alives every ~1 s (half of wal_sender_timeout).
+    let server = rivven_connect_testing::services::Postgres::builder()
+        .setting("wal_sender_timeout", "2s")
+        .start()
+        .await
+        .unwrap();
+    let db = pg::connect(&server).await;
+    db.batch_execute(
+        "CREATE TABLE watched (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY);",
+    )
+    .await
+    .unwrap();
+    let mut config = pg::config(&server, "idle_slot");
+    config.publication_tables = vec!["watched".into()];
+    let sink = MockSink::new();
+    let store = MemoryOffsetStore::new();
+    let runtime = pg::run(config, &sink, &store).await;
+    db.execute("INSERT INTO watched VALUES (1)", &[])
+        .await
+        .unwrap();
+    pg::wait_for(&sink, 1).await;
+    // Activity the publication does not cover moves the server's WAL on.
+    db.execute("INSERT INTO other SELECT generate_series(1, 1000)", &[])
+        .await
+        .unwrap();
+    let lsn: String = db
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let (hi, lo) = lsn.split_once('/').unwrap();
+    let target =
+        (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let confirmed = pg::confirmed_flush(&db, "idle_slot").await.unwrap_or(0);
+        if confirmed >= target {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the idle slot stayed at {confirmed:X}, the server is at {target:X}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        sink.written_count(),
+        1,
+        "heartbeats are checkpoints, not events"
+    );
+    runtime.shutdown(Duration::from_secs(10)).await;
+}

@@ -75,7 +75,10 @@ impl Actor for SinkActor {
                 st.pending.push(batch);
                 // Flush when full, or when the source has no credit left (it
                 // cannot send more until we acknowledge).
-                if st.pending_events >= st.batch.max_records
+                // Nothing to write (only checkpoints, e.g. CDC heartbeats, or
+                // dead letters): acknowledge now rather than after the timeout.
+                if st.pending_events == 0
+                    || st.pending_events >= st.batch.max_records
                     || st.pending.len() >= st.args.settings.max_in_flight_batches
                 {
                     st.flush().await?;

@@ -271,7 +271,8 @@ impl Reader {
     }
 
     /// Collect one batch: up to `batch_size` data events, or what arrived
-    /// within `linger` of the first one.
+    /// within `linger` of the first one (or of the first state update or
+    /// rejected record).
     ///
     /// Events the stream has ready are taken without waiting; only when it has
     /// none does the loop wait on the stream, the linger deadline and the stop
@@ -330,7 +331,11 @@ impl Reader {
                 Err(err) if err.kind() == ErrorKind::Data => self.reject(err, pending)?,
                 Err(err) => return Err(StageError::restartable(err)),
             }
-            if !lingering && !pending.events.is_empty() {
+            // A batch with only a checkpoint (a CDC heartbeat) or only
+            // rejected records lingers too: it must not wait for data.
+            if !lingering
+                && (!pending.events.is_empty() || pending.moved || !pending.dead.is_empty())
+            {
                 linger
                     .as_mut()
                     .reset(tokio::time::Instant::now() + self.settings.linger);

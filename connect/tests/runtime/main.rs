@@ -4,6 +4,7 @@
 
 mod common;
 
+mod checkpoint_only_batches_are_not_held_back;
 mod dead_letter_receives_exactly_the_failed_events;
 mod failed_pipeline_does_not_stop_others;
 mod graceful_shutdown_commits_final_offsets;
