@@ -481,3 +481,26 @@ async fn heartbeats_advance_an_idle_slot() {
     );
     runtime.shutdown(Duration::from_secs(10)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn types_without_a_json_mapping_stay_text() {
+    let (server, db) = pg::server().await;
+    db.batch_execute("CREATE TABLE g (id int PRIMARY KEY, p point, b box[], r int4range)")
+        .await
+        .unwrap();
+    let sink = MockSink::new();
+    let store = MemoryOffsetStore::new();
+    let runtime = pg::run(pg::config(&server, "text_slot"), &sink, &store).await;
+    db.execute(
+        "INSERT INTO g VALUES (1, '(1,2)', ARRAY['(1,1),(0,0)'::box, '(3,3),(2,2)'::box], '[1,5)')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let events = pg::wait_for(&sink, 1).await;
+    assert_eq!(
+        events[0].data["after"],
+        json!({"id": 1, "p": "(1,2)", "b": "{(1,1),(0,0);(3,3),(2,2)}", "r": "[1,5)"})
+    );
+    runtime.shutdown(Duration::from_secs(10)).await;
+}

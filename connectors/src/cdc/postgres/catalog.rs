@@ -125,7 +125,12 @@ impl TypeCatalog {
             match (r.typtype.as_str(), r.category.as_str()) {
                 ("e", _) => PgType::Enum,
                 ("d", _) => resolve(r.base, raw, depth + 1),
-                (_, "A") => PgType::Array(Box::new(resolve(r.elem, raw, depth + 1))),
+                // Arrays of types we keep as text stay one text value: their
+                // elements may contain the `,` (or use another delimiter).
+                (_, "A") => match resolve(r.elem, raw, depth + 1) {
+                    PgType::Other(_) => PgType::Other(r.name.clone()),
+                    elem => PgType::Array(Box::new(elem)),
+                },
                 _ => PgType::Other(r.name.clone()),
             }
         }
