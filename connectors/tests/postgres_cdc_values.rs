@@ -402,11 +402,11 @@ async fn tombstones_filters_and_topic_routing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deduplication_keeps_every_distinct_change() {
-    // The server resends unconfirmed transactions only after a reconnect
-    // (the source keeps its deduplicator across reconnects, not process
-    // restarts), which this test cannot time reliably: it checks that
-    // deduplication never drops changes that merely look alike (same key,
-    // op and values).
+    // Deduplication is per replication session (a restart must re-emit
+    // everything past the committed position: see
+    // postgres_cdc.rs `deduplication_never_drops_what_a_restart_must_resend`),
+    // and a session never resends: this checks that it never drops changes
+    // that merely look alike (same key, op and values).
     let (server, db) = pg::server().await;
     db.batch_execute(
         "CREATE TABLE d (id int PRIMARY KEY, v text);

@@ -16,6 +16,11 @@
 //!     orders: { include: [id, status, total] }     # ... or a bare table name
 //! ```
 //!
+//! A [`Deduplicator`] remembers what a source *read*, not what a sink wrote:
+//! a source must start a new one whenever it re-reads from a committed
+//! position (a restart), or it would drop the changes that were read but not
+//! written before the failure.
+//!
 //! The seed's `cdc_features.encryption` (field-level AES-256-GCM) is **not
 //! supported**: it is left out of the schema, so a config that sets it is rejected
 //! as an unknown key rather than silently streaming the fields in clear text.

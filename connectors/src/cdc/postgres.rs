@@ -27,6 +27,9 @@
 //!   i.e. after the runtime durably committed that checkpoint, so the slot
 //!   never passes what the sink has written. After a crash the server resends
 //!   every transaction after the committed position, whole (at-least-once).
+//! - `cdc_features.deduplication` works per replication session: the server
+//!   never resends within one, and after a restart everything past the
+//!   committed position must be emitted again.
 //! - Between transactions a keep-alive's WAL position is checkpointed every
 //!   `heartbeat_interval_ms`, so an idle slot does not pin the server's WAL.
 //!

@@ -25,7 +25,7 @@ use super::session::{classify, format_lsn, parse_lsn, quote_ident, Session};
 use super::setup::{
     create_slot, ensure_publication, publication_exists, server_facts, slot_info, SlotSnapshot,
 };
-use super::stream::{ChangeDecoder, DecoderParts, SharedDedup};
+use super::stream::{ChangeDecoder, DecoderParts};
 
 /// PostgreSQL CDC source (`postgres-cdc`); see the [module docs](super).
 #[derive(Default)]
@@ -39,8 +39,6 @@ struct Shared {
     /// Newest durably committed LSN.
     confirmed: AtomicU64,
     wake: Notify,
-    /// Survives reconnects (not process restarts).
-    dedup: std::sync::OnceLock<SharedDedup>,
 }
 
 /// The committed position, parsed from [`State`].
@@ -275,13 +273,15 @@ impl Source for PostgresCdcSource {
                     || catalog_filter.includes(stream)
                     || catalog_filter.includes(qualified)
             }),
-            dedup: config.cdc_features.deduplication.enabled.then(|| {
-                Arc::clone(self.shared.dedup.get_or_init(|| {
-                    Arc::new(std::sync::Mutex::new(Deduplicator::new(
-                        &config.cdc_features.deduplication,
-                    )))
-                }))
-            }),
+            // One per session, never carried over: after a restart every
+            // change past the committed position must be emitted again (those
+            // read but not written before the failure included), and the
+            // server resends nothing within a session.
+            dedup: config
+                .cdc_features
+                .deduplication
+                .enabled
+                .then(|| Deduplicator::new(&config.cdc_features.deduplication)),
             tombstones: config.cdc_features.tombstones.clone(),
             heartbeat: config.heartbeat_interval(),
             start_lsn: point.unwrap_or(0),

@@ -24,9 +24,6 @@ use super::session::format_lsn;
 /// Whether a table (`stream name`, `schema.table`) is selected.
 pub(crate) type TableFilter = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
-/// The deduplicator, shared by the sessions of one source.
-pub(crate) type SharedDedup = std::sync::Arc<std::sync::Mutex<Deduplicator>>;
-
 /// What to emit for a relation.
 struct RelationEntry {
     shape: TableShape,
@@ -51,7 +48,7 @@ pub(crate) struct ChangeDecoder {
     relations: HashMap<u32, RelationEntry>,
     type_names: HashMap<u32, String>,
     tx: Option<Tx>,
-    dedup: Option<SharedDedup>,
+    dedup: Option<Deduplicator>,
     tombstones: TombstoneConfig,
     heartbeat: Duration,
     last_checkpoint: Instant,
@@ -65,9 +62,8 @@ pub(crate) struct DecoderParts {
     pub types: TypeCatalog,
     pub primary_keys: HashMap<String, Vec<String>>,
     pub include: TableFilter,
-    /// Kept by the source across reconnects, so a transaction the server
-    /// resends after a reconnect in this process is recognised.
-    pub dedup: Option<SharedDedup>,
+    /// This session's deduplicator (see `source.rs` for why per session).
+    pub dedup: Option<Deduplicator>,
     pub tombstones: TombstoneConfig,
     pub heartbeat: Duration,
     pub start_lsn: u64,
@@ -323,16 +319,12 @@ impl ChangeDecoder {
         let event = self
             .factory
             .event(shape, event_type, before, after, &pos, toasted);
-        if let Some(dedup) = &self.dedup {
+        if let Some(dedup) = &mut self.dedup {
             let key = event.key.clone().unwrap_or(Value::Null);
             let op = event_type.cdc_op().unwrap_or("");
             let position = json!([pos.commit_lsn, lsn]);
             let print = fingerprint(&shape.stream, &key, &position, op);
-            let seen = dedup
-                .lock()
-                .map(|mut d| d.check_and_insert(print, Instant::now()))
-                .unwrap_or(false);
-            if seen {
+            if dedup.check_and_insert(print, Instant::now()) {
                 tracing::debug!(stream = %shape.stream, lsn = %format_lsn(lsn), "dropping a duplicate change");
                 return;
             }
