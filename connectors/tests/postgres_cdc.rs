@@ -106,10 +106,8 @@ async fn changes_arrive_in_commit_order_with_before_and_after() {
     assert!(status.pipeline("pg").is_some());
     // The committed checkpoint is the last transaction's end; the slot confirms it.
     let committed = store.get("pg").expect("a committed state");
-    let lsn = committed.global["lsn"].as_str().unwrap().to_string();
+    let lsn = pg::lsn(committed.global["lsn"].as_str().unwrap());
     let confirmed = pg::confirmed_flush(&db, "order_slot").await.unwrap();
-    let (hi, lo) = lsn.split_once('/').unwrap();
-    let lsn = (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap();
     assert!(
         confirmed <= lsn,
         "the slot ({confirmed:X}) passed the committed state ({lsn:X})"
@@ -454,14 +452,7 @@ async fn heartbeats_advance_an_idle_slot() {
     db.execute("INSERT INTO other SELECT generate_series(1, 1000)", &[])
         .await
         .unwrap();
-    let lsn: String = db
-        .query_one("SELECT pg_current_wal_lsn()::text", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let (hi, lo) = lsn.split_once('/').unwrap();
-    let target =
-        (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap();
+    let target = pg::current_lsn(&db).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let confirmed = pg::confirmed_flush(&db, "idle_slot").await.unwrap_or(0);

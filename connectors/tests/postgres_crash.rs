@@ -129,14 +129,7 @@ async fn kill_9_during_load_loses_no_committed_change() {
             }
             sql.push_str("COMMIT;");
             writer_db.batch_execute(&sql).await.unwrap();
-            let lsn: String = writer_db
-                .query_one("SELECT pg_current_wal_lsn()::text", &[])
-                .await
-                .unwrap()
-                .get(0);
-            let (hi, lo) = lsn.split_once('/').unwrap();
-            let lsn_after =
-                (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap();
+            let lsn_after = pg::current_lsn(&writer_db).await;
             committed.push(Committed { changes, lsn_after });
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

@@ -124,10 +124,23 @@ pub async fn confirmed_flush(client: &tokio_postgres::Client, slot: &str) -> Opt
         .await
         .unwrap()?;
     let text: Option<String> = row.get(0);
-    text.map(|t| {
-        let (hi, lo) = t.split_once('/').unwrap();
-        (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap()
-    })
+    text.as_deref().map(lsn)
+}
+
+/// An LSN's text form (`16/B374D848`) as an integer.
+pub fn lsn(text: &str) -> u64 {
+    let (hi, lo) = text.split_once('/').expect("an LSN like 16/B374D848");
+    (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap()
+}
+
+/// The server's current WAL position.
+pub async fn current_lsn(client: &tokio_postgres::Client) -> u64 {
+    let text: String = client
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    lsn(&text)
 }
 
 /// Wait until one of `sink`'s events satisfies `found` (panics after 60 s
