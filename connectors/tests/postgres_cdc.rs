@@ -510,7 +510,14 @@ async fn deduplication_never_drops_what_a_restart_must_resend() {
     let sink = MockSink::new().fail_after(50);
     let store = MemoryOffsetStore::new();
     let runtime = pg::run(config, &sink, &store).await;
-    for i in 1..=200 {
+    for i in 1..=50 {
+        db.execute("INSERT INTO r VALUES ($1)", &[&i])
+            .await
+            .unwrap();
+    }
+    pg::wait_for(&sink, 50).await;
+    // The next write (of what follows) fails once.
+    for i in 51..=200 {
         db.execute("INSERT INTO r VALUES ($1)", &[&i])
             .await
             .unwrap();
