@@ -7,14 +7,13 @@ use std::collections::HashMap;
 use rivven_connect::{ConnectorError, Stream};
 use serde_json::{json, Value};
 
-use super::session::{quote_literal, split_table, Session};
+use super::session::{quote_literal, split_table, text, Session};
 use super::value::PgType;
 
 /// A column of a published table.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ColumnInfo {
     pub name: String,
-    pub type_oid: u32,
     pub pg_type: PgType,
     pub not_null: bool,
 }
@@ -99,7 +98,7 @@ impl TypeCatalog {
         }
         let mut raw = HashMap::new();
         for row in rows {
-            let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+            let text = |i: usize| text(&row, i);
             let oid = text(0).parse::<u32>().unwrap_or(0);
             raw.insert(
                 oid,
@@ -214,7 +213,7 @@ pub(crate) async fn published_tables(
     let mut tables: Vec<TableInfo> = Vec::new();
     let mut keys: Vec<Vec<(i64, String)>> = Vec::new();
     for row in rows {
-        let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+        let text = |i: usize| text(&row, i);
         let (schema, name) = (text(0), text(1));
         let is_new = tables
             .last()
@@ -231,7 +230,6 @@ pub(crate) async fn published_tables(
         let oid = text(3).parse::<u32>().unwrap_or(0);
         let column = ColumnInfo {
             name: text(2),
-            type_oid: oid,
             pg_type: types.resolve(oid, None),
             not_null: text(4) == "t",
         };

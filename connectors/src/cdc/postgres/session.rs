@@ -32,6 +32,16 @@ pub(crate) struct Session {
 /// One result row: text values by column position.
 pub(crate) type Row = Vec<Option<String>>;
 
+/// Column `i` of `row` (`None` for NULL or a missing column).
+pub(crate) fn cell(row: &Row, i: usize) -> Option<&str> {
+    row.get(i).and_then(|v| v.as_deref())
+}
+
+/// Column `i` of `row`, empty for NULL.
+pub(crate) fn text(row: &Row, i: usize) -> String {
+    cell(row, i).unwrap_or_default().to_string()
+}
+
 impl Session {
     /// Connect and authenticate; `start_lsn` is where `START_REPLICATION`
     /// will begin (zero: the slot's confirmed position).
@@ -83,12 +93,11 @@ impl Session {
         &mut self,
         sql: &str,
     ) -> Result<Option<String>, ConnectorError> {
-        Ok(self
-            .query(sql)
-            .await?
-            .into_iter()
-            .next()
-            .and_then(|row| row.into_iter().next().flatten()))
+        let rows = self.query(sql).await?;
+        Ok(rows
+            .first()
+            .and_then(|row| cell(row, 0))
+            .map(str::to_string))
     }
 
     /// Send `START_REPLICATION` and wait until the server accepted it.

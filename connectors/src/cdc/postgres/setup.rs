@@ -3,33 +3,29 @@
 use rivven_connect::{ConnectorError, ErrorKind};
 
 use super::config::PostgresCdcConfig;
-use super::session::{parse_lsn, quote_ident, quote_literal, split_table, Session};
+use super::session::{cell, parse_lsn, quote_ident, quote_literal, split_table, text, Session};
 
 /// Facts about the server and the connecting role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ServerFacts {
     pub wal_level: String,
-    pub version: String,
     pub replication: bool,
     pub superuser: bool,
 }
 
-/// Read `wal_level`, the version and the role's attributes.
+/// Read `wal_level` and the role's attributes.
 pub(crate) async fn server_facts(session: &mut Session) -> Result<ServerFacts, ConnectorError> {
     let rows = session
         .query(
-            "SELECT current_setting('wal_level'), current_setting('server_version'), \
-                    r.rolreplication, r.rolsuper \
+            "SELECT current_setting('wal_level'), r.rolreplication, r.rolsuper \
              FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
         )
         .await?;
     let row = rows.into_iter().next().unwrap_or_default();
-    let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
     Ok(ServerFacts {
-        wal_level: text(0),
-        version: text(1),
-        replication: text(2) == "t",
-        superuser: text(3) == "t",
+        wal_level: text(&row, 0),
+        replication: cell(&row, 1) == Some("t"),
+        superuser: cell(&row, 2) == Some("t"),
     })
 }
 
@@ -133,12 +129,11 @@ pub(crate) async fn slot_info(
     let Some(row) = session.query(&sql).await?.into_iter().next() else {
         return Ok(None);
     };
-    let text = |i: usize| row.get(i).cloned().flatten();
     Ok(Some(SlotInfo {
-        plugin: text(0).unwrap_or_default(),
-        database: text(1).unwrap_or_default(),
-        active_pid: text(2).and_then(|p| p.parse().ok()),
-        confirmed_flush_lsn: text(3).as_deref().and_then(parse_lsn),
+        plugin: text(&row, 0),
+        database: text(&row, 1),
+        active_pid: cell(&row, 2).and_then(|p| p.parse().ok()),
+        confirmed_flush_lsn: cell(&row, 3).and_then(parse_lsn),
     }))
 }
 
@@ -196,8 +191,8 @@ pub(crate) async fn create_slot(
     let rows = session.query(&sql).await?;
     let point = rows
         .first()
-        .and_then(|r| r.get(1).cloned().flatten())
-        .and_then(|t| parse_lsn(&t))
+        .and_then(|r| cell(r, 1))
+        .and_then(parse_lsn)
         .ok_or_else(|| {
             ConnectorError::connection(format!(
                 "CREATE_REPLICATION_SLOT for `{slot}` returned no consistent point"
