@@ -93,6 +93,9 @@ pub struct ConnectorError {
     kind: ErrorKind,
     message: String,
     retryable: Option<bool>,
+    /// The original bytes of a record a source could not turn into an event,
+    /// so that a dead letter carries the whole record (boxed: rarely set).
+    raw_record: Option<Box<[u8]>>,
     #[source]
     source: Option<BoxError>,
 }
@@ -104,6 +107,7 @@ impl ConnectorError {
             kind,
             message: message.into(),
             retryable: None,
+            raw_record: None,
             source: None,
         }
     }
@@ -175,6 +179,32 @@ impl ConnectorError {
         self
     }
 
+    /// Attach the whole original record that could not be read (for example a
+    /// JSON line that does not parse), so that `on_error: dead_letter` writes it
+    /// to the dead-letter queue in full and it can be replayed from there.
+    ///
+    /// ```
+    /// use rivven_connect::ConnectorError;
+    ///
+    /// let line = b"{\"id\": 1,".to_vec();
+    /// let err = ConnectorError::data("orders.jsonl line 7: invalid JSON").with_raw_record(line);
+    /// assert_eq!(err.raw_record(), Some(&b"{\"id\": 1,"[..]));
+    /// ```
+    pub fn with_raw_record(mut self, record: impl Into<Vec<u8>>) -> Self {
+        self.raw_record = Some(record.into().into_boxed_slice());
+        self
+    }
+
+    /// The original record attached with [`ConnectorError::with_raw_record`].
+    pub fn raw_record(&self) -> Option<&[u8]> {
+        self.raw_record.as_deref()
+    }
+
+    /// Take the attached original record out of the error.
+    pub fn take_raw_record(&mut self) -> Option<Box<[u8]>> {
+        self.raw_record.take()
+    }
+
     /// Prefix the message with context (for example the record or file position).
     pub fn context(mut self, context: impl fmt::Display) -> Self {
         self.message = format!("{context}: {}", self.message);
@@ -210,6 +240,7 @@ impl ConnectorError {
             kind: self.kind,
             message,
             retryable: self.retryable,
+            raw_record: self.raw_record.clone(),
             source: None,
         }
     }

@@ -7,6 +7,8 @@
 use chrono::{DateTime, Utc};
 use ractor::RpcReplyPort;
 use serde_json::{json, Value};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use std::fmt;
 
 use super::stats::RuntimeStatus;
@@ -19,6 +21,9 @@ use crate::state::State;
 pub(crate) struct DeadLetter {
     /// The original event (`None` when the source could not produce one).
     pub(crate) event: Option<SourceEvent>,
+    /// The whole original record when there is no event (a source could not
+    /// parse it), from [`ConnectorError::raw_record`].
+    pub(crate) raw: Option<Box<[u8]>>,
     pub(crate) error: String,
     pub(crate) kind: ErrorKind,
     /// `source`, `transform` or `sink`.
@@ -36,6 +41,7 @@ impl DeadLetter {
         connector: &str,
     ) -> Self {
         Self {
+            raw: event.is_none().then(|| error.raw_record().map(Box::from)).flatten(),
             event,
             error: error.to_string(),
             kind: error.kind(),
@@ -68,6 +74,15 @@ impl DeadLetter {
                 "event": original,
             }),
         );
+        if let (Some(raw), Value::Object(data)) = (self.raw, &mut event.data) {
+            // The record as the source read it: text when it is UTF-8, else base64.
+            let (encoding, text) = match String::from_utf8(raw.into_vec()) {
+                Ok(text) => ("utf8", text),
+                Err(e) => ("base64", BASE64.encode(e.as_bytes())),
+            };
+            data.insert("raw_record".into(), Value::String(text));
+            data.insert("raw_record_encoding".into(), Value::String(encoding.into()));
+        }
         if let Some(original) = self.event {
             event.key = original.key;
             event.namespace = original.namespace;
@@ -218,5 +233,21 @@ mod tests {
         let e = dl.into_event("p1");
         assert_eq!(e.stream, "p1.dlq");
         assert_eq!(e.data["event"], Value::Null);
+    }
+
+    #[test]
+    fn source_dead_letter_carries_the_whole_raw_record() {
+        let line = format!("{{\"id\": 9, \"note\": \"{}\"", "x".repeat(500));
+        let err = ConnectorError::data("line 3: invalid JSON").with_raw_record(line.clone());
+        let e = DeadLetter::new(None, &err, "source", "file").into_event("p1");
+        assert_eq!(e.data["raw_record"], line.as_str());
+        assert_eq!(e.data["raw_record_encoding"], "utf8");
+
+        let bytes = vec![0xff, 0xfe, b'{', 0x80];
+        let err = ConnectorError::data("not UTF-8").with_raw_record(bytes.clone());
+        let e = DeadLetter::new(None, &err, "source", "file").into_event("p1");
+        assert_eq!(e.data["raw_record_encoding"], "base64");
+        let text = e.data["raw_record"].as_str().unwrap_or_default();
+        assert_eq!(BASE64.decode(text).ok(), Some(bytes));
     }
 }
