@@ -186,6 +186,10 @@ impl<'a> Loader<'a> {
                 }])
             })?;
         config.apply_resolved(checker.resolved);
+        let shared = config.shared_resources(self.registry, &tree);
+        if !shared.is_empty() {
+            return Err(ConfigError::new(shared));
+        }
         Ok(config)
     }
 }

@@ -14,13 +14,17 @@ use crate::error::{ConnectorError, Result};
 use crate::event::SourceEvent;
 use crate::registry::Registry;
 use crate::runtime::{
-    AnySource, AnyTransform, FileOffsetStore, MemoryOffsetStore, Pipeline, PipelineSettings,
-    RestartPolicy, Runtime, RuntimeBuilder,
+    AnySource, AnyTransform, FileOffsetStore, MemoryOffsetStore, OffsetStore, Pipeline,
+    PipelineSettings, RestartPolicy, Runtime, RuntimeBuilder,
 };
 use crate::spec::ConnectorSpec;
 use crate::state::State;
 
+use super::diagnostics::Diagnostic;
 use super::model::OffsetBackend;
+use super::tree::Node;
+use crate::runtime::exclusive;
+use std::collections::HashMap;
 
 impl ConnectConfig {
     /// The pipelines `run` starts: the enabled `pipelines:` entries, then one
@@ -61,21 +65,64 @@ impl ConnectConfig {
     /// offset store. Connectors are built from `registry`.
     pub fn runtime_builder(&self, registry: &Registry) -> Result<RuntimeBuilder> {
         let mut builder = Runtime::builder().data_dir(&self.data_dir);
-        builder = match self.offsets.backend {
-            OffsetBackend::Memory => builder.offset_store(MemoryOffsetStore::new()),
-            OffsetBackend::File => {
-                let dir = self
-                    .offsets
-                    .dir
-                    .clone()
-                    .unwrap_or_else(|| self.data_dir.join("offsets"));
-                builder.offset_store(FileOffsetStore::new(dir))
-            }
-        };
+        builder = builder.offset_store(self.offset_store());
         for (name, spec) in self.enabled_pipelines() {
             builder = builder.add_pipeline(self.pipeline(registry, &name, &spec)?);
         }
         Ok(builder)
+    }
+
+    /// Pipelines that would share an exclusive resource (a sink's target, a
+    /// source's upstream cursor) or one offset-store key, as diagnostics at the
+    /// second user's definition. Connectors that do not build are left to
+    /// `run`, which reports them.
+    pub(crate) fn shared_resources(&self, registry: &Registry, tree: &Node) -> Vec<Diagnostic> {
+        let pipelines: Vec<Pipeline> = self
+            .enabled_pipelines()
+            .iter()
+            .filter_map(|(name, spec)| self.pipeline(registry, name, spec).ok())
+            .collect();
+        let mut out: Vec<Diagnostic> = exclusive::conflicts(&pipelines)
+            .into_iter()
+            .map(|c| {
+                let path = [c.second.role.section(), c.second.name.as_str()];
+                Diagnostic {
+                    path: path.join("."),
+                    at: Some(tree.locate(path)),
+                    message: c.to_string(),
+                }
+            })
+            .collect();
+        let store = self.offset_store();
+        let mut keys: HashMap<String, &str> = HashMap::new();
+        for p in &pipelines {
+            if let Some(other) = keys.insert(store.storage_key(p.name()), p.name()) {
+                let path = ["pipelines", p.name()];
+                out.push(Diagnostic {
+                    path: path.join("."),
+                    at: Some(tree.locate(path)),
+                    message: format!(
+                        "pipelines `{other}` and `{}` would keep their offsets in one file \
+                         (names that differ only in letter case): rename one of them",
+                        p.name()
+                    ),
+                });
+            }
+        }
+        out
+    }
+
+    /// The configured offset store.
+    pub(crate) fn offset_store(&self) -> Arc<dyn OffsetStore> {
+        match self.offsets.backend {
+            OffsetBackend::Memory => Arc::new(MemoryOffsetStore::new()),
+            OffsetBackend::File => Arc::new(FileOffsetStore::new(
+                self.offsets
+                    .dir
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("offsets")),
+            )),
+        }
     }
 
     /// Build one pipeline.
@@ -241,5 +288,8 @@ impl AnySource for SelectedStreams {
     }
     async fn commit(&self, state: &State) -> Result<()> {
         self.inner.commit(state).await
+    }
+    fn exclusive_resource(&self) -> Option<String> {
+        self.inner.exclusive_resource()
     }
 }

@@ -52,6 +52,17 @@ pub trait Sink: Send + Sync + 'static {
         self.write(config, futures::stream::iter(events.to_vec()).boxed())
             .await
     }
+
+    /// The target this sink must be the only writer of, if any — for example
+    /// a file (`file:/abs/path/out.jsonl`) or a table written exactly-once.
+    ///
+    /// Two writers of one target tear each other's output, so the runtime
+    /// refuses to start two sinks (in any pipelines, dead-letter sinks
+    /// included) that return the same value, naming both. The default
+    /// (`None`) means the target can take any number of writers.
+    fn exclusive_resource(&self, _config: &Self::Config) -> Option<String> {
+        None
+    }
 }
 
 /// A sink that prefers whole batches.

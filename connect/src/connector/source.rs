@@ -50,4 +50,15 @@ pub trait Source: Send + Sync + 'static {
     async fn commit(&self, _config: &Self::Config, _state: &State) -> Result<()> {
         Ok(())
     }
+
+    /// The upstream cursor this source must be the only reader of, if any —
+    /// for example a replication slot (`postgres://host:5432/db#slot=rivven`).
+    ///
+    /// Two readers of one cursor confirm it past each other's events, so the
+    /// runtime refuses to start two pipelines whose sources return the same
+    /// value, naming both. The default (`None`) means any number of readers
+    /// can read independently (a file, a generator).
+    fn exclusive_resource(&self, _config: &Self::Config) -> Option<String> {
+        None
+    }
 }

@@ -51,6 +51,10 @@ pub trait AnySource: Send + Sync + 'static {
     }
     /// Confirm a committed state upstream.
     async fn commit(&self, state: &State) -> Result<()>;
+    /// See [`Source::exclusive_resource`].
+    fn exclusive_resource(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A sink with its config, behind a trait object.
@@ -65,6 +69,10 @@ pub trait AnySink: Send + Sync + 'static {
     /// Write one batch; the caller keeps the events (for retries and the
     /// dead-letter queue), see [`Sink::write_borrowed`].
     async fn write(&self, events: &[SourceEvent]) -> Result<WriteResult>;
+    /// See [`Sink::exclusive_resource`].
+    fn exclusive_resource(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A transform with its config, behind a trait object.
@@ -186,6 +194,9 @@ impl<S: Source> AnySource for SourceAdapter<S> {
     async fn commit(&self, state: &State) -> Result<()> {
         self.source.commit(&self.config, state).await
     }
+    fn exclusive_resource(&self) -> Option<String> {
+        self.source.exclusive_resource(&self.config)
+    }
 }
 
 /// A [`Sink`] paired with its config; each batch goes to [`Sink::write_borrowed`].
@@ -223,6 +234,9 @@ impl<K: Sink> AnySink for SinkAdapter<K> {
     async fn write(&self, events: &[SourceEvent]) -> Result<WriteResult> {
         self.sink.write_borrowed(&self.config, events).await
     }
+    fn exclusive_resource(&self) -> Option<String> {
+        self.sink.exclusive_resource(&self.config)
+    }
 }
 
 /// A [`BatchSink`] paired with its config; batches go to `write_batch`.
@@ -259,6 +273,9 @@ impl<K: BatchSink> AnySink for BatchSinkAdapter<K> {
     }
     async fn write(&self, events: &[SourceEvent]) -> Result<WriteResult> {
         self.sink.write_batch_borrowed(&self.config, events).await
+    }
+    fn exclusive_resource(&self) -> Option<String> {
+        self.sink.exclusive_resource(&self.config)
     }
 }
 

@@ -15,6 +15,26 @@ pub trait OffsetStore: Send + Sync + std::fmt::Debug + 'static {
     async fn load(&self, pipeline: &str) -> Result<Option<State>>;
     /// Durably replace the committed state of `pipeline`. Must not return before it is durable.
     async fn save(&self, pipeline: &str, state: &State) -> Result<()>;
+    /// Where `pipeline`'s state is kept, as a key that two pipelines must not
+    /// share (the runtime refuses to start two pipelines with one key). The
+    /// default is the name itself; a store that maps names onto something
+    /// smaller (file names on a case-insensitive disk) returns what it maps to.
+    fn storage_key(&self, pipeline: &str) -> String {
+        pipeline.to_string()
+    }
+}
+
+#[async_trait]
+impl<T: OffsetStore + ?Sized> OffsetStore for Arc<T> {
+    async fn load(&self, pipeline: &str) -> Result<Option<State>> {
+        (**self).load(pipeline).await
+    }
+    async fn save(&self, pipeline: &str, state: &State) -> Result<()> {
+        (**self).save(pipeline, state).await
+    }
+    fn storage_key(&self, pipeline: &str) -> String {
+        (**self).storage_key(pipeline)
+    }
 }
 
 /// Offsets in memory: for tests and for embeddings that keep no state.
@@ -74,20 +94,41 @@ impl FileOffsetStore {
         &self.dir
     }
 
-    /// The file holding `pipeline`'s state.
+    /// The file holding `pipeline`'s state: `<name>.offsets.json`, where every
+    /// byte of the name outside `[A-Za-z0-9._-]` is written as `%XX`, so that
+    /// distinct names never share a file (`orders eu` → `orders%20eu`,
+    /// `orders_eu` → `orders_eu`) and the name can be read back from the file name.
     pub fn path_for(&self, pipeline: &str) -> PathBuf {
-        let safe: String = pipeline
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.dir.join(format!("{safe}.offsets.json"))
+        self.dir
+            .join(format!("{}.offsets.json", encode_name(pipeline)))
     }
+
+    /// Where versions before 0.1 kept `pipeline`'s state: other characters
+    /// became `_`, so several names could share this file.
+    fn legacy_path_for(&self, pipeline: &str) -> Option<PathBuf> {
+        let lossy: String = pipeline
+            .chars()
+            .map(|c| if is_plain(c) { c } else { '_' })
+            .collect();
+        (lossy != encode_name(pipeline)).then(|| self.dir.join(format!("{lossy}.offsets.json")))
+    }
+}
+
+fn is_plain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'
+}
+
+fn encode_name(name: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if is_plain(b as char) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 #[async_trait]
@@ -97,8 +138,25 @@ impl OffsetStore for FileOffsetStore {
         match tokio::fs::read(&path).await {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
                 ConnectorError::data(format!("corrupt offset file {}: {e}", path.display()))
+                    .with_retryable(false)
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match self.legacy_path_for(pipeline) {
+                    Some(legacy) if tokio::fs::try_exists(&legacy).await.unwrap_or(false) => {
+                        // Starting from nothing would replay or skip silently; which
+                        // pipeline the old file belongs to only the operator knows.
+                        Err(ConnectorError::configuration(format!(
+                            "pipeline `{pipeline}`: found offsets at {} written under the old \
+                             naming, which any pipeline whose name differs only in characters \
+                             other than letters, digits, `.`, `-` and `_` shared; if they belong \
+                             to `{pipeline}`, rename the file to {}, otherwise delete it",
+                            legacy.display(),
+                            path.display()
+                        )))
+                    }
+                    _ => Ok(None),
+                }
+            }
             Err(e) => Err(ConnectorError::from(e).context(format!("reading {}", path.display()))),
         }
     }
@@ -111,6 +169,12 @@ impl OffsetStore for FileOffsetStore {
             .await
             .map_err(|e| ConnectorError::io(format!("offset writer task failed: {e}")))?
     }
+
+    /// The file name, lower-cased: two names that differ only in case are one
+    /// file on a case-insensitive disk.
+    fn storage_key(&self, pipeline: &str) -> String {
+        self.path_for(pipeline).to_string_lossy().to_lowercase()
+    }
 }
 
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
@@ -118,7 +182,13 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
     let ctx = |what: &str| format!("{what} {}", path.display());
     std::fs::create_dir_all(dir)
         .map_err(|e| ConnectorError::from(e).context(ctx("creating directory for")))?;
-    let tmp = path.with_extension("json.tmp");
+    // A temp file of its own per save: two saves of one pipeline (or a stale
+    // writer) never write into each other's temp file.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".{}.{seq}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
     {
         let mut file = std::fs::File::create(&tmp)
             .map_err(|e| ConnectorError::from(e).context(ctx("creating temp file for")))?;
@@ -127,8 +197,10 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
         file.sync_all()
             .map_err(|e| ConnectorError::from(e).context(ctx("syncing")))?;
     }
-    std::fs::rename(&tmp, path)
-        .map_err(|e| ConnectorError::from(e).context(ctx("renaming temp file to")))?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(ConnectorError::from(e).context(ctx("renaming temp file to")));
+    }
     if let Ok(d) = std::fs::File::open(dir) {
         // Persist the rename; not every filesystem supports syncing a directory.
         let _ = d.sync_all();
@@ -167,6 +239,74 @@ mod tests {
         std::fs::write(store.path_for("p"), b"{not json").unwrap();
         let err = store.load("p").await.unwrap_err().to_string();
         assert!(err.contains("corrupt offset file"), "{err}");
+    }
+
+    /// Fails before the fix: `orders eu` and `orders_eu` mapped to one file, so a
+    /// new pipeline `orders_eu` started from the other one's offset.
+    #[tokio::test]
+    async fn names_differing_in_special_characters_never_share_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileOffsetStore::new(dir.path());
+        let names = [
+            "orders eu",
+            "orders_eu",
+            "orders/eu",
+            "orders%20eu",
+            "ördérs",
+            "..",
+            "a.b",
+        ];
+        for (i, name) in names.iter().enumerate() {
+            let state = State::builder().global("n", json!(i)).build();
+            store.save(name, &state).await.unwrap();
+        }
+        for (i, name) in names.iter().enumerate() {
+            let state = store.load(name).await.unwrap().unwrap();
+            assert_eq!(state.get_global("n"), Some(&json!(i)), "{name}");
+            let file = store.path_for(name);
+            assert_eq!(file.parent(), Some(dir.path()), "{name} stays in the dir");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), names.len());
+        let keys: std::collections::HashSet<_> =
+            names.iter().map(|n| store.storage_key(n)).collect();
+        assert_eq!(keys.len(), names.len());
+        assert_eq!(store.storage_key("Orders"), store.storage_key("orders"));
+    }
+
+    #[tokio::test]
+    async fn an_old_lossy_offset_file_is_an_error_not_a_fresh_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileOffsetStore::new(dir.path());
+        std::fs::write(dir.path().join("orders_eu.offsets.json"), b"{}").unwrap();
+        let err = store.load("orders eu").await.unwrap_err().to_string();
+        assert!(
+            err.contains("orders_eu.offsets.json") && err.contains("orders%20eu"),
+            "{err}"
+        );
+        // The plain name that maps to it unchanged still reads it.
+        assert!(store.load("orders_eu").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn concurrent_saves_use_their_own_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileOffsetStore::new(dir.path());
+        let saves = (0..32).map(|i| {
+            let store = store.clone();
+            async move {
+                let state = State::builder().global("n", json!(i)).build();
+                store.save("p", &state).await
+            }
+        });
+        for r in futures::future::join_all(saves).await {
+            r.unwrap();
+        }
+        assert!(store.load("p").await.unwrap().is_some());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp files left"
+        );
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! The runtime's root actor and the public [`Runtime`] handle.
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -175,12 +175,28 @@ impl RuntimeBuilder {
                 Err(e) => errors.push(e.message().to_string()),
             }
         }
-        if !errors.is_empty() {
-            return Err(ConnectorError::configuration(errors.join("; ")));
-        }
         let store = self
             .store
             .unwrap_or_else(|| Arc::new(FileOffsetStore::new(self.data_dir.join("offsets"))));
+        errors.extend(
+            super::exclusive::conflicts(&pipelines)
+                .iter()
+                .map(|c| c.to_string()),
+        );
+        let mut keys: HashMap<String, &str> = HashMap::new();
+        for p in &pipelines {
+            let key = store.storage_key(&p.name);
+            if let Some(other) = keys.insert(key.clone(), &p.name) {
+                errors.push(format!(
+                    "pipelines `{other}` and `{}` would keep their offsets in one place \
+                     (`{key}`): rename one of them",
+                    p.name
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ConnectorError::configuration(errors.join("; ")));
+        }
         let stats: Vec<Arc<PipelineStats>> = pipelines
             .iter()
             .map(|p| Arc::new(PipelineStats::new(p.name.clone())))

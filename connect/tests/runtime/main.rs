@@ -6,6 +6,7 @@ mod common;
 
 mod checkpoint_only_batches_are_not_held_back;
 mod dead_letter_receives_exactly_the_failed_events;
+mod exclusive_targets_are_refused;
 mod failed_pipeline_does_not_stop_others;
 mod graceful_shutdown_commits_final_offsets;
 mod kill_nine_file_pipeline;

@@ -286,6 +286,11 @@ impl Sink for FileSink {
         result.add_success(written, bytes);
         Ok(result)
     }
+
+    /// The file: two sinks appending to one path tear each other's lines.
+    fn exclusive_resource(&self, config: &FileSinkConfig) -> Option<String> {
+        Some(super::target_key(&config.path))
+    }
 }
 
 #[cfg(test)]
