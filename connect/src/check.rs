@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
-use crate::error::Result;
+use crate::error::{ConnectorError, ErrorKind, Result};
 
 /// One named check inside a [`CheckResult`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,6 +18,13 @@ pub struct CheckDetail {
     /// How long it took.
     #[serde(default)]
     pub duration_ms: u64,
+    /// What kind of failure it was, when the check recorded a
+    /// [`ConnectorError`] (see [`CheckResultBuilder::check`]). A failed check
+    /// before a pipeline (re)start is retried while every failure with a
+    /// kind is retryable (a server that is down); an `auth` or `config`
+    /// failure counts toward the restart policy's limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ErrorKind>,
 }
 
 /// Whether a connector can run with its configuration.
@@ -74,6 +81,16 @@ impl CheckResult {
         self.success
     }
 
+    /// Whether running the check again may pass: it failed, and every failed
+    /// detail whose kind is known is retryable. A failure of unknown kind
+    /// counts as retryable (it may be a server that is still starting).
+    pub fn is_retryable(&self) -> bool {
+        !self.success
+            && self
+                .failed_checks()
+                .all(|c| c.kind.is_none_or(ErrorKind::is_retryable))
+    }
+
     /// The checks that failed.
     pub fn failed_checks(&self) -> impl Iterator<Item = &CheckDetail> {
         self.checks.iter().filter(|c| !c.passed)
@@ -116,6 +133,7 @@ impl CheckResultBuilder {
             passed: true,
             message: None,
             duration_ms: 0,
+            kind: None,
         });
         self
     }
@@ -127,6 +145,7 @@ impl CheckResultBuilder {
             passed: false,
             message: Some(message.into()),
             duration_ms: 0,
+            kind: None,
         });
         self
     }
@@ -144,20 +163,41 @@ impl CheckResultBuilder {
             passed: outcome.is_ok(),
             message: outcome.err(),
             duration_ms,
+            kind: None,
         });
         self
     }
 
-    /// Record the outcome of an already-run check.
-    pub fn check<E: std::fmt::Display>(
-        self,
+    /// Record the outcome of an already-run check. When the error is a
+    /// [`ConnectorError`], its kind is kept too (see [`CheckDetail::kind`]).
+    pub fn check<E: std::fmt::Display + 'static>(
+        mut self,
         name: impl Into<String>,
         outcome: std::result::Result<(), E>,
     ) -> Self {
         match outcome {
             Ok(()) => self.check_passed(name),
-            Err(e) => self.check_failed(name, e.to_string()),
+            Err(e) => {
+                let kind = (&e as &dyn std::any::Any)
+                    .downcast_ref::<ConnectorError>()
+                    .map(ConnectorError::kind);
+                self = self.check_failed(name, e.to_string());
+                if let Some(detail) = self.checks.last_mut() {
+                    detail.kind = kind;
+                }
+                self
+            }
         }
+    }
+
+    /// Record a failed check of a known kind (`auth`, `connection`, …).
+    pub fn check_failed_kind(
+        self,
+        name: impl Into<String>,
+        kind: ErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        self.check(name, Err(ConnectorError::new(kind, message)))
     }
 
     /// Summary message.

@@ -33,8 +33,9 @@ pub struct MockSource {
     check_error: Option<String>,
     fail_after: Option<(u64, Arc<dyn Fn() -> ConnectorError + Send + Sync>)>,
     panic_after: Option<u64>,
-    fail_once: bool,
-    tripped: Arc<Mutex<bool>>,
+    /// How many runs fail (or panic); `u64::MAX` for every run.
+    fail_times: u64,
+    tripped: Arc<Mutex<u64>>,
     commits: Arc<Mutex<Vec<State>>>,
     reads: Arc<Mutex<Vec<Option<State>>>>,
 }
@@ -66,8 +67,8 @@ impl MockSource {
             check_error: None,
             fail_after: None,
             panic_after: None,
-            fail_once: true,
-            tripped: Arc::new(Mutex::new(false)),
+            fail_times: 1,
+            tripped: Arc::new(Mutex::new(0)),
             commits: Arc::new(Mutex::new(Vec::new())),
             reads: Arc::new(Mutex::new(Vec::new())),
         }
@@ -141,7 +142,13 @@ impl MockSource {
 
     /// Fail (or panic) on every run, not only the first.
     pub fn always(mut self) -> Self {
-        self.fail_once = false;
+        self.fail_times = u64::MAX;
+        self
+    }
+
+    /// Fail (or panic) on the first `n` runs, then pass.
+    pub fn times(mut self, n: u64) -> Self {
+        self.fail_times = n;
         self
     }
 
@@ -241,10 +248,10 @@ impl MockSource {
             return false;
         }
         let mut tripped = lock(&self.tripped);
-        if *tripped && self.fail_once {
+        if *tripped >= self.fail_times {
             return false;
         }
-        *tripped = true;
+        *tripped += 1;
         true
     }
 }

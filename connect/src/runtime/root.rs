@@ -281,9 +281,12 @@ impl Runtime {
             for s in &self.stats {
                 if !s.state().is_terminal() {
                     s.set_error(format!(
-                        "shutdown timed out after {timeout:?} while {}",
+                        "shutdown timed out after {timeout:?} while {}; its last \
+                         batches were not committed and are read again on the next start",
                         s.state()
                     ));
+                    // Not a clean stop: `all_succeeded` must say so.
+                    s.set_state(PipelineState::Failed);
                 }
             }
             tracing::warn!(

@@ -408,12 +408,13 @@ fn log_source_event(event: &SourceEvent) {
     }
 }
 
-/// Turn a caught panic into a (restartable) error.
+/// Turn a caught panic into an error (the stage restarts; it counts toward giving up).
 pub(crate) fn panic_error(what: &str, payload: &(dyn std::any::Any + Send)) -> ConnectorError {
     let text = payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic payload".to_string());
-    ConnectorError::fatal(format!("{what} panicked: {text}")).with_retryable(true)
+    // Not retryable: a panic is a bug, restarted but counted toward giving up.
+    ConnectorError::fatal(format!("{what} panicked: {text}"))
 }

@@ -21,7 +21,9 @@ pub enum PipelineState {
     Completed,
     /// Shut down on request.
     Stopped,
-    /// Gave up (`on_error: stop`, or too many consecutive failures).
+    /// Gave up (`on_error: stop`, too many consecutive non-retryable
+    /// failures), or could not drain and commit when shutting down (a stage
+    /// failed while draining, or the shutdown timed out).
     Failed,
 }
 
@@ -163,6 +165,11 @@ impl PipelineStats {
     pub(crate) fn add_in_flight(&self, n: u64) {
         let now = self.in_flight.fetch_add(n, Ordering::AcqRel) + n;
         self.max_in_flight.fetch_max(now, Ordering::AcqRel);
+    }
+
+    /// A torn-down generation's batches are gone: nothing is in flight.
+    pub(crate) fn reset_in_flight(&self) {
+        self.in_flight.store(0, Ordering::Release);
     }
 
     pub(crate) fn sub_in_flight(&self, n: u64) {

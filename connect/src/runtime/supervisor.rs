@@ -62,7 +62,10 @@ pub(crate) struct SupervisorState {
     stats: Arc<PipelineStats>,
     generation: u64,
     children: Option<Children>,
+    /// Failures that count toward `max_consecutive_failures` (not retryable).
     consecutive_failures: u32,
+    /// Restarts since the last progress, retryable or not (the backoff exponent).
+    attempts: u32,
     started_at: Instant,
     commits_at_start: u64,
     shutting_down: bool,
@@ -87,6 +90,7 @@ impl Actor for PipelineSupervisor {
             generation: 0,
             children: None,
             consecutive_failures: 0,
+            attempts: 0,
             started_at: Instant::now(),
             commits_at_start: 0,
             shutting_down: false,
@@ -108,6 +112,7 @@ impl Actor for PipelineSupervisor {
                     return Ok(());
                 }
                 st.generation = generation;
+                st.stats.reset_in_flight();
                 st.stats.set_state(PipelineState::Starting);
                 st.started_at = Instant::now();
                 st.commits_at_start = PipelineStats::get(&st.stats.commits);
@@ -162,10 +167,11 @@ impl Actor for PipelineSupervisor {
             SupervisionEvent::ActorFailed(cell, err) if current(cell.get_id()) => {
                 let failure = match err.downcast::<StageError>() {
                     Ok(stage) => *stage,
-                    Err(other) => StageError::restartable(
-                        ConnectorError::fatal(format!("stage failed: {other}"))
-                            .with_retryable(true),
-                    ),
+                    // A panic in connector code (or an actor error of ours):
+                    // restarted, and counted toward giving up.
+                    Err(other) => StageError::restartable(ConnectorError::fatal(format!(
+                        "stage failed: {other}"
+                    ))),
                 };
                 st.on_failure(&myself, failure).await;
             }
@@ -297,9 +303,11 @@ impl SupervisorState {
         }
         let message = failure.error.to_string();
         self.stats.set_error(message.clone());
+        self.stats.reset_in_flight();
         if self.shutting_down {
-            tracing::warn!(pipeline = %self.name, error = %message, "stage failed during shutdown");
-            self.stats.set_state(PipelineState::Stopped);
+            // It did not drain and commit: not a clean stop.
+            tracing::error!(pipeline = %self.name, error = %message, "stage failed during shutdown");
+            self.stats.set_state(PipelineState::Failed);
             return;
         }
         if failure.stop_pipeline {
@@ -310,11 +318,17 @@ impl SupervisorState {
         let policy = &self.pipeline.settings.restart;
         let progressed = PipelineStats::get(&self.stats.commits) > self.commits_at_start
             || self.started_at.elapsed() >= policy.healthy_after;
-        self.consecutive_failures = if progressed {
-            1
-        } else {
-            self.consecutive_failures + 1
-        };
+        if progressed {
+            self.attempts = 0;
+            self.consecutive_failures = 0;
+        }
+        // The backoff grows with every attempt; only failures that waiting
+        // will not cure (auth, config, data faults, panics) count toward
+        // giving up — a server that is down is waited for, however long.
+        self.attempts += 1;
+        if !failure.error.is_retryable() {
+            self.consecutive_failures += 1;
+        }
         if self.consecutive_failures >= policy.max_consecutive_failures {
             tracing::error!(pipeline = %self.name, failures = self.consecutive_failures, error = %message, "pipeline failed: too many consecutive failures");
             self.stats.set_error(format!(
@@ -324,10 +338,10 @@ impl SupervisorState {
             self.stats.set_state(PipelineState::Failed);
             return;
         }
-        let delay = policy.delay(self.consecutive_failures, jitter_sample());
+        let delay = policy.delay(self.attempts, jitter_sample());
         PipelineStats::add(&self.stats.restarts, 1);
         self.stats.set_state(PipelineState::Restarting);
-        tracing::warn!(pipeline = %self.name, error = %message, ?delay, failures = self.consecutive_failures, "stage failed; restarting from the last committed state");
+        tracing::warn!(pipeline = %self.name, error = %message, ?delay, attempts = self.attempts, counted_failures = self.consecutive_failures, "stage failed; restarting from the last committed state");
         let next = self.generation + 1;
         myself.send_after(delay, move || SupervisorMsg::Start(next));
     }
@@ -347,7 +361,8 @@ async fn check(
         Err(ConnectorError::connection(format!(
             "{role} `{name}` check failed: {}",
             result.summary()
-        )))
+        ))
+        .with_retryable(result.is_retryable()))
     }
 }
 

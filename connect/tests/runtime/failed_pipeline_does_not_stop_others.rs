@@ -21,7 +21,11 @@ async fn failed_pipeline_does_not_stop_others() {
             Pipeline::builder("doomed")
                 .source(MockSource::new().endless(), MockConfig::default())
                 .sink(
-                    MockSink::new().fail_with("destination unreachable"),
+                    MockSink::new().fail_after_with(0, u64::MAX, || {
+                        rivven_connect::ConnectorError::auth(
+                            "destination unreachable: access denied",
+                        )
+                    }),
                     MockConfig::default(),
                 )
                 .settings(doomed_settings),

@@ -19,4 +19,5 @@ mod sink_failure_restarts_from_committed_state;
 mod skip_counts_and_acks;
 mod slow_sink_bounds_memory;
 mod stop_commits_nothing_past_failure;
+mod supervision_reports_exactly;
 mod two_runtimes_same_names_in_one_process;

@@ -5,13 +5,13 @@ use std::time::{Duration, Instant};
 
 use crate::common::fast_settings;
 
-/// A source that fails on every start without progress: after
-/// `max_consecutive_failures` attempts the pipeline is `Failed`, having
-/// waited the exponential backoff in between.
+/// A source that fails on every start without progress with an error that
+/// waiting does not cure (auth): after `max_consecutive_failures` attempts the
+/// pipeline is `Failed`, having waited the exponential backoff in between.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_consecutive_failures_marks_failed() {
     let source = MockSource::counting(100)
-        .fail_after(0, || ConnectorError::connection("database is down"))
+        .fail_after(0, || ConnectorError::auth("password authentication failed"))
         .always();
     let policy = RestartPolicy {
         initial_backoff: Duration::from_millis(20),
@@ -41,7 +41,7 @@ async fn max_consecutive_failures_marks_failed() {
     assert_eq!(p.restarts, 3);
     let err = p.last_error.clone().unwrap_or_default();
     assert!(
-        err.contains("4 consecutive failures") && err.contains("database is down"),
+        err.contains("4 consecutive failures") && err.contains("password authentication failed"),
         "{err}"
     );
     // Backoff 20 + 40 + 80 ms happened between the attempts.
