@@ -30,7 +30,7 @@ async fn run_pipeline(dir: &Path, rate: u32) -> rivven_connect::runtime::Runtime
     let source: FileSourceConfig =
         serde_json::from_value(json!({"path": dir.join("input.jsonl")})).unwrap();
     let sink: FileSinkConfig =
-        serde_json::from_value(json!({"path": dir.join("output.jsonl"), "fsync": true})).unwrap();
+        serde_json::from_value(json!({"path": dir.join("output.jsonl")})).unwrap(); // fsync: true by default
     let settings = crate::common::fast_settings()
         .with_batch_size(200)
         .with_rate_limit(rate)
