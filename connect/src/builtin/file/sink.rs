@@ -379,6 +379,29 @@ mod tests {
         assert_eq!(ids(&path), vec![7]);
     }
 
+    /// After a torn tail, two runs (each a new sink, as after two restarts) leave
+    /// only complete lines: the first cuts the tail, the second appends after it.
+    /// (Passes before the fix too: the sink's recovery was right; the kill -9
+    /// test's checker was what flagged the tail. This pins the recovery down.)
+    #[tokio::test]
+    async fn two_runs_after_a_torn_tail_leave_no_torn_line() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("out.jsonl");
+        std::fs::write(&path, "{\"id\":0}\n{\"id\":1,\"pay").unwrap_or_else(|e| panic!("{e}"));
+        let config = FileSinkConfig::new(&path);
+        for run in [1..3, 3..5] {
+            let sink = FileSink::new();
+            let check = sink.check(&config).await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(check.is_success());
+            sink.write(&config, events(run))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(text.ends_with('\n'), "{text:?}");
+        assert_eq!(ids(&path), vec![0, 1, 2, 3, 4]);
+    }
+
     #[tokio::test]
     async fn rotates_at_max_file_bytes_without_splitting_batches() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
