@@ -1,5 +1,6 @@
 //! The `file` source and sink (JSON Lines).
 
+mod lines;
 mod sink;
 mod source;
 

@@ -1,7 +1,11 @@
 //! `file` sink: appends events as JSON Lines.
 //!
-//! Durability: a write returns only after the batch reached the OS (and, with
-//! `fsync: true`, the disk), so the runtime never commits offsets past unwritten lines.
+//! Durability: a write returns only after the batch reached the disk (`fsync: true`,
+//! the default: the file's data is synced before the batch is acknowledged), so the
+//! runtime never commits offsets past lines that are not on disk, even after a power
+//! loss. `fsync: false` acknowledges once the batch reached the OS: that survives a
+//! process crash (`kill -9`) but not a power loss or an OS crash, after which the
+//! committed offsets can point past lines that never reached the disk.
 //! Crash safety: a process killed mid-write can leave a partial last line; on open the
 //! sink cuts the file back to its last complete line (that event was never acknowledged
 //! and is written again). A failed write is rolled back the same way before the error is
@@ -43,7 +47,7 @@ pub enum FileSinkFormat {
 #[sink(
     name = "file",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Appends events to a JSON Lines file, with optional fsync and rotation"
+    description = "Appends events to a JSON Lines file, synced to disk per batch, with optional rotation"
 )]
 #[serde(deny_unknown_fields)]
 pub struct FileSinkConfig {
@@ -52,21 +56,28 @@ pub struct FileSinkConfig {
     /// `data` (default) or `event`.
     #[serde(default)]
     pub format: FileSinkFormat,
-    /// fsync after every batch: survives power loss, not only process crashes.
-    #[serde(default)]
+    /// Sync the file to disk before each batch is acknowledged (default `true`).
+    /// `false` trades durability for speed: the output survives process crashes
+    /// (`kill -9`), not power loss or an OS crash, after which committed offsets can
+    /// point past lines that never reached the disk (those events are lost).
+    #[serde(default = "default_fsync")]
     pub fsync: bool,
     /// Rotate when the file would grow past this many bytes (0 = never).
     #[serde(default)]
     pub max_file_bytes: u64,
 }
 
+fn default_fsync() -> bool {
+    true
+}
+
 impl FileSinkConfig {
-    /// A config appending to `path` with defaults.
+    /// A config appending to `path` with defaults (`fsync: true`).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
             format: FileSinkFormat::default(),
-            fsync: false,
+            fsync: default_fsync(),
             max_file_bytes: 0,
         }
     }
@@ -339,6 +350,22 @@ mod tests {
         assert_eq!(ids(&config.path), (0..6).collect::<Vec<_>>());
     }
 
+    /// Fails before the fix: the default was `fsync: false` while the offsets are
+    /// fsynced, so after a power loss the committed offset could pass unwritten lines.
+    #[test]
+    fn fsync_is_on_by_default_in_config_new_and_schema() {
+        let config: FileSinkConfig =
+            serde_json::from_value(json!({"path": "out.jsonl"})).unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.fsync);
+        assert!(FileSinkConfig::new("out.jsonl").fsync);
+        let spec = serde_json::to_value(FileSink::spec()).unwrap_or_default();
+        let text = spec.to_string();
+        assert!(text.contains(r#""default":true"#), "{text}");
+        let opt_out: FileSinkConfig = serde_json::from_value(json!({"path": "o", "fsync": false}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!opt_out.fsync);
+    }
+
     #[tokio::test]
     async fn torn_tail_from_a_crash_is_cut() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -355,6 +382,29 @@ mod tests {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ids(&path), vec![7]);
+    }
+
+    /// After a torn tail, two runs (each a new sink, as after two restarts) leave
+    /// only complete lines: the first cuts the tail, the second appends after it.
+    /// (Passes before the fix too: the sink's recovery was right; the kill -9
+    /// test's checker was what flagged the tail. This pins the recovery down.)
+    #[tokio::test]
+    async fn two_runs_after_a_torn_tail_leave_no_torn_line() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("out.jsonl");
+        std::fs::write(&path, "{\"id\":0}\n{\"id\":1,\"pay").unwrap_or_else(|e| panic!("{e}"));
+        let config = FileSinkConfig::new(&path);
+        for run in [1..3, 3..5] {
+            let sink = FileSink::new();
+            let check = sink.check(&config).await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(check.is_success());
+            sink.write(&config, events(run))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(text.ends_with('\n'), "{text:?}");
+        assert_eq!(ids(&path), vec![0, 1, 2, 3, 4]);
     }
 
     #[tokio::test]

@@ -2,10 +2,24 @@
 //!
 //! Every event carries its position in the stream state: `offset` (the byte just after
 //! its line) and `line` (its 1-based line number), so a restarted pipeline resumes after
-//! the last line whose event was durably written. A line that is not valid JSON is a
-//! `Data` error naming the file and line; the pipeline's `on_error` decides whether it is
-//! skipped, dead-lettered or stops the pipeline. Blank lines are ignored. A last line
-//! without a trailing newline is read as a record.
+//! the last line whose event was durably written. Blank lines are ignored.
+//!
+//! **Lines still being written.** Only lines ended by `\n` are read: bytes after the
+//! last newline may be a line another process is still writing, so they are neither
+//! emitted nor committed, and the next run reads the whole line once it is finished.
+//! Set `read_unterminated_last_line: true` when the file is known to be complete and
+//! its last line may lack the newline; it is then read as a record.
+//!
+//! **Records that cannot be read** are `Data` errors naming the file, the line number
+//! and its byte offset; the pipeline's `on_error` decides whether they are skipped,
+//! dead-lettered or stop the pipeline, and the offset after them is committed like a
+//! good line's. A line that is not valid JSON (or not UTF-8) carries the whole line
+//! (without its `\n`) as the error's raw record, so a dead letter holds it byte for
+//! byte (`raw_record`, base64 when it is not UTF-8); the message shows at most 120
+//! characters of it. A line longer than `max_line_bytes` is skipped without being held
+//! in memory (it is read in `buffer_size` chunks and discarded up to its newline); its
+//! dead letter carries no raw record, only the exact byte range in the message
+//! (`bytes <offset>..<end> (<length> bytes)`), from which it can be cut out of the file.
 
 use std::path::PathBuf;
 
@@ -15,7 +29,7 @@ use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncSeekExt, BufReader};
+use tokio::io::{AsyncSeekExt, BufReader};
 use validator::Validate;
 
 use crate::catalog::{Catalog, ConfiguredCatalog, Stream};
@@ -26,6 +40,13 @@ use crate::event::SourceEvent;
 use crate::spec::ConnectorSpec;
 use crate::state::State;
 use crate::SourceConfig;
+
+use super::lines::{Line, LineReader};
+
+/// Default `max_line_bytes`: 16 MiB.
+const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+/// Characters of a rejected line shown in its error message.
+const PREVIEW_CHARS: usize = 120;
 
 /// How lines become events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -61,10 +82,27 @@ pub struct FileSourceConfig {
     #[serde(default = "default_buffer_size")]
     #[validate(range(min = 4096, max = 67108864))]
     pub buffer_size: usize,
+    /// Longest line accepted, in bytes, not counting its newline (default 16 MiB).
+    /// A longer line is not read into memory: it is skipped and reported as a
+    /// record error with its line number and byte range, and `on_error` decides
+    /// what happens next.
+    #[serde(default = "default_max_line_bytes")]
+    #[validate(range(min = 1024, max = 1073741824))]
+    pub max_line_bytes: usize,
+    /// Read a last line that has no trailing newline (default `false`). Leave it off
+    /// for files another process may still be appending to: an unterminated last line
+    /// may be half written, so it is left for the next run. Turn it on only when the
+    /// file is complete and its last line may lack the newline.
+    #[serde(default)]
+    pub read_unterminated_last_line: bool,
 }
 
 fn default_buffer_size() -> usize {
     256 * 1024
+}
+
+fn default_max_line_bytes() -> usize {
+    DEFAULT_MAX_LINE_BYTES
 }
 
 impl FileSourceConfig {
@@ -75,6 +113,8 @@ impl FileSourceConfig {
             stream_name: None,
             format: FileSourceFormat::default(),
             buffer_size: default_buffer_size(),
+            max_line_bytes: default_max_line_bytes(),
+            read_unterminated_last_line: false,
         }
     }
 
@@ -101,27 +141,73 @@ impl FileSource {
     }
 }
 
-fn parse_line(config: &FileSourceConfig, bytes: &[u8], line_no: u64) -> Result<Option<Value>> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        ConnectorError::data(format!(
-            "{} line {line_no}: not UTF-8: {e}",
-            config.path.display()
-        ))
-    })?;
-    let text = text.trim_end_matches(['\n', '\r']);
+/// Where a line sits in the file, for error messages.
+struct At<'a> {
+    config: &'a FileSourceConfig,
+    line_no: u64,
+    offset: u64,
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} line {} (byte offset {})",
+            self.config.path.display(),
+            self.line_no,
+            self.offset
+        )
+    }
+}
+
+fn preview(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut shown: String = chars.by_ref().take(PREVIEW_CHARS).collect();
+    if chars.next().is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// The event data of one line (`bytes` without its `\n`); `None` for a blank line.
+/// Errors carry the whole line as their raw record.
+fn parse_line(config: &FileSourceConfig, bytes: Vec<u8>, at: &At<'_>) -> Result<Option<Value>> {
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let shown = preview(&String::from_utf8_lossy(&bytes));
+            return Err(
+                ConnectorError::data(format!("{at}: not UTF-8 ({e}): {shown}"))
+                    .with_raw_record(bytes),
+            );
+        }
+    };
+    let text = text.trim_end_matches('\r');
     if text.trim().is_empty() {
         return Ok(None);
     }
-    match config.format {
-        FileSourceFormat::Text => Ok(Some(json!({ "line": text }))),
-        FileSourceFormat::Jsonl => serde_json::from_str(text).map(Some).map_err(|e| {
-            let preview: String = text.chars().take(120).collect();
-            ConnectorError::data(format!(
-                "{} line {line_no}: invalid JSON ({e}): {preview}",
-                config.path.display()
-            ))
-        }),
+    let parsed = match config.format {
+        FileSourceFormat::Text => Ok(json!({ "line": text })),
+        FileSourceFormat::Jsonl => serde_json::from_str(text),
+    };
+    match parsed {
+        Ok(value) => Ok(Some(value)),
+        Err(e) => {
+            let message = format!("{at}: invalid JSON ({e}): {}", preview(text));
+            Err(ConnectorError::data(message).with_raw_record(bytes))
+        }
     }
+}
+
+fn too_long(at: &At<'_>, consumed: u64, terminated: bool) -> ConnectorError {
+    let length = consumed - u64::from(terminated);
+    ConnectorError::data(format!(
+        "{at}: line longer than max_line_bytes ({} bytes), skipped: bytes {}..{} ({length} bytes, \
+         without the newline)",
+        at.config.max_line_bytes,
+        at.offset,
+        at.offset + length
+    ))
 }
 
 #[async_trait]
@@ -186,23 +272,36 @@ impl Source for FileSource {
         }
         let config = config.clone();
         let stream = async_stream::stream! {
-            let mut reader = BufReader::with_capacity(config.buffer_size, file);
+            let reader = BufReader::with_capacity(config.buffer_size, file);
+            let mut lines = LineReader::new(reader, config.max_line_bytes);
             let mut offset = start;
             let mut line_no = start_line;
-            let mut buf = Vec::new();
             loop {
-                buf.clear();
-                let n = match reader.read_until(b'\n', &mut buf).await {
-                    Ok(0) => break,
-                    Ok(n) => n,
+                let line = match lines.next_line().await {
+                    Ok(Some(line)) => line,
+                    Ok(None) => break,
                     Err(e) => {
                         yield Err(ConnectorError::from(e).context(format!("reading {}", config.path.display())));
                         break;
                     }
                 };
-                offset += n as u64;
+                let (outcome, consumed) = {
+                    let at = At { config: &config, line_no: line_no + 1, offset };
+                    match line {
+                        Line::Complete { bytes, consumed } => (parse_line(&config, bytes, &at), consumed),
+                        Line::Unterminated { bytes } if config.read_unterminated_last_line => {
+                            let consumed = bytes.len() as u64;
+                            (parse_line(&config, bytes, &at), consumed)
+                        }
+                        // Maybe still being written: left for the next run.
+                        Line::Unterminated { .. } => break,
+                        Line::TooLong { terminated: false, .. } if !config.read_unterminated_last_line => break,
+                        Line::TooLong { consumed, terminated } => (Err(too_long(&at, consumed, terminated)), consumed),
+                    }
+                };
+                offset += consumed;
                 line_no += 1;
-                match parse_line(&config, &buf, line_no) {
+                match outcome {
                     Ok(Some(data)) => {
                         yield Ok(SourceEvent::record(stream_name.clone(), data)
                             .with_position(offset)
@@ -210,7 +309,14 @@ impl Source for FileSource {
                             .with_state("line", json!(line_no)));
                     }
                     Ok(None) => {}
-                    Err(e) => yield Err(e),
+                    Err(e) => {
+                        yield Err(e);
+                        // Past the rejected line once `on_error` has disposed of it.
+                        yield Ok(SourceEvent::state(State::builder()
+                            .stream_data(&stream_name, "offset", json!(offset))
+                            .stream_data(&stream_name, "line", json!(line_no))
+                            .build()));
+                    }
                 }
             }
         };
@@ -219,125 +325,4 @@ impl Source for FileSource {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn read_all(config: &FileSourceConfig, state: Option<State>) -> Vec<Result<SourceEvent>> {
-        FileSource
-            .read(config, &ConfiguredCatalog::default(), state)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .collect()
-            .await
-    }
-
-    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-        path
-    }
-
-    #[tokio::test]
-    async fn reads_lines_with_offsets_and_resumes() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = write(&dir, "orders.jsonl", "{\"id\":1}\n\n{\"id\":2}\n{\"id\":3}");
-        let config = FileSourceConfig::new(&path);
-        let events: Vec<SourceEvent> = read_all(&config, None)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        assert_eq!(events.len(), 3);
-        assert_eq!(events[0].stream, "orders");
-        assert_eq!(events[1].data, json!({"id": 2}));
-        let offsets: Vec<Value> = events
-            .iter()
-            .map(|e| {
-                e.metadata
-                    .state
-                    .as_ref()
-                    .map(|s| s["offset"].clone())
-                    .unwrap_or_default()
-            })
-            .collect();
-        assert_eq!(offsets, vec![json!(9), json!(19), json!(27)]);
-
-        let mut state = State::new();
-        if let Some(update) = &events[1].metadata.state {
-            state.apply_stream_update("orders", update);
-        }
-        let rest: Vec<SourceEvent> = read_all(&config, Some(state))
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        assert_eq!(rest.len(), 1);
-        assert_eq!(rest[0].data, json!({"id": 3}));
-        assert_eq!(
-            rest[0].metadata.state.as_ref().map(|s| s["line"].clone()),
-            Some(json!(4))
-        );
-    }
-
-    #[tokio::test]
-    async fn a_bad_line_is_a_data_error_naming_file_and_line_and_reading_goes_on() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = write(&dir, "in.jsonl", "{\"id\":1}\n{oops\n{\"id\":3}\n");
-        let items = read_all(&FileSourceConfig::new(&path), None).await;
-        assert_eq!(items.len(), 3);
-        let err = items[1].as_ref().err().map(|e| (e.kind(), e.to_string()));
-        let (kind, text) = err.unwrap_or_else(|| panic!("line 2 must fail"));
-        assert_eq!(kind, crate::ErrorKind::Data);
-        assert!(text.contains("in.jsonl line 2"), "{text}");
-        assert!(items[2].is_ok());
-    }
-
-    #[tokio::test]
-    async fn text_format_and_missing_file() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = write(&dir, "log.txt", "hello\r\nworld\n");
-        let mut config = FileSourceConfig::new(&path);
-        config.format = FileSourceFormat::Text;
-        let events: Vec<SourceEvent> = read_all(&config, None)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        assert_eq!(events[0].data, json!({"line": "hello"}));
-        let missing = FileSourceConfig::new(dir.path().join("nope.jsonl"));
-        let err = FileSource
-            .read(&missing, &ConfiguredCatalog::default(), None)
-            .await
-            .err();
-        assert!(err
-            .map(|e| e.to_string())
-            .unwrap_or_default()
-            .contains("nope.jsonl"));
-        let check = FileSource
-            .check(&missing)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(!check.is_success());
-    }
-
-    #[tokio::test]
-    async fn truncated_file_is_reported_not_silently_reread() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = write(&dir, "t.jsonl", "{}\n");
-        let state = State::builder()
-            .stream_data("t", "offset", json!(100))
-            .build();
-        let err = FileSource
-            .read(
-                &FileSourceConfig::new(&path),
-                &ConfiguredCatalog::default(),
-                Some(state),
-            )
-            .await
-            .err();
-        assert!(err
-            .map(|e| e.to_string())
-            .unwrap_or_default()
-            .contains("past the end"));
-    }
-}
+mod tests;
