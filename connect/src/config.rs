@@ -140,7 +140,17 @@ impl<'a> Loader<'a> {
 
     /// Substitute, parse and check `text`.
     pub fn load(&self, text: &str) -> Result<ConnectConfig, ConfigError> {
-        let text = env::substitute(text, &self.env).map_err(|missing| {
+        // Values put in by `${VAR}`: a syntax error quotes the text around it,
+        // and a variable may hold a secret, so its value is not shown there.
+        let substituted = std::cell::RefCell::new(Vec::<String>::new());
+        let recording = |name: &str| {
+            let value = (self.env)(name);
+            if let Some(v) = &value {
+                substituted.borrow_mut().push(v.clone());
+            }
+            value
+        };
+        let text = env::substitute(text, recording).map_err(|missing| {
             // Name the key each reference belongs to, from the text with the
             // unset variables left empty.
             let blanked = env::substitute(text, |n| (self.env)(n).or(Some(String::new())));
@@ -165,14 +175,18 @@ impl<'a> Loader<'a> {
                 line: l.line(),
                 column: l.column(),
             });
+            let mut message = format!("invalid YAML: {}", e.without_snippet())
+                .replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+            for value in substituted.borrow().iter().filter(|v| !v.trim().is_empty()) {
+                message = message.replace(value.as_str(), "***");
+            }
             ConfigError::new(vec![Diagnostic {
                 path: String::new(),
                 at,
-                message: format!("invalid YAML: {}", e.without_snippet())
-                    .replace(", set DuplicateKeyPolicy in Options if acceptable", ""),
+                message,
             }])
         })?;
-        let mut checker = check::Checker::new(&tree, self.registry, &self.read_file);
+        let mut checker = check::Checker::new(&tree, &text, self.registry, &self.read_file);
         checker.run();
         if !checker.diagnostics.is_empty() {
             return Err(ConfigError::new(checker.diagnostics));

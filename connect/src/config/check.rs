@@ -22,6 +22,9 @@ pub(crate) type ReadFile<'a> = &'a dyn Fn(&str) -> std::io::Result<String>;
 
 pub(crate) struct Checker<'a> {
     pub(crate) tree: &'a Node,
+    /// The configuration text the tree was parsed from (secrets given as
+    /// YAML numbers are taken from it verbatim: `007` stays `007`).
+    pub(crate) text: &'a str,
     pub(crate) json: Value,
     pub(crate) registry: &'a Registry,
     pub(crate) read_file: ReadFile<'a>,
@@ -30,10 +33,16 @@ pub(crate) struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    pub(crate) fn new(tree: &'a Node, registry: &'a Registry, read_file: ReadFile<'a>) -> Self {
+    pub(crate) fn new(
+        tree: &'a Node,
+        text: &'a str,
+        registry: &'a Registry,
+        read_file: ReadFile<'a>,
+    ) -> Self {
         Self {
             json: tree.to_json(),
             tree,
+            text,
             registry,
             read_file,
             diagnostics: Vec::new(),
@@ -202,6 +211,7 @@ impl<'a> Checker<'a> {
                 });
             }
         }
+        redact_secrets(&mut problems, &config_path, &value, &secrets);
         if problems.is_empty() {
             self.resolved.insert(config_path, (value, secrets));
         }
@@ -241,6 +251,16 @@ impl<'a> Checker<'a> {
         let mut ok = true;
         if let Some(map) = config.as_object_mut() {
             for key in &secrets {
+                // A secret from `${VAR}` that happens to be all digits (or
+                // `true`) is a YAML number (or bool): take it as the text
+                // that was written, not as a type error that prints it.
+                if let Some(v @ (Value::Number(_) | Value::Bool(_))) = map.get(key) {
+                    let mut at: Vec<&str> = path.iter().map(String::as_str).collect();
+                    at.push(key);
+                    let pos = self.tree.locate(at.iter().copied());
+                    let text = raw_scalar(self.text, pos).unwrap_or_else(|| v.to_string());
+                    map.insert(key.clone(), Value::String(text));
+                }
                 let Some(Value::String(text)) = map.get(key) else {
                     continue;
                 };
@@ -374,6 +394,56 @@ enum EntryRef {
     Source,
     Sink,
     Transform,
+}
+
+/// The plain scalar written at `pos` (up to a comment, the end of the line,
+/// or the end of a flow collection item).
+fn raw_scalar(text: &str, pos: super::tree::Pos) -> Option<String> {
+    let line = text
+        .lines()
+        .nth(usize::try_from(pos.line).ok()?.checked_sub(1)?)?;
+    let start = line
+        .char_indices()
+        .nth(usize::try_from(pos.column).ok()?.checked_sub(1)?)
+        .map(|(i, _)| i)?;
+    let rest = &line[start..];
+    let end = [" #", ",", "}", "]"]
+        .iter()
+        .filter_map(|stop| rest.find(stop))
+        .min()
+        .unwrap_or(rest.len());
+    let raw = rest[..end].trim();
+    (!raw.is_empty()).then(|| raw.to_string())
+}
+
+/// No diagnostic shows a secret's value: problems at a secret key name its
+/// type and key only, and a secret's text anywhere in a message is `***`.
+fn redact_secrets(
+    problems: &mut [Diagnostic],
+    config_path: &[String],
+    value: &Value,
+    secrets: &BTreeSet<String>,
+) {
+    for key in secrets {
+        let Some(secret) = value.get(key) else {
+            continue;
+        };
+        let rendered = secret.to_string();
+        let plain = secret
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| rendered.clone());
+        let secret_path = format!("{}.{key}", config_path.join("."));
+        for p in problems.iter_mut() {
+            let at_secret = p.path == secret_path || p.path.starts_with(&format!("{secret_path}."));
+            if at_secret || plain.len() >= 3 {
+                p.message = p.message.replace(&rendered, "***");
+                if !plain.is_empty() {
+                    p.message = p.message.replace(&plain, "***");
+                }
+            }
+        }
+    }
 }
 
 /// Top-level keys the connector's schema marks secret (`x-secret` or `writeOnly`).

@@ -1,0 +1,104 @@
+//! A secret given as a YAML number or bool (a `${VAR}` whose value is all
+//! digits) is taken as the text written, and no diagnostic shows a secret.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use rivven_connect::config::Loader;
+use rivven_connect::prelude::*;
+use rivven_connect::registry::Registry;
+
+/// A sink that needs a password.
+#[derive(Debug, Clone, Deserialize, Validate, JsonSchema, SinkConfig)]
+#[sink(name = "locked", version = "1.0.0", description = "Needs a password")]
+#[serde(deny_unknown_fields)]
+pub struct LockedConfig {
+    /// The password.
+    pub password: SecretString,
+    /// A port.
+    #[validate(range(min = 1, max = 65535))]
+    pub port: u32,
+}
+
+/// The sink.
+#[derive(Default)]
+pub struct Locked;
+
+#[async_trait]
+impl Sink for Locked {
+    type Config = LockedConfig;
+    fn spec() -> ConnectorSpec {
+        LockedConfigSpec::spec()
+    }
+    async fn check(&self, _: &LockedConfig) -> Result<CheckResult> {
+        Ok(CheckResult::success())
+    }
+    async fn write(
+        &self,
+        _: &LockedConfig,
+        _: BoxStream<'static, SourceEvent>,
+    ) -> Result<WriteResult> {
+        Ok(WriteResult::new())
+    }
+}
+
+fn registry() -> Registry {
+    let mut r = Registry::builtin();
+    r.register_sink::<Locked>().unwrap();
+    r
+}
+
+fn yaml(port: &str) -> String {
+    format!(
+        "sources:\n  g:\n    connector: datagen\n    config: {{ pattern: sequence, max_events: 1 }}\n\
+         sinks:\n  s:\n    connector: locked\n    config:\n      password: ${{PASS}}\n      port: {port}\n\
+         pipelines:\n  p: {{ source: g, sink: s }}\n"
+    )
+}
+
+/// Fails before the fix: `password: ${PASS}` with `PASS=0012345` became the
+/// YAML integer 12345 and the schema error printed it.
+#[test]
+fn a_numeric_secret_is_its_text_and_is_never_printed() {
+    let registry = registry();
+    for secret in ["0012345", "12345", "true", "0x1F", "-7"] {
+        let env = |n: &str| (n == "PASS").then(|| secret.to_string());
+        let config = Loader::new(&registry).env(env).load(&yaml("5432"));
+        let config = config.unwrap_or_else(|e| panic!("{secret}: {e}"));
+        let sink = &config.sinks["s"];
+        assert_eq!(sink.config.value()["password"], secret, "taken verbatim");
+
+        // With another error in the same block, the secret is not in the report.
+        let err = Loader::new(&registry)
+            .env(env)
+            .load(&yaml("70000"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("port"), "{err}");
+        assert!(!err.contains(secret), "{secret} printed in: {err}");
+    }
+}
+
+/// A value of the wrong shape at a secret key is reported without the value.
+#[test]
+fn a_wrong_type_at_a_secret_key_hides_the_value() {
+    let registry = registry();
+    let text = yaml("5432").replace("${PASS}", "[hunter2, swordfish]");
+    let err = Loader::new(&registry).load(&text).unwrap_err().to_string();
+    assert!(err.contains("password"), "{err}");
+    assert!(
+        !err.contains("hunter2") && !err.contains("swordfish"),
+        "{err}"
+    );
+}
+
+/// A YAML syntax error quotes the text near it; a value from `${VAR}` there is `***`.
+#[test]
+fn a_syntax_error_does_not_quote_substituted_values() {
+    let registry = registry();
+    let env = |n: &str| (n == "PASS").then(|| "1e400".to_string());
+    let err = Loader::new(&registry)
+        .env(env)
+        .load(&yaml("5432"))
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("1e400"), "{err}");
+}
