@@ -224,6 +224,9 @@ fn settings(spec: &PipelineSpec, sink: &SinkSpec) -> PipelineSettings {
     if let Some(ms) = s.linger_ms {
         out = out.with_linger(Duration::from_millis(ms));
     }
+    if let Some(n) = s.max_in_flight_bytes {
+        out = out.with_max_in_flight_bytes(n);
+    }
     if let Some(n) = s.max_in_flight_batches {
         out = out.with_max_in_flight_batches(n);
     }

@@ -206,6 +206,13 @@ pub struct PipelineSettingsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_in_flight_batches: Option<usize>,
+    /// Bytes (approximate size of the events' data) a source may have in
+    /// flight, beside the batch count: a batch closes once it holds its share
+    /// (`max_in_flight_bytes / max_in_flight_batches`), so large rows cannot
+    /// make the window large. Default 256 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1024))]
+    pub max_in_flight_bytes: Option<usize>,
     /// Events per source batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]

@@ -84,6 +84,10 @@ pub struct PipelineSettings {
     pub linger: Duration,
     /// Credit window: unacknowledged batches the source may have in flight.
     pub max_in_flight_batches: usize,
+    /// Byte bound of the credit window (approximate event sizes): each batch
+    /// closes once it holds `max_in_flight_bytes / max_in_flight_batches`, so
+    /// what is in flight stays within this plus one event (default 256 MiB).
+    pub max_in_flight_bytes: usize,
     /// Events per second (0 = unlimited).
     pub rate_limit: u32,
     /// Burst for the rate limit (0 = one second's worth).
@@ -111,6 +115,7 @@ impl Default for PipelineSettings {
             batch_size: 1024,
             linger: Duration::from_millis(5),
             max_in_flight_batches: 4,
+            max_in_flight_bytes: 256 * 1024 * 1024,
             rate_limit: 0,
             rate_limit_burst: 0,
             on_error: OnError::default(),
@@ -125,6 +130,17 @@ impl Default for PipelineSettings {
 }
 
 impl PipelineSettings {
+    /// The byte bound of the credit window (at least 1 KiB).
+    pub fn with_max_in_flight_bytes(mut self, bytes: usize) -> Self {
+        self.max_in_flight_bytes = bytes.max(1024);
+        self
+    }
+
+    /// The byte share of one batch.
+    pub(crate) fn batch_bytes(&self) -> usize {
+        (self.max_in_flight_bytes / self.max_in_flight_batches.max(1)).max(1)
+    }
+
     /// Events per source batch (at least 1).
     pub fn with_batch_size(mut self, n: usize) -> Self {
         self.batch_size = n.max(1);

@@ -204,6 +204,8 @@ enum BatchEnd {
 /// A batch being collected.
 struct Pending {
     events: Vec<SourceEvent>,
+    /// Approximate bytes of `events` (see `PipelineSettings::max_in_flight_bytes`).
+    bytes: usize,
     dead: Vec<DeadLetter>,
     moved: bool,
 }
@@ -233,6 +235,7 @@ impl Reader {
             }
             let mut pending = Pending {
                 events: Vec::with_capacity(self.settings.batch_size),
+                bytes: 0,
                 dead: Vec::new(),
                 moved: false,
             };
@@ -292,7 +295,8 @@ impl Reader {
         let linger = tokio::time::sleep(std::time::Duration::ZERO);
         tokio::pin!(linger);
         let mut lingering = false;
-        while pending.events.len() < self.settings.batch_size {
+        let batch_bytes = self.settings.batch_bytes();
+        while pending.events.len() < self.settings.batch_size && pending.bytes < batch_bytes {
             if self.cancelled.load(Ordering::Relaxed) {
                 return Ok(BatchEnd::Stopped);
             }
@@ -362,6 +366,7 @@ impl Reader {
                     state.merge_stream_update(&event.stream, update);
                     pending.moved = true;
                 }
+                pending.bytes += event.approx_size();
                 pending.events.push(event);
             }
         }

@@ -12,6 +12,7 @@ mod file_source_dead_letters_hold_the_whole_line;
 mod graceful_shutdown_commits_final_offsets;
 mod kill_nine_file_pipeline;
 mod lag_is_event_time_to_write;
+mod large_rows_bound_the_window_in_bytes;
 mod max_consecutive_failures_marks_failed;
 mod panic_in_source_is_supervised;
 mod rate_limit_and_transform_counts;
