@@ -65,6 +65,11 @@ pub struct FileSinkConfig {
     /// Rotate when the file would grow past this many bytes (0 = never).
     #[serde(default)]
     pub max_file_bytes: u64,
+    /// Reject (per record, following the pipeline's `on_error`) an event whose
+    /// line would be longer than this many bytes, instead of writing it
+    /// (0 = no limit), e.g. to keep lines within what a downstream reader takes.
+    #[serde(default)]
+    pub max_record_bytes: u64,
 }
 
 fn default_fsync() -> bool {
@@ -79,6 +84,7 @@ impl FileSinkConfig {
             format: FileSinkFormat::default(),
             fsync: default_fsync(),
             max_file_bytes: 0,
+            max_record_bytes: 0,
         }
     }
 }
@@ -265,7 +271,30 @@ impl Sink for FileSink {
                 FileSinkFormat::Data => serde_json::to_writer(&mut buf, &event.data),
                 FileSinkFormat::Event => serde_json::to_writer(&mut buf, event),
             };
+            let too_long =
+                config.max_record_bytes > 0 && (buf.len() - start) as u64 > config.max_record_bytes;
             match line {
+                Ok(()) if too_long => {
+                    let size = buf.len() - start;
+                    buf.truncate(start);
+                    result.add_record_failure(
+                        index,
+                        &ConnectorError::data(format!(
+                            "event {index} of stream `{}`{}: its line is {size} bytes, over \
+                             max_record_bytes ({})",
+                            event.stream,
+                            event
+                                .key
+                                .as_ref()
+                                .map(|k| format!(
+                                    " (key {})",
+                                    k.to_string().chars().take(60).collect::<String>()
+                                ))
+                                .unwrap_or_default(),
+                            config.max_record_bytes
+                        )),
+                    )
+                }
                 Ok(()) => {
                     buf.push(b'\n');
                     written += 1;
