@@ -48,6 +48,10 @@ pub(crate) struct ChangeDecoder {
     relations: HashMap<u32, RelationEntry>,
     type_names: HashMap<u32, String>,
     tx: Option<Tx>,
+    /// Changes decoded so far in the open transaction: with the commit LSN,
+    /// a change's identity (all rows of one `COPY` share one WAL record's
+    /// LSN, and a keyless table has no key to tell them apart).
+    ordinal: u64,
     dedup: Option<Deduplicator>,
     tombstones: TombstoneConfig,
     heartbeat: Duration,
@@ -88,6 +92,7 @@ impl ChangeDecoder {
             relations: HashMap::new(),
             type_names: HashMap::new(),
             tx: None,
+            ordinal: 0,
             dedup: parts.dedup,
             tombstones: parts.tombstones,
             heartbeat: parts.heartbeat,
@@ -128,6 +133,7 @@ impl ChangeDecoder {
     }
 
     fn begin(&mut self, commit_lsn: u64, xid: u32, commit_ts_micros: i64) {
+        self.ordinal = 0;
         self.tx = Some(Tx {
             xid,
             commit_lsn,
@@ -280,6 +286,10 @@ impl ChangeDecoder {
         lsn: u64,
         out: &mut Vec<Result<SourceEvent>>,
     ) {
+        // Counted before any filtering, so a change's ordinal is the same
+        // whatever is selected.
+        self.ordinal += 1;
+        let ordinal = self.ordinal;
         let Some(entry) = self.relations.get(&relation_id) else {
             out.push(Err(unknown_relation(relation_id, lsn)));
             return;
@@ -322,7 +332,9 @@ impl ChangeDecoder {
         if let Some(dedup) = &mut self.dedup {
             let key = event.key.clone().unwrap_or(Value::Null);
             let op = event_type.cdc_op().unwrap_or("");
-            let position = json!([pos.commit_lsn, lsn]);
+            // Unique per change: the transaction (commit LSN) and the
+            // change's place in it — never the change's own LSN alone.
+            let position = json!([pos.commit_lsn, ordinal]);
             let print = fingerprint(&shape.stream, &key, &position, op);
             if dedup.check_and_insert(print, Instant::now()) {
                 tracing::debug!(stream = %shape.stream, lsn = %format_lsn(lsn), "dropping a duplicate change");
