@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rivven_connect::{ConnectorError, EventType, SourceEvent, TopicMetadata, TopicResolver};
+use rivven_connect::{
+    ConnectorError, ErrorKind, EventType, SourceEvent, TopicMetadata, TopicResolver,
+};
 use serde_json::{json, Map, Value};
 
 use crate::cdc::features::{filter_for, ColumnFilter};
@@ -127,14 +129,20 @@ impl EventFactory {
         toasted: &mut Vec<String>,
     ) -> Result<Map<String, Value>, ConnectorError> {
         if values.len() != shape.columns.len() {
-            return Err(ConnectorError::data(format!(
-                "{}.{} at LSN {}: the change has {} columns but the relation has {}",
-                shape.schema,
-                shape.table,
-                format_lsn(pos.lsn),
-                values.len(),
-                shape.columns.len()
-            )));
+            // Our relation cache is out of step with the stream: a stage
+            // fault (restart from the committed position, where the server
+            // describes the relation again), never a record to skip.
+            return Err(ConnectorError::new(
+                ErrorKind::Transient,
+                format!(
+                    "{}.{} at LSN {}: the change has {} columns but the relation has {}",
+                    shape.schema,
+                    shape.table,
+                    format_lsn(pos.lsn),
+                    values.len(),
+                    shape.columns.len()
+                ),
+            ));
         }
         let mut row = Map::with_capacity(shape.columns.len());
         for ((name, ty), value) in shape.columns.iter().zip(values) {
@@ -278,6 +286,21 @@ fn decode(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    /// Fails before the fix: the mismatch was `ErrorKind::Data`, a record
+    /// error that `on_error: skip` swallowed (confirming the slot past it).
+    #[test]
+    fn a_column_count_mismatch_is_a_stage_fault_not_a_record_error() {
+        let config = PostgresCdcConfig::new("h", 5432, "db", "u", "s", "p");
+        let factory = EventFactory::new(&config).unwrap();
+        let shape = factory.shape("public", "t", vec![("id".into(), PgType::Int4)], vec![0]);
+        let values = vec![TupleValue::Text("1".into()), TupleValue::Null];
+        let err = factory
+            .tuple_row(&shape, &values, &Position::default(), &mut Vec::new())
+            .unwrap_err();
+        assert_ne!(err.kind(), ErrorKind::Data);
+        assert!(err.is_retryable(), "restart from the committed position");
+    }
 
     #[test]
     fn pg_epoch_converts() {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use pgwire_replication::ReplicationEvent;
-use rivven_connect::{ConnectorError, EventType, Result, SourceEvent, State};
+use rivven_connect::{ConnectorError, ErrorKind, EventType, Result, SourceEvent, State};
 use serde_json::{json, Value};
 
 use crate::cdc::features::{fingerprint, Deduplicator, TombstoneConfig};
@@ -119,10 +119,16 @@ impl ChangeDecoder {
                 wal_start, data, ..
             } => match decode(&data) {
                 Ok(message) => self.message(message, wal_start.0, out),
-                Err(e) => out.push(Err(ConnectorError::data(format!(
-                    "undecodable pgoutput message at LSN {}: {e}",
-                    format_lsn(wal_start.0)
-                )))),
+                // A stage fault, not a bad record: the stream cannot be
+                // read past it, so the source restarts from its committed
+                // position (and fails for good if it keeps happening).
+                Err(e) => out.push(Err(ConnectorError::new(
+                    ErrorKind::Transient,
+                    format!(
+                        "undecodable pgoutput message at LSN {}: {e}",
+                        format_lsn(wal_start.0)
+                    ),
+                ))),
             },
             ReplicationEvent::KeepAlive { wal_end, .. } => self.idle(wal_end.0, out),
             ReplicationEvent::Message { .. } | ReplicationEvent::StoppedAt { .. } => {}
@@ -355,4 +361,45 @@ fn unknown_relation(id: u32, lsn: u64) -> ConnectorError {
         "change at LSN {} refers to relation {id}, which the server never described",
         format_lsn(lsn)
     ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::cdc::postgres::PostgresCdcConfig;
+    use pgwire_replication::Lsn;
+
+    /// Fails before the fix: an undecodable pgoutput message was
+    /// `ErrorKind::Data`, a record error that `on_error: skip` swallowed.
+    #[test]
+    fn an_undecodable_message_is_a_stage_fault_not_a_record_error() {
+        let config = PostgresCdcConfig::new("h", 5432, "db", "u", "s", "p");
+        let mut decoder = ChangeDecoder::new(DecoderParts {
+            factory: EventFactory::new(&config).unwrap(),
+            types: TypeCatalog::default(),
+            primary_keys: HashMap::new(),
+            include: Box::new(|_: &str, _: &str| true),
+            dedup: None,
+            tombstones: TombstoneConfig::default(),
+            heartbeat: Duration::from_secs(10),
+            start_lsn: 0,
+        });
+        let mut out = Vec::new();
+        decoder.on_event(
+            ReplicationEvent::XLogData {
+                wal_start: Lsn(0x10),
+                wal_end: Lsn(0x20),
+                server_time_micros: 0,
+                data: vec![b'?', 1, 2].into(),
+            },
+            &mut out,
+        );
+        let err = match out.pop() {
+            Some(Err(e)) => e,
+            other => panic!("expected an error, got {other:?}"),
+        };
+        assert_ne!(err.kind(), ErrorKind::Data);
+        assert!(err.is_retryable(), "restart from the committed position");
+    }
 }
