@@ -23,6 +23,12 @@ use super::config::{PostgresCdcConfig, TlsMode};
 const SESSION_OPTIONS: &str =
     "-c datestyle=ISO -c intervalstyle=iso_8601 -c timezone=UTC -c extra_float_digits=3";
 
+/// Replication messages the client's reader task may hold before our stream
+/// takes them. They sit outside the runtime's credit window, so this stays a
+/// handful (it was 4 096): the window, not this channel, bounds memory. The
+/// reader task keeps answering keep-alives while the channel is full.
+const REPLICATION_BUFFER: usize = 16;
+
 /// A gated replication session (not streaming yet).
 pub(crate) struct Session {
     client: ReplicationClient,
@@ -139,7 +145,7 @@ fn replication_config(
     .with_start_lsn(Lsn(start_lsn))
     .with_status_interval(config.status_interval())
     .with_wakeup_interval(Duration::from_secs(5).min(config.status_interval()))
-    .with_buffer_size(4096)
+    .with_buffer_size(REPLICATION_BUFFER)
     .with_options(SESSION_OPTIONS)
     .with_application_name(format!("rivven-connect/{}", config.slot_name)))
 }
