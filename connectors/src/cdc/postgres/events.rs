@@ -38,6 +38,16 @@ pub(crate) struct TableShape {
     pub filter: Option<ColumnFilter>,
 }
 
+impl TableShape {
+    /// Whether column `i` (`name`) is decoded at all: a column that
+    /// `column_filters` drops is never read (its value cannot reach an
+    /// event, an error message or a dead letter), unless it is part of the
+    /// key, which the event's key needs.
+    fn decodes(&self, i: usize, name: &str) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.keeps(name)) || self.key.contains(&i)
+    }
+}
+
 /// Where an event sits in the WAL and its transaction.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Position {
@@ -110,7 +120,10 @@ impl EventFactory {
         pos: &Position,
     ) -> Result<Map<String, Value>, ConnectorError> {
         let mut row = Map::with_capacity(shape.columns.len());
-        for ((name, ty), value) in shape.columns.iter().zip(values) {
+        for (i, ((name, ty), value)) in shape.columns.iter().zip(values).enumerate() {
+            if !shape.decodes(i, name) {
+                continue;
+            }
             let v = match value {
                 None => Value::Null,
                 Some(text) => decode(shape, name, ty, text, pos)?,
@@ -145,7 +158,10 @@ impl EventFactory {
             ));
         }
         let mut row = Map::with_capacity(shape.columns.len());
-        for ((name, ty), value) in shape.columns.iter().zip(values) {
+        for (i, ((name, ty), value)) in shape.columns.iter().zip(values).enumerate() {
+            if !shape.decodes(i, name) {
+                continue;
+            }
             let v = match value {
                 TupleValue::Null => Value::Null,
                 TupleValue::UnchangedToast => {
@@ -300,6 +316,39 @@ mod tests {
             .unwrap_err();
         assert_ne!(err.kind(), ErrorKind::Data);
         assert!(err.is_retryable(), "restart from the committed position");
+    }
+
+    /// Fails before the fix: an excluded column was decoded, so a value it
+    /// could not decode failed the row and its text was quoted in the error.
+    #[test]
+    fn excluded_columns_are_never_decoded_or_quoted() {
+        let mut config = PostgresCdcConfig::new("h", 5432, "db", "u", "s", "p");
+        config
+            .column_filters
+            .insert("public.t".into(), ColumnFilter::excluding(["secret"]));
+        let factory = EventFactory::new(&config).unwrap();
+        let shape = factory.shape(
+            "public",
+            "t",
+            vec![("id".into(), PgType::Int4), ("secret".into(), PgType::Int4)],
+            vec![0],
+        );
+        let row = factory
+            .text_row(
+                &shape,
+                &[Some("1".into()), Some("hunter2".into())],
+                &Position::default(),
+            )
+            .unwrap();
+        assert!(!row.contains_key("secret"));
+        let err = factory
+            .text_row(&shape, &[Some("x".repeat(500)), None], &Position::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.chars().count() < 250,
+            "quoted values are truncated: {err}"
+        );
     }
 
     #[test]
