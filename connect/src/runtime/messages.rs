@@ -4,11 +4,11 @@
 //! number; the checkpointer commits the state of batch *n* only when every
 //! batch up to *n* has been acknowledged.
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use ractor::RpcReplyPort;
 use serde_json::{json, Value};
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use std::fmt;
 
 use super::stats::RuntimeStatus;
@@ -41,7 +41,10 @@ impl DeadLetter {
         connector: &str,
     ) -> Self {
         Self {
-            raw: event.is_none().then(|| error.raw_record().map(Box::from)).flatten(),
+            raw: event
+                .is_none()
+                .then(|| error.raw_record().map(Box::from))
+                .flatten(),
             event,
             error: error.to_string(),
             kind: error.kind(),
