@@ -150,7 +150,12 @@ pub(crate) fn config_document(args: &PostgresArgs) -> Result<String, String> {
         "sinks": {"out": sink},
         "pipelines": {"postgres": {"source": "postgres", "sink": "out"}},
     });
-    serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+    // The document is loaded like a configuration file, whose `${VAR}`
+    // references are resolved; every value here came verbatim from the
+    // command line (a password may contain `${X}`), so each `${` is escaped
+    // as `$${` (a lone `$` is left alone by the resolver).
+    Ok(text.replace("${", "$${"))
 }
 
 #[cfg(test)]
@@ -185,6 +190,27 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// Fails before the fix: the password went through `${VAR}`
+    /// substitution (`${X}` was an unset variable, an error).
+    #[test]
+    fn connection_url_is_not_substituted() {
+        let args = PostgresArgs {
+            connection: "postgres://u:a%24%7BX%7Db%24c%24%24%7BY%7D@h/db".into(),
+            slot: "s".into(),
+            publication: "p".into(),
+            topic: None,
+            broker: None,
+            output: None,
+            fsync: false,
+            data_dir: "./d".into(),
+            snapshot_mode: "initial".into(),
+        };
+        let doc = config_document(&args).unwrap();
+        let config = rivven_connect::config::ConnectConfig::from_str(&doc).unwrap();
+        let source = &config.sources["postgres"].config;
+        assert_eq!(source.value()["password"], "a${X}b$c$${Y}");
     }
 
     #[test]

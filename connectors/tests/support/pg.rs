@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use rivven_connect::runtime::{
-    MemoryOffsetStore, Pipeline, PipelineSettings, RestartPolicy, Runtime,
+    MemoryOffsetStore, Pipeline, PipelineSettings, PipelineState, PipelineStatus, RestartPolicy,
+    Runtime,
 };
 use rivven_connect::SourceEvent;
 use rivven_connect_testing::services::Postgres;
@@ -64,19 +65,55 @@ pub fn settings() -> PipelineSettings {
         })
 }
 
+/// Test settings that give up after two failures in a row (for tests that
+/// expect the pipeline to end `Failed`).
+pub fn settings_failing_fast() -> PipelineSettings {
+    let mut s = settings();
+    s.restart.max_consecutive_failures = 2;
+    s
+}
+
 /// Start `config` → `sink` with `store` (reuse it to resume).
 pub async fn run(config: PostgresCdcConfig, sink: &MockSink, store: &MemoryOffsetStore) -> Runtime {
+    run_with(config, sink, store, settings()).await
+}
+
+/// As [`run`], with these pipeline settings.
+pub async fn run_with(
+    config: PostgresCdcConfig,
+    sink: &MockSink,
+    store: &MemoryOffsetStore,
+    settings: PipelineSettings,
+) -> Runtime {
     Runtime::builder()
         .offset_store(store.clone())
         .pipeline(
             Pipeline::builder("pg")
                 .source(PostgresCdcSource::default(), config)
                 .sink(sink.clone(), Default::default())
-                .settings(settings()),
+                .settings(settings),
         )
         .start()
         .await
         .expect("start the runtime")
+}
+
+/// Poll the status of pipeline `pg` until it is in `state` (panics after 60 s
+/// with the last status seen).
+pub async fn wait_for_state(runtime: &Runtime, state: PipelineState) -> PipelineStatus {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let status = runtime.status().await.pipeline("pg").cloned();
+        match status {
+            Some(s) if s.state == state => return s,
+            other if tokio::time::Instant::now() >= deadline => {
+                panic!("pipeline `pg` never reached {state:?}; last status: {other:#?}")
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Wait until `sink` holds at least `n` events (panics after 60 s with what it has).

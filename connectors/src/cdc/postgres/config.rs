@@ -277,6 +277,29 @@ impl PostgresCdcConfig {
             .unwrap_or_default()
     }
 
+    /// The upstream cursor this source reads exclusively: its replication
+    /// slot on its server and database, as
+    /// `postgres://<host>:<port>/<database>#slot=<slot_name>` (host in lower
+    /// case). Two sources with the same key would share one slot — each
+    /// seeing only part of the changes, and at run time the second is refused
+    /// because the slot is active — so a configuration layer can reject them
+    /// at load time by comparing these keys.
+    ///
+    /// ```
+    /// use rivven_connectors::cdc::postgres::PostgresCdcConfig;
+    /// let c = PostgresCdcConfig::new("DB.example", 5432, "shop", "u", "rivven_slot", "pub");
+    /// assert_eq!(c.exclusive_resource(), "postgres://db.example:5432/shop#slot=rivven_slot");
+    /// ```
+    pub fn exclusive_resource(&self) -> String {
+        format!(
+            "postgres://{}:{}/{}#slot={}",
+            self.host.to_ascii_lowercase(),
+            self.port,
+            self.database,
+            self.slot_name
+        )
+    }
+
     pub(crate) fn status_interval(&self) -> Duration {
         Duration::from_millis(self.status_interval_ms)
     }

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rivven_connect::{ConnectorError, EventType, SourceEvent, TopicMetadata, TopicResolver};
+use rivven_connect::{
+    ConnectorError, ErrorKind, EventType, SourceEvent, TopicMetadata, TopicResolver,
+};
 use serde_json::{json, Map, Value};
 
 use crate::cdc::features::{filter_for, ColumnFilter};
@@ -34,6 +36,16 @@ pub(crate) struct TableShape {
     /// Indexes of the key columns.
     pub key: Vec<usize>,
     pub filter: Option<ColumnFilter>,
+}
+
+impl TableShape {
+    /// Whether column `i` (`name`) is decoded at all: a column that
+    /// `column_filters` drops is never read (its value cannot reach an
+    /// event, an error message or a dead letter), unless it is part of the
+    /// key, which the event's key needs.
+    fn decodes(&self, i: usize, name: &str) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.keeps(name)) || self.key.contains(&i)
+    }
 }
 
 /// Where an event sits in the WAL and its transaction.
@@ -108,7 +120,10 @@ impl EventFactory {
         pos: &Position,
     ) -> Result<Map<String, Value>, ConnectorError> {
         let mut row = Map::with_capacity(shape.columns.len());
-        for ((name, ty), value) in shape.columns.iter().zip(values) {
+        for (i, ((name, ty), value)) in shape.columns.iter().zip(values).enumerate() {
+            if !shape.decodes(i, name) {
+                continue;
+            }
             let v = match value {
                 None => Value::Null,
                 Some(text) => decode(shape, name, ty, text, pos)?,
@@ -127,17 +142,26 @@ impl EventFactory {
         toasted: &mut Vec<String>,
     ) -> Result<Map<String, Value>, ConnectorError> {
         if values.len() != shape.columns.len() {
-            return Err(ConnectorError::data(format!(
-                "{}.{} at LSN {}: the change has {} columns but the relation has {}",
-                shape.schema,
-                shape.table,
-                format_lsn(pos.lsn),
-                values.len(),
-                shape.columns.len()
-            )));
+            // Our relation cache is out of step with the stream: a stage
+            // fault (restart from the committed position, where the server
+            // describes the relation again), never a record to skip.
+            return Err(ConnectorError::new(
+                ErrorKind::Transient,
+                format!(
+                    "{}.{} at LSN {}: the change has {} columns but the relation has {}",
+                    shape.schema,
+                    shape.table,
+                    format_lsn(pos.lsn),
+                    values.len(),
+                    shape.columns.len()
+                ),
+            ));
         }
         let mut row = Map::with_capacity(shape.columns.len());
-        for ((name, ty), value) in shape.columns.iter().zip(values) {
+        for (i, ((name, ty), value)) in shape.columns.iter().zip(values).enumerate() {
+            if !shape.decodes(i, name) {
+                continue;
+            }
             let v = match value {
                 TupleValue::Null => Value::Null,
                 TupleValue::UnchangedToast => {
@@ -278,6 +302,54 @@ fn decode(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    /// Fails before the fix: the mismatch was `ErrorKind::Data`, a record
+    /// error that `on_error: skip` swallowed (confirming the slot past it).
+    #[test]
+    fn a_column_count_mismatch_is_a_stage_fault_not_a_record_error() {
+        let config = PostgresCdcConfig::new("h", 5432, "db", "u", "s", "p");
+        let factory = EventFactory::new(&config).unwrap();
+        let shape = factory.shape("public", "t", vec![("id".into(), PgType::Int4)], vec![0]);
+        let values = vec![TupleValue::Text("1".into()), TupleValue::Null];
+        let err = factory
+            .tuple_row(&shape, &values, &Position::default(), &mut Vec::new())
+            .unwrap_err();
+        assert_ne!(err.kind(), ErrorKind::Data);
+        assert!(err.is_retryable(), "restart from the committed position");
+    }
+
+    /// Fails before the fix: an excluded column was decoded, so a value it
+    /// could not decode failed the row and its text was quoted in the error.
+    #[test]
+    fn excluded_columns_are_never_decoded_or_quoted() {
+        let mut config = PostgresCdcConfig::new("h", 5432, "db", "u", "s", "p");
+        config
+            .column_filters
+            .insert("public.t".into(), ColumnFilter::excluding(["secret"]));
+        let factory = EventFactory::new(&config).unwrap();
+        let shape = factory.shape(
+            "public",
+            "t",
+            vec![("id".into(), PgType::Int4), ("secret".into(), PgType::Int4)],
+            vec![0],
+        );
+        let row = factory
+            .text_row(
+                &shape,
+                &[Some("1".into()), Some("hunter2".into())],
+                &Position::default(),
+            )
+            .unwrap();
+        assert!(!row.contains_key("secret"));
+        let err = factory
+            .text_row(&shape, &[Some("x".repeat(500)), None], &Position::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.chars().count() < 250,
+            "quoted values are truncated: {err}"
+        );
+    }
 
     #[test]
     fn pg_epoch_converts() {

@@ -23,6 +23,12 @@ use super::config::{PostgresCdcConfig, TlsMode};
 const SESSION_OPTIONS: &str =
     "-c datestyle=ISO -c intervalstyle=iso_8601 -c timezone=UTC -c extra_float_digits=3";
 
+/// Replication messages the client's reader task may hold before our stream
+/// takes them. They sit outside the runtime's credit window, so this stays a
+/// handful (it was 4 096): the window, not this channel, bounds memory. The
+/// reader task keeps answering keep-alives while the channel is full.
+const REPLICATION_BUFFER: usize = 16;
+
 /// A gated replication session (not streaming yet).
 pub(crate) struct Session {
     client: ReplicationClient,
@@ -139,7 +145,7 @@ fn replication_config(
     .with_start_lsn(Lsn(start_lsn))
     .with_status_interval(config.status_interval())
     .with_wakeup_interval(Duration::from_secs(5).min(config.status_interval()))
-    .with_buffer_size(4096)
+    .with_buffer_size(REPLICATION_BUFFER)
     .with_options(SESSION_OPTIONS)
     .with_application_name(format!("rivven-connect/{}", config.slot_name)))
 }
@@ -160,9 +166,13 @@ pub(crate) fn classify(error: &PgWireError) -> ConnectorError {
         (_, Some("28P01" | "28000")) | (PgWireError::Auth(_), _) => ErrorKind::Auth,
         // insufficient privilege
         (_, Some("42501")) => ErrorKind::Auth,
-        // object in use (slot active elsewhere), cannot connect now, admin shutdown,
-        // crash shutdown, too many connections: the server may be fine again soon
-        (_, Some("55006" | "57P01" | "57P02" | "57P03" | "53300")) => ErrorKind::Connection,
+        // object in use: the slot is active for another connection (the
+        // server names it and the holder's PID) — another reader, not a
+        // passing condition: an operator must stop one of the two
+        (_, Some("55006")) => ErrorKind::Config,
+        // cannot connect now, admin shutdown, crash shutdown, too many
+        // connections: the server may be fine again soon
+        (_, Some("57P01" | "57P02" | "57P03" | "53300")) => ErrorKind::Connection,
         (_, Some(code)) if code.starts_with("08") => ErrorKind::Connection,
         (PgWireError::Io(_) | PgWireError::Task(_), _) => ErrorKind::Connection,
         (PgWireError::Tls(_), _) => ErrorKind::Config,
@@ -184,7 +194,7 @@ fn hint(code: &str) -> Option<&'static str> {
         "28000" => "pg_hba.conf has no entry for this user, host and `replication` database",
         "42501" => "the role needs the REPLICATION attribute: ALTER ROLE <user> REPLICATION",
         "3D000" => "check `database`",
-        "55006" => "another client is streaming from this slot: stop it or choose another `slot_name`",
+        "55006" => "another reader is streaming from this slot: stop it or give this source its own `slot_name`",
         "53300" => "the server has no free connection or WAL sender slot (max_connections, max_wal_senders)",
         _ => return None,
     })
@@ -246,8 +256,12 @@ mod tests {
             "replication slot \"s\" is active for PID 7 (SQLSTATE 55006)".into(),
         );
         let c = classify(&e);
-        assert_eq!(c.kind(), ErrorKind::Connection);
-        assert!(c.is_retryable());
+        assert_eq!(c.kind(), ErrorKind::Config);
+        assert!(
+            !c.is_retryable(),
+            "a second reader of a slot is not retried"
+        );
+        assert!(c.to_string().contains("PID 7"), "{c}");
         let e = PgWireError::Server("syntax error (SQLSTATE 42601)".into());
         assert_eq!(classify(&e).kind(), ErrorKind::Config);
         assert!(!classify(&e).is_retryable());

@@ -1,5 +1,7 @@
 //! Server prerequisites, the publication and the replication slot.
 
+use std::time::{Duration, Instant};
+
 use rivven_connect::{ConnectorError, ErrorKind};
 
 use super::config::PostgresCdcConfig;
@@ -114,7 +116,15 @@ pub(crate) struct SlotInfo {
     pub database: String,
     pub active_pid: Option<u32>,
     pub confirmed_flush_lsn: Option<u64>,
+    /// `pg_replication_slots.wal_status`: `lost` once the server removed WAL
+    /// the slot still needed (`max_slot_wal_keep_size`).
+    pub wal_status: String,
 }
+
+/// How long a slot that another connection holds may take to be released
+/// before that is an error: a session of our own that just died (kill -9,
+/// a stage restart) keeps the slot until its walsender notices.
+pub(crate) const SLOT_RELEASE_WAIT: Duration = Duration::from_secs(5);
 
 /// The slot named in the config, if it exists.
 pub(crate) async fn slot_info(
@@ -122,8 +132,8 @@ pub(crate) async fn slot_info(
     slot: &str,
 ) -> Result<Option<SlotInfo>, ConnectorError> {
     let sql = format!(
-        "SELECT coalesce(plugin, ''), coalesce(database, ''), active_pid, confirmed_flush_lsn \
-         FROM pg_catalog.pg_replication_slots WHERE slot_name = {}",
+        "SELECT coalesce(plugin, ''), coalesce(database, ''), active_pid, confirmed_flush_lsn, \
+         coalesce(wal_status, '') FROM pg_catalog.pg_replication_slots WHERE slot_name = {}",
         quote_literal(slot)
     );
     let Some(row) = session.query(&sql).await?.into_iter().next() else {
@@ -134,7 +144,62 @@ pub(crate) async fn slot_info(
         database: text(&row, 1),
         active_pid: cell(&row, 2).and_then(|p| p.parse().ok()),
         confirmed_flush_lsn: cell(&row, 3).and_then(parse_lsn),
+        wal_status: text(&row, 4),
     }))
+}
+
+/// The slot, once no other connection holds it: waits up to
+/// [`SLOT_RELEASE_WAIT`] for a holder to go away, then returns what it found
+/// (whose [`SlotInfo::usable`] names the holder).
+pub(crate) async fn slot_info_released(
+    session: &mut Session,
+    slot: &str,
+) -> Result<Option<SlotInfo>, ConnectorError> {
+    let deadline = Instant::now() + SLOT_RELEASE_WAIT;
+    loop {
+        let info = slot_info(session, slot).await?;
+        match &info {
+            Some(SlotInfo {
+                active_pid: Some(pid),
+                ..
+            }) if Instant::now() < deadline => {
+                tracing::debug!(
+                    slot,
+                    pid,
+                    "replication slot is held by another connection; waiting for it to be released"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            _ => return Ok(info),
+        }
+    }
+}
+
+/// Drop a slot (one the server invalidated, before re-creating it).
+pub(crate) async fn drop_slot(session: &mut Session, slot: &str) -> Result<(), ConnectorError> {
+    session
+        .query(&format!("DROP_REPLICATION_SLOT {}", quote_ident(slot)))
+        .await
+        .map(|_| ())
+}
+
+/// The pipeline failure for a slot that disappeared (or was invalidated)
+/// while the source has a committed position: streaming from a new slot
+/// would silently skip every change in between.
+pub(crate) fn slot_gone(slot: &str, committed_lsn: u64, lost: bool) -> ConnectorError {
+    let what = if lost {
+        "was invalidated by the server (wal_status = lost, see max_slot_wal_keep_size)"
+    } else {
+        "is gone"
+    };
+    ConnectorError::new(
+        ErrorKind::Fatal,
+        format!(
+            "replication slot `{slot}` {what}; changes since LSN {} may be lost; set snapshot_mode: when_needed to re-snapshot, or drop this pipeline's committed offsets to start over",
+            super::session::format_lsn(committed_lsn)
+        ),
+    )
+    .with_retryable(false)
 }
 
 impl SlotInfo {
@@ -153,16 +218,32 @@ impl SlotInfo {
             )));
         }
         if let Some(pid) = self.active_pid {
-            return Err(ConnectorError::new(
-                ErrorKind::Connection,
-                format!(
-                    "replication slot `{slot}` is in use by another connection (pid {pid}): stop that client or choose another `slot_name`"
-                ),
-            )
-            .with_retryable(true));
+            return Err(slot_in_use(slot, Some(pid)));
         }
         Ok(())
     }
+
+    /// Whether the server invalidated the slot (it can no longer stream).
+    pub(crate) fn is_lost(&self) -> bool {
+        self.wal_status == "lost"
+    }
+}
+
+/// Another connection streams from `slot` (`pid`: the holder's backend, if
+/// known). Not retryable: two readers of one slot would each see only part
+/// of the changes, so this needs an operator, not a retry.
+pub(crate) fn slot_in_use(slot: &str, pid: Option<u32>) -> ConnectorError {
+    let holder = match pid {
+        Some(pid) => format!("another connection (pid {pid})"),
+        None => "another connection".to_string(),
+    };
+    ConnectorError::new(
+        ErrorKind::Config,
+        format!(
+            "replication slot `{slot}` is in use by {holder}: another reader streams from it; stop that client (SELECT pg_terminate_backend(pid)) or give this source its own `slot_name`"
+        ),
+    )
+    .with_retryable(false)
 }
 
 /// How a new slot's snapshot is handled.
@@ -226,10 +307,13 @@ mod tests {
             database: "db".into(),
             active_pid: Some(42),
             confirmed_flush_lsn: None,
+            wal_status: "reserved".into(),
         };
         let err = slot.usable("s", "db").unwrap_err();
         assert!(err.to_string().contains("pid 42"), "{err}");
-        assert!(err.is_retryable());
+        assert!(err.to_string().contains("`s`"), "{err}");
+        assert!(!err.is_retryable());
+        assert!(!slot.is_lost());
         let other = SlotInfo {
             plugin: "test_decoding".into(),
             active_pid: None,

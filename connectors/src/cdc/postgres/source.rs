@@ -23,7 +23,8 @@ use super::config::{PostgresCdcConfig, PostgresCdcConfigSpec, SnapshotMode};
 use super::events::{EventFactory, Position, TableShape};
 use super::session::{classify, format_lsn, parse_lsn, quote_ident, Session};
 use super::setup::{
-    create_slot, ensure_publication, publication_exists, server_facts, slot_info, SlotSnapshot,
+    create_slot, drop_slot, ensure_publication, publication_exists, server_facts, slot_gone,
+    slot_info, slot_info_released, SlotSnapshot,
 };
 use super::stream::{ChangeDecoder, DecoderParts};
 
@@ -190,11 +191,33 @@ impl Source for PostgresCdcSource {
             facts.require_replication(&config.user)?;
             ensure_publication(&mut session, config).await?;
         }
-        let slot = if streaming {
-            slot_info(&mut session, &config.slot_name).await?
+        let mut slot = if streaming {
+            slot_info_released(&mut session, &config.slot_name).await?
         } else {
             None
         };
+        // A slot that is gone (or that the server invalidated) while we hold
+        // a committed position: a new slot would start at the current WAL
+        // position and skip everything in between. Only a re-snapshot
+        // (`when_needed`, `always`) closes that gap.
+        let lost = slot.as_ref().is_some_and(|s| s.is_lost());
+        if streaming && (slot.is_none() || lost) {
+            let resnapshot = matches!(
+                config.snapshot_mode,
+                SnapshotMode::WhenNeeded | SnapshotMode::Always
+            );
+            match resume.lsn {
+                Some(committed) if !resnapshot => {
+                    return Err(slot_gone(&config.slot_name, committed, lost));
+                }
+                _ if lost => {
+                    tracing::warn!(slot = %config.slot_name, "the replication slot was invalidated by the server: dropping it to re-create it and snapshot again");
+                    drop_slot(&mut session, &config.slot_name).await?;
+                    slot = None;
+                }
+                _ => {}
+            }
+        }
         match &slot {
             Some(s) => s.usable(&config.slot_name, &config.database)?,
             None if streaming && !config.auto_create_slot => {
@@ -253,11 +276,9 @@ impl Source for PostgresCdcSource {
                 tracing::info!(slot = %config.slot_name, "the slot exists: snapshot in a new transaction; changes made since the slot's position may arrive twice");
             }
         } else if streaming && slot.is_none() {
+            // Only without a committed position (checked above): nothing is skipped.
             point =
                 Some(create_slot(&mut session, &config.slot_name, SlotSnapshot::Nothing).await?);
-            if let Some(lsn) = resume.lsn {
-                tracing::warn!(slot = %config.slot_name, committed = %format_lsn(lsn), "the replication slot was missing and has been re-created: changes between the committed position and now were not captured (use snapshot_mode: when_needed to re-snapshot)");
-            }
         }
         let primary_keys: HashMap<String, Vec<String>> = tables
             .iter()

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use pgwire_replication::ReplicationEvent;
-use rivven_connect::{ConnectorError, EventType, Result, SourceEvent, State};
+use rivven_connect::{ConnectorError, ErrorKind, EventType, Result, SourceEvent, State};
 use serde_json::{json, Value};
 
 use crate::cdc::features::{fingerprint, Deduplicator, TombstoneConfig};
@@ -48,6 +48,10 @@ pub(crate) struct ChangeDecoder {
     relations: HashMap<u32, RelationEntry>,
     type_names: HashMap<u32, String>,
     tx: Option<Tx>,
+    /// Changes decoded so far in the open transaction: with the commit LSN,
+    /// a change's identity (all rows of one `COPY` share one WAL record's
+    /// LSN, and a keyless table has no key to tell them apart).
+    ordinal: u64,
     dedup: Option<Deduplicator>,
     tombstones: TombstoneConfig,
     heartbeat: Duration,
@@ -88,6 +92,7 @@ impl ChangeDecoder {
             relations: HashMap::new(),
             type_names: HashMap::new(),
             tx: None,
+            ordinal: 0,
             dedup: parts.dedup,
             tombstones: parts.tombstones,
             heartbeat: parts.heartbeat,
@@ -114,10 +119,16 @@ impl ChangeDecoder {
                 wal_start, data, ..
             } => match decode(&data) {
                 Ok(message) => self.message(message, wal_start.0, out),
-                Err(e) => out.push(Err(ConnectorError::data(format!(
-                    "undecodable pgoutput message at LSN {}: {e}",
-                    format_lsn(wal_start.0)
-                )))),
+                // A stage fault, not a bad record: the stream cannot be
+                // read past it, so the source restarts from its committed
+                // position (and fails for good if it keeps happening).
+                Err(e) => out.push(Err(ConnectorError::new(
+                    ErrorKind::Transient,
+                    format!(
+                        "undecodable pgoutput message at LSN {}: {e}",
+                        format_lsn(wal_start.0)
+                    ),
+                ))),
             },
             ReplicationEvent::KeepAlive { wal_end, .. } => self.idle(wal_end.0, out),
             ReplicationEvent::Message { .. } | ReplicationEvent::StoppedAt { .. } => {}
@@ -128,6 +139,7 @@ impl ChangeDecoder {
     }
 
     fn begin(&mut self, commit_lsn: u64, xid: u32, commit_ts_micros: i64) {
+        self.ordinal = 0;
         self.tx = Some(Tx {
             xid,
             commit_lsn,
@@ -280,6 +292,10 @@ impl ChangeDecoder {
         lsn: u64,
         out: &mut Vec<Result<SourceEvent>>,
     ) {
+        // Counted before any filtering, so a change's ordinal is the same
+        // whatever is selected.
+        self.ordinal += 1;
+        let ordinal = self.ordinal;
         let Some(entry) = self.relations.get(&relation_id) else {
             out.push(Err(unknown_relation(relation_id, lsn)));
             return;
@@ -322,7 +338,9 @@ impl ChangeDecoder {
         if let Some(dedup) = &mut self.dedup {
             let key = event.key.clone().unwrap_or(Value::Null);
             let op = event_type.cdc_op().unwrap_or("");
-            let position = json!([pos.commit_lsn, lsn]);
+            // Unique per change: the transaction (commit LSN) and the
+            // change's place in it — never the change's own LSN alone.
+            let position = json!([pos.commit_lsn, ordinal]);
             let print = fingerprint(&shape.stream, &key, &position, op);
             if dedup.check_and_insert(print, Instant::now()) {
                 tracing::debug!(stream = %shape.stream, lsn = %format_lsn(lsn), "dropping a duplicate change");
@@ -343,4 +361,45 @@ fn unknown_relation(id: u32, lsn: u64) -> ConnectorError {
         "change at LSN {} refers to relation {id}, which the server never described",
         format_lsn(lsn)
     ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::cdc::postgres::PostgresCdcConfig;
+    use pgwire_replication::Lsn;
+
+    /// Fails before the fix: an undecodable pgoutput message was
+    /// `ErrorKind::Data`, a record error that `on_error: skip` swallowed.
+    #[test]
+    fn an_undecodable_message_is_a_stage_fault_not_a_record_error() {
+        let config = PostgresCdcConfig::new("h", 5432, "db", "u", "s", "p");
+        let mut decoder = ChangeDecoder::new(DecoderParts {
+            factory: EventFactory::new(&config).unwrap(),
+            types: TypeCatalog::default(),
+            primary_keys: HashMap::new(),
+            include: Box::new(|_: &str, _: &str| true),
+            dedup: None,
+            tombstones: TombstoneConfig::default(),
+            heartbeat: Duration::from_secs(10),
+            start_lsn: 0,
+        });
+        let mut out = Vec::new();
+        decoder.on_event(
+            ReplicationEvent::XLogData {
+                wal_start: Lsn(0x10),
+                wal_end: Lsn(0x20),
+                server_time_micros: 0,
+                data: vec![b'?', 1, 2].into(),
+            },
+            &mut out,
+        );
+        let err = match out.pop() {
+            Some(Err(e)) => e,
+            other => panic!("expected an error, got {other:?}"),
+        };
+        assert_ne!(err.kind(), ErrorKind::Data);
+        assert!(err.is_retryable(), "restart from the committed position");
+    }
 }

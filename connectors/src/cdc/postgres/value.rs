@@ -16,6 +16,7 @@
 //! | `bytea`                                    | string, standard base64 (with padding)          | `\x0a0bff` → `"Cgv/"`                                          |
 //! | `uuid`                                     | string, lowercase                               | `a0eebc99-9c0b-…` → `"a0eebc99-9c0b-…"`                        |
 //! | `json`, `jsonb`                            | the JSON value itself (not a string)            | `{"a": 1}` → `{"a":1}`                                         |
+//! | `json`, `jsonb` that JSON values here cannot hold exactly | string: the document's exact text, as PostgreSQL printed it | `{"a": 1e400}` → `"{\"a\": 1e400}"`            |
 //! | `date`                                     | string, as printed                              | `2024-01-02` → `"2024-01-02"`                                  |
 //! | `time`                                     | string, as printed                              | `13:45:00.123456` → `"13:45:00.123456"`                        |
 //! | `timetz`                                   | string, offset as `±HH:MM`                      | `13:45:00+02` → `"13:45:00+02:00"`                             |
@@ -23,6 +24,16 @@
 //! | `timestamptz`                              | string, RFC 3339; UTC as `Z`, other offsets `±HH:MM` | `2024-01-02 03:04:05+00` → `"2024-01-02T03:04:05Z"`       |
 //! | `interval`                                 | string, ISO 8601 duration                       | `P1Y2M3DT4H5M6.5S` → `"P1Y2M3DT4H5M6.5S"`                      |
 //! | arrays of any of these                     | array (nested for multi-dimensional arrays); NULL elements → `null` | `{{1,2},{3,NULL}}` → `[[1,2],[3,null]]`    |
+//!
+//! A `json`/`jsonb` document is kept as its exact text (a JSON string)
+//! instead of a parsed value when parsing it would change or refuse it: a
+//! number beyond `f64`'s range (`1e400`) or precision
+//! (`12345678901234567890123`, `0.1000000000000000000001`), nesting deeper
+//! than serde_json's recursion limit of 128 (a depth-10 000 document is
+//! valid in PostgreSQL), or anything else PostgreSQL stores and serde_json
+//! refuses (a lone surrogate escape in `json`). The parse stops at depth 128,
+//! so no document can exhaust the stack, here or in a sink serializing the
+//! event; the same applies to each element of `json[]`/`jsonb[]`.
 //!
 //! Special values: `infinity` / `-infinity` dates and timestamps stay those
 //! strings; dates and timestamps before year 1 keep PostgreSQL's ` BC`
@@ -236,9 +247,7 @@ impl PgType {
             PgType::Text | PgType::Enum | PgType::Other(_) => Ok(Value::String(text.to_owned())),
             PgType::Bytea => decode_bytea(text),
             PgType::Uuid => decode_uuid(text),
-            PgType::Json | PgType::Jsonb => {
-                serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))
-            }
+            PgType::Json | PgType::Jsonb => Ok(decode_json(text)),
             PgType::Date => decode_date(text),
             PgType::Time => {
                 check_time(text)?;
@@ -290,6 +299,79 @@ impl ValueError {
             reason,
         }
     }
+}
+
+/// A `json`/`jsonb` document: the parsed value when it holds the document
+/// exactly, else the exact text as a string (see the module docs).
+pub(crate) fn decode_json(text: &str) -> Value {
+    match serde_json::from_str::<Value>(text) {
+        Ok(value) if json_numbers_exact(text) => value,
+        _ => Value::String(text.to_owned()),
+    }
+}
+
+/// Whether every number in the JSON text `text` survives serde_json's
+/// `Value` (an `i64`/`u64`, or an `f64` with exactly the same decimal value).
+fn json_numbers_exact(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                if !number_exact(&text[start..i]) {
+                    return false;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+fn number_exact(token: &str) -> bool {
+    if token.parse::<i64>().is_ok() || token.parse::<u64>().is_ok() {
+        return true;
+    }
+    match token.parse::<f64>() {
+        Ok(f) if f.is_finite() => decimal_parts(token) == decimal_parts(&format!("{f:e}")),
+        _ => false,
+    }
+}
+
+/// A decimal literal as (negative, significant digits, exponent of the last
+/// digit): `-12.50e1` → (true, "125", 0). Zero has no digits.
+fn decimal_parts(literal: &str) -> Option<(bool, String, i64)> {
+    let (negative, rest) = match literal.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, literal),
+    };
+    let (mantissa, exponent) = match rest.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{int}{frac}");
+    let trimmed_end = digits.trim_end_matches('0');
+    let trailing = i64::try_from(digits.len() - trimmed_end.len()).ok()?;
+    let significant = trimmed_end.trim_start_matches('0').to_owned();
+    let frac_len = i64::try_from(frac.len()).ok()?;
+    if significant.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    Some((negative, significant, exponent - frac_len + trailing))
 }
 
 fn decode_float(text: &str) -> Result<Value, String> {

@@ -128,8 +128,9 @@ fn json_is_parsed() {
         );
         assert_eq!(ok(&t, "\"s\""), json!("s"));
         assert_eq!(ok(&t, "null"), Value::Null);
-        err(&t, "{not json");
-        err(&t, "");
+        // PostgreSQL stores only valid JSON; text serde_json refuses is
+        // kept as it is, never an error (see json_beyond_serde_json_…).
+        assert_eq!(ok(&t, "{not json"), json!("{not json"));
     }
 }
 
@@ -510,5 +511,47 @@ fn json_schemas() {
     assert_eq!(
         array(array(PgType::Int8)).json_schema(),
         json!({"type": "array", "items": {"type": "array", "items": {"type": "integer"}}})
+    );
+}
+
+/// Fails before the fix: `1e400`, a depth-10 000 document and an integer
+/// beyond `u64` were errors (or silently rounded), so the change was a
+/// record error that `on_error: skip` dropped.
+#[test]
+fn json_beyond_serde_json_is_kept_as_exact_text() {
+    for t in [PgType::Json, PgType::Jsonb] {
+        assert_eq!(
+            ok(&t, r#"{"a": 1, "b": [1.5, -0.0, "x\"1e400"]}"#),
+            json!({"a": 1, "b": [1.5, -0.0, "x\"1e400"]})
+        );
+        for exact_text in [
+            r#"{"a": 1e400}"#,
+            r#"{"a": 12345678901234567890123}"#,
+            r#"[0.1000000000000000000001]"#,
+        ] {
+            assert_eq!(ok(&t, exact_text), json!(exact_text), "{exact_text}");
+        }
+        let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(ok(&t, &deep), json!(deep));
+        let shallow = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        assert!(ok(&t, &shallow).is_array());
+    }
+    // Arrays of json: each element on its own.
+    let array = PgType::Array(Box::new(PgType::Jsonb));
+    assert_eq!(
+        ok(&array, r#"{"{\"a\": 1e400}","{\"b\": 2}"}"#),
+        json!([r#"{"a": 1e400}"#, {"b": 2}])
+    );
+    // numeric[] keeps every digit.
+    let numeric = PgType::Array(Box::new(PgType::Numeric));
+    assert_eq!(
+        ok(
+            &numeric,
+            "{-1234567890123456789012345678901234567890,123456789012345678901234567890.5}"
+        ),
+        json!([
+            "-1234567890123456789012345678901234567890",
+            "123456789012345678901234567890.5"
+        ])
     );
 }
