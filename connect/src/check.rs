@@ -20,8 +20,8 @@ pub struct CheckDetail {
     pub duration_ms: u64,
     /// What kind of failure it was, when the check recorded a
     /// [`ConnectorError`] (see [`CheckResultBuilder::check`]). A failed check
-    /// before a pipeline (re)start is retried while every failure with a
-    /// kind is retryable (a server that is down); an `auth` or `config`
+    /// before a pipeline (re)start is retried for as long as it takes when
+    /// every failure has a retryable kind (a server that is down); any other
     /// failure counts toward the restart policy's limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<ErrorKind>,
@@ -82,13 +82,13 @@ impl CheckResult {
     }
 
     /// Whether running the check again may pass: it failed, and every failed
-    /// detail whose kind is known is retryable. A failure of unknown kind
-    /// counts as retryable (it may be a server that is still starting).
+    /// detail has a known, retryable kind (a server that is down). A failure
+    /// of unknown kind counts as not retryable.
     pub fn is_retryable(&self) -> bool {
+        let mut failed = self.failed_checks().peekable();
         !self.success
-            && self
-                .failed_checks()
-                .all(|c| c.kind.is_none_or(ErrorKind::is_retryable))
+            && failed.peek().is_some()
+            && failed.all(|c| c.kind.is_some_and(ErrorKind::is_retryable))
     }
 
     /// The checks that failed.

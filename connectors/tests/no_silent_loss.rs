@@ -225,3 +225,34 @@ fn dead_letters_from_every_stage_carry_whole_records() {
         );
     }
 }
+
+/// Fails before the fix: one `postgres-cdc` source with a topic and two
+/// subscribing sinks became two pipelines reading one replication slot, each
+/// confirming it past changes the other had not written. Now `validate` and
+/// `run` refuse it (exit 2) naming the slot and both pipelines, before any
+/// connection is made.
+#[test]
+fn two_pipelines_on_one_replication_slot_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let body = format!(
+        "sources:\n  db:\n    connector: postgres-cdc\n    topic: t\n    config:\n      \
+         host: 127.0.0.1\n      port: 1\n      database: shop\n      user: u\n      \
+         slot_name: rivven_slot\n      publication_name: rivven_pub\n\
+         sinks:\n  sa: {{ connector: file, topics: [t], config: {{ path: {d}/a.jsonl }} }}\n  \
+         sb: {{ connector: file, topics: [t], config: {{ path: {d}/b.jsonl }} }}\n"
+    );
+    for command in ["validate", "run"] {
+        let o = run(dir.path(), command, &body);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("slot=rivven_slot") && stderr.contains("both read"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("db-to-sa") && stderr.contains("db-to-sb"),
+            "{stderr}"
+        );
+    }
+}

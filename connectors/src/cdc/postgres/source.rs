@@ -393,6 +393,11 @@ impl Source for PostgresCdcSource {
         }
         Ok(())
     }
+
+    /// The replication slot: two readers would confirm it past each other's changes.
+    fn exclusive_resource(&self, config: &PostgresCdcConfig) -> Option<String> {
+        Some(config.exclusive_resource())
+    }
 }
 
 /// The tables the source captures, the column types and the event factory.
