@@ -7,7 +7,7 @@ use rivven_connect::ConnectorError;
 use rivven_connect_testing::prelude::*;
 use std::time::Duration;
 
-use crate::common::{assert_all_ids_present, fast_settings, PATIENCE};
+use crate::common::{assert_all_ids_present, fast_settings, run_to_end, PATIENCE};
 
 /// Fails before the fix: after `max_consecutive_failures` (10 by default,
 /// here 3) connection failures the pipeline was `Failed` for good, so a
@@ -24,21 +24,14 @@ async fn retryable_failures_keep_retrying_past_the_limit() {
         max_consecutive_failures: 3,
         ..RestartPolicy::default()
     };
-    let runtime = Runtime::builder()
-        .offset_store(MemoryOffsetStore::new())
-        .pipeline(
-            Pipeline::builder("p")
-                .source(source.clone(), MockConfig::default())
-                .sink(sink.clone(), MockConfig::default())
-                .settings(fast_settings().with_restart(policy)),
-        )
-        .start()
-        .await
-        .unwrap();
-    let status = tokio::time::timeout(PATIENCE, runtime.wait())
-        .await
-        .unwrap();
-    let p = status.pipeline("p").unwrap();
+    let p = run_to_end(
+        MemoryOffsetStore::new(),
+        Pipeline::builder("p")
+            .source(source.clone(), MockConfig::default())
+            .sink(sink.clone(), MockConfig::default())
+            .settings(fast_settings().with_restart(policy)),
+    )
+    .await;
     assert_eq!(p.state, PipelineState::Completed, "{p:?}");
     assert_eq!(p.restarts, 8);
     assert_all_ids_present(&sink.written_events(), 200);
@@ -56,21 +49,14 @@ async fn in_flight_is_exact_after_restarts() {
     let sink = MockSink::new()
         .slow(50_000)
         .fail_after_with(1_000, 3, || ConnectorError::fatal("disk gone"));
-    let runtime = Runtime::builder()
-        .offset_store(MemoryOffsetStore::new())
-        .pipeline(
-            Pipeline::builder("p")
-                .source(source, MockConfig::default())
-                .sink(sink.clone(), MockConfig::default())
-                .settings(settings),
-        )
-        .start()
-        .await
-        .unwrap();
-    let status = tokio::time::timeout(PATIENCE, runtime.wait())
-        .await
-        .unwrap();
-    let p = status.pipeline("p").unwrap();
+    let p = run_to_end(
+        MemoryOffsetStore::new(),
+        Pipeline::builder("p")
+            .source(source, MockConfig::default())
+            .sink(sink.clone(), MockConfig::default())
+            .settings(settings),
+    )
+    .await;
     assert_eq!(p.state, PipelineState::Completed, "{p:?}");
     assert_eq!(p.restarts, 3);
     assert_eq!(p.in_flight_events, 0, "{p:?}");
