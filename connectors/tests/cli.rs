@@ -333,13 +333,14 @@ fn run_on_a_terminal_redraws_one_line_per_pipeline() {
 sources:
   gen: { connector: datagen, config: { pattern: orders, max_events: 100, events_per_second: 50 } }
 sinks:
-  out: { connector: file, config: { path: OUT } }
+  out1: { connector: file, config: { path: OUT/o1.jsonl } }
+  out2: { connector: file, config: { path: OUT/o2.jsonl } }
 pipelines:
-  first: { source: gen, sink: out }
-  second: { source: gen, sink: out }
+  first: { source: gen, sink: out1 }
+  second: { source: gen, sink: out2 }
 offsets: { backend: memory }
 "
-        .replace("OUT", &dir.path().join("o.jsonl").display().to_string())
+        .replace("OUT", &dir.path().display().to_string())
         .as_str(),
     );
     let command = format!("{} -c {config} run", env!("CARGO_BIN_EXE_rivven-connect"));
