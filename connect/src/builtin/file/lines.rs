@@ -6,21 +6,16 @@
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
-/// One line as the reader found it.
+/// One line as the reader found it; its bytes are [`LineReader::bytes`].
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Line {
-    /// A line ended by `\n`; `bytes` is the line without that `\n`.
+    /// A line ended by `\n` (its bytes exclude the `\n`; a `\r` before it is kept).
     Complete {
-        /// The line without its `\n` (a `\r` before it is kept).
-        bytes: Vec<u8>,
         /// Bytes consumed, including the `\n`.
         consumed: u64,
     },
     /// Bytes after the last `\n` at the end of the file (a line maybe still being written).
-    Unterminated {
-        /// The bytes read.
-        bytes: Vec<u8>,
-    },
+    Unterminated,
     /// A line longer than the limit; it was skipped without being kept.
     TooLong {
         /// Bytes consumed, including the `\n` when there was one.
@@ -35,6 +30,8 @@ pub(super) enum Line {
 pub(super) struct LineReader<R> {
     inner: R,
     max: usize,
+    /// The current line, reused from line to line.
+    buf: Vec<u8>,
     /// The largest capacity the line buffer ever reached (for tests and metrics).
     peak_buffered: usize,
 }
@@ -44,8 +41,15 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
         Self {
             inner,
             max,
+            buf: Vec::new(),
             peak_buffered: 0,
         }
+    }
+
+    /// The bytes of the line [`LineReader::next_line`] returned last (empty for
+    /// [`Line::TooLong`]).
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.buf
     }
 
     /// The most bytes this reader has held for one line.
@@ -56,7 +60,12 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
 
     /// The next line, or `None` at the end of the file.
     pub(super) async fn next_line(&mut self) -> std::io::Result<Option<Line>> {
-        let mut bytes = Vec::new();
+        /// A buffer grown by a long line is not kept for the short ones after it.
+        const KEEP: usize = 1024 * 1024;
+        if self.buf.capacity() > KEEP {
+            self.buf = Vec::new();
+        }
+        self.buf.clear();
         let mut consumed = 0u64;
         let mut too_long = false;
         loop {
@@ -68,7 +77,7 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                         consumed,
                         terminated: false,
                     }),
-                    (_, false) => Some(Line::Unterminated { bytes }),
+                    (_, false) => Some(Line::Unterminated),
                 });
             }
             let (take, found) = match memchr(chunk) {
@@ -76,12 +85,12 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                 None => (chunk.len(), false),
             };
             if !too_long {
-                if bytes.len() + take > self.max {
+                if self.buf.len() + take > self.max {
                     too_long = true;
-                    bytes = Vec::new(); // release what was kept
+                    self.buf = Vec::new(); // release what was kept
                 } else {
-                    bytes.extend_from_slice(&chunk[..take]);
-                    self.peak_buffered = self.peak_buffered.max(bytes.capacity());
+                    self.buf.extend_from_slice(&chunk[..take]);
+                    self.peak_buffered = self.peak_buffered.max(self.buf.capacity());
                 }
             }
             let used = take + usize::from(found);
@@ -94,7 +103,7 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                         terminated: true,
                     }
                 } else {
-                    Line::Complete { bytes, consumed }
+                    Line::Complete { consumed }
                 }));
             }
         }
@@ -110,11 +119,11 @@ mod tests {
     use super::*;
     use tokio::io::BufReader;
 
-    async fn lines(input: &[u8], max: usize, buffer: usize) -> Vec<Line> {
+    async fn lines(input: &[u8], max: usize, buffer: usize) -> Vec<(Line, Vec<u8>)> {
         let mut reader = LineReader::new(BufReader::with_capacity(buffer, input), max);
         let mut out = Vec::new();
         while let Some(line) = reader.next_line().await.unwrap_or_else(|e| panic!("{e}")) {
-            out.push(line);
+            out.push((line, reader.bytes().to_vec()));
         }
         out
     }
@@ -127,34 +136,29 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                Line::Complete {
-                    bytes: b"abcd".to_vec(),
-                    consumed: 5
-                },
-                Line::TooLong {
-                    consumed: 6,
-                    terminated: true
-                },
-                Line::Complete {
-                    bytes: b"xy".to_vec(),
-                    consumed: 3
-                },
-                Line::TooLong {
-                    consumed: 8,
-                    terminated: false
-                },
+                (Line::Complete { consumed: 5 }, b"abcd".to_vec()),
+                (
+                    Line::TooLong {
+                        consumed: 6,
+                        terminated: true
+                    },
+                    Vec::new()
+                ),
+                (Line::Complete { consumed: 3 }, b"xy".to_vec()),
+                (
+                    Line::TooLong {
+                        consumed: 8,
+                        terminated: false
+                    },
+                    Vec::new()
+                ),
             ]
         );
         assert_eq!(
             lines(b"ab\r\ncd", 8, 4096).await,
             vec![
-                Line::Complete {
-                    bytes: b"ab\r".to_vec(),
-                    consumed: 4
-                },
-                Line::Unterminated {
-                    bytes: b"cd".to_vec()
-                },
+                (Line::Complete { consumed: 4 }, b"ab\r".to_vec()),
+                (Line::Unterminated, b"cd".to_vec()),
             ]
         );
     }

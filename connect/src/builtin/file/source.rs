@@ -170,12 +170,12 @@ fn preview(text: &str) -> String {
 }
 
 /// The event data of one line (`bytes` without its `\n`); `None` for a blank line.
-/// Errors carry the whole line as their raw record.
-fn parse_line(config: &FileSourceConfig, bytes: Vec<u8>, at: &At<'_>) -> Result<Option<Value>> {
-    let text = match std::str::from_utf8(&bytes) {
+/// Errors carry the whole line as their raw record (copied only then).
+fn parse_line(config: &FileSourceConfig, bytes: &[u8], at: &At<'_>) -> Result<Option<Value>> {
+    let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            let shown = preview(&String::from_utf8_lossy(&bytes));
+            let shown = preview(&String::from_utf8_lossy(bytes));
             return Err(
                 ConnectorError::data(format!("{at}: not UTF-8 ({e}): {shown}"))
                     .with_raw_record(bytes),
@@ -288,13 +288,13 @@ impl Source for FileSource {
                 let (outcome, consumed) = {
                     let at = At { config: &config, line_no: line_no + 1, offset };
                     match line {
-                        Line::Complete { bytes, consumed } => (parse_line(&config, bytes, &at), consumed),
-                        Line::Unterminated { bytes } if config.read_unterminated_last_line => {
-                            let consumed = bytes.len() as u64;
-                            (parse_line(&config, bytes, &at), consumed)
+                        Line::Complete { consumed } => (parse_line(&config, lines.bytes(), &at), consumed),
+                        Line::Unterminated if config.read_unterminated_last_line => {
+                            let consumed = lines.bytes().len() as u64;
+                            (parse_line(&config, lines.bytes(), &at), consumed)
                         }
                         // Maybe still being written: left for the next run.
-                        Line::Unterminated { .. } => break,
+                        Line::Unterminated => break,
                         Line::TooLong { terminated: false, .. } if !config.read_unterminated_last_line => break,
                         Line::TooLong { consumed, terminated } => (Err(too_long(&at, consumed, terminated)), consumed),
                     }
