@@ -24,7 +24,6 @@ use super::diagnostics::Diagnostic;
 use super::model::OffsetBackend;
 use super::tree::Node;
 use crate::runtime::exclusive;
-use std::collections::HashMap;
 
 impl ConnectConfig {
     /// The pipelines `run` starts: the enabled `pipelines:` entries, then one
@@ -94,21 +93,18 @@ impl ConnectConfig {
             })
             .collect();
         let store = self.offset_store();
-        let mut keys: HashMap<String, &str> = HashMap::new();
-        for p in &pipelines {
-            if let Some(other) = keys.insert(store.storage_key(p.name()), p.name()) {
-                let path = ["pipelines", p.name()];
-                out.push(Diagnostic {
-                    path: path.join("."),
-                    at: Some(tree.locate(path)),
-                    message: format!(
-                        "pipelines `{other}` and `{}` would keep their offsets in one file \
-                         (names that differ only in letter case): rename one of them",
-                        p.name()
-                    ),
-                });
-            }
-        }
+        out.extend(
+            exclusive::shared_offsets(store.as_ref(), &pipelines)
+                .into_iter()
+                .map(|shared| {
+                    let path = ["pipelines", shared.second.as_str()];
+                    Diagnostic {
+                        path: path.join("."),
+                        at: Some(tree.locate(path)),
+                        message: shared.to_string(),
+                    }
+                }),
+        );
         out
     }
 

@@ -137,3 +137,44 @@ pub(crate) fn conflicts<'a>(pipelines: impl IntoIterator<Item = &'a Pipeline>) -
     }
     out
 }
+
+/// Two pipelines whose state would share one offset-store key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SharedOffsets {
+    pub(crate) key: String,
+    pub(crate) first: String,
+    pub(crate) second: String,
+}
+
+impl fmt::Display for SharedOffsets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pipelines `{}` and `{}` would keep their offsets in one place (`{}`): rename one of them",
+            self.first, self.second, self.key
+        )
+    }
+}
+
+/// Every pair of pipelines whose offsets `store` would keep under one key.
+pub(crate) fn shared_offsets<'a>(
+    store: &dyn super::offset_store::OffsetStore,
+    pipelines: impl IntoIterator<Item = &'a Pipeline>,
+) -> Vec<SharedOffsets> {
+    let mut owners: HashMap<String, &str> = HashMap::new();
+    let mut out = Vec::new();
+    for p in pipelines {
+        let key = store.storage_key(&p.name);
+        match owners.get(&key) {
+            Some(first) => out.push(SharedOffsets {
+                key,
+                first: (*first).to_string(),
+                second: p.name.clone(),
+            }),
+            None => {
+                owners.insert(key, &p.name);
+            }
+        }
+    }
+    out
+}

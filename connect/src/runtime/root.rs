@@ -1,7 +1,7 @@
 //! The runtime's root actor and the public [`Runtime`] handle.
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -183,17 +183,11 @@ impl RuntimeBuilder {
                 .iter()
                 .map(|c| c.to_string()),
         );
-        let mut keys: HashMap<String, &str> = HashMap::new();
-        for p in &pipelines {
-            let key = store.storage_key(&p.name);
-            if let Some(other) = keys.insert(key.clone(), &p.name) {
-                errors.push(format!(
-                    "pipelines `{other}` and `{}` would keep their offsets in one place \
-                     (`{key}`): rename one of them",
-                    p.name
-                ));
-            }
-        }
+        errors.extend(
+            super::exclusive::shared_offsets(store.as_ref(), &pipelines)
+                .iter()
+                .map(|c| c.to_string()),
+        );
         if !errors.is_empty() {
             return Err(ConnectorError::configuration(errors.join("; ")));
         }
