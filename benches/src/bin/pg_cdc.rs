@@ -23,10 +23,8 @@ use futures::stream::BoxStream;
 use rivven_connect::builtin::{FileSink, FileSinkConfig};
 use rivven_connect::prelude::*;
 use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, PipelineSettings, Runtime};
+use rivven_connect_cdc::postgres::{PostgresCdcConfig, PostgresCdcSource, SnapshotMode, TlsMode};
 use rivven_connect_testing::services::Postgres;
-use rivven_connectors::cdc::postgres::{
-    PostgresCdcConfig, PostgresCdcSource, SnapshotMode, TlsMode,
-};
 
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]

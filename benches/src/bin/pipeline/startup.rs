@@ -16,7 +16,7 @@ pub(crate) struct Startup {
 }
 
 /// The `rivven-connect` binary next to this one (same profile); build it with
-/// `cargo build [--release] -p rivven-connectors`.
+/// `cargo build [--release] -p rivven-connect-cli`.
 fn binary() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = exe.parent().ok_or("no directory")?;
@@ -25,7 +25,7 @@ fn binary() -> Result<PathBuf, String> {
         Ok(path)
     } else {
         Err(format!(
-            "{} not found: build it first with `cargo build{} -p rivven-connectors`",
+            "{} not found: build it first with `cargo build{} -p rivven-connect-cli`",
             path.display(),
             if dir.ends_with("release") {
                 " --release"

@@ -1,0 +1,506 @@
+//! The [`PostgresCdcSource`]: check, discover, read (snapshot, then stream)
+//! and commit (confirm the slot).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use pgwire_replication::Lsn;
+use rivven_connect::{
+    Catalog, CheckResult, ConfiguredCatalog, ConnectorError, ConnectorSpec, Result, Source,
+    SourceEvent, State,
+};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+use crate::common::features::Deduplicator;
+
+use super::catalog::{published_tables, TableInfo, TableSet, TypeCatalog};
+use super::config::{PostgresCdcConfig, PostgresCdcConfigSpec, SnapshotMode};
+use super::events::{EventFactory, Position, TableShape};
+use super::session::{classify, format_lsn, parse_lsn, quote_ident, Session};
+use super::setup::{
+    create_slot, drop_slot, ensure_publication, publication_exists, server_facts, slot_gone,
+    slot_info, slot_info_released, SlotSnapshot,
+};
+use super::stream::{ChangeDecoder, DecoderParts};
+
+/// PostgreSQL CDC source (`postgres-cdc`); see the [module docs](super).
+#[derive(Default)]
+pub struct PostgresCdcSource {
+    shared: Arc<Shared>,
+}
+
+/// What `commit` hands to the running stream.
+#[derive(Default)]
+struct Shared {
+    /// Newest durably committed LSN.
+    confirmed: AtomicU64,
+    wake: Notify,
+}
+
+/// The committed position, parsed from [`State`].
+#[derive(Debug, Default, Clone)]
+struct Resume {
+    /// End LSN of the last committed transaction (or heartbeat).
+    lsn: Option<u64>,
+    snapshot_complete: bool,
+    /// Tables an interrupted snapshot finished.
+    snapshot_done: Vec<String>,
+}
+
+impl Resume {
+    fn from_state(state: Option<&State>) -> Self {
+        let Some(state) = state else {
+            return Self::default();
+        };
+        let lsn = state
+            .global
+            .get("lsn")
+            .and_then(Value::as_str)
+            .and_then(parse_lsn);
+        let snapshot = state.global.get("snapshot");
+        let status = snapshot
+            .and_then(|s| s.get("status"))
+            .and_then(Value::as_str);
+        let snapshot_done = match status {
+            Some("running") => snapshot
+                .and_then(|s| s.get("done"))
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        Self {
+            lsn,
+            snapshot_complete: status == Some("complete"),
+            snapshot_done,
+        }
+    }
+}
+
+fn snapshot_state(
+    status: &str,
+    lsn: Option<u64>,
+    done: &[String],
+    stream_lsn: Option<u64>,
+) -> SourceEvent {
+    let mut b = State::builder().global(
+        "snapshot",
+        json!({"status": status, "lsn": lsn.map(format_lsn), "done": done}),
+    );
+    if let Some(l) = stream_lsn {
+        b = b.global("lsn", json!(format_lsn(l)));
+    }
+    SourceEvent::state(b.build())
+}
+
+/// One line, for a failed check.
+fn one_line(e: &ConnectorError) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+#[async_trait]
+impl Source for PostgresCdcSource {
+    type Config = PostgresCdcConfig;
+
+    fn spec() -> ConnectorSpec {
+        PostgresCdcConfigSpec::spec()
+    }
+
+    async fn check(&self, config: &PostgresCdcConfig) -> Result<CheckResult> {
+        let mut session = match Session::connect(config, 0).await {
+            Ok(s) => s,
+            Err(e) => return Ok(CheckResult::failure(one_line(&e))),
+        };
+        let mut b = CheckResult::builder().check_passed("connect");
+        let facts = match server_facts(&mut session).await {
+            Ok(f) => f,
+            Err(e) => return Ok(CheckResult::failure(one_line(&e))),
+        };
+        b = b.check("wal_level", facts.require_logical()).check(
+            "replication privilege",
+            facts.require_replication(&config.user),
+        );
+        let publication = config.publication_name();
+        b = match publication_exists(&mut session, publication).await {
+            Ok(true) => b.check_passed("publication"),
+            Ok(false) if config.auto_create_publication => b.check_passed("publication"),
+            Ok(false) => b.check_failed(
+                "publication",
+                format!("publication `{publication}` does not exist and auto_create_publication is false: CREATE PUBLICATION {} FOR ALL TABLES (or FOR TABLE …)", quote_ident(publication)),
+            ),
+            Err(e) => b.check_failed("publication", one_line(&e)),
+        };
+        b = match slot_info(&mut session, &config.slot_name).await {
+            Ok(Some(slot)) => b.check("replication slot", slot.usable(&config.slot_name, &config.database)),
+            Ok(None) if config.auto_create_slot => b.check_passed("replication slot"),
+            Ok(None) => b.check_failed(
+                "replication slot",
+                format!("replication slot `{}` does not exist and auto_create_slot is false: SELECT pg_create_logical_replication_slot('{}', 'pgoutput')", config.slot_name, config.slot_name),
+            ),
+            Err(e) => b.check_failed("replication slot", one_line(&e)),
+        };
+        let result = b.finish();
+        if result.is_success() {
+            Ok(result)
+        } else {
+            // The first failure, as the one-line summary.
+            let first = result
+                .failed_checks()
+                .next()
+                .map(|c| format!("{}: {}", c.name, c.message.clone().unwrap_or_default()))
+                .unwrap_or_default();
+            Ok(CheckResult {
+                message: Some(first),
+                ..result
+            })
+        }
+    }
+
+    async fn discover(&self, config: &PostgresCdcConfig) -> Result<Catalog> {
+        let mut session = Session::connect(config, 0).await?;
+        let (tables, _, factory) = describe(&mut session, config).await?;
+        Ok(Catalog::new(
+            tables
+                .iter()
+                .map(|t| t.stream(&factory.stream_name(&t.schema, &t.name)))
+                .collect(),
+        ))
+    }
+
+    async fn read(
+        &self,
+        config: &PostgresCdcConfig,
+        catalog: &ConfiguredCatalog,
+        state: Option<State>,
+    ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
+        let resume = Resume::from_state(state.as_ref());
+        let mut session = Session::connect(config, resume.lsn.unwrap_or(0)).await?;
+        let facts = server_facts(&mut session).await?;
+        let streaming = config.snapshot_mode != SnapshotMode::InitialOnly;
+        if streaming {
+            facts.require_logical()?;
+            facts.require_replication(&config.user)?;
+            ensure_publication(&mut session, config).await?;
+        }
+        let mut slot = if streaming {
+            slot_info_released(&mut session, &config.slot_name).await?
+        } else {
+            None
+        };
+        // A slot that is gone (or that the server invalidated) while we hold
+        // a committed position: a new slot would start at the current WAL
+        // position and skip everything in between. Only a re-snapshot
+        // (`when_needed`, `always`) closes that gap.
+        let lost = slot.as_ref().is_some_and(|s| s.is_lost());
+        if streaming && (slot.is_none() || lost) {
+            let resnapshot = matches!(
+                config.snapshot_mode,
+                SnapshotMode::WhenNeeded | SnapshotMode::Always
+            );
+            match resume.lsn {
+                Some(committed) if !resnapshot => {
+                    return Err(slot_gone(&config.slot_name, committed, lost));
+                }
+                _ if lost => {
+                    tracing::warn!(slot = %config.slot_name, "the replication slot was invalidated by the server: dropping it to re-create it and snapshot again");
+                    drop_slot(&mut session, &config.slot_name).await?;
+                    slot = None;
+                }
+                _ => {}
+            }
+        }
+        match &slot {
+            Some(s) => s.usable(&config.slot_name, &config.database)?,
+            None if streaming && !config.auto_create_slot => {
+                return Err(ConnectorError::config(format!(
+                    "replication slot `{}` does not exist and auto_create_slot is false",
+                    config.slot_name
+                )))
+            }
+            None => {}
+        }
+        let snapshot_needed = match config.snapshot_mode {
+            SnapshotMode::Initial => resume.lsn.is_none(),
+            SnapshotMode::Always => true,
+            SnapshotMode::Never => false,
+            SnapshotMode::WhenNeeded => resume.lsn.is_none() || slot.is_none(),
+            SnapshotMode::InitialOnly => !resume.snapshot_complete,
+        };
+        if !streaming && !snapshot_needed {
+            return Ok(futures::stream::empty().boxed());
+        }
+        let (tables, types, factory) = describe(&mut session, config).await?;
+        let selected = |stream: &str, qualified: &str| {
+            catalog.streams.is_empty() || catalog.includes(stream) || catalog.includes(qualified)
+        };
+        let shapes: Vec<(TableInfo, TableShape)> = tables
+            .iter()
+            .map(|t| {
+                let key = t
+                    .primary_key
+                    .iter()
+                    .filter_map(|k| t.columns.iter().position(|c| &c.name == k))
+                    .collect();
+                let columns = t
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.pg_type.clone()))
+                    .collect();
+                (t.clone(), factory.shape(&t.schema, &t.name, columns, key))
+            })
+            .filter(|(t, s)| selected(&s.stream, &t.qualified()))
+            .collect();
+
+        // Where streaming starts, and the snapshot's consistent point.
+        let mut point = resume
+            .lsn
+            .or(slot.as_ref().and_then(|s| s.confirmed_flush_lsn));
+        if snapshot_needed {
+            session
+                .query("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                .await?;
+            if streaming && slot.is_none() {
+                // The slot's own snapshot: the stream continues exactly where it ends.
+                point =
+                    Some(create_slot(&mut session, &config.slot_name, SlotSnapshot::Use).await?);
+            } else if streaming {
+                tracing::info!(slot = %config.slot_name, "the slot exists: snapshot in a new transaction; changes made since the slot's position may arrive twice");
+            }
+        } else if streaming && slot.is_none() {
+            // Only without a committed position (checked above): nothing is skipped.
+            point =
+                Some(create_slot(&mut session, &config.slot_name, SlotSnapshot::Nothing).await?);
+        }
+        let primary_keys: HashMap<String, Vec<String>> = tables
+            .iter()
+            .map(|t| (t.qualified(), t.primary_key.clone()))
+            .collect();
+        let catalog_filter = catalog.clone();
+        let parts = DecoderParts {
+            factory,
+            types,
+            primary_keys,
+            include: Box::new(move |stream: &str, qualified: &str| {
+                catalog_filter.streams.is_empty()
+                    || catalog_filter.includes(stream)
+                    || catalog_filter.includes(qualified)
+            }),
+            // One per session, never carried over: after a restart every
+            // change past the committed position must be emitted again (those
+            // read but not written before the failure included), and the
+            // server resends nothing within a session.
+            dedup: config
+                .cdc_features
+                .deduplication
+                .enabled
+                .then(|| Deduplicator::new(&config.cdc_features.deduplication)),
+            tombstones: config.cdc_features.tombstones.clone(),
+            heartbeat: config.heartbeat_interval(),
+            start_lsn: point.unwrap_or(0),
+        };
+        let chunk = config.snapshot_chunk_size;
+        let shared = Arc::clone(&self.shared);
+        let stream = async_stream::stream! {
+            let decoder = ChangeDecoder::new(parts);
+            if snapshot_needed {
+                let mut done = resume.snapshot_done.clone();
+                let snap_pos = Position { lsn: point.unwrap_or(0), commit_lsn: point.unwrap_or(0), snapshot: true, ..Position::default() };
+                for (table, shape) in &shapes {
+                    if done.contains(&table.qualified()) {
+                        continue;
+                    }
+                    let mut rows = SnapshotCursor::open(&mut session, table, chunk).await;
+                    loop {
+                        match rows.next_chunk(&mut session).await {
+                            Err(e) => { yield Err(e); return; }
+                            Ok(chunk) if chunk.is_empty() => break,
+                            Ok(chunk) => {
+                                for row in chunk {
+                                    yield decoder
+                                        .factory()
+                                        .text_row(shape, &row, &snap_pos)
+                                        .map(|r| decoder.factory().event(shape, rivven_connect::EventType::Snapshot, None, Some(r), &snap_pos, Vec::new()));
+                                }
+                            }
+                        }
+                    }
+                    if let Err(e) = rows.close(&mut session).await { yield Err(e); return; }
+                    done.push(table.qualified());
+                    yield Ok(snapshot_state("running", point, &done, None));
+                }
+                if let Err(e) = session.query("COMMIT").await { yield Err(e); return; }
+                tracing::info!(tables = done.len(), "snapshot complete");
+                yield Ok(snapshot_state("complete", point, &[], if streaming { point } else { None }));
+            }
+            if !streaming {
+                return;
+            }
+            let mut decoder = decoder;
+            let mut client = match session.start().await {
+                Ok(c) => c,
+                Err(e) => { yield Err(e); return; }
+            };
+            let mut reported = resume.lsn.unwrap_or(0);
+            let mut out = Vec::new();
+            loop {
+                let confirmed = shared.confirmed.load(Ordering::Acquire);
+                if confirmed > reported {
+                    client.update_applied_lsn(Lsn(confirmed));
+                    reported = confirmed;
+                }
+                let event = tokio::select! {
+                    biased;
+                    _ = shared.wake.notified() => continue,
+                    event = client.recv() => event,
+                };
+                match event {
+                    Ok(Some(event)) => decoder.on_event(event, &mut out),
+                    Ok(None) => {
+                        yield Err(ConnectorError::connection("the replication stream ended (server shut down or connection closed)").with_retryable(true));
+                        return;
+                    }
+                    Err(e) => {
+                        yield Err(classify(&e).context("replication stream"));
+                        return;
+                    }
+                }
+                for item in out.drain(..) {
+                    yield item;
+                }
+            }
+        };
+        Ok(stream.boxed())
+    }
+
+    async fn commit(&self, _config: &PostgresCdcConfig, state: &State) -> Result<()> {
+        if let Some(lsn) = state
+            .global
+            .get("lsn")
+            .and_then(Value::as_str)
+            .and_then(parse_lsn)
+        {
+            self.shared.confirmed.fetch_max(lsn, Ordering::AcqRel);
+            self.shared.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// The replication slot: two readers would confirm it past each other's changes.
+    fn exclusive_resource(&self, config: &PostgresCdcConfig) -> Option<String> {
+        Some(config.exclusive_resource())
+    }
+}
+
+/// The tables the source captures, the column types and the event factory.
+async fn describe(
+    session: &mut Session,
+    config: &PostgresCdcConfig,
+) -> Result<(Vec<TableInfo>, TypeCatalog, EventFactory)> {
+    let types = TypeCatalog::load(session).await?;
+    let publication = config.publication_name();
+    let set = if publication_exists(session, publication).await? {
+        TableSet::Publication(publication)
+    } else if config.publication_tables.is_empty() {
+        TableSet::All
+    } else {
+        TableSet::Listed(&config.publication_tables)
+    };
+    let tables = published_tables(session, &set, &types).await?;
+    Ok((tables, types, EventFactory::new(config)?))
+}
+
+/// A snapshot cursor over one table, fetched `chunk` rows at a time.
+struct SnapshotCursor {
+    fetch: String,
+    open: Result<()>,
+    what: String,
+}
+
+impl SnapshotCursor {
+    async fn open(session: &mut Session, table: &TableInfo, chunk: u32) -> Self {
+        let columns: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let sql = format!(
+            "DECLARE rivven_snapshot NO SCROLL CURSOR FOR SELECT {} FROM {}.{}",
+            if columns.is_empty() {
+                "NULL".to_string()
+            } else {
+                columns.join(", ")
+            },
+            quote_ident(&table.schema),
+            quote_ident(&table.name)
+        );
+        let open = session.query(&sql).await.map(|_| ());
+        Self {
+            fetch: format!("FETCH FORWARD {chunk} FROM rivven_snapshot"),
+            open,
+            what: table.qualified(),
+        }
+    }
+
+    async fn next_chunk(&mut self, session: &mut Session) -> Result<Vec<Vec<Option<String>>>> {
+        if let Err(e) = &self.open {
+            return Err(e
+                .to_detached()
+                .context(format!("snapshot of {}", self.what)));
+        }
+        session
+            .query(&self.fetch)
+            .await
+            .map_err(|e| e.context(format!("snapshot of {}", self.what)))
+    }
+
+    async fn close(self, session: &mut Session) -> Result<()> {
+        session.query("CLOSE rivven_snapshot").await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::super::stream::checkpoint;
+    use super::*;
+
+    #[test]
+    fn resume_reads_the_committed_position() {
+        let state = State::builder()
+            .global("lsn", json!("0/16B3748"))
+            .global(
+                "snapshot",
+                json!({"status": "running", "done": ["public.a"]}),
+            )
+            .build();
+        let r = Resume::from_state(Some(&state));
+        assert_eq!(r.lsn, Some(0x16B_3748));
+        assert!(!r.snapshot_complete);
+        assert_eq!(r.snapshot_done, vec!["public.a".to_string()]);
+        let done = State::builder()
+            .global(
+                "snapshot",
+                json!({"status": "complete", "done": ["public.a"]}),
+            )
+            .build();
+        let r = Resume::from_state(Some(&done));
+        assert!(r.snapshot_complete);
+        assert!(
+            r.snapshot_done.is_empty(),
+            "a finished snapshot skips nothing next time"
+        );
+        assert_eq!(Resume::from_state(None).lsn, None);
+    }
+
+    #[test]
+    fn checkpoints_carry_the_lsn_as_text() {
+        let e = checkpoint(0x1_0000_0010);
+        let s: State = serde_json::from_value(e.data).unwrap();
+        assert_eq!(s.global["lsn"], json!("1/10"));
+    }
+}

@@ -1,0 +1,420 @@
+//! The subcommands.
+
+use rivven_connect::config::{ConfigError, ConnectConfig, Diagnostic, LogFormat};
+use rivven_connect::registry::Registry;
+use rivven_connect::{CheckResult, ConnectorKind};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::output::{self, Report};
+use super::{http, init, progress, Cli, Command, Format, LogFormatArg, Outcome};
+
+/// How long one connector's `check`/`discover` may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) async fn dispatch(cli: Cli) -> Outcome {
+    let registry = match Registry::discovered() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::ConfigError;
+        }
+    };
+    let report = Report::new(cli.format);
+    match &cli.command {
+        Command::Init => {
+            print!("{}", init::TEMPLATE);
+            Outcome::Success
+        }
+        Command::Connectors { search, .. } => {
+            output::connectors(&report, &registry, search.as_deref());
+            Outcome::Success
+        }
+        Command::Spec { connector } => spec(&report, &registry, connector, false),
+        Command::Schema { connector } => spec(&report, &registry, connector, true),
+        Command::Status { url } => status(&report, url).await,
+        Command::Validate => match load(&cli, &report) {
+            Ok(config) => {
+                output::validated(&report, &config);
+                Outcome::Success
+            }
+            Err(o) => o,
+        },
+        Command::Check { source, sink } => match load(&cli, &report) {
+            Ok(config) => {
+                init_logging(&cli, &config, false);
+                check(
+                    &report,
+                    &registry,
+                    &config,
+                    source.as_deref(),
+                    sink.as_deref(),
+                )
+                .await
+            }
+            Err(o) => o,
+        },
+        Command::Discover { source } => match load(&cli, &report) {
+            Ok(config) => {
+                init_logging(&cli, &config, false);
+                discover(&report, &registry, &config, source).await
+            }
+            Err(o) => o,
+        },
+        #[cfg(feature = "postgres")]
+        Command::Postgres(args) => {
+            let config = rivven_connect_cdc::postgres::legacy::config_document(args)
+                .and_then(|doc| ConnectConfig::from_str(&doc).map_err(|e| e.to_string()));
+            match config {
+                Ok(config) => run(&cli, &report, &registry, &config, false).await,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Outcome::ConfigError
+                }
+            }
+        }
+        Command::Run { dry_run } => match load(&cli, &report) {
+            Ok(config) => run(&cli, &report, &registry, &config, *dry_run).await,
+            Err(o) => o,
+        },
+    }
+}
+
+/// Load the configuration, reporting every problem (exit 2).
+fn load(cli: &Cli, report: &Report) -> Result<ConnectConfig, Outcome> {
+    ConnectConfig::from_file(&cli.config).map_err(|e| {
+        output::config_error(report, &e);
+        Outcome::ConfigError
+    })
+}
+
+fn init_logging(cli: &Cli, config: &ConnectConfig, progress_display: bool) {
+    let level = if cli.quiet {
+        "error".to_string()
+    } else {
+        match cli.verbose {
+            0 if progress_display => "warn".to_string(),
+            0 => config.logging.level.clone(),
+            1 => "debug".to_string(),
+            _ => "trace".to_string(),
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = match cli.log_format {
+        Some(LogFormatArg::Json) => true,
+        Some(LogFormatArg::Pretty) => false,
+        None => config.logging.format == LogFormat::Json,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(progress::is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn spec(report: &Report, registry: &Registry, name: &str, schema_only: bool) -> Outcome {
+    let mut specs = Vec::new();
+    if let Some(e) = registry.source(name) {
+        specs.push(e.spec());
+    }
+    if let Some(e) = registry.sink(name) {
+        specs.push(e.spec());
+    }
+    if let Some(e) = registry.transform(name) {
+        specs.push(e.spec());
+    }
+    if specs.is_empty() {
+        let names: Vec<String> = registry.list().into_iter().map(|m| m.name).collect();
+        let hint = rivven_connect::config::did_you_mean(name, names.iter().map(String::as_str))
+            .map(|n| format!(" (did you mean `{n}`?)"))
+            .unwrap_or_default();
+        eprintln!(
+            "error: unknown connector `{name}`{hint}; run `rivven-connect connectors` to list them"
+        );
+        return Outcome::ConfigError;
+    }
+    output::specs(report, &specs, schema_only);
+    Outcome::Success
+}
+
+async fn status(report: &Report, url: &str) -> Outcome {
+    match http::get_json(url, "/health").await {
+        Ok(health) => {
+            output::status(report, &health);
+            Outcome::Success
+        }
+        Err(e) => {
+            eprintln!("error: cannot read the status at {url}: {e}");
+            Outcome::Failure
+        }
+    }
+}
+
+/// One connector's check outcome.
+pub(crate) struct CheckLine {
+    pub(crate) kind: ConnectorKind,
+    pub(crate) name: String,
+    pub(crate) connector: String,
+    pub(crate) result: Result<CheckResult, String>,
+}
+
+async fn check(
+    report: &Report,
+    registry: &Registry,
+    config: &ConnectConfig,
+    only_source: Option<&str>,
+    only_sink: Option<&str>,
+) -> Outcome {
+    for (wanted, names, what) in [
+        (
+            only_source,
+            config.sources.keys().collect::<Vec<_>>(),
+            "source",
+        ),
+        (only_sink, config.sinks.keys().collect::<Vec<_>>(), "sink"),
+    ] {
+        if let Some(w) = wanted {
+            if !names.iter().any(|n| n.as_str() == w) {
+                let hint =
+                    rivven_connect::config::did_you_mean(w, names.iter().map(|n| n.as_str()))
+                        .map(|n| format!(" (did you mean `{n}`?)"))
+                        .unwrap_or_default();
+                eprintln!("error: no {what} named `{w}` in the configuration{hint}");
+                return Outcome::ConfigError;
+            }
+        }
+    }
+    let all = only_source.is_none() && only_sink.is_none();
+    let lines = check_all(registry, config, |kind, name| {
+        all || match kind {
+            ConnectorKind::Source => only_source == Some(name),
+            _ => only_sink == Some(name),
+        }
+    })
+    .await;
+    let ok = lines
+        .iter()
+        .all(|l| l.result.as_ref().is_ok_and(CheckResult::is_success));
+    output::checks(report, &lines);
+    if ok {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    }
+}
+
+/// Check the selected sources and sinks concurrently.
+pub(crate) async fn check_all(
+    registry: &Registry,
+    config: &ConnectConfig,
+    selected: impl Fn(ConnectorKind, &str) -> bool,
+) -> Vec<CheckLine> {
+    let mut tasks = Vec::new();
+    for (name, s) in config
+        .sources
+        .iter()
+        .filter(|(n, _)| selected(ConnectorKind::Source, n))
+    {
+        let built = registry
+            .source(&s.connector)
+            .map(|e| e.build(s.config.value().clone()));
+        let (name, connector) = (name.clone(), s.connector.clone());
+        tasks.push(tokio::spawn(async move {
+            let result = match built {
+                Some(Ok(src)) => timed(src.check()).await,
+                Some(Err(e)) => Err(e.to_string()),
+                None => Err(format!("unknown source connector `{connector}`")),
+            };
+            CheckLine {
+                kind: ConnectorKind::Source,
+                name,
+                connector,
+                result,
+            }
+        }));
+    }
+    for (name, k) in config
+        .sinks
+        .iter()
+        .filter(|(n, _)| selected(ConnectorKind::Sink, n))
+    {
+        let built = registry
+            .sink(&k.connector)
+            .map(|e| e.build(k.config.value().clone()));
+        let (name, connector) = (name.clone(), k.connector.clone());
+        tasks.push(tokio::spawn(async move {
+            let result = match built {
+                Some(Ok(sink)) => timed(sink.check()).await,
+                Some(Err(e)) => Err(e.to_string()),
+                None => Err(format!("unknown sink connector `{connector}`")),
+            };
+            CheckLine {
+                kind: ConnectorKind::Sink,
+                name,
+                connector,
+                result,
+            }
+        }));
+    }
+    let mut lines = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(line) => lines.push(line),
+            Err(e) => lines.push(CheckLine {
+                kind: ConnectorKind::Source,
+                name: "?".into(),
+                connector: "?".into(),
+                result: Err(format!("check panicked: {e}")),
+            }),
+        }
+    }
+    lines
+}
+
+async fn timed<T>(
+    f: impl std::future::Future<Output = rivven_connect::Result<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
+    }
+}
+
+async fn discover(
+    report: &Report,
+    registry: &Registry,
+    config: &ConnectConfig,
+    name: &str,
+) -> Outcome {
+    let Some(spec) = config.sources.get(name) else {
+        let hint =
+            rivven_connect::config::did_you_mean(name, config.sources.keys().map(String::as_str))
+                .map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
+        eprintln!("error: no source named `{name}` in the configuration{hint}");
+        return Outcome::ConfigError;
+    };
+    let source = match registry
+        .source(&spec.connector)
+        .map(|e| e.build(spec.config.value().clone()))
+    {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return Outcome::ConfigError;
+        }
+        None => {
+            eprintln!("error: unknown source connector `{}`", spec.connector);
+            return Outcome::ConfigError;
+        }
+    };
+    match timed(source.discover()).await {
+        Ok(catalog) => {
+            output::catalog(report, name, &catalog);
+            Outcome::Success
+        }
+        Err(e) => {
+            eprintln!("error: discovering `{name}` failed: {e}");
+            Outcome::Failure
+        }
+    }
+}
+
+async fn run(
+    cli: &Cli,
+    report: &Report,
+    registry: &Registry,
+    config: &ConnectConfig,
+    dry_run: bool,
+) -> Outcome {
+    let pipelines = config.enabled_pipelines();
+    if pipelines.is_empty() {
+        let mut e = ConfigError::new(vec![Diagnostic {
+            path: "pipelines".into(),
+            at: None,
+            message: "no enabled pipeline to run (add one under `pipelines:`)".into(),
+        }]);
+        e.file = Some(cli.config.display().to_string());
+        output::config_error(report, &e);
+        return Outcome::ConfigError;
+    }
+    let display = !dry_run && !cli.quiet && progress::is_terminal();
+    init_logging(cli, config, display);
+    if dry_run {
+        let lines = check_all(registry, config, |_, _| true).await;
+        let ok = lines
+            .iter()
+            .all(|l| l.result.as_ref().is_ok_and(CheckResult::is_success));
+        output::checks(report, &lines);
+        return if ok {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+    }
+    let builder = match config.runtime_builder(registry) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::ConfigError;
+        }
+    };
+    let runtime = match builder.start().await {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::ConfigError;
+        }
+    };
+    tracing::info!(pipelines = pipelines.len(), "rivven-connect running");
+    let server = if config.http.enabled {
+        match http::serve(&config.http.address, Arc::clone(&runtime)).await {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                eprintln!("error: cannot serve HTTP on {}: {e}", config.http.address);
+                let _ = runtime.shutdown(Duration::from_secs(5)).await;
+                return Outcome::Failure;
+            }
+        }
+    } else {
+        None
+    };
+    let timeout = Duration::from_millis(config.shutdown.timeout_ms);
+    let status = tokio::select! {
+        status = runtime.run_until_signal(timeout) => status,
+        () = progress::watch(&runtime, display) => runtime.run_until_signal(timeout).await,
+    };
+    if let Some(server) = server {
+        server.abort();
+    }
+    progress::summary(&status, display);
+    if report.format == Format::Json {
+        println!("{}", json!(status));
+    }
+    if status.all_succeeded() {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    }
+}
+
+/// `{…}` for `--format json` errors.
+pub(crate) fn diagnostics_json(e: &ConfigError) -> Value {
+    json!({
+        "file": e.file,
+        "errors": e.diagnostics.iter().map(|d| json!({
+            "path": d.path,
+            "line": d.at.map(|p| p.line),
+            "column": d.at.map(|p| p.column),
+            "message": d.message,
+        })).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,259 @@
+//! No silent loss at the edges, through the real binary and YAML: two writers
+//! on one file are refused (exit 2) while fan-out to distinct files delivers
+//! every id to every sink, and dead letters from all three stages carry their
+//! whole records (input = written + dead-lettered).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(dir: &Path, command: &str, body: &str) -> Output {
+    let config = dir.join(format!("{command}.yaml"));
+    std::fs::write(
+        &config,
+        format!("{body}\ndata_dir: {}\n", dir.join("data").display()),
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_rivven-connect"))
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .arg("-c")
+        .arg(&config)
+        .arg(command)
+        .output()
+        .unwrap()
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The `value` of datagen's `sequence` pattern.
+fn ids(values: &[Value]) -> BTreeSet<u64> {
+    values.iter().filter_map(|v| v["value"].as_u64()).collect()
+}
+
+/// Fails before the fix: each of these started two writers on one path (two
+/// `FileSink`s with their own positions), reported every event written, and
+/// left the file short and torn.
+#[test]
+fn two_writers_on_one_file_exit_2_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let out = out.display();
+    let gen = "{ pattern: sequence, max_events: 100, events_per_second: 0 }";
+    let cases = [
+        (
+            "fan-in (two sources, one sink subscribing to both)",
+            format!(
+                "sources:\n  a: {{ connector: datagen, topic: ta, config: {gen} }}\n  \
+                 b: {{ connector: datagen, topic: tb, config: {gen} }}\n\
+                 sinks:\n  out: {{ connector: file, topics: [ta, tb], config: {{ path: {out} }} }}\n"
+            ),
+        ),
+        (
+            "dead_letter naming the main sink",
+            format!(
+                "sources:\n  a: {{ connector: datagen, config: {gen} }}\n\
+                 sinks:\n  out: {{ connector: file, config: {{ path: {out} }} }}\n\
+                 pipelines:\n  p: {{ source: a, sink: out, settings: {{ on_error: dead_letter, dead_letter: out }} }}\n"
+            ),
+        ),
+        (
+            "two pipelines, one sink",
+            format!(
+                "sources:\n  a: {{ connector: datagen, config: {gen} }}\n  b: {{ connector: datagen, config: {gen} }}\n\
+                 sinks:\n  out: {{ connector: file, config: {{ path: {out} }} }}\n\
+                 pipelines:\n  p1: {{ source: a, sink: out }}\n  p2: {{ source: b, sink: out }}\n"
+            ),
+        ),
+        (
+            "two sinks, one path spelled twice",
+            format!(
+                "sources:\n  a: {{ connector: datagen, config: {gen} }}\n\
+                 sinks:\n  sx: {{ connector: file, config: {{ path: {out} }} }}\n  \
+                 sy: {{ connector: file, config: {{ path: {dir}/./sub/../out.jsonl }} }}\n\
+                 pipelines:\n  p1: {{ source: a, sink: sx }}\n  p2: {{ source: a, sink: sy }}\n",
+                dir = dir.path().display()
+            ),
+        ),
+    ];
+    for (what, body) in cases {
+        for command in ["validate", "run"] {
+            let o = run(dir.path(), command, &body);
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{what} / {command}: {stderr}");
+            assert!(
+                stderr.contains("out.jsonl") && stderr.contains("both write"),
+                "{what}: {stderr}"
+            );
+            assert_eq!(
+                stderr.matches("pipeline `").count(),
+                2,
+                "{what}: names both: {stderr}"
+            );
+        }
+        assert!(
+            !dir.path().join("out.jsonl").exists(),
+            "{what}: nothing ran"
+        );
+    }
+}
+
+/// One source fanned out to sinks on distinct files: every id reaches every sink.
+#[test]
+fn fan_out_to_distinct_files_delivers_every_id_to_every_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        "sources:\n  a: {{ connector: datagen, topic: t, config: {{ pattern: sequence, max_events: 2000, events_per_second: 0 }} }}\n\
+         sinks:\n  sx: {{ connector: file, topics: [t], config: {{ path: {d}/x.jsonl }} }}\n  \
+         sy: {{ connector: file, topics: [t], config: {{ path: {d}/y.jsonl }} }}\n",
+        d = dir.path().display()
+    );
+    let o = run(dir.path(), "run", &body);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for sink in ["x", "y"] {
+        let got = ids(&lines(&dir.path().join(format!("{sink}.jsonl"))));
+        let missing: Vec<u64> = (0..2000).filter(|i| !got.contains(i)).take(5).collect();
+        assert!(
+            missing.is_empty() && got.len() == 2000,
+            "sink {sink}: missing {missing:?}"
+        );
+    }
+}
+
+/// Fails before the fix: a record the source rejected was dead-lettered as
+/// `event: null` with a 120-character preview, so it could not be replayed.
+/// Here every stage rejects some records: the source (invalid JSON, invalid
+/// UTF-8), a transform (`cast` of a non-number) and the sink (a line over
+/// `max_record_bytes`); each input line is either written or recoverable from
+/// the dead-letter file, byte for byte.
+#[test]
+fn dead_letters_from_every_stage_carry_whole_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let mut raw: Vec<Vec<u8>> = Vec::new();
+    for id in 0..40u64 {
+        let line = match id % 8 {
+            1 => format!("{{\"id\": {id}, \"amount\": 5, \"broken\": ").into_bytes(),
+            3 => format!("{{\"id\": {id}, \"amount\": \"lots\"}}").into_bytes(),
+            5 => format!(
+                "{{\"id\": {id}, \"amount\": 1, \"note\": \"{}\"}}",
+                "n".repeat(5000)
+            )
+            .into_bytes(),
+            7 => {
+                let mut l = format!("{{\"id\": {id}, \"note\": \"").into_bytes();
+                l.extend_from_slice(&[0xff, 0xfe, b'"', b'}']);
+                l
+            }
+            _ => format!("{{\"id\": {id}, \"amount\": {id}}}").into_bytes(),
+        };
+        raw.push(line);
+    }
+    let mut bytes = raw.join(&b'\n');
+    bytes.push(b'\n');
+    std::fs::write(&input, &bytes).unwrap();
+    let d = dir.path().display();
+    let body = format!(
+        "sources:\n  in: {{ connector: file, config: {{ path: {d}/in.jsonl, stream_name: orders }} }}\n\
+         transforms:\n  typed: {{ type: cast, config: {{ fields: {{ amount: int }} }} }}\n\
+         sinks:\n  good: {{ connector: file, config: {{ path: {d}/good.jsonl, max_record_bytes: 1000 }} }}\n  \
+         dlq: {{ connector: file, config: {{ path: {d}/dlq.jsonl, format: event }} }}\n\
+         pipelines:\n  p:\n    source: in\n    sink: good\n    transforms: [typed]\n    \
+         settings: {{ on_error: dead_letter, dead_letter: dlq }}\n"
+    );
+    let o = run(dir.path(), "run", &body);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let good = lines(&dir.path().join("good.jsonl"));
+    let dead = lines(&dir.path().join("dlq.jsonl"));
+    let mut recovered: Vec<Vec<u8>> = good
+        .iter()
+        .map(|v| serde_json::to_vec(v).unwrap())
+        .collect();
+    let mut stages = BTreeSet::new();
+    for letter in &dead {
+        let d = &letter["data"];
+        stages.insert(d["stage"].as_str().unwrap().to_string());
+        match d["raw_record_encoding"].as_str() {
+            Some("utf8") => recovered.push(d["raw_record"].as_str().unwrap().as_bytes().to_vec()),
+            Some("base64") => {
+                use base64::Engine as _;
+                let text = d["raw_record"].as_str().unwrap();
+                recovered.push(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(text)
+                        .unwrap(),
+                );
+            }
+            _ => {
+                // A transform or sink rejection carries the event as it arrived.
+                let data = &d["event"]["data"];
+                assert!(data.is_object(), "no record in {letter}");
+                recovered.push(serde_json::to_vec(data).unwrap());
+            }
+        }
+    }
+    assert_eq!(
+        stages,
+        ["sink", "source", "transform"].map(String::from).into(),
+        "every stage dead-lettered"
+    );
+    assert_eq!(
+        good.len() + dead.len(),
+        raw.len(),
+        "written + dead-lettered = input"
+    );
+    // Each input line is recovered: byte for byte from the source stage,
+    // as the same JSON value from the later stages.
+    for line in &raw {
+        let parsed = serde_json::from_slice::<Value>(line).ok();
+        let same = |r: &Vec<u8>| {
+            r == line || (parsed.is_some() && serde_json::from_slice::<Value>(r).ok() == parsed)
+        };
+        assert!(
+            recovered.iter().any(same),
+            "lost: {}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
+/// Fails before the fix: one `postgres-cdc` source with a topic and two
+/// subscribing sinks became two pipelines reading one replication slot, each
+/// confirming it past changes the other had not written. Now `validate` and
+/// `run` refuse it (exit 2) naming the slot and both pipelines, before any
+/// connection is made.
+#[cfg(feature = "postgres")]
+#[test]
+fn two_pipelines_on_one_replication_slot_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let body = format!(
+        "sources:\n  db:\n    connector: postgres-cdc\n    topic: t\n    config:\n      \
+         host: 127.0.0.1\n      port: 1\n      database: shop\n      user: u\n      \
+         slot_name: rivven_slot\n      publication_name: rivven_pub\n\
+         sinks:\n  sa: {{ connector: file, topics: [t], config: {{ path: {d}/a.jsonl }} }}\n  \
+         sb: {{ connector: file, topics: [t], config: {{ path: {d}/b.jsonl }} }}\n"
+    );
+    for command in ["validate", "run"] {
+        let o = run(dir.path(), command, &body);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("slot=rivven_slot") && stderr.contains("both read"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("db-to-sa") && stderr.contains("db-to-sb"),
+            "{stderr}"
+        );
+    }
+}
