@@ -179,6 +179,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    link_families();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -197,4 +198,12 @@ where
         }
     };
     runtime.block_on(commands::dispatch(cli)).code()
+}
+
+/// References every enabled connector family, so that the linker keeps
+/// their crates — and with them the connectors' registrations — in the
+/// binary even where no other code of a family is called.
+fn link_families() {
+    #[cfg(feature = "postgres")]
+    rivven_connect_cdc::link();
 }
