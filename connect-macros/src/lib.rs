@@ -29,9 +29,7 @@ use attrs::Kind;
 #[proc_macro_derive(SourceConfig, attributes(source, sink, transform, rivven))]
 pub fn derive_source_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::expand(&input, Kind::Source)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::expand(&input, Kind::Source).into()
 }
 
 /// Derives the sink config trait, a `<Struct>Spec` with `batch_config()` and (with
@@ -40,9 +38,7 @@ pub fn derive_source_config(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(SinkConfig, attributes(source, sink, transform, rivven))]
 pub fn derive_sink_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::expand(&input, Kind::Sink)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::expand(&input, Kind::Sink).into()
 }
 
 /// Derives the transform config trait, a `<Struct>Spec` and (with `connector = ..`) the
@@ -51,7 +47,5 @@ pub fn derive_sink_config(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(TransformConfig, attributes(source, sink, transform, rivven))]
 pub fn derive_transform_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::expand(&input, Kind::Transform)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::expand(&input, Kind::Transform).into()
 }
