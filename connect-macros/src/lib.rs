@@ -5,7 +5,8 @@
 //!
 //! * a `<Struct>Spec` type with `spec()`, `name()`, `version()` (sinks: `batch_config()`),
 //!   whose spec embeds the struct's JSON Schema — doc comments as descriptions, serde
-//!   defaults, `validator` rules, secret fields marked `writeOnly` / `x-secret`;
+//!   defaults, `validator` rules, secret fields marked `writeOnly` / `x-secret` (found in
+//!   the generated schema, nested ones included, under their serde names);
 //! * the config trait (`from_value`, `from_yaml`: deserialize, then validate);
 //! * with `connector = Type`, the connector's registration, so it appears in
 //!   `Registry::discovered()` and is usable from YAML by name.
@@ -43,7 +44,7 @@ pub fn derive_sink_config(input: TokenStream) -> TokenStream {
 
 /// Derives the transform config trait, a `<Struct>Spec` and (with `connector = ..`) the
 /// registration. Attributes: `#[transform(name, version, description, author, license,
-/// documentation_url, category, tags, connector)]`.
+/// documentation_url, category, tags, aliases, connector)]`.
 #[proc_macro_derive(TransformConfig, attributes(source, sink, transform, rivven))]
 pub fn derive_transform_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -44,8 +44,15 @@
 //! | `batch_size = N` | sinks | 10 000 | `batch_config().max_records` |
 //! | `category = "…"` | all | `utility` | registry category: database, messaging, storage, warehouse, lakehouse, ai-ml, utility |
 //! | `tags = ["…", …]` | all | none | registry search tags |
-//! | `connector = Type` | all | none | registers `Type` (which must implement `Default` and use this config) so it is discovered by name |
+//! | `aliases = ["…", …]` | transforms | none | other names the transform is found by (`rename_field` for `replace_field`) |
+//! | `connector = Type` | all | none | registers `Type` (which must implement `Default` and use this config) so it is discovered by name; this crate's built-ins register exactly this way |
 //! | `#[rivven(crate = path)]` | all | `::rivven_connect` | path of this crate when the dependency is renamed |
+//!
+//! What is generated: the `<Struct>Spec` type (a public item beside the struct), and,
+//! inside a `const _: () = { … };` block, its `#[automatically_derived]` methods, the
+//! config trait impl and the registration. The attributes are checked in one pass that
+//! reports every mistake at its span; the spec type and the trait impl are generated
+//! even then, so no "cannot find `…Spec`" error follows the real one.
 //!
 //! What the spec's schema holds: field doc comments as `description`, `#[serde(default)]`
 //! values as `default`, the `validator` rules JSON Schema can express (`url` → `format:

@@ -504,3 +504,72 @@ impl Registry {
         sources.chain(sinks).chain(transforms).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alias_clash_names_both_types() {
+        let mut r = Registry::builtin();
+        let err = r
+            .try_alias_transform("filter", "cast")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("smt::cast::Cast") && err.contains("smt::filter::Filter"),
+            "{err}"
+        );
+        let err = r
+            .try_alias_transform("x", "no_such_transform")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("no_such_transform"), "{err}");
+        // Repeating an alias, or aliasing a transform to its own name, is fine.
+        assert!(r.try_alias_transform("rename_field", "replace_field").is_ok());
+        assert!(r.try_alias_transform("cast", "cast").is_ok());
+        assert_eq!(
+            r.transform("rename_field").map(|e| e.aliases.clone()),
+            Some(vec!["rename_field".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_second_type_under_a_registered_name_names_both_types() {
+        #[derive(Debug, Default)]
+        struct OtherStdout;
+        #[async_trait::async_trait]
+        impl Sink for OtherStdout {
+            type Config = crate::builtin::StdoutSinkConfig;
+            fn spec() -> ConnectorSpec {
+                ConnectorSpec::builder("stdout", "0.0.1").build()
+            }
+            async fn check(&self, _: &Self::Config) -> Result<crate::CheckResult> {
+                Ok(crate::CheckResult::success())
+            }
+            async fn write(
+                &self,
+                _: &Self::Config,
+                _: futures::stream::BoxStream<'static, crate::SourceEvent>,
+            ) -> Result<crate::WriteResult> {
+                Ok(crate::WriteResult::new())
+            }
+        }
+        let mut r = Registry::builtin();
+        let err = r
+            .register_sink::<OtherStdout>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("duplicate sink connector name `stdout`")
+                && err.contains("StdoutSink")
+                && err.contains("OtherStdout"),
+            "{err}"
+        );
+        // The same type again (its derive registered it already) is not a clash.
+        assert!(r.register_sink::<crate::builtin::StdoutSink>().is_ok());
+    }
+}
