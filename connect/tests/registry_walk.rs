@@ -165,3 +165,24 @@ fn builtins_are_this_crates_registrations_and_do_not_clash() {
         .iter()
         .all(|m| m.type_name.starts_with("rivven_connect::")));
 }
+
+#[test]
+fn the_walk_reports_undescribed_nested_and_referenced_properties() {
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "a": {"type": "string", "description": "A."},
+            "b": {"description": "B.", "$ref": "#/$defs/Inner"},
+            "c": {"type": "array", "description": "C.", "items": {"$ref": "#/$defs/Inner"}}
+        },
+        "$defs": {"Inner": {"type": "object", "properties": {
+            "x": {"type": "string"},
+            "y": {"anyOf": [{"type": "object", "properties": {"z": {"type": "integer"}}}, {"type": "null"}],
+                  "description": "Y."}
+        }}}
+    });
+    let mut out = Vec::new();
+    undescribed(&schema, &schema, "", &mut BTreeSet::new(), &mut out);
+    // `Inner` is walked once (under `b`), where its `x` and `y.z` lack descriptions.
+    assert_eq!(out, ["b.x", "b.y.z"]);
+}
