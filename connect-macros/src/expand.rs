@@ -101,10 +101,7 @@ fn custom_validator(attrs: &[syn::Attribute]) -> Option<String> {
 }
 
 /// The named fields of a concrete struct, or the error saying why the input is not one.
-fn named_fields(
-    input: &DeriveInput,
-    kind: Kind,
-) -> syn::Result<&Punctuated<Field, Token![,]>> {
+fn named_fields(input: &DeriveInput, kind: Kind) -> syn::Result<&Punctuated<Field, Token![,]>> {
     let ident = &input.ident;
     let derive = kind.derive();
     let fields = match &input.data {

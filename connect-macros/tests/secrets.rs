@@ -61,14 +61,20 @@ fn a_secrets_manager_config_field_is_not_secret() {
     let spec = SecretiveConfigSpec::spec();
     let schema = spec.config_schema.unwrap();
     let field = &schema["properties"]["secrets-manager"];
-    assert!(field.get("x-secret").is_none() && field.get("writeOnly").is_none(), "{field}");
+    assert!(
+        field.get("x-secret").is_none() && field.get("writeOnly").is_none(),
+        "{field}"
+    );
 }
 
 #[test]
 fn a_nested_secret_string_is_secret() {
     let paths = paths();
     assert!(paths.contains(&"auth.passWord".to_string()), "{paths:?}");
-    assert!(paths.contains(&"replicas.*.passWord".to_string()), "{paths:?}");
+    assert!(
+        paths.contains(&"replicas.*.passWord".to_string()),
+        "{paths:?}"
+    );
     assert!(!paths.contains(&"auth.userName".to_string()), "{paths:?}");
 }
 
@@ -102,5 +108,8 @@ fn every_secret_found_is_redacted_and_nothing_else() {
         assert!(!text.contains(secret), "{text}");
     }
     assert!(text.contains("eu-west-1") && text.contains("app"), "{text}");
-    assert_eq!(SecretPath::from("auth.passWord").to_string(), "auth.passWord");
+    assert_eq!(
+        SecretPath::from("auth.passWord").to_string(),
+        "auth.passWord"
+    );
 }

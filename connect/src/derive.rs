@@ -100,7 +100,10 @@ pub fn schema_of<T: schemars::JsonSchema>() -> Value {
 }
 
 /// Every object schema in `schema` (the root, nested ones, `$defs`, branches…).
-fn for_each_object_schema(schema: &mut Value, f: &mut dyn FnMut(&mut serde_json::Map<String, Value>)) {
+fn for_each_object_schema(
+    schema: &mut Value,
+    f: &mut dyn FnMut(&mut serde_json::Map<String, Value>),
+) {
     match schema {
         Value::Object(map) => {
             f(map);
@@ -240,8 +243,15 @@ mod tests {
         mark_secret_properties(&mut schema);
         assert_eq!(schema["properties"]["token"]["x-secret"], true);
         assert!(schema["properties"]["token"].get("default").is_none());
-        assert!(schema["$defs"]["Auth"]["properties"]["password"].get("default").is_none());
-        assert!(schema["properties"]["auth"].get("x-secret").is_none(), "only its field is");
-        assert!(schema["properties"]["secrets_manager"].get("x-secret").is_none());
+        assert!(schema["$defs"]["Auth"]["properties"]["password"]
+            .get("default")
+            .is_none());
+        assert!(
+            schema["properties"]["auth"].get("x-secret").is_none(),
+            "only its field is"
+        );
+        assert!(schema["properties"]["secrets_manager"]
+            .get("x-secret")
+            .is_none());
     }
 }

@@ -277,18 +277,18 @@ impl Registry {
     fn collect(only: Option<&str>) -> Result<Self> {
         let mut r = Self::new();
         for reg in inventory::iter::<SourceRegistration> {
-            if only.is_none_or(|c| reg.from_crate(c)) {
+            if only.is_none_or(|c| reg.is_in_crate(c)) {
                 insert(&mut r.sources, reg.entry())?;
             }
         }
         for reg in inventory::iter::<SinkRegistration> {
-            if only.is_none_or(|c| reg.from_crate(c)) {
+            if only.is_none_or(|c| reg.is_in_crate(c)) {
                 insert(&mut r.sinks, reg.entry())?;
             }
         }
         let mut aliases = Vec::new();
         for reg in inventory::iter::<TransformRegistration> {
-            if only.is_none_or(|c| reg.from_crate(c)) {
+            if only.is_none_or(|c| reg.is_in_crate(c)) {
                 let entry = reg.entry();
                 aliases.extend(reg.aliases.iter().map(|a| (*a, entry.name.clone())));
                 r.add_transform(entry)?;
@@ -528,7 +528,9 @@ mod tests {
             .unwrap_or_default();
         assert!(err.contains("no_such_transform"), "{err}");
         // Repeating an alias, or aliasing a transform to its own name, is fine.
-        assert!(r.try_alias_transform("rename_field", "replace_field").is_ok());
+        assert!(r
+            .try_alias_transform("rename_field", "replace_field")
+            .is_ok());
         assert!(r.try_alias_transform("cast", "cast").is_ok());
         assert_eq!(
             r.transform("rename_field").map(|e| e.aliases.clone()),

@@ -20,13 +20,22 @@ fn specs(registry: &Registry) -> Vec<(String, ConnectorSpec)> {
                 ConnectorKind::Transform => registry.transform(&m.name).map(|e| e.spec()),
             };
             let label = format!("{:?} `{}`", m.kind, m.name);
-            (label, spec.expect("a listed connector is found by its name"))
+            (
+                label,
+                spec.expect("a listed connector is found by its name"),
+            )
         })
         .collect()
 }
 
 /// Property paths (`a.b`) under `schema` that have no description.
-fn undescribed(root: &Value, schema: &Value, path: &str, seen: &mut BTreeSet<String>, out: &mut Vec<String>) {
+fn undescribed(
+    root: &Value,
+    schema: &Value,
+    path: &str,
+    seen: &mut BTreeSet<String>,
+    out: &mut Vec<String>,
+) {
     let Value::Object(map) = schema else { return };
     if let Some(r) = map.get("$ref").and_then(Value::as_str) {
         if seen.insert(r.to_string()) {
@@ -47,8 +56,17 @@ fn undescribed(root: &Value, schema: &Value, path: &str, seen: &mut BTreeSet<Str
             undescribed(root, child, &format!("{path}.*"), seen, out);
         }
     }
-    for (name, prop) in map.get("properties").and_then(Value::as_object).into_iter().flatten() {
-        let at = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+    for (name, prop) in map
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let at = if path.is_empty() {
+            name.clone()
+        } else {
+            format!("{path}.{name}")
+        };
         let described = prop
             .get("description")
             .and_then(Value::as_str)
@@ -108,7 +126,11 @@ fn every_connector_has_a_category() {
         Category::Utility,
     ];
     let listed_by_category: usize = known.iter().map(|c| registry.by_category(*c).len()).sum();
-    assert_eq!(listed_by_category, all.len(), "each connector is in exactly one category");
+    assert_eq!(
+        listed_by_category,
+        all.len(),
+        "each connector is in exactly one category"
+    );
     for m in &all {
         let json = serde_json::to_value(m).unwrap();
         assert!(
@@ -121,8 +143,14 @@ fn every_connector_has_a_category() {
     let builtin = Registry::builtin();
     assert_eq!(builtin.source("file").unwrap().category, Category::Storage);
     assert_eq!(builtin.sink("file").unwrap().category, Category::Storage);
-    assert_eq!(builtin.source("datagen").unwrap().category, Category::Utility);
-    assert!(builtin.search("gdpr").iter().any(|m| m.name == "mask_field"));
+    assert_eq!(
+        builtin.source("datagen").unwrap().category,
+        Category::Utility
+    );
+    assert!(builtin
+        .search("gdpr")
+        .iter()
+        .any(|m| m.name == "mask_field"));
     assert_eq!(
         builtin.transform("rename_field").unwrap().name,
         "replace_field",

@@ -49,7 +49,7 @@ macro_rules! registration {
             }
 
             /// Whether this registration comes from the crate named `krate`.
-            pub(super) fn from_crate(&self, krate: &str) -> bool {
+            pub(super) fn is_in_crate(&self, krate: &str) -> bool {
                 crate_of(self.module_path) == krate
             }
         }

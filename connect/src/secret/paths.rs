@@ -219,7 +219,12 @@ impl<'a> Walk<'a, '_> {
                     .into_iter()
                     .flat_map(|p| p.values()),
             )
-            .chain(map.get("prefixItems").and_then(Value::as_array).into_iter().flatten());
+            .chain(
+                map.get("prefixItems")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            );
         for child in children {
             path.push(PathSegment::Any);
             self.schema(child, path);
@@ -234,7 +239,10 @@ mod tests {
     use serde_json::json;
 
     fn found(schema: &Value) -> Vec<String> {
-        SecretPath::find(schema).iter().map(ToString::to_string).collect()
+        SecretPath::find(schema)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     #[test]
@@ -261,7 +269,9 @@ mod tests {
         let path = SecretPath::from("brokers.*.password");
         let mut config = json!({"brokers": [{"password": "a"}, {"host": "x"}, {"password": "b"}]});
         let mut seen = Vec::new();
-        path.visit_mut(&mut config, &mut |at, v| seen.push((at.join("."), v.clone())));
+        path.visit_mut(&mut config, &mut |at, v| {
+            seen.push((at.join("."), v.clone()))
+        });
         assert_eq!(
             seen,
             [
