@@ -113,3 +113,37 @@ fn every_secret_found_is_redacted_and_nothing_else() {
         "auth.passWord"
     );
 }
+
+fn no_empty(value: &str) -> std::result::Result<(), validator::ValidationError> {
+    if value.is_empty() {
+        return Err(validator::ValidationError::new("empty"));
+    }
+    Ok(())
+}
+
+/// A config whose custom-validated fields are renamed.
+#[derive(Debug, Deserialize, Validate, JsonSchema, SinkConfig)]
+#[serde(rename_all = "camelCase")]
+pub struct RenamedValidatorsConfig {
+    /// Under `rename_all`.
+    #[validate(custom(function = "no_empty"))]
+    pub slot_name: String,
+    /// Under its own rename.
+    #[validate(custom(function = "no_empty"))]
+    #[serde(rename = "X-Table")]
+    pub table_name: String,
+    /// Not validated.
+    pub other_field: String,
+}
+
+/// Fields are found under the names serde gives them (here for `x-validator`): the
+/// derive takes them from schemars, it does not re-implement serde's rename rules.
+#[test]
+fn custom_validators_are_placed_under_serde_names() {
+    let schema = RenamedValidatorsConfigSpec::spec().config_schema.unwrap();
+    let p = &schema["properties"];
+    assert_eq!(p["slotName"]["x-validator"], "no_empty", "{schema:#}");
+    assert_eq!(p["X-Table"]["x-validator"], "no_empty", "{schema:#}");
+    assert!(p["otherField"].get("x-validator").is_none());
+    assert!(p.get("slot_name").is_none() && p.get("table_name").is_none());
+}
