@@ -33,7 +33,7 @@ impl Kind {
         match self {
             Kind::Source => "name, version, description, author, license, documentation_url, incremental, category, tags, connector",
             Kind::Sink => "name, version, description, author, license, documentation_url, batching, batch_size, category, tags, connector",
-            Kind::Transform => "name, version, description, author, license, documentation_url, category, tags, connector",
+            Kind::Transform => "name, version, description, author, license, documentation_url, category, tags, aliases, connector",
         }
     }
 }
@@ -68,6 +68,7 @@ pub(crate) struct ConnectorAttrs {
     pub(crate) batch_size: Option<LitInt>,
     pub(crate) category: Option<LitStr>,
     pub(crate) tags: Vec<LitStr>,
+    pub(crate) aliases: Vec<LitStr>,
     pub(crate) connector: Option<Path>,
     pub(crate) krate: Option<Path>,
 }
@@ -114,24 +115,60 @@ fn flag(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<bool> {
     }
 }
 
+/// Every error of the check pass, combined so that all of them are reported at once.
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, e: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+
+    pub(crate) fn finish(self) -> Option<syn::Error> {
+        self.0
+    }
+}
+
+/// After a failed key, skips the rest of its value so the next key is still checked.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    while !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+        meta.input.parse::<proc_macro2::TokenTree>()?;
+    }
+    Ok(())
+}
+
 impl ConnectorAttrs {
-    pub(crate) fn parse(attrs: &[Attribute], kind: Kind) -> syn::Result<Self> {
+    /// Reads the derive's attributes; every problem goes to `errors` and parsing goes on.
+    pub(crate) fn parse(attrs: &[Attribute], kind: Kind, errors: &mut Errors) -> Self {
         let mut out = ConnectorAttrs::default();
         for attr in attrs {
             if attr.path().is_ident("rivven") {
-                attr.parse_nested_meta(|meta| {
-                    if meta.path.is_ident("crate") {
-                        let value = meta.value()?;
-                        let path = if value.peek(LitStr) {
-                            value.parse::<LitStr>()?.parse::<Path>()?
-                        } else {
-                            value.parse::<Path>()?
-                        };
-                        once(&mut out.krate, path, &meta, "crate")
+                let parsed = attr.parse_nested_meta(|meta| {
+                    let result = if meta.path.is_ident("crate") {
+                        (|| {
+                            let value = meta.value()?;
+                            let path = if value.peek(LitStr) {
+                                value.parse::<LitStr>()?.parse::<Path>()?
+                            } else {
+                                value.parse::<Path>()?
+                            };
+                            once(&mut out.krate, path, &meta, "crate")
+                        })()
                     } else {
                         Err(meta.error("unknown `rivven` attribute key; expected `crate = path`"))
+                    };
+                    if let Err(e) = result {
+                        errors.push(e);
+                        skip_value(&meta)?;
                     }
-                })?;
+                    Ok(())
+                });
+                if let Err(e) = parsed {
+                    errors.push(e);
+                }
                 continue;
             }
             let is_own = attr.path().is_ident(kind.attr());
@@ -139,7 +176,7 @@ impl ConnectorAttrs {
                 .into_iter()
                 .find(|k| *k != kind && attr.path().is_ident(k.attr()));
             if let Some(other) = other {
-                return Err(syn::Error::new_spanned(
+                errors.push(syn::Error::new_spanned(
                     attr,
                     format!(
                         "`#[{}(..)]` belongs to `#[derive({})]`; this struct derives `{}`, which reads `#[{}(..)]`",
@@ -149,16 +186,26 @@ impl ConnectorAttrs {
                         kind.attr()
                     ),
                 ));
+                continue;
             }
             if !is_own {
                 continue;
             }
-            attr.parse_nested_meta(|meta| out.key(meta, kind))?;
+            let parsed = attr.parse_nested_meta(|meta| {
+                if let Err(e) = out.key(&meta, kind) {
+                    errors.push(e);
+                    skip_value(&meta)?;
+                }
+                Ok(())
+            });
+            if let Err(e) = parsed {
+                errors.push(e);
+            }
         }
-        Ok(out)
+        out
     }
 
-    fn key(&mut self, meta: ParseNestedMeta<'_>, kind: Kind) -> syn::Result<()> {
+    fn key(&mut self, meta: &ParseNestedMeta<'_>, kind: Kind) -> syn::Result<()> {
         let Some(ident) = meta.path.get_ident().map(ToString::to_string) else {
             return Err(meta.error("expected a key such as `name = \"...\"`"));
         };
@@ -166,34 +213,34 @@ impl ConnectorAttrs {
             "name" => {
                 let lit: LitStr = meta.value()?.parse()?;
                 validate_name(&lit)?;
-                once(&mut self.name, lit, &meta, "name")
+                once(&mut self.name, lit, meta, "name")
             }
             "version" => {
-                let t = text(&meta)?;
-                once(&mut self.version, t, &meta, "version")
+                let t = text(meta)?;
+                once(&mut self.version, t, meta, "version")
             }
             "description" => {
-                let t = text(&meta)?;
-                once(&mut self.description, t, &meta, "description")
+                let t = text(meta)?;
+                once(&mut self.description, t, meta, "description")
             }
             "author" => {
-                let t = text(&meta)?;
-                once(&mut self.author, t, &meta, "author")
+                let t = text(meta)?;
+                once(&mut self.author, t, meta, "author")
             }
             "license" => {
-                let t = text(&meta)?;
-                once(&mut self.license, t, &meta, "license")
+                let t = text(meta)?;
+                once(&mut self.license, t, meta, "license")
             }
             "documentation_url" => {
-                let t = text(&meta)?;
-                once(&mut self.documentation_url, t, &meta, "documentation_url")
+                let t = text(meta)?;
+                once(&mut self.documentation_url, t, meta, "documentation_url")
             }
             "incremental" if kind == Kind::Source => {
-                self.incremental = flag(&meta, "incremental")?;
+                self.incremental = flag(meta, "incremental")?;
                 Ok(())
             }
             "batching" if kind == Kind::Sink => {
-                self.batching = flag(&meta, "batching")?;
+                self.batching = flag(meta, "batching")?;
                 Ok(())
             }
             "batch_size" if kind == Kind::Sink => {
@@ -205,7 +252,7 @@ impl ConnectorAttrs {
                         "`batch_size` must be at least 1",
                     ));
                 }
-                once(&mut self.batch_size, lit, &meta, "batch_size")
+                once(&mut self.batch_size, lit, meta, "batch_size")
             }
             "category" => {
                 let lit: LitStr = meta.value()?.parse()?;
@@ -219,7 +266,7 @@ impl ConnectorAttrs {
                         ),
                     ));
                 }
-                once(&mut self.category, lit, &meta, "category")
+                once(&mut self.category, lit, meta, "category")
             }
             "tags" => {
                 let value = meta.value()?;
@@ -229,17 +276,28 @@ impl ConnectorAttrs {
                 self.tags.extend(tags);
                 Ok(())
             }
+            "aliases" if kind == Kind::Transform => {
+                let value = meta.value()?;
+                let content;
+                syn::bracketed!(content in value);
+                let aliases = content.parse_terminated(|p| p.parse::<LitStr>(), syn::Token![,])?;
+                for alias in &aliases {
+                    validate_name(alias)?;
+                }
+                self.aliases.extend(aliases);
+                Ok(())
+            }
             "connector" => {
                 let path: Path = meta.value()?.parse()?;
-                once(&mut self.connector, path, &meta, "connector")
+                once(&mut self.connector, path, meta, "connector")
             }
-            "incremental" | "batching" | "batch_size" => Err(meta.error(format!(
-                "`{ident}` is not supported by `#[derive({})]`{}",
+            "incremental" | "batching" | "batch_size" | "aliases" => Err(meta.error(format!(
+                "`{ident}` is not supported by `#[derive({})]`; it applies to {}",
                 kind.derive(),
-                if ident == "incremental" {
-                    "; it applies to sources"
-                } else {
-                    "; it applies to sinks"
+                match ident.as_str() {
+                    "incremental" => "sources",
+                    "aliases" => "transforms",
+                    _ => "sinks",
                 }
             ))),
             _ => Err(meta.error(format!(

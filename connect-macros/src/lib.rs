@@ -5,7 +5,8 @@
 //!
 //! * a `<Struct>Spec` type with `spec()`, `name()`, `version()` (sinks: `batch_config()`),
 //!   whose spec embeds the struct's JSON Schema — doc comments as descriptions, serde
-//!   defaults, `validator` rules, secret fields marked `writeOnly` / `x-secret`;
+//!   defaults, `validator` rules, secret fields marked `writeOnly` / `x-secret` (found in
+//!   the generated schema, nested ones included, under their serde names);
 //! * the config trait (`from_value`, `from_yaml`: deserialize, then validate);
 //! * with `connector = Type`, the connector's registration, so it appears in
 //!   `Registry::discovered()` and is usable from YAML by name.
@@ -29,9 +30,7 @@ use attrs::Kind;
 #[proc_macro_derive(SourceConfig, attributes(source, sink, transform, rivven))]
 pub fn derive_source_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::expand(&input, Kind::Source)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::expand(&input, Kind::Source).into()
 }
 
 /// Derives the sink config trait, a `<Struct>Spec` with `batch_config()` and (with
@@ -40,18 +39,14 @@ pub fn derive_source_config(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(SinkConfig, attributes(source, sink, transform, rivven))]
 pub fn derive_sink_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::expand(&input, Kind::Sink)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::expand(&input, Kind::Sink).into()
 }
 
 /// Derives the transform config trait, a `<Struct>Spec` and (with `connector = ..`) the
 /// registration. Attributes: `#[transform(name, version, description, author, license,
-/// documentation_url, category, tags, connector)]`.
+/// documentation_url, category, tags, aliases, connector)]`.
 #[proc_macro_derive(TransformConfig, attributes(source, sink, transform, rivven))]
 pub fn derive_transform_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::expand(&input, Kind::Transform)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::expand(&input, Kind::Transform).into()
 }

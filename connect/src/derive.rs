@@ -44,29 +44,36 @@
 //! | `batch_size = N` | sinks | 10 000 | `batch_config().max_records` |
 //! | `category = "…"` | all | `utility` | registry category: database, messaging, storage, warehouse, lakehouse, ai-ml, utility |
 //! | `tags = ["…", …]` | all | none | registry search tags |
-//! | `connector = Type` | all | none | registers `Type` (which must implement `Default` and use this config) so it is discovered by name |
+//! | `aliases = ["…", …]` | transforms | none | other names the transform is found by (`rename_field` for `replace_field`) |
+//! | `connector = Type` | all | none | registers `Type` (which must implement `Default` and use this config) so it is discovered by name; this crate's built-ins register exactly this way |
 //! | `#[rivven(crate = path)]` | all | `::rivven_connect` | path of this crate when the dependency is renamed |
+//!
+//! What is generated: the `<Struct>Spec` type (a public item beside the struct), and,
+//! inside a `const _: () = { … };` block, its `#[automatically_derived]` methods, the
+//! config trait impl and the registration. The attributes are checked in one pass that
+//! reports every mistake at its span; the spec type and the trait impl are generated
+//! even then, so no "cannot find `…Spec`" error follows the real one.
 //!
 //! What the spec's schema holds: field doc comments as `description`, `#[serde(default)]`
 //! values as `default`, the `validator` rules JSON Schema can express (`url` → `format:
 //! uri`, `email` → `format: email`, `range` → `minimum`/`maximum`, `length` →
 //! `minLength`/`maxLength`, `regex` → `pattern`), `custom` validators as `x-validator`
-//! (JSON Schema cannot express them; they still run on load), and secret fields
-//! ([`SecretString`](crate::SecretString), or any `Secret*` type) as `writeOnly: true` with
-//! `x-secret: true` and no default.
+//! (JSON Schema cannot express them; they still run on load), and secret fields as
+//! `writeOnly: true` with `x-secret: true` and no default.
+//!
+//! A secret field is one whose schema is a secret's — a
+//! [`SecretString`](crate::SecretString) (which marks its own schema `writeOnly` /
+//! `x-secret`), an `Option` of one, one inside a nested struct, an array or a map — never a
+//! guess from a type's name. The spec's [`secret_paths`](crate::ConnectorSpec::secret_paths)
+//! lists where they are, under the names serde reads them with (`rename`, `rename_all`);
+//! the loaded config ([`ConnectorConfig`](crate::config::ConnectorConfig)) redacts exactly
+//! those in `Debug`, logs and status, and `file://` secrets are read for exactly those.
 
 use serde_json::Value;
 
 use crate::connector::{Sink, Source, Transform};
+use crate::secret::is_secret_property;
 use crate::spec::{ConnectorKind, ConnectorSpec};
-
-/// A field as the derive saw it: its Rust name and any `#[serde(rename)]`.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy)]
-pub struct FieldKey {
-    pub field: &'static str,
-    pub rename: Option<&'static str>,
-}
 
 /// What the derive read from the attributes.
 #[doc(hidden)]
@@ -81,60 +88,80 @@ pub struct SpecInfo {
     pub documentation_url: Option<&'static str>,
     pub incremental: bool,
     pub batching: bool,
-    pub rename_all: Option<&'static str>,
-    pub secret_fields: &'static [FieldKey],
-    pub custom_validators: &'static [(FieldKey, &'static str)],
+    /// The schema of a helper struct: one property per field with a `custom` validator,
+    /// under the field's serde name, described by the validator's name.
+    pub custom_validators: Option<fn() -> Value>,
 }
 
-/// The serialized key of a field under serde's `rename` / `rename_all` rules.
-fn property_name(key: &FieldKey, rename_all: Option<&str>) -> String {
-    if let Some(r) = key.rename {
-        return r.to_string();
-    }
-    let words: Vec<&str> = key.field.split('_').filter(|w| !w.is_empty()).collect();
-    let cap = |w: &str| {
-        let mut c = w.chars();
-        c.next()
-            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-            .unwrap_or_default()
-    };
-    match rename_all {
-        Some("lowercase") => key.field.to_lowercase(),
-        Some("UPPERCASE") => key.field.to_uppercase(),
-        Some("PascalCase") => words.iter().map(|w| cap(w)).collect(),
-        Some("camelCase") => words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| if i == 0 { (*w).to_string() } else { cap(w) })
-            .collect(),
-        Some("SCREAMING_SNAKE_CASE") => key.field.to_uppercase(),
-        Some("kebab-case") => key.field.replace('_', "-"),
-        Some("SCREAMING-KEBAB-CASE") => key.field.replace('_', "-").to_uppercase(),
-        _ => key.field.to_string(),
+/// The JSON Schema of `T` as a value.
+#[doc(hidden)]
+pub fn schema_of<T: schemars::JsonSchema>() -> Value {
+    schemars::schema_for!(T).to_value()
+}
+
+/// Every object schema in `schema` (the root, nested ones, `$defs`, branches…).
+fn for_each_object_schema(
+    schema: &mut Value,
+    f: &mut dyn FnMut(&mut serde_json::Map<String, Value>),
+) {
+    match schema {
+        Value::Object(map) => {
+            f(map);
+            for v in map.values_mut() {
+                for_each_object_schema(v, f);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                for_each_object_schema(v, f);
+            }
+        }
+        _ => {}
     }
 }
 
-/// The properties object of a schema (following one `$ref` into `$defs` if needed).
-fn property_mut<'a>(schema: &'a mut Value, name: &str) -> Option<&'a mut Value> {
-    schema.get_mut("properties")?.get_mut(name)
+/// Marks every property that holds a secret (wherever it is, through `$ref`s and
+/// `Option`s) `writeOnly` / `x-secret`, and drops its default and examples (a secret's
+/// default would show `[REDACTED]` or, worse, a real value).
+fn mark_secret_properties(schema: &mut Value) {
+    let root = schema.clone();
+    for_each_object_schema(schema, &mut |map| {
+        let Some(Value::Object(props)) = map.get_mut("properties") else {
+            return;
+        };
+        for prop in props.values_mut() {
+            if !is_secret_property(&root, prop) {
+                continue;
+            }
+            if let Value::Object(prop) = prop {
+                prop.insert("writeOnly".into(), Value::Bool(true));
+                prop.insert("x-secret".into(), Value::Bool(true));
+                prop.remove("default");
+                prop.remove("examples");
+            }
+        }
+    });
 }
 
 /// Builds a spec from the derive's attributes and the config's schema.
 #[doc(hidden)]
 pub fn spec(info: SpecInfo, mut schema: Value) -> ConnectorSpec {
-    for key in info.secret_fields {
-        let name = property_name(key, info.rename_all);
-        if let Some(Value::Object(prop)) = property_mut(&mut schema, &name) {
-            prop.insert("writeOnly".into(), Value::Bool(true));
-            prop.insert("x-secret".into(), Value::Bool(true));
-            prop.remove("default");
-            prop.remove("examples");
-        }
-    }
-    for (key, function) in info.custom_validators {
-        let name = property_name(key, info.rename_all);
-        if let Some(Value::Object(prop)) = property_mut(&mut schema, &name) {
-            prop.insert("x-validator".into(), Value::String((*function).to_string()));
+    mark_secret_properties(&mut schema);
+    if let Some(validators) = info.custom_validators {
+        let validators = validators();
+        let named = validators
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, p)| Some((name, p.get("description")?.as_str()?)));
+        for (name, function) in named {
+            if let Some(Value::Object(prop)) = schema
+                .get_mut("properties")
+                .and_then(|props| props.get_mut(name))
+            {
+                prop.insert("x-validator".into(), Value::String(function.to_string()));
+            }
         }
     }
     let mut builder = ConnectorSpec::builder(info.name, info.version)
@@ -191,21 +218,40 @@ pub fn assert_transform_config<T: Transform<Config = C>, C>() {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn property_names_follow_serde_renames() {
-        let k = FieldKey {
-            field: "api_key_id",
-            rename: None,
-        };
-        assert_eq!(property_name(&k, None), "api_key_id");
-        assert_eq!(property_name(&k, Some("camelCase")), "apiKeyId");
-        assert_eq!(property_name(&k, Some("kebab-case")), "api-key-id");
-        assert_eq!(property_name(&k, Some("PascalCase")), "ApiKeyId");
-        let r = FieldKey {
-            field: "x",
-            rename: Some("X-Token"),
-        };
-        assert_eq!(property_name(&r, Some("camelCase")), "X-Token");
+    fn secret_properties_are_marked_wherever_they_are() {
+        let secret = json!({"type": "string", "writeOnly": true, "x-secret": true});
+        let mut schema = json!({
+            "type": "object",
+            "properties": {
+                "token": {"anyOf": [secret, {"type": "null"}], "default": null},
+                "auth": {"$ref": "#/$defs/Auth"},
+                "secrets_manager": {"$ref": "#/$defs/SecretsManagerConfig"}
+            },
+            "$defs": {
+                "Auth": {"type": "object", "properties": {
+                    "password": {"type": "string", "writeOnly": true, "x-secret": true,
+                                 "default": "[REDACTED]"}
+                }},
+                "SecretsManagerConfig": {"type": "object", "properties": {
+                    "region": {"type": "string"}
+                }}
+            }
+        });
+        mark_secret_properties(&mut schema);
+        assert_eq!(schema["properties"]["token"]["x-secret"], true);
+        assert!(schema["properties"]["token"].get("default").is_none());
+        assert!(schema["$defs"]["Auth"]["properties"]["password"]
+            .get("default")
+            .is_none());
+        assert!(
+            schema["properties"]["auth"].get("x-secret").is_none(),
+            "only its field is"
+        );
+        assert!(schema["properties"]["secrets_manager"]
+            .get("x-secret")
+            .is_none());
     }
 }

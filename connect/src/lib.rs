@@ -68,7 +68,7 @@ pub use rivven_connect_macros::{
     SinkConfig, SinkConfig as SinkConfigDerive, SourceConfig, SourceConfig as SourceConfigDerive,
     TransformConfig, TransformConfig as TransformConfigDerive,
 };
-pub use secret::SecretString;
+pub use secret::{PathSegment, SecretPath, SecretString};
 pub use spec::{ConnectorKind, ConnectorSpec, ConnectorSpecBuilder};
 pub use state::{State, StateBuilder, StreamState};
 pub use topic::{

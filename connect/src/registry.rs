@@ -1,10 +1,10 @@
 //! The connector registry: connectors by name, with metadata, building type-erased
 //! connectors from JSON/YAML config.
 //!
-//! Connectors get in three ways: the built-ins ([`Registry::builtin`]); every connector
-//! whose config derive names it with `connector = Type` ([`Registry::discovered`], through
-//! `inventory`, no registration line); and explicit calls such as
-//! [`Registry::register_source`]. A config is deserialized and validated once, when the
+//! Connectors get in two ways: every connector whose config derive names it with
+//! `connector = Type` (through `inventory`, no registration line) — this crate's built-ins
+//! ([`Registry::builtin`]) exactly like everybody's ([`Registry::discovered`]) — and
+//! explicit calls such as [`Registry::register_source`]. A config is deserialized and validated once, when the
 //! connector is built — never per batch.
 //!
 //! ```
@@ -29,15 +29,22 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::connector::{
-    BatchSink, Sink, SinkConfig, Source, SourceConfig, Transform, TransformConfig,
-};
+use crate::connector::{BatchSink, Sink, Source, Transform};
 use crate::error::{ConnectorError, Result};
-use crate::runtime::{
-    AnySink, AnySource, AnyTransform, BatchSinkAdapter, SinkAdapter, SourceAdapter,
-    TransformAdapter,
-};
+use crate::runtime::{AnySink, AnySource, AnyTransform};
 use crate::spec::{ConnectorKind, ConnectorSpec};
+
+mod registration;
+
+use registration::kind_name;
+#[doc(hidden)]
+pub use registration::{
+    build_batch_sink, build_sink, build_source, build_transform, SinkRegistration,
+    SourceRegistration, TransformRegistration,
+};
+
+/// The crate whose registrations are the built-ins ([`Registry::builtin`]).
+const THIS_CRATE: &str = env!("CARGO_CRATE_NAME");
 
 /// Registry categories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -60,7 +67,8 @@ pub enum Category {
 }
 
 impl Category {
-    /// Parses the derive's `category = "…"` value (unknown values are `Utility`).
+    /// Parses the derive's `category = "…"` value (unknown values are `Utility`; the
+    /// derive accepts only the known ones).
     pub fn parse(s: &str) -> Self {
         match s {
             "database" => Category::Database,
@@ -75,95 +83,6 @@ impl Category {
 }
 
 type Builder<T> = fn(Value) -> Result<Arc<T>>;
-
-/// Declares a registration type emitted by a config derive with `connector = …`.
-macro_rules! registration {
-    ($(#[$doc:meta])* $name:ident, $kind:expr, $target:ty) => {
-        $(#[$doc])*
-        #[doc(hidden)]
-        #[derive(Debug)]
-        pub struct $name {
-            /// `std::any::type_name` of the connector, the same string explicit
-            /// registration records, so one type registered both ways is not a clash.
-            pub type_name: fn() -> &'static str,
-            pub category: &'static str,
-            pub tags: &'static [&'static str],
-            pub spec: fn() -> ConnectorSpec,
-            pub build: Builder<$target>,
-        }
-
-        impl $name {
-            fn entry(&self) -> Entry<$target> {
-                Entry::new(
-                    $kind,
-                    (self.type_name)(),
-                    Category::parse(self.category),
-                    self.tags,
-                    self.spec,
-                    self.build,
-                )
-            }
-        }
-    };
-}
-
-registration!(
-    /// A registration emitted by `#[derive(SourceConfig)]` with `connector = …`.
-    SourceRegistration, ConnectorKind::Source, dyn AnySource
-);
-registration!(
-    /// A registration emitted by `#[derive(SinkConfig)]` with `connector = …`.
-    SinkRegistration, ConnectorKind::Sink, dyn AnySink
-);
-registration!(
-    /// A registration emitted by `#[derive(TransformConfig)]` with `connector = …`.
-    TransformRegistration, ConnectorKind::Transform, dyn AnyTransform
-);
-
-inventory::collect!(SourceRegistration);
-inventory::collect!(SinkRegistration);
-inventory::collect!(TransformRegistration);
-
-fn named_error(kind: ConnectorKind, name: &str, e: ConnectorError) -> ConnectorError {
-    let kind = match kind {
-        ConnectorKind::Source => "source",
-        ConnectorKind::Sink => "sink",
-        ConnectorKind::Transform => "transform",
-    };
-    e.context(format!("{kind} connector `{name}`"))
-}
-
-/// Builds a source from JSON config (used by registrations).
-#[doc(hidden)]
-pub fn build_source<S: Source + Default>(config: Value) -> Result<Arc<dyn AnySource>> {
-    let config = <S::Config as SourceConfig>::from_value(config)
-        .map_err(|e| named_error(ConnectorKind::Source, &S::spec().name, e))?;
-    Ok(Arc::new(SourceAdapter::new(S::default(), config)))
-}
-
-/// Builds a sink from JSON config (used by registrations).
-#[doc(hidden)]
-pub fn build_sink<K: Sink + Default>(config: Value) -> Result<Arc<dyn AnySink>> {
-    let config = <K::Config as SinkConfig>::from_value(config)
-        .map_err(|e| named_error(ConnectorKind::Sink, &K::spec().name, e))?;
-    Ok(Arc::new(SinkAdapter::new(K::default(), config)))
-}
-
-/// Builds a batch sink from JSON config (used by registrations).
-#[doc(hidden)]
-pub fn build_batch_sink<K: BatchSink + Default>(config: Value) -> Result<Arc<dyn AnySink>> {
-    let config = <K::Config as SinkConfig>::from_value(config)
-        .map_err(|e| named_error(ConnectorKind::Sink, &K::spec().name, e))?;
-    Ok(Arc::new(BatchSinkAdapter::new(K::default(), config)))
-}
-
-/// Builds a transform from JSON config (used by registrations).
-#[doc(hidden)]
-pub fn build_transform<T: Transform + Default>(config: Value) -> Result<Arc<dyn AnyTransform>> {
-    let config = <T::Config as TransformConfig>::from_value(config)
-        .map_err(|e| named_error(ConnectorKind::Transform, &T::spec().name, e))?;
-    Ok(Arc::new(TransformAdapter::new(T::default(), config)))
-}
 
 /// One registered connector: metadata plus its factory.
 pub struct Entry<T: ?Sized> {
@@ -309,8 +228,11 @@ fn insert<T: ?Sized>(map: &mut BTreeMap<String, Entry<T>>, entry: Entry<T>) -> R
             return Ok(());
         }
         return Err(ConnectorError::configuration(format!(
-            "duplicate {:?} connector name `{}`: registered by both `{}` and `{}`",
-            entry.kind, entry.name, existing.type_name, entry.type_name
+            "duplicate {} connector name `{}`: registered by both `{}` and `{}`",
+            kind_name(entry.kind),
+            entry.name,
+            existing.type_name,
+            entry.type_name
         )));
     }
     map.insert(entry.name.clone(), entry);
@@ -323,35 +245,57 @@ impl Registry {
         Self::default()
     }
 
-    /// The built-in connectors: `datagen`, `stdout`, `file` (source and sink) and the
-    /// single-message transforms of [`crate::smt`].
+    /// The connectors of this crate: `datagen`, `stdout`, `file` (source and sink) and the
+    /// single-message transforms of [`crate::smt`]. Each registers itself through its
+    /// config derive (`connector = …`, with its category and tags beside it), exactly as
+    /// a user's connector does; see [`Registry::try_builtin`] for the fallible form.
+    ///
+    /// # Panics
+    ///
+    /// If two built-ins claim one name — a bug of this crate that its own tests rule out.
     pub fn builtin() -> Self {
-        use crate::builtin::*;
-        let mut r = Self::new();
-        // Distinct names and types: these registrations cannot collide.
-        let _ = r.register_source_in::<DatagenSource>(
-            Category::Utility,
-            &["synthetic", "test", "demo", "cdc"],
-        );
-        let _ = r.register_source_in::<FileSource>(Category::Storage, &["file", "jsonl", "local"]);
-        let _ = r.register_sink_in::<StdoutSink>(Category::Utility, &["console", "debug"]);
-        let _ = r.register_sink_in::<FileSink>(Category::Storage, &["file", "jsonl", "local"]);
-        crate::smt::register_builtin(&mut r);
-        r
+        match Self::try_builtin() {
+            Ok(registry) => registry,
+            Err(e) => panic!("rivven-connect's built-in connectors clash: {e}"),
+        }
     }
 
-    /// The built-ins plus every connector registered by a derive's `connector = …`.
-    /// Fails when two different types claim the same name (the error names both).
+    /// The connectors of this crate (see [`Registry::builtin`]); fails, naming both Rust
+    /// types, when two of them claim one name or alias.
+    pub fn try_builtin() -> Result<Self> {
+        Self::collect(Some(THIS_CRATE))
+    }
+
+    /// Every connector registered by a derive's `connector = …` in any crate linked into
+    /// this program, the built-ins included. Fails when two different types claim the
+    /// same name or alias (the error names both types).
     pub fn discovered() -> Result<Self> {
-        let mut r = Self::builtin();
+        Self::collect(None)
+    }
+
+    /// The registrations of the crate `only` (all crates for `None`).
+    fn collect(only: Option<&str>) -> Result<Self> {
+        let mut r = Self::new();
         for reg in inventory::iter::<SourceRegistration> {
-            insert(&mut r.sources, reg.entry())?;
+            if only.is_none_or(|c| reg.is_in_crate(c)) {
+                insert(&mut r.sources, reg.entry())?;
+            }
         }
         for reg in inventory::iter::<SinkRegistration> {
-            insert(&mut r.sinks, reg.entry())?;
+            if only.is_none_or(|c| reg.is_in_crate(c)) {
+                insert(&mut r.sinks, reg.entry())?;
+            }
         }
+        let mut aliases = Vec::new();
         for reg in inventory::iter::<TransformRegistration> {
-            insert(&mut r.transforms, reg.entry())?;
+            if only.is_none_or(|c| reg.is_in_crate(c)) {
+                let entry = reg.entry();
+                aliases.extend(reg.aliases.iter().map(|a| (*a, entry.name.clone())));
+                r.add_transform(entry)?;
+            }
+        }
+        for (alias, name) in aliases {
+            r.try_alias_transform(alias, &name)?;
         }
         Ok(r)
     }
@@ -435,21 +379,67 @@ impl Registry {
             T::spec,
             build_transform::<T>,
         );
-        insert(&mut self.transforms, entry)?;
+        self.add_transform(entry)?;
         Ok(self)
     }
 
-    /// Makes `alias` another name of the registered transform `name`
-    /// (`rename_field` → `replace_field`). Listed with the transform.
-    pub fn alias_transform(&mut self, alias: &str, name: &str) -> &mut Self {
-        if let Some(entry) = self.transforms.get_mut(name) {
-            if !entry.aliases.iter().any(|a| a == alias) {
-                entry.aliases.push(alias.to_string());
+    /// Inserts a transform; its name must not be another type's alias.
+    fn add_transform(&mut self, entry: Entry<dyn AnyTransform>) -> Result<()> {
+        if let Some(target) = self.transform_aliases.get(&entry.name) {
+            if let Some(other) = self.transforms.get(target) {
+                if other.type_name != entry.type_name {
+                    return Err(ConnectorError::configuration(format!(
+                        "transform name `{}` of `{}` is already an alias of `{}` (`{}`)",
+                        entry.name, entry.type_name, other.name, other.type_name
+                    )));
+                }
             }
-            self.transform_aliases
-                .insert(alias.to_string(), name.to_string());
+        }
+        insert(&mut self.transforms, entry)
+    }
+
+    /// Makes `alias` another name of the registered transform `name`
+    /// (`rename_field` → `replace_field`). Listed with the transform. A derive declares
+    /// this beside the connector (`aliases = ["…"]`); this call is for connectors
+    /// registered by hand. An alias that cannot be added (see
+    /// [`Registry::try_alias_transform`]) is logged as an error and not added.
+    pub fn alias_transform(&mut self, alias: &str, name: &str) -> &mut Self {
+        if let Err(e) = self.try_alias_transform(alias, name) {
+            tracing::error!(alias, transform = name, error = %e, "transform alias not added");
         }
         self
+    }
+
+    /// Makes `alias` another name of the registered transform `name`; fails when `name` is
+    /// not registered, or when `alias` already names (or is an alias of) another type — the
+    /// error names both types. Repeating an existing alias is fine.
+    pub fn try_alias_transform(&mut self, alias: &str, name: &str) -> Result<&mut Self> {
+        let Some(entry) = self.transforms.get(name) else {
+            return Err(ConnectorError::configuration(format!(
+                "transform alias `{alias}` names `{name}`, which is not registered"
+            )));
+        };
+        let type_name = entry.type_name.clone();
+        let taken_by = self.transforms.get(alias).or_else(|| {
+            self.transform_aliases
+                .get(alias)
+                .and_then(|target| self.transforms.get(target))
+        });
+        if let Some(other) = taken_by {
+            if other.type_name == type_name {
+                return Ok(self);
+            }
+            return Err(ConnectorError::configuration(format!(
+                "duplicate transform name `{alias}`: an alias of `{type_name}` and a name of `{}`",
+                other.type_name
+            )));
+        }
+        if let Some(entry) = self.transforms.get_mut(name) {
+            entry.aliases.push(alias.to_string());
+        }
+        self.transform_aliases
+            .insert(alias.to_string(), name.to_string());
+        Ok(self)
     }
 
     /// A source by name.
@@ -512,5 +502,76 @@ impl Registry {
             .filter(|e| e.matches(text))
             .map(Entry::metadata);
         sources.chain(sinks).chain(transforms).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alias_clash_names_both_types() {
+        let mut r = Registry::builtin();
+        let err = r
+            .try_alias_transform("filter", "cast")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("smt::cast::Cast") && err.contains("smt::filter::Filter"),
+            "{err}"
+        );
+        let err = r
+            .try_alias_transform("x", "no_such_transform")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("no_such_transform"), "{err}");
+        // Repeating an alias, or aliasing a transform to its own name, is fine.
+        assert!(r
+            .try_alias_transform("rename_field", "replace_field")
+            .is_ok());
+        assert!(r.try_alias_transform("cast", "cast").is_ok());
+        assert_eq!(
+            r.transform("rename_field").map(|e| e.aliases.clone()),
+            Some(vec!["rename_field".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_second_type_under_a_registered_name_names_both_types() {
+        #[derive(Debug, Default)]
+        struct OtherStdout;
+        #[async_trait::async_trait]
+        impl Sink for OtherStdout {
+            type Config = crate::builtin::StdoutSinkConfig;
+            fn spec() -> ConnectorSpec {
+                ConnectorSpec::builder("stdout", "0.0.1").build()
+            }
+            async fn check(&self, _: &Self::Config) -> Result<crate::CheckResult> {
+                Ok(crate::CheckResult::success())
+            }
+            async fn write(
+                &self,
+                _: &Self::Config,
+                _: futures::stream::BoxStream<'static, crate::SourceEvent>,
+            ) -> Result<crate::WriteResult> {
+                Ok(crate::WriteResult::new())
+            }
+        }
+        let mut r = Registry::builtin();
+        let err = r
+            .register_sink::<OtherStdout>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("duplicate sink connector name `stdout`")
+                && err.contains("StdoutSink")
+                && err.contains("OtherStdout"),
+            "{err}"
+        );
+        // The same type again (its derive registered it already) is not a clash.
+        assert!(r.register_sink::<crate::builtin::StdoutSink>().is_ok());
     }
 }

@@ -5,6 +5,11 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 
+mod paths;
+
+pub(crate) use paths::{is_secret_property, REDACTED};
+pub use paths::{PathSegment, SecretPath};
+
 /// A secret string for connector configs (passwords, tokens, keys).
 ///
 /// Deserializes from a plain string; `Debug` and `Serialize` print `[REDACTED]`; its JSON
@@ -60,7 +65,7 @@ impl From<&str> for SecretString {
 
 impl std::fmt::Debug for SecretString {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[REDACTED]")
+        f.write_str(REDACTED)
     }
 }
 
@@ -72,7 +77,7 @@ impl<'de> Deserialize<'de> for SecretString {
 
 impl Serialize for SecretString {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("[REDACTED]")
+        serializer.serialize_str(REDACTED)
     }
 }
 

@@ -78,36 +78,6 @@ use std::fmt;
 
 use crate::error::ConnectorError;
 use crate::event::SourceEvent;
-use crate::registry::{Category, Registry};
-
-/// Adds every built-in SMT (and the `rename_field` alias) to `registry`.
-pub(crate) fn register_builtin(r: &mut Registry) {
-    // Distinct names and types: these registrations cannot collide.
-    let _ = r.register_transform_in::<ExtractNewRecordState>(
-        Category::Utility,
-        &["cdc", "debezium", "unwrap", "envelope"],
-    );
-    let _ = r.register_transform_in::<ValueToKey>(Category::Utility, &["key", "partition"]);
-    let _ = r.register_transform_in::<MaskField>(
-        Category::Utility,
-        &["pii", "privacy", "gdpr", "hash", "redact"],
-    );
-    let _ = r.register_transform_in::<InsertField>(Category::Utility, &["enrich", "add", "uuid"]);
-    let _ = r.register_transform_in::<ReplaceField>(
-        Category::Utility,
-        &["rename", "include", "exclude", "drop field"],
-    );
-    let _ = r.register_transform_in::<RegexRouter>(Category::Utility, &["route", "topic"]);
-    let _ = r.register_transform_in::<ContentRouter>(Category::Utility, &["route", "topic"]);
-    let _ = r.register_transform_in::<TimestampConverter>(
-        Category::Utility,
-        &["time", "date", "epoch", "iso8601"],
-    );
-    let _ = r.register_transform_in::<Filter>(Category::Utility, &["where", "condition", "drop"]);
-    let _ = r.register_transform_in::<Cast>(Category::Utility, &["type", "convert"]);
-    let _ = r.register_transform_in::<Flatten>(Category::Utility, &["nested", "unnest"]);
-    r.alias_transform("rename_field", "replace_field");
-}
 
 /// A per-record error naming the record (stream, then key or position).
 pub(crate) fn record_error(event: &SourceEvent, message: impl fmt::Display) -> ConnectorError {

@@ -82,6 +82,15 @@ impl ConnectorSpec {
         }
     }
 
+    /// Where the config holds secrets, found in [`ConnectorSpec::config_schema`] (see
+    /// [`SecretPath`](crate::SecretPath)); empty without a schema.
+    pub fn secret_paths(&self) -> Vec<crate::SecretPath> {
+        self.config_schema
+            .as_ref()
+            .map(crate::SecretPath::find)
+            .unwrap_or_default()
+    }
+
     /// A builder.
     pub fn builder(name: impl Into<String>, version: impl Into<String>) -> ConnectorSpecBuilder {
         ConnectorSpecBuilder {

@@ -102,3 +102,98 @@ fn a_syntax_error_does_not_quote_substituted_values() {
         .to_string();
     assert!(!err.contains("1e400"), "{err}");
 }
+
+/// Credentials nested in a connector's config.
+#[derive(Debug, Clone, Deserialize, Validate, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// User name.
+    pub user: String,
+    /// The user's token.
+    pub token: SecretString,
+}
+
+/// A sink whose secrets are nested.
+#[derive(Debug, Clone, Deserialize, Validate, JsonSchema, SinkConfig)]
+#[sink(name = "nested-locked")]
+#[serde(deny_unknown_fields)]
+pub struct NestedLockedConfig {
+    /// Credentials of the main endpoint.
+    pub auth: Credentials,
+    /// Credentials of the replicas.
+    #[serde(default)]
+    pub replicas: Vec<Credentials>,
+    /// A port.
+    #[validate(range(min = 1, max = 65535))]
+    pub port: u32,
+}
+
+/// The sink.
+#[derive(Default)]
+pub struct NestedLocked;
+
+#[async_trait]
+impl Sink for NestedLocked {
+    type Config = NestedLockedConfig;
+    fn spec() -> ConnectorSpec {
+        NestedLockedConfigSpec::spec()
+    }
+    async fn check(&self, _: &NestedLockedConfig) -> Result<CheckResult> {
+        Ok(CheckResult::success())
+    }
+    async fn write(
+        &self,
+        _: &NestedLockedConfig,
+        _: BoxStream<'static, SourceEvent>,
+    ) -> Result<WriteResult> {
+        Ok(WriteResult::new())
+    }
+}
+
+fn nested_yaml(port: &str) -> String {
+    format!(
+        "sources:\n  g:\n    connector: datagen\n    config: {{ pattern: sequence, max_events: 1 }}\n\
+         sinks:\n  s:\n    connector: nested-locked\n    config:\n      port: {port}\n\
+         \x20     auth: {{ user: app, token: file:///run/token }}\n\
+         \x20     replicas: [{{ user: r1, token: ${{TOKEN}} }}]\n\
+         pipelines:\n  p: {{ source: g, sink: s }}\n"
+    )
+}
+
+/// Secrets nested in objects and lists are found from the schema: `file://` is read for
+/// them, a numeric one is its text, and none is printed by `Debug`, serialization or a
+/// diagnostic.
+#[test]
+fn nested_secrets_are_resolved_and_never_printed() {
+    let mut registry = Registry::builtin();
+    registry.register_sink::<NestedLocked>().unwrap();
+    let env = |n: &str| (n == "TOKEN").then(|| "0042".to_string());
+    let read = |path: &str| {
+        assert_eq!(path, "/run/token");
+        Ok("s3cr3t-from-file\n".to_string())
+    };
+    let config = Loader::new(&registry)
+        .env(env)
+        .read_file(read)
+        .load(&nested_yaml("5432"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sink = &config.sinks["s"].config;
+    assert_eq!(sink.value()["auth"]["token"], "s3cr3t-from-file");
+    assert_eq!(sink.value()["replicas"][0]["token"], "0042");
+    let paths: Vec<String> = sink.secret_paths().map(ToString::to_string).collect();
+    assert_eq!(paths, ["auth.token", "replicas.*.token"]);
+    let shown = format!("{sink:?} {}", serde_json::to_string(sink).unwrap());
+    assert!(
+        !shown.contains("s3cr3t") && !shown.contains("0042") && shown.contains("r1"),
+        "{shown}"
+    );
+
+    let err = Loader::new(&registry)
+        .env(env)
+        .read_file(read)
+        .load(&nested_yaml("70000"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("port"), "{err}");
+    assert!(!err.contains("s3cr3t") && !err.contains("0042"), "{err}");
+}

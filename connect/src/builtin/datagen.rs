@@ -48,7 +48,10 @@ pub const MAX_LIVE_KEYS: usize = 65_536;
     name = "datagen",
     version = env!("CARGO_PKG_VERSION"),
     description = "Synthetic data generator for testing and demos (no external dependencies)",
-    incremental
+    incremental,
+    category = "utility",
+    tags = ["synthetic", "test", "demo", "cdc"],
+    connector = DatagenSource
 )]
 #[serde(deny_unknown_fields)]
 pub struct DatagenConfig {

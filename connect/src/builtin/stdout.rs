@@ -41,7 +41,10 @@ pub enum StdoutFormat {
 #[sink(
     name = "stdout",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Console output for debugging"
+    description = "Console output for debugging",
+    category = "utility",
+    tags = ["console", "debug"],
+    connector = StdoutSink
 )]
 #[serde(deny_unknown_fields)]
 pub struct StdoutSinkConfig {

@@ -12,10 +12,11 @@ use super::tree::Node;
 use super::ConnectConfig;
 use crate::registry::Registry;
 use crate::spec::{ConnectorKind, ConnectorSpec};
+use crate::SecretPath;
 
-/// A connector config after secrets were read: value and secret keys, by
-/// its path in the document (`sources.pg.config`).
-pub(crate) type Resolved = BTreeMap<Vec<String>, (Value, BTreeSet<String>)>;
+/// A connector config after secrets were read: value and where its secrets
+/// are, by its path in the document (`sources.pg.config`).
+pub(crate) type Resolved = BTreeMap<Vec<String>, (Value, BTreeSet<SecretPath>)>;
 
 /// Reads a `file://` secret.
 pub(crate) type ReadFile<'a> = &'a dyn Fn(&str) -> std::io::Result<String>;
@@ -240,48 +241,49 @@ impl<'a> Checker<'a> {
         )
     }
 
-    /// Read `file://` references in secret fields; returns the config and its secret keys.
+    /// Read `file://` references in secret fields; returns the config and where its
+    /// secrets are.
     fn resolve_secrets(
         &mut self,
         spec: &ConnectorSpec,
         path: &[String],
         mut config: Value,
-    ) -> Option<(Value, BTreeSet<String>)> {
-        let secrets = secret_keys(spec);
-        let mut ok = true;
-        if let Some(map) = config.as_object_mut() {
-            for key in &secrets {
+    ) -> Option<(Value, BTreeSet<SecretPath>)> {
+        let secrets: BTreeSet<SecretPath> = spec.secret_paths().into_iter().collect();
+        let mut failures = Vec::new();
+        for secret in &secrets {
+            secret.visit_mut(&mut config, &mut |at, value| {
+                let mut full: Vec<&str> = path.iter().map(String::as_str).collect();
+                full.extend(at.iter().map(String::as_str));
                 // A secret from `${VAR}` that happens to be all digits (or
                 // `true`) is a YAML number (or bool): take it as the text
                 // that was written, not as a type error that prints it.
-                if let Some(v @ (Value::Number(_) | Value::Bool(_))) = map.get(key) {
-                    let mut at: Vec<&str> = path.iter().map(String::as_str).collect();
-                    at.push(key);
-                    let pos = self.tree.locate(at.iter().copied());
-                    let text = raw_scalar(self.text, pos).unwrap_or_else(|| v.to_string());
-                    map.insert(key.clone(), Value::String(text));
+                if matches!(value, Value::Number(_) | Value::Bool(_)) {
+                    let pos = self.tree.locate(full.iter().copied());
+                    let text = raw_scalar(self.text, pos).unwrap_or_else(|| value.to_string());
+                    *value = Value::String(text);
                 }
-                let Some(Value::String(text)) = map.get(key) else {
-                    continue;
+                let Value::String(text) = &*value else {
+                    return;
                 };
                 let Some(file) = text.strip_prefix("file://") else {
-                    continue;
+                    return;
                 };
                 match (self.read_file)(file) {
                     Ok(content) => {
-                        map.insert(
-                            key.clone(),
-                            Value::String(content.trim_end_matches(['\n', '\r']).to_string()),
-                        );
+                        *value = Value::String(content.trim_end_matches(['\n', '\r']).to_string());
                     }
-                    Err(e) => {
-                        let mut at: Vec<&str> = path.iter().map(String::as_str).collect();
-                        at.push(key);
-                        self.error(&at, format!("cannot read the secret file `{file}`: {e}"));
-                        ok = false;
-                    }
+                    Err(e) => failures.push((
+                        full.iter().map(|s| (*s).to_string()).collect::<Vec<_>>(),
+                        format!("cannot read the secret file `{file}`: {e}"),
+                    )),
                 }
-            }
+            });
+        }
+        let ok = failures.is_empty();
+        for (at, message) in failures {
+            let at: Vec<&str> = at.iter().map(String::as_str).collect();
+            self.error(&at, message);
         }
         ok.then_some((config, secrets))
     }
@@ -422,66 +424,32 @@ fn redact_secrets(
     problems: &mut [Diagnostic],
     config_path: &[String],
     value: &Value,
-    secrets: &BTreeSet<String>,
+    secrets: &BTreeSet<SecretPath>,
 ) {
-    for key in secrets {
-        let Some(secret) = value.get(key) else {
-            continue;
-        };
-        let rendered = secret.to_string();
-        let plain = secret
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| rendered.clone());
-        let secret_path = format!("{}.{key}", config_path.join("."));
-        for p in problems.iter_mut() {
-            let at_secret = p.path == secret_path || p.path.starts_with(&format!("{secret_path}."));
-            if at_secret || plain.len() >= 3 {
-                p.message = p.message.replace(&rendered, "***");
-                if !plain.is_empty() {
-                    p.message = p.message.replace(&plain, "***");
+    let mut value = value.clone();
+    for secret in secrets {
+        secret.visit_mut(&mut value, &mut |at, secret| {
+            let rendered = secret.to_string();
+            let plain = secret
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| rendered.clone());
+            let secret_path = config_path
+                .iter()
+                .chain(at)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(".");
+            for p in problems.iter_mut() {
+                let at_secret =
+                    p.path == secret_path || p.path.starts_with(&format!("{secret_path}."));
+                if at_secret || plain.len() >= 3 {
+                    p.message = p.message.replace(&rendered, "***");
+                    if !plain.is_empty() {
+                        p.message = p.message.replace(&plain, "***");
+                    }
                 }
             }
-        }
+        });
     }
-}
-
-/// Top-level keys the connector's schema marks secret (`x-secret` or `writeOnly`).
-pub(crate) fn secret_keys(spec: &ConnectorSpec) -> BTreeSet<String> {
-    let Some(schema) = &spec.config_schema else {
-        return BTreeSet::new();
-    };
-    schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .map(|props| {
-            props
-                .iter()
-                .filter(|(_, p)| is_secret(schema, p))
-                .map(|(k, _)| k.clone())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn is_secret(root: &Value, prop: &Value) -> bool {
-    let flagged = |v: &Value| {
-        v.get("x-secret").and_then(Value::as_bool) == Some(true)
-            || v.get("writeOnly").and_then(Value::as_bool) == Some(true)
-    };
-    if flagged(prop) {
-        return true;
-    }
-    // `Option<SecretString>` and `$ref` wrappers
-    let refs = prop.get("$ref").into_iter().chain(
-        ["anyOf", "oneOf", "allOf"]
-            .iter()
-            .filter_map(|k| prop.get(*k))
-            .filter_map(Value::as_array)
-            .flatten()
-            .filter_map(|v| v.get("$ref")),
-    );
-    refs.filter_map(Value::as_str)
-        .filter_map(|r| r.strip_prefix('#').and_then(|p| root.pointer(p)))
-        .any(flagged)
 }

@@ -1,5 +1,5 @@
-//! [`ConnectorConfig`]: a connector's `config:` block, which knows which of
-//! its keys are secrets so `Debug` and serialization never show them.
+//! [`ConnectorConfig`]: a connector's `config:` block, which knows where it
+//! holds secrets so `Debug` and serialization never show them.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -7,15 +7,16 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-const REDACTED: &str = "[REDACTED]";
+use crate::secret::SecretPath;
 
 /// A connector's configuration as written (after `${VAR}` and `file://`
-/// resolution). Keys the connector's schema marks secret (`SecretString`
-/// fields) are redacted in `Debug` and when serialized.
+/// resolution). The values the connector's schema marks secret (its
+/// [`SecretPath`]s: `SecretString` fields, nested ones included) are redacted
+/// in `Debug` and when serialized.
 #[derive(Clone, PartialEq)]
 pub struct ConnectorConfig {
     value: Value,
-    secrets: BTreeSet<String>,
+    secrets: BTreeSet<SecretPath>,
 }
 
 impl Default for ConnectorConfig {
@@ -40,31 +41,27 @@ impl ConnectorConfig {
 
     /// Whether the top-level key `key` is a secret.
     pub fn is_secret(&self, key: &str) -> bool {
-        self.secrets.contains(key)
+        self.secrets.contains(&SecretPath::key(key))
     }
 
-    pub(crate) fn set(&mut self, value: Value, secrets: BTreeSet<String>) {
+    /// Where this config holds secrets (from the connector's schema; empty until
+    /// the config was checked against it).
+    pub fn secret_paths(&self) -> impl Iterator<Item = &SecretPath> {
+        self.secrets.iter()
+    }
+
+    pub(crate) fn set(&mut self, value: Value, secrets: BTreeSet<SecretPath>) {
         self.value = value;
         self.secrets = secrets;
     }
 
     /// The configuration with secret values replaced by `[REDACTED]`.
     pub fn redacted(&self) -> Value {
-        match &self.value {
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| {
-                        let v = if self.is_secret(k) {
-                            Value::String(REDACTED.into())
-                        } else {
-                            v.clone()
-                        };
-                        (k.clone(), v)
-                    })
-                    .collect::<Map<_, _>>(),
-            ),
-            other => other.clone(),
+        let mut value = self.value.clone();
+        for path in &self.secrets {
+            path.redact(&mut value);
         }
+        value
     }
 }
 
@@ -102,6 +99,7 @@ impl JsonSchema for ConnectorConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::REDACTED;
     use serde_json::json;
 
     #[test]
@@ -109,7 +107,7 @@ mod tests {
         let mut c = ConnectorConfig::new(json!({}));
         c.set(
             json!({"user": "app", "password": "hunter2"}),
-            ["password".to_string()].into(),
+            [SecretPath::key("password")].into(),
         );
         assert_eq!(c.value()["password"], "hunter2");
         let debug = format!("{c:?}");
@@ -122,5 +120,24 @@ mod tests {
             !json.contains("hunter2") && json.contains(REDACTED),
             "{json}"
         );
+    }
+
+    #[test]
+    fn nested_secrets_are_redacted() {
+        let mut c = ConnectorConfig::default();
+        c.set(
+            json!({"auth": {"user": "app", "token": "t0ps3cret"}, "hosts": [{"password": "pw1"}]}),
+            [
+                SecretPath::from("auth.token"),
+                SecretPath::from("hosts.*.password"),
+            ]
+            .into(),
+        );
+        let shown = format!("{c:?} {}", serde_json::to_string(&c).unwrap_or_default());
+        assert!(
+            !shown.contains("t0ps3cret") && !shown.contains("pw1") && shown.contains("app"),
+            "{shown}"
+        );
+        assert_eq!(c.value()["auth"]["token"], "t0ps3cret");
     }
 }

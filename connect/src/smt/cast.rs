@@ -66,7 +66,10 @@ impl CastType {
 #[transform(
     name = "cast",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Convert fields to int, float, string or bool"
+    description = "Convert fields to int, float, string or bool",
+    category = "utility",
+    tags = ["type", "convert"],
+    connector = Cast
 )]
 #[serde(deny_unknown_fields)]
 pub struct CastConfig {

@@ -33,7 +33,10 @@ use crate::TransformConfig;
 #[transform(
     name = "content_router",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Route events to a stream (topic) by a field's value"
+    description = "Route events to a stream (topic) by a field's value",
+    category = "utility",
+    tags = ["route", "topic"],
+    connector = ContentRouter
 )]
 #[serde(deny_unknown_fields)]
 pub struct ContentRouterConfig {

@@ -50,7 +50,10 @@ pub enum DeleteHandling {
 #[transform(
     name = "extract_new_record_state",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Flatten the CDC envelope to the row (Debezium ExtractNewRecordState)"
+    description = "Flatten the CDC envelope to the row (Debezium ExtractNewRecordState)",
+    category = "utility",
+    tags = ["cdc", "debezium", "unwrap", "envelope"],
+    connector = ExtractNewRecordState
 )]
 #[serde(deny_unknown_fields)]
 pub struct ExtractNewRecordStateConfig {

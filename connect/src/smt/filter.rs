@@ -73,7 +73,10 @@ impl JsonSchema for Condition {
 #[transform(
     name = "filter",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Keep or drop events by a condition (SQL-like expression)"
+    description = "Keep or drop events by a condition (SQL-like expression)",
+    category = "utility",
+    tags = ["where", "condition", "drop"],
+    connector = Filter
 )]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "action_agrees"))]

@@ -31,7 +31,10 @@ use crate::TransformConfig;
 #[transform(
     name = "flatten",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Flatten nested JSON objects into delimited keys"
+    description = "Flatten nested JSON objects into delimited keys",
+    category = "utility",
+    tags = ["nested", "unnest"],
+    connector = Flatten
 )]
 #[serde(deny_unknown_fields)]
 pub struct FlattenConfig {

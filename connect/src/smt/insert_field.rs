@@ -75,7 +75,10 @@ pub struct UuidField {
 #[transform(
     name = "insert_field",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Add static fields, a timestamp, a UUID or the stream name"
+    description = "Add static fields, a timestamp, a UUID or the stream name",
+    category = "utility",
+    tags = ["enrich", "add", "uuid"],
+    connector = InsertField
 )]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "adds_something"))]

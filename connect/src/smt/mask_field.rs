@@ -45,7 +45,10 @@ const DEFAULT_MASK_CHAR: char = '*';
 #[transform(
     name = "mask_field",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Mask sensitive fields (PII, credit cards): mask characters, replace or hash"
+    description = "Mask sensitive fields (PII, credit cards): mask characters, replace or hash",
+    category = "utility",
+    tags = ["pii", "privacy", "gdpr", "hash", "redact"],
+    connector = MaskField
 )]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "one_mode"))]

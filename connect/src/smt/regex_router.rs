@@ -79,7 +79,10 @@ impl JsonSchema for Pattern {
 #[transform(
     name = "regex_router",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Rewrite the stream (topic) name with a regex"
+    description = "Rewrite the stream (topic) name with a regex",
+    category = "utility",
+    tags = ["route", "topic"],
+    connector = RegexRouter
 )]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "groups_exist"))]

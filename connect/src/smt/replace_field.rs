@@ -32,7 +32,11 @@ use crate::TransformConfig;
 #[transform(
     name = "replace_field",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Rename, include or exclude fields (alias rename_field)"
+    description = "Rename, include or exclude fields (alias rename_field)",
+    category = "utility",
+    tags = ["rename", "include", "exclude", "drop field"],
+    aliases = ["rename_field"],
+    connector = ReplaceField
 )]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "does_something"))]

@@ -58,7 +58,10 @@ pub enum TimestampFormat {
 #[transform(
     name = "timestamp_converter",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Convert timestamp fields between ISO 8601, Unix s/ms/us and custom formats"
+    description = "Convert timestamp fields between ISO 8601, Unix s/ms/us and custom formats",
+    category = "utility",
+    tags = ["time", "date", "epoch", "iso8601"],
+    connector = TimestampConverter
 )]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "patterns_fit"))]

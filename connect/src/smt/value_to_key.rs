@@ -30,7 +30,10 @@ use crate::TransformConfig;
 #[transform(
     name = "value_to_key",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Set the event key from fields of the value"
+    description = "Set the event key from fields of the value",
+    category = "utility",
+    tags = ["key", "partition"],
+    connector = ValueToKey
 )]
 #[serde(deny_unknown_fields)]
 pub struct ValueToKeyConfig {

@@ -47,7 +47,10 @@ pub enum FileSinkFormat {
 #[sink(
     name = "file",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Appends events to a JSON Lines file, synced to disk per batch, with optional rotation"
+    description = "Appends events to a JSON Lines file, synced to disk per batch, with optional rotation",
+    category = "storage",
+    tags = ["file", "jsonl", "local"],
+    connector = FileSink
 )]
 #[serde(deny_unknown_fields)]
 pub struct FileSinkConfig {

@@ -65,7 +65,10 @@ pub enum FileSourceFormat {
     name = "file",
     version = env!("CARGO_PKG_VERSION"),
     description = "Reads JSON Lines or text files, resuming at the last committed byte offset",
-    incremental
+    incremental,
+    category = "storage",
+    tags = ["file", "jsonl", "local"],
+    connector = FileSource
 )]
 #[serde(deny_unknown_fields)]
 pub struct FileSourceConfig {
