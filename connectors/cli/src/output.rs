@@ -170,6 +170,17 @@ pub(crate) fn specs(report: &Report, specs: &[ConnectorSpec], schema_only: bool)
             };
             println!("  {key:<width$}  {desc}{notes}");
         }
+        // Secrets inside nested objects, arrays and maps (top-level ones
+        // are marked above): the same paths the runtime redacts.
+        let nested: Vec<String> = s
+            .secret_paths()
+            .iter()
+            .map(ToString::to_string)
+            .filter(|p| p.contains('.'))
+            .collect();
+        if !nested.is_empty() {
+            println!("nested secrets: {}", nested.join(", "));
+        }
     }
 }
 

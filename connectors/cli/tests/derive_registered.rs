@@ -19,6 +19,16 @@ pub struct CountUpConfig {
     /// How many numbers.
     #[validate(range(min = 1, max = 1000))]
     pub count: u64,
+    /// Credentials (unused: they show how nested secrets are listed).
+    #[serde(default)]
+    pub auth: Option<Auth>,
+}
+
+/// Nested credentials.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct Auth {
+    /// The token.
+    pub token: rivven_connect::SecretString,
 }
 
 /// The source.
@@ -147,4 +157,18 @@ fn derive_registered_connector_is_listed_and_usable_by_name() {
         stderr.contains("`sources.nums.config.count`") && stderr.contains("minimum of 1"),
         "{stderr}"
     );
+}
+
+/// A secret inside a nested object is listed by `spec` under its path.
+#[test]
+fn spec_lists_nested_secrets_by_path() {
+    let out = cli(&["spec", "countup"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("nested secrets: auth.token"), "{stdout}");
 }
