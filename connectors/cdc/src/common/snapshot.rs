@@ -55,11 +55,12 @@ pub enum SnapshotMode {
     /// On the first run (no committed position yet), then stream.
     #[default]
     Initial,
-    /// On every start, then stream from the slot's position.
+    /// On every start, then stream (after the committed position, if any).
     Always,
     /// Never: stream changes only.
     Never,
-    /// When there is no committed position or the replication slot is gone.
+    /// When there is no committed position or the upstream cursor (e.g.
+    /// the replication slot) is gone.
     WhenNeeded,
     /// Snapshot once and finish; no streaming.
     InitialOnly,
