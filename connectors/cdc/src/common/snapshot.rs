@@ -45,8 +45,7 @@ use rivven_connect::{Result, State};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::resume::ResumeState;
-use super::resume::{Position, SnapshotProgress, SnapshotStatus, SNAPSHOT_KEY};
+use super::resume::{Position, ResumeState, SnapshotProgress, SnapshotStatus, SNAPSHOT_KEY};
 
 /// When the source reads the tables' existing rows before streaming changes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -67,6 +66,15 @@ pub enum SnapshotMode {
 }
 
 impl SnapshotMode {
+    /// Every mode, for exhaustive tests.
+    pub const ALL: [SnapshotMode; 5] = [
+        SnapshotMode::Initial,
+        SnapshotMode::Always,
+        SnapshotMode::Never,
+        SnapshotMode::WhenNeeded,
+        SnapshotMode::InitialOnly,
+    ];
+
     /// Every mode but `initial_only` streams after (or without) a snapshot.
     pub fn streams(self) -> bool {
         self != SnapshotMode::InitialOnly
@@ -76,15 +84,6 @@ impl SnapshotMode {
     fn resnapshots(self) -> bool {
         matches!(self, SnapshotMode::WhenNeeded | SnapshotMode::Always)
     }
-
-    /// Every mode, for exhaustive tests.
-    pub const ALL: [SnapshotMode; 5] = [
-        SnapshotMode::Initial,
-        SnapshotMode::Always,
-        SnapshotMode::Never,
-        SnapshotMode::WhenNeeded,
-        SnapshotMode::InitialOnly,
-    ];
 }
 
 /// The upstream cursor as the source found it at start-up (when the mode
