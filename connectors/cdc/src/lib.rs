@@ -1,8 +1,11 @@
 //! `rivven-connect-cdc`: change-data-capture sources for rivven-connect.
 //!
-//! - [`common`]: what every CDC source shares — deduplication, tombstones
-//!   after deletes, per-table column filters (topic routing lives in
-//!   `rivven_connect::topic`).
+//! - [`common`]: the CDC core every source shares — the Debezium-style
+//!   envelope builder (keys, stream names from `topic_routing`, column
+//!   filters, tombstones) generic over the source's coordinates, the typed
+//!   resume state, the snapshot-then-stream plan and its progress
+//!   checkpoints, and deduplication. A new source plugs in its wire protocol
+//!   and type mapping (see [`common`]'s docs).
 //! - [`postgres`] (feature `postgres`, on by default): `postgres-cdc`,
 //!   PostgreSQL logical replication with the built-in `pgoutput` plugin.
 //!

@@ -44,6 +44,13 @@
 //! nothing is lost; changes to those tables made meanwhile may arrive twice).
 //! `snapshot_mode: always` on an existing slot behaves the same way.
 //!
+//! # Shared core
+//! The envelope, the committed state's layout (`lsn`, `snapshot{status, lsn,
+//! done}`, read strictly: a malformed entry fails the start naming the key)
+//! and the `snapshot_mode` decisions come from the shared core
+//! ([`crate::common`]); what is PostgreSQL's own here is the wire protocol,
+//! the slot and publication, and the values.
+//!
 //! # Values
 //! See [`value`] for how each PostgreSQL type becomes JSON. An update that
 //! leaves a TOASTed column unchanged does not carry its value: the column

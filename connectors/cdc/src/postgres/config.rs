@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use validator::{Validate, ValidationError};
 
 use crate::common::features::{CdcFeaturesConfig, ColumnFilter};
+pub use crate::common::snapshot::SnapshotMode;
 
 use super::PostgresCdcSource;
 
@@ -50,23 +51,6 @@ pub struct TlsSettings {
     /// PEM file of the CA that signed the server's certificate (for `verify-ca`/`verify-full`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_cert: Option<PathBuf>,
-}
-
-/// When the source reads the tables' existing rows before streaming changes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SnapshotMode {
-    /// On the first run (no committed position yet), then stream.
-    #[default]
-    Initial,
-    /// On every start, then stream from the slot's position.
-    Always,
-    /// Never: stream changes only.
-    Never,
-    /// When there is no committed position or the replication slot is gone.
-    WhenNeeded,
-    /// Snapshot once and finish; no streaming.
-    InitialOnly,
 }
 
 /// Streams changes from PostgreSQL through logical replication (pgoutput).

@@ -1,16 +1,12 @@
-//! Rows to events: the Debezium-style envelope, keys, stream names, column
-//! filters and the unchanged-TOAST marker, shared by the snapshot and the
-//! stream.
-
-use std::collections::BTreeMap;
+//! PostgreSQL rows to events: text and pgoutput values decoded by type, the
+//! unchanged-TOAST marker, and the PostgreSQL coordinates of the shared
+//! envelope ([`crate::common::envelope`]), used by the snapshot and the stream.
 
 use chrono::{DateTime, Utc};
-use rivven_connect::{
-    ConnectorError, ErrorKind, EventType, SourceEvent, TopicMetadata, TopicResolver,
-};
+use rivven_connect::{ConnectorError, ErrorKind, EventType, SourceEvent};
 use serde_json::{json, Map, Value};
 
-use crate::common::features::{filter_for, ColumnFilter};
+use crate::common::envelope::{self, EnvelopeBuilder, SourceCoordinates, TableRef};
 
 use super::config::PostgresCdcConfig;
 use super::pgoutput::TupleValue;
@@ -25,26 +21,26 @@ pub(crate) fn pg_time(micros: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros.saturating_add(PG_EPOCH_MICROS)).unwrap_or_default()
 }
 
-/// How one table's rows become events.
+/// How one table's rows become events: the shared shape and the column types.
 #[derive(Debug, Clone)]
 pub(crate) struct TableShape {
-    pub schema: String,
-    pub table: String,
-    /// The event stream (topic) name.
-    pub stream: String,
+    /// Names, stream, key and column filter.
+    pub envelope: envelope::TableShape,
     pub columns: Vec<(String, PgType)>,
-    /// Indexes of the key columns.
-    pub key: Vec<usize>,
-    pub filter: Option<ColumnFilter>,
 }
 
 impl TableShape {
-    /// Whether column `i` (`name`) is decoded at all: a column that
-    /// `column_filters` drops is never read (its value cannot reach an
-    /// event, an error message or a dead letter), unless it is part of the
-    /// key, which the event's key needs.
-    fn decodes(&self, i: usize, name: &str) -> bool {
-        self.filter.as_ref().is_none_or(|f| f.keeps(name)) || self.key.contains(&i)
+    /// The event stream (topic) name.
+    pub(crate) fn stream(&self) -> &str {
+        &self.envelope.stream
+    }
+
+    fn schema(&self) -> &str {
+        self.envelope.table.namespace()
+    }
+
+    fn table(&self) -> &str {
+        &self.envelope.table.table
     }
 }
 
@@ -61,37 +57,60 @@ pub(crate) struct Position {
     pub snapshot: bool,
 }
 
+/// `source{…, lsn, commit_lsn, txId, …}`, `position` = the change's LSN as text.
+impl SourceCoordinates for Position {
+    const CONNECTOR: &'static str = "postgres-cdc";
+
+    fn source_fields(&self, source: &mut Map<String, Value>) {
+        source.insert("lsn".into(), json!(self.lsn));
+        source.insert("commit_lsn".into(), json!(self.commit_lsn));
+        source.insert("txId".into(), json!(self.xid));
+    }
+
+    fn position(&self) -> Value {
+        Value::String(format_lsn(self.lsn))
+    }
+
+    fn transaction_id(&self) -> Option<String> {
+        self.xid.map(|x| x.to_string())
+    }
+
+    fn commit_time(&self) -> Option<DateTime<Utc>> {
+        self.commit_ts_micros.map(pg_time)
+    }
+
+    fn is_snapshot(&self) -> bool {
+        self.snapshot
+    }
+}
+
 /// Builds events; one per source run.
 pub(crate) struct EventFactory {
     database: String,
-    resolver: Option<TopicResolver>,
-    filters: BTreeMap<String, ColumnFilter>,
+    envelope: EnvelopeBuilder,
     toast_placeholder: String,
 }
 
 impl EventFactory {
     pub(crate) fn new(config: &PostgresCdcConfig) -> Result<Self, ConnectorError> {
-        let resolver = match &config.topic_routing {
-            Some(template) => Some(
-                TopicResolver::new(template.clone(), config.normalization.clone())
-                    .map_err(|e| e.context("topic_routing"))?,
-            ),
-            None => None,
-        };
         Ok(Self {
             database: config.database.clone(),
-            resolver,
-            filters: config.column_filters.clone(),
+            envelope: EnvelopeBuilder::new(
+                config.topic_routing.as_deref(),
+                &config.normalization,
+                &config.column_filters,
+            )?,
             toast_placeholder: config.unchanged_toast_value.clone(),
         })
     }
 
+    fn table_ref(&self, schema: &str, table: &str) -> TableRef {
+        TableRef::new(self.database.clone(), Some(schema), table)
+    }
+
     /// The stream name of a table: `topic_routing` resolved, or `schema.table`.
     pub(crate) fn stream_name(&self, schema: &str, table: &str) -> String {
-        match &self.resolver {
-            Some(r) => r.resolve(&TopicMetadata::new(self.database.clone(), schema, table)),
-            None => format!("{schema}.{table}"),
-        }
+        self.envelope.stream_name(&self.table_ref(schema, table))
     }
 
     /// The shape of a table with these columns (`key`: key column indexes).
@@ -102,13 +121,14 @@ impl EventFactory {
         columns: Vec<(String, PgType)>,
         key: Vec<usize>,
     ) -> TableShape {
+        let key = key
+            .iter()
+            .filter_map(|&i| columns.get(i))
+            .map(|(name, _)| name.clone())
+            .collect();
         TableShape {
-            stream: self.stream_name(schema, table),
-            filter: filter_for(&self.filters, schema, table).cloned(),
-            schema: schema.to_string(),
-            table: table.to_string(),
+            envelope: self.envelope.table(self.table_ref(schema, table), key),
             columns,
-            key,
         }
     }
 
@@ -120,8 +140,8 @@ impl EventFactory {
         pos: &Position,
     ) -> Result<Map<String, Value>, ConnectorError> {
         let mut row = Map::with_capacity(shape.columns.len());
-        for (i, ((name, ty), value)) in shape.columns.iter().zip(values).enumerate() {
-            if !shape.decodes(i, name) {
+        for ((name, ty), value) in shape.columns.iter().zip(values) {
+            if !shape.envelope.decodes(name) {
                 continue;
             }
             let v = match value {
@@ -149,8 +169,8 @@ impl EventFactory {
                 ErrorKind::Transient,
                 format!(
                     "{}.{} at LSN {}: the change has {} columns but the relation has {}",
-                    shape.schema,
-                    shape.table,
+                    shape.schema(),
+                    shape.table(),
                     format_lsn(pos.lsn),
                     values.len(),
                     shape.columns.len()
@@ -158,8 +178,8 @@ impl EventFactory {
             ));
         }
         let mut row = Map::with_capacity(shape.columns.len());
-        for (i, ((name, ty), value)) in shape.columns.iter().zip(values).enumerate() {
-            if !shape.decodes(i, name) {
+        for ((name, ty), value) in shape.columns.iter().zip(values) {
+            if !shape.envelope.decodes(name) {
                 continue;
             }
             let v = match value {
@@ -180,18 +200,11 @@ impl EventFactory {
     }
 
     /// A key-only old tuple (`REPLICA IDENTITY DEFAULT`/index): only the key columns.
-    pub(crate) fn key_only(shape: &TableShape, mut row: Map<String, Value>) -> Map<String, Value> {
-        let keep: Vec<&str> = shape
-            .key
-            .iter()
-            .filter_map(|&i| shape.columns.get(i))
-            .map(|(n, _)| n.as_str())
-            .collect();
-        row.retain(|k, _| keep.contains(&k.as_str()));
-        row
+    pub(crate) fn key_only(shape: &TableShape, row: Map<String, Value>) -> Map<String, Value> {
+        shape.envelope.key_only(row)
     }
 
-    /// The event for one change.
+    /// The event for one change (`toasted`: the unchanged TOAST columns).
     pub(crate) fn event(
         &self,
         shape: &TableShape,
@@ -201,32 +214,9 @@ impl EventFactory {
         pos: &Position,
         toasted: Vec<String>,
     ) -> SourceEvent {
-        let key = key_of(shape, after.as_ref().or(before.as_ref()));
-        let filter = |row: Option<Map<String, Value>>| {
-            row.map(|mut r| {
-                if let Some(f) = &shape.filter {
-                    f.apply(&mut r);
-                }
-                Value::Object(r)
-            })
-        };
-        let mut event = SourceEvent::cdc(
-            event_type,
-            shape.stream.clone(),
-            filter(before),
-            filter(after),
-        );
-        let ts = pos.commit_ts_micros.map(pg_time).unwrap_or_else(Utc::now);
-        let source = self.source_block(shape, pos, ts);
-        if let Value::Object(data) = &mut event.data {
-            data.insert("source".into(), source.clone());
-        }
-        event.timestamp = ts;
-        event.namespace = Some(shape.schema.clone());
-        event.key = key;
-        event.metadata.position = Some(Value::String(format_lsn(pos.lsn)));
-        event.metadata.transaction_id = pos.xid.map(|x| x.to_string());
-        event.metadata.source = Some(source);
+        let mut event = self
+            .envelope
+            .event(&shape.envelope, event_type, before, after, pos);
         if !toasted.is_empty() {
             event
                 .metadata
@@ -238,47 +228,13 @@ impl EventFactory {
 
     /// A truncate of one table.
     pub(crate) fn truncate(&self, shape: &TableShape, pos: &Position) -> SourceEvent {
-        let mut event = self.event(shape, EventType::Truncate, None, None, pos, Vec::new());
-        event.key = None;
-        event
+        self.envelope.truncate(&shape.envelope, pos)
     }
 
     /// The tombstone (null value, same key) that follows a delete.
     pub(crate) fn tombstone(delete: &SourceEvent) -> SourceEvent {
-        let mut t = delete.clone();
-        t.data = Value::Null;
-        t.metadata
-            .extra
-            .insert("tombstone".into(), Value::Bool(true));
-        t
+        EnvelopeBuilder::tombstone(delete)
     }
-
-    fn source_block(&self, shape: &TableShape, pos: &Position, ts: DateTime<Utc>) -> Value {
-        json!({
-            "connector": "postgres-cdc",
-            "db": self.database,
-            "schema": shape.schema,
-            "table": shape.table,
-            "lsn": pos.lsn,
-            "commit_lsn": pos.commit_lsn,
-            "txId": pos.xid,
-            "ts_ms": ts.timestamp_millis(),
-            "snapshot": pos.snapshot,
-        })
-    }
-}
-
-fn key_of(shape: &TableShape, row: Option<&Map<String, Value>>) -> Option<Value> {
-    let row = row?;
-    if shape.key.is_empty() {
-        return None;
-    }
-    let mut key = Map::with_capacity(shape.key.len());
-    for &i in &shape.key {
-        let (name, _) = shape.columns.get(i)?;
-        key.insert(name.clone(), row.get(name).cloned().unwrap_or(Value::Null));
-    }
-    Some(Value::Object(key))
 }
 
 fn decode(
@@ -291,8 +247,8 @@ fn decode(
     ty.decode_text(text).map_err(|e| {
         ConnectorError::data(format!(
             "{}.{} column `{column}` at LSN {}: {e}",
-            shape.schema,
-            shape.table,
+            shape.schema(),
+            shape.table(),
             format_lsn(pos.lsn)
         ))
     })
@@ -302,6 +258,7 @@ fn decode(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::common::features::ColumnFilter;
 
     /// Fails before the fix: the mismatch was `ErrorKind::Data`, a record
     /// error that `on_error: skip` swallowed (confirming the slot past it).
@@ -349,6 +306,61 @@ mod tests {
             err.chars().count() < 250,
             "quoted values are truncated: {err}"
         );
+    }
+
+    /// The envelope as `postgres-cdc` has always written it.
+    #[test]
+    fn the_postgres_envelope_carries_lsn_commit_lsn_and_xid() {
+        let mut config = PostgresCdcConfig::new("h", 5432, "shop", "u", "s", "p");
+        config.topic_routing = Some("cdc.{database}.{schema}.{table}".into());
+        let factory = EventFactory::new(&config).unwrap();
+        assert_eq!(factory.stream_name("sales", "t"), "cdc.shop.sales.t");
+        let shape = factory.shape(
+            "sales",
+            "t",
+            vec![("v".into(), PgType::Text), ("id".into(), PgType::Int4)],
+            vec![1],
+        );
+        let pos = Position {
+            lsn: 0x16B_3748,
+            commit_lsn: 0x16B_3800,
+            xid: Some(7),
+            commit_ts_micros: Some(1_500_000),
+            snapshot: false,
+        };
+        let row = factory
+            .text_row(&shape, &[Some("a".into()), Some("1".into())], &pos)
+            .unwrap();
+        let e = factory.event(
+            &shape,
+            EventType::Update,
+            None,
+            Some(row),
+            &pos,
+            vec!["v".into()],
+        );
+        assert_eq!(e.stream, "cdc.shop.sales.t");
+        assert_eq!(e.namespace.as_deref(), Some("sales"));
+        assert_eq!(e.key, Some(json!({"id": 1})));
+        assert_eq!(
+            e.data["source"],
+            json!({
+                "connector": "postgres-cdc", "db": "shop", "schema": "sales", "table": "t",
+                "lsn": 0x16B_3748, "commit_lsn": 0x16B_3800, "txId": 7,
+                "ts_ms": 946_684_801_500_i64, "snapshot": false
+            })
+        );
+        assert_eq!(e.metadata.position, Some(json!("0/16B3748")));
+        assert_eq!(e.metadata.transaction_id.as_deref(), Some("7"));
+        assert_eq!(e.metadata.extra["unchanged_toast"], json!(["v"]));
+        let snap = Position {
+            snapshot: true,
+            ..Position::default()
+        };
+        let t = factory.truncate(&shape, &snap);
+        assert_eq!(t.key, None);
+        assert_eq!(t.data["source"]["txId"], Value::Null);
+        assert_eq!(t.data["source"]["snapshot"], true);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use pgwire_replication::{
     Lsn, PgWireError, ReplicationClient, ReplicationConfig, SslMode, TlsConfig,
 };
 use rivven_connect::{ConnectorError, ErrorKind};
+use serde::{Deserialize, Serialize};
 
 use super::config::{PostgresCdcConfig, TlsMode};
 
@@ -240,6 +241,29 @@ pub(crate) fn parse_lsn(text: &str) -> Option<u64> {
 /// Integer → LSN text.
 pub(crate) fn format_lsn(lsn: u64) -> String {
     Lsn(lsn).to_pg_string()
+}
+
+/// An LSN as committed states store it: its text form (`"0/16B3748"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct PgLsn(pub u64);
+
+impl Serialize for PgLsn {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format_lsn(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for PgLsn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_lsn(&text).map(PgLsn).ok_or_else(|| {
+            serde::de::Error::custom("not an LSN (expected text such as \"0/16B3748\")")
+        })
+    }
+}
+
+impl crate::common::resume::Position for PgLsn {
+    const KEY: &'static str = "lsn";
 }
 
 #[cfg(test)]

@@ -13,15 +13,16 @@ use rivven_connect::{
     Catalog, CheckResult, ConfiguredCatalog, ConnectorError, ConnectorSpec, Result, Source,
     SourceEvent, State,
 };
-use serde_json::{json, Value};
 use tokio::sync::Notify;
 
 use crate::common::features::Deduplicator;
+use crate::common::resume::{position_of, ResumeState};
+use crate::common::snapshot::{plan, CursorAction, CursorStatus, SnapshotRun, StreamFrom};
 
 use super::catalog::{published_tables, TableInfo, TableSet, TypeCatalog};
-use super::config::{PostgresCdcConfig, PostgresCdcConfigSpec, SnapshotMode};
+use super::config::{PostgresCdcConfig, PostgresCdcConfigSpec};
 use super::events::{EventFactory, Position, TableShape};
-use super::session::{classify, format_lsn, parse_lsn, quote_ident, Session};
+use super::session::{classify, quote_ident, PgLsn, Session};
 use super::setup::{
     create_slot, drop_slot, ensure_publication, publication_exists, server_facts, slot_gone,
     slot_info, slot_info_released, SlotSnapshot,
@@ -40,66 +41,6 @@ struct Shared {
     /// Newest durably committed LSN.
     confirmed: AtomicU64,
     wake: Notify,
-}
-
-/// The committed position, parsed from [`State`].
-#[derive(Debug, Default, Clone)]
-struct Resume {
-    /// End LSN of the last committed transaction (or heartbeat).
-    lsn: Option<u64>,
-    snapshot_complete: bool,
-    /// Tables an interrupted snapshot finished.
-    snapshot_done: Vec<String>,
-}
-
-impl Resume {
-    fn from_state(state: Option<&State>) -> Self {
-        let Some(state) = state else {
-            return Self::default();
-        };
-        let lsn = state
-            .global
-            .get("lsn")
-            .and_then(Value::as_str)
-            .and_then(parse_lsn);
-        let snapshot = state.global.get("snapshot");
-        let status = snapshot
-            .and_then(|s| s.get("status"))
-            .and_then(Value::as_str);
-        let snapshot_done = match status {
-            Some("running") => snapshot
-                .and_then(|s| s.get("done"))
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        Self {
-            lsn,
-            snapshot_complete: status == Some("complete"),
-            snapshot_done,
-        }
-    }
-}
-
-fn snapshot_state(
-    status: &str,
-    lsn: Option<u64>,
-    done: &[String],
-    stream_lsn: Option<u64>,
-) -> SourceEvent {
-    let mut b = State::builder().global(
-        "snapshot",
-        json!({"status": status, "lsn": lsn.map(format_lsn), "done": done}),
-    );
-    if let Some(l) = stream_lsn {
-        b = b.global("lsn", json!(format_lsn(l)));
-    }
-    SourceEvent::state(b.build())
 }
 
 /// One line, for a failed check.
@@ -182,60 +123,49 @@ impl Source for PostgresCdcSource {
         catalog: &ConfiguredCatalog,
         state: Option<State>,
     ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
-        let resume = Resume::from_state(state.as_ref());
-        let mut session = Session::connect(config, resume.lsn.unwrap_or(0)).await?;
+        let resume = ResumeState::<PgLsn>::from_state(state.as_ref())?;
+        let committed = resume.position.map(|l| l.0);
+        let mut session = Session::connect(config, committed.unwrap_or(0)).await?;
         let facts = server_facts(&mut session).await?;
-        let streaming = config.snapshot_mode != SnapshotMode::InitialOnly;
+        let streaming = config.snapshot_mode.streams();
         if streaming {
             facts.require_logical()?;
             facts.require_replication(&config.user)?;
             ensure_publication(&mut session, config).await?;
         }
-        let mut slot = if streaming {
+        let slot = if streaming {
             slot_info_released(&mut session, &config.slot_name).await?
         } else {
             None
+        };
+        let cursor = match &slot {
+            None => CursorStatus::Missing,
+            Some(s) if s.is_lost() => CursorStatus::Lost,
+            Some(_) => CursorStatus::Usable,
         };
         // A slot that is gone (or that the server invalidated) while we hold
         // a committed position: a new slot would start at the current WAL
         // position and skip everything in between. Only a re-snapshot
         // (`when_needed`, `always`) closes that gap.
-        let lost = slot.as_ref().is_some_and(|s| s.is_lost());
-        if streaming && (slot.is_none() || lost) {
-            let resnapshot = matches!(
-                config.snapshot_mode,
-                SnapshotMode::WhenNeeded | SnapshotMode::Always
-            );
-            match resume.lsn {
-                Some(committed) if !resnapshot => {
-                    return Err(slot_gone(&config.slot_name, committed, lost));
-                }
-                _ if lost => {
-                    tracing::warn!(slot = %config.slot_name, "the replication slot was invalidated by the server: dropping it to re-create it and snapshot again");
-                    drop_slot(&mut session, &config.slot_name).await?;
-                    slot = None;
-                }
-                _ => {}
-            }
+        let plan = plan(config.snapshot_mode, &resume, cursor)
+            .map_err(|gone| slot_gone(&config.slot_name, gone.committed.0, gone.lost))?;
+        if plan.cursor == CursorAction::Recreate {
+            tracing::warn!(slot = %config.slot_name, "the replication slot was invalidated by the server: dropping it to re-create it and snapshot again");
+            drop_slot(&mut session, &config.slot_name).await?;
         }
-        match &slot {
-            Some(s) => s.usable(&config.slot_name, &config.database)?,
-            None if streaming && !config.auto_create_slot => {
+        match (&slot, plan.cursor) {
+            (Some(s), CursorAction::Keep) if streaming => {
+                s.usable(&config.slot_name, &config.database)?
+            }
+            (_, CursorAction::Create | CursorAction::Recreate) if !config.auto_create_slot => {
                 return Err(ConnectorError::config(format!(
                     "replication slot `{}` does not exist and auto_create_slot is false",
                     config.slot_name
                 )))
             }
-            None => {}
+            _ => {}
         }
-        let snapshot_needed = match config.snapshot_mode {
-            SnapshotMode::Initial => resume.lsn.is_none(),
-            SnapshotMode::Always => true,
-            SnapshotMode::Never => false,
-            SnapshotMode::WhenNeeded => resume.lsn.is_none() || slot.is_none(),
-            SnapshotMode::InitialOnly => !resume.snapshot_complete,
-        };
-        if !streaming && !snapshot_needed {
+        if plan.is_idle() {
             return Ok(futures::stream::empty().boxed());
         }
         let (tables, types, factory) = describe(&mut session, config).await?;
@@ -257,25 +187,26 @@ impl Source for PostgresCdcSource {
                     .collect();
                 (t.clone(), factory.shape(&t.schema, &t.name, columns, key))
             })
-            .filter(|(t, s)| selected(&s.stream, &t.qualified()))
+            .filter(|(t, s)| selected(s.stream(), &t.qualified()))
             .collect();
 
         // Where streaming starts, and the snapshot's consistent point.
-        let mut point = resume
-            .lsn
-            .or(slot.as_ref().and_then(|s| s.confirmed_flush_lsn));
-        if snapshot_needed {
+        let mut point = match &plan.stream {
+            Some(StreamFrom::Cursor) => slot.as_ref().and_then(|s| s.confirmed_flush_lsn),
+            _ => committed,
+        };
+        if plan.snapshot.is_some() {
             session
                 .query("BEGIN ISOLATION LEVEL REPEATABLE READ")
                 .await?;
-            if streaming && slot.is_none() {
+            if plan.snapshot_at_new_cursor() {
                 // The slot's own snapshot: the stream continues exactly where it ends.
                 point =
                     Some(create_slot(&mut session, &config.slot_name, SlotSnapshot::Use).await?);
             } else if streaming {
                 tracing::info!(slot = %config.slot_name, "the slot exists: snapshot in a new transaction; changes made since the slot's position may arrive twice");
             }
-        } else if streaming && slot.is_none() {
+        } else if plan.stream == Some(StreamFrom::NewCursor) {
             // Only without a committed position (checked above): nothing is skipped.
             point =
                 Some(create_slot(&mut session, &config.slot_name, SlotSnapshot::Nothing).await?);
@@ -311,11 +242,11 @@ impl Source for PostgresCdcSource {
         let shared = Arc::clone(&self.shared);
         let stream = async_stream::stream! {
             let decoder = ChangeDecoder::new(parts);
-            if snapshot_needed {
-                let mut done = resume.snapshot_done.clone();
+            if let Some(snapshot) = plan.snapshot {
+                let mut run = SnapshotRun::new(point.map(PgLsn), snapshot.done);
                 let snap_pos = Position { lsn: point.unwrap_or(0), commit_lsn: point.unwrap_or(0), snapshot: true, ..Position::default() };
                 for (table, shape) in &shapes {
-                    if done.contains(&table.qualified()) {
+                    if run.is_done(&table.qualified()) {
                         continue;
                     }
                     let mut rows = SnapshotCursor::open(&mut session, table, chunk).await;
@@ -334,12 +265,11 @@ impl Source for PostgresCdcSource {
                         }
                     }
                     if let Err(e) = rows.close(&mut session).await { yield Err(e); return; }
-                    done.push(table.qualified());
-                    yield Ok(snapshot_state("running", point, &done, None));
+                    yield run.table_done(table.qualified()).map(SourceEvent::state);
                 }
                 if let Err(e) = session.query("COMMIT").await { yield Err(e); return; }
-                tracing::info!(tables = done.len(), "snapshot complete");
-                yield Ok(snapshot_state("complete", point, &[], if streaming { point } else { None }));
+                tracing::info!(tables = run.done().len(), "snapshot complete");
+                yield run.complete(streaming).map(SourceEvent::state);
             }
             if !streaming {
                 return;
@@ -349,7 +279,7 @@ impl Source for PostgresCdcSource {
                 Ok(c) => c,
                 Err(e) => { yield Err(e); return; }
             };
-            let mut reported = resume.lsn.unwrap_or(0);
+            let mut reported = committed.unwrap_or(0);
             let mut out = Vec::new();
             loop {
                 let confirmed = shared.confirmed.load(Ordering::Acquire);
@@ -382,12 +312,7 @@ impl Source for PostgresCdcSource {
     }
 
     async fn commit(&self, _config: &PostgresCdcConfig, state: &State) -> Result<()> {
-        if let Some(lsn) = state
-            .global
-            .get("lsn")
-            .and_then(Value::as_str)
-            .and_then(parse_lsn)
-        {
+        if let Some(PgLsn(lsn)) = position_of::<PgLsn>(state)? {
             self.shared.confirmed.fetch_max(lsn, Ordering::AcqRel);
             self.shared.wake.notify_one();
         }
@@ -468,6 +393,7 @@ impl SnapshotCursor {
 mod tests {
     use super::super::stream::checkpoint;
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn resume_reads_the_committed_position() {
@@ -478,28 +404,62 @@ mod tests {
                 json!({"status": "running", "done": ["public.a"]}),
             )
             .build();
-        let r = Resume::from_state(Some(&state));
-        assert_eq!(r.lsn, Some(0x16B_3748));
-        assert!(!r.snapshot_complete);
-        assert_eq!(r.snapshot_done, vec!["public.a".to_string()]);
+        let r = ResumeState::<PgLsn>::from_state(Some(&state)).unwrap();
+        assert_eq!(r.position, Some(PgLsn(0x16B_3748)));
+        assert!(!r.snapshot_complete());
+        assert_eq!(r.tables_done(), ["public.a".to_string()]);
         let done = State::builder()
             .global(
                 "snapshot",
                 json!({"status": "complete", "done": ["public.a"]}),
             )
             .build();
-        let r = Resume::from_state(Some(&done));
-        assert!(r.snapshot_complete);
+        let r = ResumeState::<PgLsn>::from_state(Some(&done)).unwrap();
+        assert!(r.snapshot_complete());
         assert!(
-            r.snapshot_done.is_empty(),
+            r.tables_done().is_empty(),
             "a finished snapshot skips nothing next time"
         );
-        assert_eq!(Resume::from_state(None).lsn, None);
+        assert_eq!(
+            ResumeState::<PgLsn>::from_state(None).unwrap().position,
+            None
+        );
+    }
+
+    /// What the source has always written resumes: the merged state after a
+    /// snapshot and some streaming, as the offset store holds it.
+    #[test]
+    fn offsets_written_before_the_shared_core_still_resume() {
+        let stored = r#"{"streams":{},"global":{"lsn":"1/10","snapshot":{"done":[],"lsn":"0/16B3748","status":"complete"}}}"#;
+        let state: State = serde_json::from_str(stored).unwrap();
+        let r = ResumeState::<PgLsn>::from_state(Some(&state)).unwrap();
+        assert_eq!(r.position, Some(PgLsn(0x1_0000_0010)));
+        assert_eq!(r.snapshot.unwrap().point, Some(PgLsn(0x16B_3748)));
+        let interrupted =
+            r#"{"global":{"snapshot":{"done":["public.a"],"lsn":"0/16B3748","status":"running"}}}"#;
+        let state: State = serde_json::from_str(interrupted).unwrap();
+        let r = ResumeState::<PgLsn>::from_state(Some(&state)).unwrap();
+        assert_eq!(r.position, None);
+        assert_eq!(r.tables_done(), ["public.a".to_string()]);
+    }
+
+    /// Fails before the fix: a malformed `lsn` read as "no position", so the
+    /// source snapshotted again (`initial`) or, with the slot gone, created a
+    /// new one past every change since the real committed position.
+    #[test]
+    fn a_malformed_committed_lsn_is_an_error_not_a_fresh_start() {
+        for bad in [json!("not an lsn"), json!(23_000_000), json!("")] {
+            let state = State::builder().global("lsn", bad.clone()).build();
+            let err = ResumeState::<PgLsn>::from_state(Some(&state)).unwrap_err();
+            assert!(err.to_string().contains("`lsn`"), "{bad}: {err}");
+            assert!(!err.is_retryable());
+            assert!(position_of::<PgLsn>(&state).is_err(), "{bad}");
+        }
     }
 
     #[test]
     fn checkpoints_carry_the_lsn_as_text() {
-        let e = checkpoint(0x1_0000_0010);
+        let e = checkpoint(0x1_0000_0010).unwrap();
         let s: State = serde_json::from_value(e.data).unwrap();
         assert_eq!(s.global["lsn"], json!("1/10"));
     }

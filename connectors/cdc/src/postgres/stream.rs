@@ -11,15 +11,16 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use pgwire_replication::ReplicationEvent;
-use rivven_connect::{ConnectorError, ErrorKind, EventType, Result, SourceEvent, State};
+use rivven_connect::{ConnectorError, ErrorKind, EventType, Result, SourceEvent};
 use serde_json::{json, Value};
 
 use crate::common::features::{fingerprint, Deduplicator, TombstoneConfig};
+use crate::common::resume;
 
 use super::catalog::TypeCatalog;
 use super::events::{EventFactory, Position, TableShape};
 use super::pgoutput::{decode, PgOutputMessage, Relation, TupleValue};
-use super::session::format_lsn;
+use super::session::{format_lsn, PgLsn};
 
 /// Whether a table (`stream name`, `schema.table`) is selected.
 pub(crate) type TableFilter = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
@@ -74,12 +75,8 @@ pub(crate) struct DecoderParts {
 }
 
 /// A checkpoint event for `lsn`.
-pub(crate) fn checkpoint(lsn: u64) -> SourceEvent {
-    SourceEvent::state(
-        State::builder()
-            .global("lsn", json!(format_lsn(lsn)))
-            .build(),
-    )
+pub(crate) fn checkpoint(lsn: u64) -> Result<SourceEvent> {
+    resume::checkpoint(&PgLsn(lsn)).map(SourceEvent::state)
 }
 
 impl ChangeDecoder {
@@ -157,7 +154,7 @@ impl ChangeDecoder {
         if end_lsn > self.checkpoint_lsn {
             self.checkpoint_lsn = end_lsn;
             self.last_checkpoint = Instant::now();
-            out.push(Ok(checkpoint(end_lsn)));
+            out.push(checkpoint(end_lsn));
         }
     }
 
@@ -172,7 +169,7 @@ impl ChangeDecoder {
             self.checkpoint_lsn = wal_end;
             self.last_checkpoint = Instant::now();
             tracing::debug!(lsn = %format_lsn(wal_end), "heartbeat checkpoint");
-            out.push(Ok(checkpoint(wal_end)));
+            out.push(checkpoint(wal_end));
         }
     }
 
@@ -276,7 +273,7 @@ impl ChangeDecoder {
         let shape = self
             .factory
             .shape(&relation.namespace, &relation.name, columns, key);
-        let included = (self.include)(&shape.stream, &qualified);
+        let included = (self.include)(shape.stream(), &qualified);
         self.relations
             .insert(relation.id, RelationEntry { shape, included });
     }
@@ -341,9 +338,9 @@ impl ChangeDecoder {
             // Unique per change: the transaction (commit LSN) and the
             // change's place in it — never the change's own LSN alone.
             let position = json!([pos.commit_lsn, ordinal]);
-            let print = fingerprint(&shape.stream, &key, &position, op);
+            let print = fingerprint(shape.stream(), &key, &position, op);
             if dedup.check_and_insert(print, Instant::now()) {
-                tracing::debug!(stream = %shape.stream, lsn = %format_lsn(lsn), "dropping a duplicate change");
+                tracing::debug!(stream = %shape.stream(), lsn = %format_lsn(lsn), "dropping a duplicate change");
                 return;
             }
         }
