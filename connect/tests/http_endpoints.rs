@@ -1,5 +1,6 @@
 //! The runtime's own HTTP endpoints (`Runtime::builder().http(…)`), read over
 //! plain HTTP/1.1 the way a probe or a Prometheus scraper would.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;

@@ -309,6 +309,7 @@ impl RuntimeBuilder {
             metrics: metrics.clone(),
             started: Instant::now(),
         };
+        #[cfg_attr(not(feature = "http"), allow(unused_mut))]
         let mut tasks = vec![tokio::spawn(async move {
             let mut tick = tokio::time::interval(METRICS_UPKEEP);
             loop {
@@ -413,7 +414,7 @@ impl Runtime {
 
     /// Per-pipeline state and counters, read directly (no actor round trip).
     pub fn status_now(&self) -> RuntimeStatus {
-        snapshot(self.stats.iter())
+        self.view.status()
     }
 
     /// Wait until every pipeline has ended (completed, stopped or failed), then stop the runtime.

@@ -9,7 +9,7 @@ mod metered_sink;
 use metrics::{Counter, Gauge, Key, Label};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use tokio::sync::watch;
 
 use crate::util::metrics::{names, MetricsRecorder};
@@ -163,9 +163,11 @@ struct Series {
     pipeline: String,
     source: String,
     in_flight: Gauge,
-    lag_ms: Gauge,
-    source_lag: Gauge,
-    source_bytes: Counter,
+    /// `lag_ms` and `source_lag_seconds`, registered by the first write (a
+    /// lag of 0 before anything was written would be a lie).
+    lag: OnceLock<(Gauge, Gauge)>,
+    /// Registered by the first byte count, for the same reason.
+    source_bytes: OnceLock<Counter>,
 }
 
 impl Series {
@@ -255,17 +257,13 @@ impl PipelineStats {
             pipeline: name.clone(),
             source,
             in_flight: Gauge::noop(),
-            lag_ms: Gauge::noop(),
-            source_lag: Gauge::noop(),
-            source_bytes: Counter::noop(),
+            lag: OnceLock::new(),
+            source_bytes: OnceLock::new(),
         };
-        let src = Some(("source", series.source.clone()));
-        let src = src.as_ref().map(|(k, v)| (*k, v.as_str()));
+        let source = series.source.clone();
+        let src = Some(("source", source.as_str()));
         let snk = Some(("sink", sink.as_str()));
         series.in_flight = series.gauge(names::IN_FLIGHT_EVENTS, None);
-        series.lag_ms = series.gauge(names::LAG_MS, None);
-        series.source_lag = series.gauge(names::SOURCE_LAG_SECONDS, src);
-        series.source_bytes = series.counter(names::SOURCE_BYTES, src);
         let one = |n| StatCounter::new(vec![series.counter(n, None)]);
         let stats = Self {
             name,
@@ -308,7 +306,16 @@ impl PipelineStats {
     #[allow(dead_code)] // the source actor's hook for `rivven_connect_source_bytes_total`
     pub(crate) fn add_read(&self, events: u64, bytes: u64) {
         self.read.add(events);
-        self.series.source_bytes.increment(bytes);
+        let series = &self.series;
+        series
+            .source_bytes
+            .get_or_init(|| {
+                series.counter(
+                    names::SOURCE_BYTES,
+                    Some(("source", series.source.as_str())),
+                )
+            })
+            .increment(bytes);
     }
 
     pub(crate) fn add_in_flight(&self, n: u64) {
@@ -337,8 +344,18 @@ impl PipelineStats {
     pub(crate) fn record_lag(&self, newest: chrono::DateTime<chrono::Utc>) {
         let lag = (chrono::Utc::now() - newest).num_milliseconds().max(0) as u64;
         self.lag_ms.store(lag.min(u64::MAX - 1), Ordering::Relaxed);
-        self.series.lag_ms.set(lag as f64);
-        self.series.source_lag.set(lag as f64 / 1000.0);
+        let series = &self.series;
+        let (lag_ms, lag_seconds) = series.lag.get_or_init(|| {
+            (
+                series.gauge(names::LAG_MS, None),
+                series.gauge(
+                    names::SOURCE_LAG_SECONDS,
+                    Some(("source", series.source.as_str())),
+                ),
+            )
+        });
+        lag_ms.set(lag as f64);
+        lag_seconds.set(lag as f64 / 1000.0);
     }
 
     pub(crate) fn set_error(&self, error: impl Into<String>) {
