@@ -41,6 +41,7 @@ mod connector;
 pub mod derive;
 mod error;
 mod event;
+pub mod http;
 #[macro_use]
 mod macros;
 pub mod registry;
@@ -63,6 +64,9 @@ pub use error::{BoxError, ConnectError, ConnectorError, ErrorKind, Result};
 pub use event::{
     approx_value_size, EventMetadata, EventType, LogLevel, SourceEvent, SourceEventBuilder,
 };
+/// The `metrics` facade the runtime records into: connectors use
+/// `rivven_connect::metrics::counter!` and friends (see [`util::metrics`]).
+pub use metrics;
 /// Config derives (see [`mod@derive`]); the seeds' `…Derive` names are aliases.
 pub use rivven_connect_macros::{
     SinkConfig, SinkConfig as SinkConfigDerive, SourceConfig, SourceConfig as SourceConfigDerive,

@@ -50,6 +50,8 @@ pub use any::{
 };
 pub use offset_store::{FileOffsetStore, MemoryOffsetStore, OffsetStore};
 pub use pipeline::{Pipeline, PipelineBuilder};
+#[cfg(feature = "http")]
+pub(crate) use root::RuntimeView;
 pub use root::{Runtime, RuntimeBuilder, DEFAULT_DATA_DIR};
 pub use settings::{OnError, PipelineSettings, RestartPolicy};
 pub use stats::{PipelineState, PipelineStatus, RuntimeStatus};

@@ -16,7 +16,8 @@ pub mod exports {
         SharedCircuitBreaker,
     };
     pub use super::metrics::{
-        HistogramSnapshot, Labels, MetricKey, Metrics, MetricsCollector, MetricsSnapshot, Timer,
+        HistogramSnapshot, Labels, MetricKey, Metrics, MetricsCollector, MetricsRecorder,
+        MetricsSnapshot, Timer,
     };
     pub use super::rate_limit::{RateLimiter, RateLimiterConfig};
     pub use super::retry::{retry, retry_result, RetryConfig, RetryGuard, RetryOutcome, Retryable};

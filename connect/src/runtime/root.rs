@@ -1,18 +1,23 @@
 //! The runtime's root actor and the public [`Runtime`] handle.
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use metrics::Key;
+use ractor::{Actor, ActorProcessingErr, ActorRef, ActorStatus, SupervisionEvent};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 use super::messages::{RootMsg, SupervisorMsg};
 use super::offset_store::{FileOffsetStore, OffsetStore};
 use super::pipeline::{Pipeline, PipelineBuilder};
-use super::stats::{PipelineState, PipelineStats, RuntimeStatus};
+use super::stats::{MeteredSink, PipelineState, PipelineStats, RuntimeStatus};
 use super::supervisor::{PipelineSupervisor, SupervisorArgs};
 use crate::error::{ConnectorError, Result};
+use crate::util::metrics::{names, MetricsRecorder};
+
+/// How often histogram samples are drained into their summaries when nobody scrapes.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
 /// Default directory for runtime data (offsets) when none is configured.
 pub const DEFAULT_DATA_DIR: &str = "./rivven-data";
@@ -119,11 +124,47 @@ fn snapshot<'a>(stats: impl Iterator<Item = &'a Arc<PipelineStats>>) -> RuntimeS
     }
 }
 
+/// What the status, health and metrics readers of a runtime need: shared by
+/// the [`Runtime`] handle and its HTTP server.
+#[derive(Clone)]
+pub(crate) struct RuntimeView {
+    root: ActorRef<RootMsg>,
+    stats: Vec<Arc<PipelineStats>>,
+    metrics: MetricsRecorder,
+    started: Instant,
+}
+
+impl RuntimeView {
+    /// Per-pipeline state and counters, read directly.
+    pub(crate) fn status(&self) -> RuntimeStatus {
+        snapshot(self.stats.iter())
+    }
+
+    /// Whether the root actor is alive (it stops only when the runtime does).
+    pub(crate) fn is_live(&self) -> bool {
+        matches!(
+            self.root.get_status(),
+            ActorStatus::Starting | ActorStatus::Running | ActorStatus::Upgrading
+        )
+    }
+
+    /// The Prometheus text of every metric, with the uptime brought up to date.
+    pub(crate) fn render_metrics(&self) -> String {
+        self.metrics
+            .gauge(&Key::from_static_name(names::UPTIME_SECONDS))
+            .set(self.started.elapsed().as_secs_f64());
+        self.metrics.render()
+    }
+}
+
 /// Builder for [`Runtime`].
 pub struct RuntimeBuilder {
     store: Option<Arc<dyn OffsetStore>>,
     data_dir: PathBuf,
     pipelines: Vec<Result<Pipeline>>,
+    metrics: Option<MetricsRecorder>,
+    #[cfg(feature = "http")]
+    http: Option<String>,
 }
 
 impl std::fmt::Debug for RuntimeBuilder {
@@ -132,11 +173,45 @@ impl std::fmt::Debug for RuntimeBuilder {
             .field("store", &self.store)
             .field("data_dir", &self.data_dir)
             .field("pipelines", &self.pipelines.len())
-            .finish()
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
     }
 }
 
 impl RuntimeBuilder {
+    /// Record the runtime's metrics into `recorder` (default: a new
+    /// [`MetricsRecorder`]). At start the runtime installs its recorder as the
+    /// process-wide `metrics` recorder if none is installed yet, so that
+    /// connectors' `metrics::counter!` … land there too; to get them on the
+    /// `/metrics` of several runtimes in one process, install one recorder
+    /// yourself ([`MetricsRecorder::install_global`]) and pass a clone to each.
+    pub fn metrics(mut self, recorder: MetricsRecorder) -> Self {
+        self.metrics = Some(recorder);
+        self
+    }
+
+    /// Serve `/health`, `/ready`, `/live` and `/metrics` on `address`
+    /// (`host:port`; port 0 picks a free one, see [`Runtime::http_addr`]) for
+    /// as long as the [`Runtime`] lives. Binding fails [`start`](Self::start).
+    ///
+    /// ```no_run
+    /// # use rivven_connect::runtime::*;
+    /// # async fn demo(pipeline: PipelineBuilder) -> rivven_connect::Result<()> {
+    /// let runtime = Runtime::builder()
+    ///     .pipeline(pipeline)
+    ///     .http("127.0.0.1:8083")
+    ///     .start()
+    ///     .await?;
+    /// println!("serving on http://{}", runtime.http_addr().expect("bound"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "http")]
+    pub fn http(mut self, address: impl Into<String>) -> Self {
+        self.http = Some(address.into());
+        self
+    }
+
     /// Where committed offsets are stored (default: a [`FileOffsetStore`] under `data_dir/offsets`).
     pub fn offset_store(mut self, store: impl OffsetStore) -> Self {
         self.store = Some(Arc::new(store));
@@ -191,9 +266,31 @@ impl RuntimeBuilder {
         if !errors.is_empty() {
             return Err(ConnectorError::configuration(errors.join("; ")));
         }
+        #[cfg(feature = "http")]
+        let listener = match &self.http {
+            Some(address) => Some(crate::http::bind(address).await?),
+            None => None,
+        };
+        let metrics = self.metrics.unwrap_or_default();
+        if !metrics.install_global() {
+            tracing::debug!(
+                "another `metrics` recorder is installed; connector metrics recorded \
+                 through the facade go there, not to this runtime's /metrics"
+            );
+        }
+        for p in &mut pipelines {
+            p.sink.inner = MeteredSink::wrap(p.sink.inner.clone(), &p.name, &p.sink.name, &metrics);
+        }
         let stats: Vec<Arc<PipelineStats>> = pipelines
             .iter()
-            .map(|p| Arc::new(PipelineStats::new(p.name.clone())))
+            .map(|p| {
+                Arc::new(PipelineStats::with_metrics(
+                    p.name.clone(),
+                    p.source.name.clone(),
+                    p.sink.name.clone(),
+                    &metrics,
+                ))
+            })
             .collect();
         let (root, join) = Actor::spawn(
             None,
@@ -206,10 +303,37 @@ impl RuntimeBuilder {
         )
         .await
         .map_err(|e| ConnectorError::fatal(format!("could not start the runtime: {e}")))?;
+        let view = RuntimeView {
+            root: root.clone(),
+            stats: stats.clone(),
+            metrics: metrics.clone(),
+            started: Instant::now(),
+        };
+        #[cfg_attr(not(feature = "http"), allow(unused_mut))]
+        let mut tasks = vec![tokio::spawn(async move {
+            let mut tick = tokio::time::interval(METRICS_UPKEEP);
+            loop {
+                tick.tick().await;
+                metrics.run_upkeep();
+            }
+        })];
+        #[cfg(feature = "http")]
+        let http_addr = match listener {
+            Some(listener) => {
+                let (addr, task) = crate::http::spawn(listener, view.clone())?;
+                tasks.push(task);
+                Some(addr)
+            }
+            None => None,
+        };
         Ok(Runtime {
             root,
             join: Mutex::new(Some(join)),
             stats,
+            view,
+            tasks,
+            #[cfg(feature = "http")]
+            http_addr,
         })
     }
 }
@@ -220,6 +344,11 @@ pub struct Runtime {
     root: ActorRef<RootMsg>,
     join: Mutex<Option<JoinHandle<()>>>,
     stats: Vec<Arc<PipelineStats>>,
+    view: RuntimeView,
+    /// Metrics upkeep and the HTTP server: end with the runtime.
+    tasks: Vec<JoinHandle<()>>,
+    #[cfg(feature = "http")]
+    http_addr: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -237,7 +366,38 @@ impl Runtime {
             store: None,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             pipelines: Vec::new(),
+            metrics: None,
+            #[cfg(feature = "http")]
+            http: None,
         }
+    }
+
+    /// Where this runtime records its metrics.
+    pub fn metrics(&self) -> &MetricsRecorder {
+        &self.view.metrics
+    }
+
+    /// The Prometheus text exposition of this runtime's metrics (what
+    /// `/metrics` serves), with `rivven_connect_uptime_seconds` up to date.
+    pub fn render_metrics(&self) -> String {
+        self.view.render_metrics()
+    }
+
+    /// Whether the runtime's actors are alive (what `/live` reports).
+    pub fn is_live(&self) -> bool {
+        self.view.is_live()
+    }
+
+    /// The address the HTTP endpoints are served on, when
+    /// [`RuntimeBuilder::http`] was given (with port 0: the port picked).
+    #[cfg(feature = "http")]
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http_addr
+    }
+
+    #[cfg(feature = "http")]
+    pub(crate) fn view(&self) -> &RuntimeView {
+        &self.view
     }
 
     /// Per-pipeline state and counters, asked of the root actor.
@@ -254,7 +414,7 @@ impl Runtime {
 
     /// Per-pipeline state and counters, read directly (no actor round trip).
     pub fn status_now(&self) -> RuntimeStatus {
-        snapshot(self.stats.iter())
+        self.view.status()
     }
 
     /// Wait until every pipeline has ended (completed, stopped or failed), then stop the runtime.
@@ -323,6 +483,9 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.root.stop(None);
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 

@@ -1,9 +1,19 @@
 //! Live counters and state of a pipeline, readable without stopping it.
+//!
+//! Every counter also feeds its Prometheus series in the runtime's
+//! [`MetricsRecorder`] (names in [`crate::util::metrics::names`]), so the
+//! actors update one place and status and `/metrics` always agree.
 
+mod metered_sink;
+
+use metrics::{Counter, Gauge, Key, Label};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use tokio::sync::watch;
+
+use crate::util::metrics::{names, MetricsRecorder};
+pub(crate) use metered_sink::MeteredSink;
 
 /// Lifecycle state of a pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -114,76 +124,238 @@ impl RuntimeStatus {
     }
 }
 
+/// One counter of [`PipelineStats`]: the value status reports, plus the
+/// Prometheus series it feeds.
+pub(crate) struct StatCounter {
+    value: AtomicU64,
+    series: Vec<Counter>,
+}
+
+impl StatCounter {
+    fn new(series: Vec<Counter>) -> Self {
+        Self {
+            value: AtomicU64::new(0),
+            series,
+        }
+    }
+
+    fn add(&self, n: u64) {
+        self.value.fetch_add(n, Ordering::Relaxed);
+        for s in &self.series {
+            s.increment(n);
+        }
+    }
+
+    fn get(&self) -> u64 {
+        self.value.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for StatCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+/// Where a pipeline's metrics go and under which labels.
+struct Series {
+    recorder: Option<MetricsRecorder>,
+    pipeline: String,
+    source: String,
+    in_flight: Gauge,
+    /// `lag_ms` and `source_lag_seconds`, registered by the first write (a
+    /// lag of 0 before anything was written would be a lie).
+    lag: OnceLock<(Gauge, Gauge)>,
+    /// Registered by the first byte count, for the same reason.
+    source_bytes: OnceLock<Counter>,
+}
+
+impl Series {
+    fn key(&self, name: &'static str, extra: Option<(&'static str, &str)>) -> Key {
+        let mut labels = vec![Label::new("pipeline", self.pipeline.clone())];
+        if let Some((k, v)) = extra {
+            labels.push(Label::new(k, v.to_string()));
+        }
+        Key::from_parts(name, labels)
+    }
+
+    fn counter(&self, name: &'static str, extra: Option<(&'static str, &str)>) -> Counter {
+        match &self.recorder {
+            Some(r) => r.counter(&self.key(name, extra)),
+            None => Counter::noop(),
+        }
+    }
+
+    fn gauge(&self, name: &'static str, extra: Option<(&'static str, &str)>) -> Gauge {
+        match &self.recorder {
+            Some(r) => r.gauge(&self.key(name, extra)),
+            None => Gauge::noop(),
+        }
+    }
+}
+
 /// Shared, lock-free counters of one pipeline.
-#[derive(Debug)]
 pub(crate) struct PipelineStats {
     pub(crate) name: String,
-    pub(crate) read: AtomicU64,
-    pub(crate) written: AtomicU64,
-    pub(crate) dropped: AtomicU64,
-    pub(crate) failed: AtomicU64,
-    pub(crate) dead_lettered: AtomicU64,
-    pub(crate) bytes: AtomicU64,
-    pub(crate) restarts: AtomicU64,
-    pub(crate) commits: AtomicU64,
+    pub(crate) read: StatCounter,
+    pub(crate) written: StatCounter,
+    pub(crate) dropped: StatCounter,
+    pub(crate) failed: StatCounter,
+    pub(crate) dead_lettered: StatCounter,
+    pub(crate) bytes: StatCounter,
+    pub(crate) restarts: StatCounter,
+    pub(crate) commits: StatCounter,
     pub(crate) in_flight: AtomicU64,
     pub(crate) max_in_flight: AtomicU64,
     /// See [`PipelineStatus::lag_ms`]; `u64::MAX` = none yet.
     lag_ms: AtomicU64,
     last_error: Mutex<Option<String>>,
     state: watch::Sender<PipelineState>,
+    series: Series,
+}
+
+impl std::fmt::Debug for PipelineStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineStats")
+            .field("name", &self.name)
+            .field("status", &self.snapshot())
+            .finish_non_exhaustive()
+    }
 }
 
 impl PipelineStats {
+    /// Counters that record no metrics.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            read: AtomicU64::new(0),
-            written: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            dead_lettered: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            restarts: AtomicU64::new(0),
-            commits: AtomicU64::new(0),
+        Self::build(name.into(), String::new(), String::new(), None)
+    }
+
+    /// Counters of pipeline `name` (reading `source`, writing `sink`) that
+    /// also record into `recorder`.
+    pub(crate) fn with_metrics(
+        name: impl Into<String>,
+        source: impl Into<String>,
+        sink: impl Into<String>,
+        recorder: &MetricsRecorder,
+    ) -> Self {
+        Self::build(
+            name.into(),
+            source.into(),
+            sink.into(),
+            Some(recorder.clone()),
+        )
+    }
+
+    fn build(
+        name: String,
+        source: String,
+        sink: String,
+        recorder: Option<MetricsRecorder>,
+    ) -> Self {
+        let mut series = Series {
+            recorder,
+            pipeline: name.clone(),
+            source,
+            in_flight: Gauge::noop(),
+            lag: OnceLock::new(),
+            source_bytes: OnceLock::new(),
+        };
+        let source = series.source.clone();
+        let src = Some(("source", source.as_str()));
+        let snk = Some(("sink", sink.as_str()));
+        series.in_flight = series.gauge(names::IN_FLIGHT_EVENTS, None);
+        let one = |n| StatCounter::new(vec![series.counter(n, None)]);
+        let stats = Self {
+            name,
+            read: StatCounter::new(vec![
+                series.counter(names::EVENTS_READ, None),
+                series.counter(names::SOURCE_EVENTS, src),
+            ]),
+            written: StatCounter::new(vec![
+                series.counter(names::EVENTS_WRITTEN, None),
+                series.counter(names::SINK_EVENTS, snk),
+            ]),
+            dropped: one(names::EVENTS_DROPPED),
+            failed: one(names::EVENTS_FAILED),
+            dead_lettered: one(names::EVENTS_DEAD_LETTERED),
+            bytes: one(names::BYTES_WRITTEN),
+            restarts: one(names::RESTARTS),
+            commits: one(names::COMMITS),
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             lag_ms: AtomicU64::new(u64::MAX),
             last_error: Mutex::new(None),
             state: watch::Sender::new(PipelineState::Starting),
-        }
+            series,
+        };
+        stats.publish_state(None, PipelineState::Starting);
+        stats
     }
 
-    pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    pub(crate) fn add(counter: &StatCounter, n: u64) {
+        counter.add(n);
     }
 
-    pub(crate) fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
+    pub(crate) fn get(counter: &StatCounter) -> u64 {
+        counter.get()
+    }
+
+    /// Data events read, with their approximate payload bytes
+    /// ([`SourceEvent::approx_size`](crate::SourceEvent::approx_size)):
+    /// the read counter plus the source's byte series.
+    #[allow(dead_code)] // the source actor's hook for `rivven_connect_source_bytes_total`
+    pub(crate) fn add_read(&self, events: u64, bytes: u64) {
+        self.read.add(events);
+        let series = &self.series;
+        series
+            .source_bytes
+            .get_or_init(|| {
+                series.counter(
+                    names::SOURCE_BYTES,
+                    Some(("source", series.source.as_str())),
+                )
+            })
+            .increment(bytes);
     }
 
     pub(crate) fn add_in_flight(&self, n: u64) {
         let now = self.in_flight.fetch_add(n, Ordering::AcqRel) + n;
         self.max_in_flight.fetch_max(now, Ordering::AcqRel);
+        self.series.in_flight.set(now as f64);
     }
 
     /// A torn-down generation's batches are gone: nothing is in flight.
     pub(crate) fn reset_in_flight(&self) {
         self.in_flight.store(0, Ordering::Release);
+        self.series.in_flight.set(0.0);
     }
 
     pub(crate) fn sub_in_flight(&self, n: u64) {
-        let _ = self
+        let before = self
             .in_flight
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
                 Some(v.saturating_sub(n))
-            });
+            })
+            .unwrap_or_else(|v| v);
+        self.series.in_flight.set(before.saturating_sub(n) as f64);
     }
 
     /// Record the event-time lag of a write (`newest`: the newest event time in it).
     pub(crate) fn record_lag(&self, newest: chrono::DateTime<chrono::Utc>) {
         let lag = (chrono::Utc::now() - newest).num_milliseconds().max(0) as u64;
         self.lag_ms.store(lag.min(u64::MAX - 1), Ordering::Relaxed);
+        let series = &self.series;
+        let (lag_ms, lag_seconds) = series.lag.get_or_init(|| {
+            (
+                series.gauge(names::LAG_MS, None),
+                series.gauge(
+                    names::SOURCE_LAG_SECONDS,
+                    Some(("source", series.source.as_str())),
+                ),
+            )
+        });
+        lag_ms.set(lag as f64);
+        lag_seconds.set(lag as f64 / 1000.0);
     }
 
     pub(crate) fn set_error(&self, error: impl Into<String>) {
@@ -196,7 +368,22 @@ impl PipelineStats {
     }
 
     pub(crate) fn set_state(&self, state: PipelineState) {
-        self.state.send_replace(state);
+        let old = self.state.send_replace(state);
+        self.publish_state(Some(old), state);
+    }
+
+    /// `rivven_connect_pipeline_up{pipeline, state}`: the old state's series
+    /// goes to 0, the new one's to 1 when it runs or completed.
+    fn publish_state(&self, old: Option<PipelineState>, new: PipelineState) {
+        if let Some(old) = old.filter(|&o| o != new) {
+            self.series
+                .gauge(names::PIPELINE_UP, Some(("state", old.as_str())))
+                .set(0.0);
+        }
+        let up = matches!(new, PipelineState::Running | PipelineState::Completed);
+        self.series
+            .gauge(names::PIPELINE_UP, Some(("state", new.as_str())))
+            .set(if up { 1.0 } else { 0.0 });
     }
 
     pub(crate) fn subscribe(&self) -> watch::Receiver<PipelineState> {
@@ -215,9 +402,9 @@ impl PipelineStats {
             bytes_written: Self::get(&self.bytes),
             restarts: Self::get(&self.restarts),
             commits: Self::get(&self.commits),
-            in_flight_events: Self::get(&self.in_flight),
-            max_in_flight_events: Self::get(&self.max_in_flight),
-            lag_ms: Some(Self::get(&self.lag_ms)).filter(|&l| l != u64::MAX),
+            in_flight_events: self.in_flight.load(Ordering::Relaxed),
+            max_in_flight_events: self.max_in_flight.load(Ordering::Relaxed),
+            lag_ms: Some(self.lag_ms.load(Ordering::Relaxed)).filter(|&l| l != u64::MAX),
             last_error: self
                 .last_error
                 .lock()
@@ -242,6 +429,34 @@ mod tests {
         assert_eq!(snap.in_flight_events, 0);
         assert_eq!(snap.max_in_flight_events, 15);
         assert_eq!(snap.state, PipelineState::Starting);
+    }
+
+    #[test]
+    fn counters_feed_their_prometheus_series() {
+        let recorder = MetricsRecorder::new();
+        let s = PipelineStats::with_metrics("orders", "gen", "out", &recorder);
+        PipelineStats::add(&s.read, 7);
+        PipelineStats::add(&s.written, 5);
+        s.add_read(3, 300);
+        s.add_in_flight(4);
+        s.set_state(PipelineState::Running);
+        let text = recorder.render();
+        for line in [
+            r#"rivven_connect_events_read_total{pipeline="orders"} 10"#,
+            r#"rivven_connect_source_events_total{pipeline="orders",source="gen"} 10"#,
+            r#"rivven_connect_source_bytes_total{pipeline="orders",source="gen"} 300"#,
+            r#"rivven_connect_events_written_total{pipeline="orders"} 5"#,
+            r#"rivven_connect_sink_events_total{pipeline="orders",sink="out"} 5"#,
+            r#"rivven_connect_in_flight_events{pipeline="orders"} 4"#,
+            r#"rivven_connect_pipeline_up{pipeline="orders",state="running"} 1"#,
+            r#"rivven_connect_pipeline_up{pipeline="orders",state="starting"} 0"#,
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        assert_eq!(s.snapshot().events_read, 10);
     }
 
     #[test]
