@@ -60,11 +60,32 @@ impl ConnectConfig {
         out
     }
 
-    /// A runtime builder with every enabled pipeline and the configured
-    /// offset store. Connectors are built from `registry`.
+    /// The runtime's HTTP endpoint at `http.address`.
+    #[cfg(feature = "http")]
+    fn with_http(&self, builder: RuntimeBuilder) -> Result<RuntimeBuilder> {
+        Ok(builder.http(self.http.address.clone()))
+    }
+
+    /// Without the `http` feature an enabled endpoint is a configuration
+    /// error, not silently missing.
+    #[cfg(not(feature = "http"))]
+    fn with_http(&self, _: RuntimeBuilder) -> Result<RuntimeBuilder> {
+        Err(crate::ConnectorError::config(format!(
+            "http.enabled: this build of rivven-connect has no HTTP endpoint (cargo feature \
+             `http`); enable the feature or set `http.enabled: false` (address {})",
+            self.http.address
+        )))
+    }
+
+    /// A runtime builder with every enabled pipeline, the configured offset
+    /// store and, with `http.enabled`, the HTTP endpoint. Connectors are
+    /// built from `registry`.
     pub fn runtime_builder(&self, registry: &Registry) -> Result<RuntimeBuilder> {
         let mut builder = Runtime::builder().data_dir(&self.data_dir);
         builder = builder.offset_store(self.offset_store());
+        if self.http.enabled {
+            builder = self.with_http(builder)?;
+        }
         for (name, spec) in self.enabled_pipelines() {
             builder = builder.add_pipeline(self.pipeline(registry, &name, &spec)?);
         }

@@ -291,7 +291,8 @@ fn default_shutdown_ms() -> u64 {
     30_000
 }
 
-/// The HTTP endpoint serving `/health` and `/metrics`.
+/// The HTTP endpoint serving `/health`, `/ready`, `/live` and `/metrics`
+/// (the runtime's, see `Runtime::builder().http(…)`; cargo feature `http`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSpec {

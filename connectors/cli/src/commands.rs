@@ -375,26 +375,11 @@ async fn run(
         }
     };
     tracing::info!(pipelines = pipelines.len(), "rivven-connect running");
-    let server = if config.http.enabled {
-        match http::serve(&config.http.address, Arc::clone(&runtime)).await {
-            Ok(handle) => Some(handle),
-            Err(e) => {
-                eprintln!("error: cannot serve HTTP on {}: {e}", config.http.address);
-                let _ = runtime.shutdown(Duration::from_secs(5)).await;
-                return Outcome::Failure;
-            }
-        }
-    } else {
-        None
-    };
     let timeout = Duration::from_millis(config.shutdown.timeout_ms);
     let status = tokio::select! {
         status = runtime.run_until_signal(timeout) => status,
         () = progress::watch(&runtime, display) => runtime.run_until_signal(timeout).await,
     };
-    if let Some(server) = server {
-        server.abort();
-    }
     progress::summary(&status, display);
     if report.format == Format::Json {
         println!("{}", json!(status));
