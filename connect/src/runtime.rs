@@ -32,6 +32,7 @@
 
 mod any;
 mod checkpointer;
+mod dispose;
 pub(crate) mod exclusive;
 mod messages;
 mod offset_store;

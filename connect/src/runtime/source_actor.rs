@@ -15,12 +15,13 @@ use tokio::sync::{oneshot, watch, Semaphore};
 use tracing::Instrument;
 
 use super::any::AnySource;
-use super::messages::{Batch, DataMsg, DeadLetter, SourceMsg, StageError};
+use super::dispose::{DeadLetter, Disposer, Stage};
+use super::messages::{Batch, DataMsg, SourceMsg, StageError};
 use super::pipeline::Named;
-use super::settings::{OnError, PipelineSettings};
+use super::settings::PipelineSettings;
 use super::stats::PipelineStats;
 use crate::error::{ConnectorError, ErrorKind};
-use crate::event::{EventType, LogLevel, SourceEvent};
+use crate::event::{AckToken, EventType, LogLevel, SourceEvent};
 use crate::state::State;
 use crate::util::exports::{RateLimiter, RateLimiterConfig};
 
@@ -32,6 +33,7 @@ pub(crate) struct SourceArgs {
     pub(crate) state: Option<State>,
     pub(crate) settings: PipelineSettings,
     pub(crate) downstream: ActorRef<DataMsg>,
+    pub(crate) disposer: Disposer,
     pub(crate) stats: Arc<PipelineStats>,
 }
 
@@ -49,7 +51,9 @@ pub(crate) struct SourceState {
 /// as the source alone. On its own thread it keeps a core busy while the
 /// transforms and the sink run on the runtime's workers. Dropping this (however
 /// the actor ends: stop, failure or kill) cancels the reader: its stream and any
-/// task it spawned are dropped with the thread's runtime.
+/// task it spawned are dropped with the thread's runtime. Until then the runtime
+/// outlives the stream, so a message source's acknowledging task still runs
+/// when the last batches' tokens are resolved.
 struct ReaderThread {
     cancel: Option<oneshot::Sender<()>>,
     /// Seen by the reader between events, so a source that never waits (and
@@ -86,11 +90,18 @@ impl ReaderThread {
                         ))))
                     }
                 };
+                let mut cancelled = cancelled;
                 let read = async move {
                     tokio::select! {
-                        result = reader.run(state) => result,
-                        _ = cancelled => Ok(()),
+                        result = reader.run(state) => result?,
+                        _ = &mut cancelled => return Ok(()),
                     }
+                    // The stream ended, but the tasks the source spawned on
+                    // this runtime (its connection, the task acknowledging its
+                    // messages) live on until the stage is torn down: the
+                    // tokens of the last batches are resolved after the end.
+                    let _ = cancelled.await;
+                    Ok(())
                 }
                 .instrument(span);
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(read)));
@@ -150,6 +161,7 @@ impl Actor for SourceActor {
             settings: args.settings,
             downstream: args.downstream,
             stats: args.stats,
+            disposer: args.disposer,
             credits: credits.clone(),
             stop: stop_rx,
             cancelled: Arc::default(),
@@ -185,6 +197,7 @@ struct Reader {
     settings: PipelineSettings,
     downstream: ActorRef<DataMsg>,
     stats: Arc<PipelineStats>,
+    disposer: Disposer,
     credits: Arc<Semaphore>,
     stop: watch::Receiver<bool>,
     cancelled: Arc<AtomicBool>,
@@ -207,7 +220,16 @@ struct Pending {
     /// Approximate bytes of `events` (see `PipelineSettings::max_in_flight_bytes`).
     bytes: usize,
     dead: Vec<DeadLetter>,
+    /// Acknowledgement tokens of the messages read for this batch, in order.
+    acks: Vec<AckToken>,
     moved: bool,
+}
+
+impl Pending {
+    /// Whether the batch carries nothing the rest of the pipeline must see.
+    fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.dead.is_empty() && self.acks.is_empty() && !self.moved
+    }
 }
 
 impl Reader {
@@ -237,13 +259,14 @@ impl Reader {
                 events: Vec::with_capacity(self.settings.batch_size),
                 bytes: 0,
                 dead: Vec::new(),
+                acks: Vec::new(),
                 moved: false,
             };
             let end = self.collect(&mut stream, &mut state, &mut pending).await?;
             if self.cancelled.load(Ordering::Relaxed) {
                 return Ok(()); // torn down: nobody is listening any more
             }
-            if pending.events.is_empty() && pending.dead.is_empty() && !pending.moved {
+            if pending.is_empty() {
                 self.credits.add_permits(1);
             } else {
                 let read_count = pending.events.len() as u64;
@@ -251,6 +274,7 @@ impl Reader {
                     seq,
                     events: pending.events,
                     dead: pending.dead,
+                    acks: pending.acks,
                     read_count,
                     checkpoint: pending.moved.then(|| state.clone()),
                 };
@@ -335,11 +359,10 @@ impl Reader {
                 Err(err) if err.kind() == ErrorKind::Data => self.reject(err, pending)?,
                 Err(err) => return Err(StageError::restartable(err)),
             }
-            // A batch with only a checkpoint (a CDC heartbeat) or only
-            // rejected records lingers too: it must not wait for data.
-            if !lingering
-                && (!pending.events.is_empty() || pending.moved || !pending.dead.is_empty())
-            {
+            // A batch with only a checkpoint (a CDC heartbeat), only
+            // rejected records or only acknowledgements lingers too: it must
+            // not wait for data.
+            if !lingering && !pending.is_empty() {
                 linger
                     .as_mut()
                     .reset(tokio::time::Instant::now() + self.settings.linger);
@@ -350,6 +373,11 @@ impl Reader {
     }
 
     fn accept(&self, mut event: SourceEvent, state: &mut State, pending: &mut Pending) {
+        // Tokens travel beside the batch, not in its events: whatever the
+        // transforms make of an event, its message is covered by the batch.
+        if let Some(token) = event.take_ack() {
+            pending.acks.push(token);
+        }
         match event.event_type {
             EventType::State => match serde_json::from_value::<State>(event.data) {
                 Ok(update) => {
@@ -372,24 +400,22 @@ impl Reader {
         }
     }
 
-    fn reject(&self, err: ConnectorError, pending: &mut Pending) -> Result<(), StageError> {
-        match self.settings.on_error {
-            OnError::Skip => {
-                tracing::warn!(error = %err, "skipping a record the source could not read");
-                PipelineStats::add(&self.stats.failed, 1);
-                Ok(())
-            }
-            OnError::DeadLetter => {
-                pending
-                    .dead
-                    .push(DeadLetter::new(None, &err, "source", &self.source.name));
-                Ok(())
-            }
-            OnError::Stop => Err(StageError::stop(err.context(format!(
-                "pipeline `{}` stopped (on_error: stop) at a record from source `{}`",
-                self.pipeline, self.source.name
-            )))),
-        }
+    fn reject(&self, mut err: ConnectorError, pending: &mut Pending) -> Result<(), StageError> {
+        // Disposed of, the message is acknowledged with its batch; with
+        // `on_error: stop` its token is dropped here, i.e. rejected.
+        let token = err.take_ack();
+        self.disposer
+            .reject(
+                Stage::Source,
+                &self.source.name,
+                err,
+                None,
+                None,
+                &mut pending.dead,
+            )
+            .into_result()?;
+        pending.acks.extend(token);
+        Ok(())
     }
 }
 
