@@ -130,6 +130,12 @@ impl Drop for AckToken {
     }
 }
 
+// A token is only ever resolved (once) or dropped, never inspected, so a panic
+// that interrupts it can break no invariant anyone observes: events and errors
+// that carry one stay unwind-safe, as they were before tokens existed.
+impl std::panic::UnwindSafe for AckToken {}
+impl std::panic::RefUnwindSafe for AckToken {}
+
 impl fmt::Debug for AckToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AckToken")
