@@ -11,6 +11,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{oneshot, watch, Semaphore};
 use tracing::Instrument;
 
@@ -40,8 +41,12 @@ pub(crate) struct SourceArgs {
 pub(crate) struct SourceState {
     credits: Arc<Semaphore>,
     stop: watch::Sender<bool>,
-    _reader: ReaderThread,
+    reader: ReaderThread,
 }
+
+/// How long stopping the source waits for its reader thread to wind down
+/// (the source's stream and tasks dropped, its connections closed).
+const READER_EXIT_GRACE: Duration = Duration::from_secs(3);
 
 /// The thread that polls the source's stream, on a runtime of its own.
 ///
@@ -56,6 +61,9 @@ pub(crate) struct SourceState {
 /// when the last batches' tokens are resolved.
 struct ReaderThread {
     cancel: Option<oneshot::Sender<()>>,
+    /// Closed when the thread ends, after its runtime (and every task the
+    /// source spawned on it) is gone.
+    exited: Option<oneshot::Receiver<()>>,
     /// Seen by the reader between events, so a source that never waits (and
     /// so never lets the cancel future above be polled) still stops at once.
     cancelled: Arc<AtomicBool>,
@@ -69,12 +77,15 @@ impl ReaderThread {
         span: tracing::Span,
     ) -> Result<Self, ActorProcessingErr> {
         let (cancel, cancelled) = oneshot::channel::<()>();
+        let (exited_tx, exited) = oneshot::channel::<()>();
         let flag = Arc::new(AtomicBool::new(false));
         reader.cancelled = flag.clone();
         let name = format!("rivven-src-{}", reader.pipeline);
         std::thread::Builder::new()
             .name(name.chars().take(15).collect())
             .spawn(move || {
+                // Declared first, dropped last: after the runtime below.
+                let _exited = exited_tx;
                 let fail = |err: StageError| {
                     // The actor turns this into a supervised failure.
                     let _ = myself.send_message(SourceMsg::ReaderFailed(err));
@@ -121,17 +132,33 @@ impl ReaderThread {
             })?;
         Ok(Self {
             cancel: Some(cancel),
+            exited: Some(exited),
             cancelled: flag,
         })
+    }
+
+    fn cancel(&mut self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+        if let Some(cancel) = self.cancel.take() {
+            let _ = cancel.send(());
+        }
+    }
+
+    /// Cancel the reader and wait (boundedly) until its thread has ended, so
+    /// a stopped source holds no connection any more.
+    async fn shut_down(&mut self) {
+        self.cancel();
+        if let Some(exited) = self.exited.take() {
+            if tokio::time::timeout(READER_EXIT_GRACE, exited).await.is_err() {
+                tracing::warn!(grace = ?READER_EXIT_GRACE, "the source reader did not end in time; leaving it behind");
+            }
+        }
     }
 }
 
 impl Drop for ReaderThread {
     fn drop(&mut self) {
-        self.cancelled.store(true, Ordering::Relaxed);
-        if let Some(cancel) = self.cancel.take() {
-            let _ = cancel.send(());
-        }
+        self.cancel();
     }
 }
 
@@ -170,7 +197,7 @@ impl Actor for SourceActor {
         Ok(SourceState {
             credits,
             stop,
-            _reader: thread,
+            reader: thread,
         })
     }
 
@@ -187,6 +214,15 @@ impl Actor for SourceActor {
             }
             SourceMsg::ReaderFailed(err) => return Err(Box::new(err)),
         }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<SourceMsg>,
+        state: &mut SourceState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.reader.shut_down().await;
         Ok(())
     }
 }
