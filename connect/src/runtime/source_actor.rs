@@ -149,7 +149,10 @@ impl ReaderThread {
     async fn shut_down(&mut self) {
         self.cancel();
         if let Some(exited) = self.exited.take() {
-            if tokio::time::timeout(READER_EXIT_GRACE, exited).await.is_err() {
+            if tokio::time::timeout(READER_EXIT_GRACE, exited)
+                .await
+                .is_err()
+            {
                 tracing::warn!(grace = ?READER_EXIT_GRACE, "the source reader did not end in time; leaving it behind");
             }
         }
