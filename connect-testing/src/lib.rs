@@ -34,7 +34,7 @@ pub use compliance::{
 };
 pub use eventually::eventually;
 pub use harness::{run_sink, run_source, run_source_with, PipelineResult, TestHarness};
-pub use mock::{MockConfig, MockSink, MockSource, MockTransform};
+pub use mock::{MockBroker, MockConfig, MockMessageSource, MockSink, MockSource, MockTransform};
 
 /// Everything a connector test usually needs.
 pub mod prelude {
@@ -43,7 +43,9 @@ pub mod prelude {
     };
     pub use crate::eventually;
     pub use crate::harness::{run_sink, run_source, run_source_with, PipelineResult, TestHarness};
-    pub use crate::mock::{MockConfig, MockSink, MockSource, MockTransform};
+    pub use crate::mock::{
+        MockBroker, MockConfig, MockMessageSource, MockSink, MockSource, MockTransform,
+    };
     pub use crate::{assertions, events};
 }
 

@@ -1,12 +1,15 @@
-//! Mock connectors: [`MockSource`], [`MockSink`], [`MockTransform`].
+//! Mock connectors: [`MockSource`], [`MockSink`], [`MockTransform`], and a
+//! message source over an in-memory broker ([`MockMessageSource`], [`MockBroker`]).
 //!
 //! They implement the real connector traits, so a test that runs them
 //! through `Runtime` exercises the production code path.
 
+mod message;
 mod sink;
 mod source;
 mod transform;
 
+pub use message::{MockBroker, MockMessageSource, POISON_KEY};
 pub use sink::MockSink;
 pub use source::{MockSource, POSITION_KEY};
 pub use transform::MockTransform;

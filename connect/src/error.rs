@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::event::AckToken;
+
 /// Result alias used throughout the SDK.
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 
@@ -96,6 +98,9 @@ pub struct ConnectorError {
     /// The original bytes of a record a source could not turn into an event,
     /// so that a dead letter carries the whole record (boxed: rarely set).
     raw_record: Option<Box<[u8]>>,
+    /// The acknowledgement token of the message this error rejects (message
+    /// sources, see [`AckToken`]); never copied.
+    ack: Option<AckToken>,
     #[source]
     source: Option<BoxError>,
 }
@@ -108,6 +113,7 @@ impl ConnectorError {
             message: message.into(),
             retryable: None,
             raw_record: None,
+            ack: None,
             source: None,
         }
     }
@@ -205,6 +211,20 @@ impl ConnectorError {
         self.raw_record.take()
     }
 
+    /// Attach the acknowledgement token of the message this error rejects, so
+    /// that the runtime resolves it like an event's: acknowledged once the
+    /// pipeline's `on_error` disposed of the record (skip, dead letter) and the
+    /// checkpoint covering it is committed, rejected otherwise (see [`AckToken`]).
+    pub fn with_ack(mut self, token: AckToken) -> Self {
+        self.ack = Some(token);
+        self
+    }
+
+    /// Take the attached acknowledgement token out of the error.
+    pub fn take_ack(&mut self) -> Option<AckToken> {
+        self.ack.take()
+    }
+
     /// Prefix the message with context (for example the record or file position).
     pub fn context(mut self, context: impl fmt::Display) -> Self {
         self.message = format!("{context}: {}", self.message);
@@ -241,6 +261,7 @@ impl ConnectorError {
             message,
             retryable: self.retryable,
             raw_record: self.raw_record.clone(),
+            ack: None,
             source: None,
         }
     }

@@ -12,6 +12,11 @@ use std::collections::BTreeMap;
 
 use crate::state::State;
 
+mod ack;
+
+use ack::AckSlot;
+pub use ack::{AckOutcome, AckToken, Acknowledge};
+
 /// What kind of event this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -130,6 +135,10 @@ pub struct SourceEvent {
     /// Metadata.
     #[serde(default)]
     pub metadata: EventMetadata,
+    /// The message source's acknowledgement token, if any (see [`AckToken`]):
+    /// in memory only, never serialized, no part of equality, not cloned.
+    #[serde(skip)]
+    ack: AckSlot,
 }
 
 impl SourceEvent {
@@ -152,6 +161,7 @@ impl SourceEvent {
             timestamp: Utc::now(),
             data,
             metadata: EventMetadata::default(),
+            ack: AckSlot::default(),
         }
     }
 
@@ -243,6 +253,25 @@ impl SourceEvent {
         self
     }
 
+    /// Attach a message source's acknowledgement token: the runtime resolves
+    /// it once the checkpoint covering this event is committed, or rejects it
+    /// when the event is dropped unacknowledged (see [`AckToken`]).
+    pub fn with_ack(mut self, token: AckToken) -> Self {
+        self.ack.0 = Some(token);
+        self
+    }
+
+    /// Take the acknowledgement token out of the event (the runtime does this
+    /// as the source produces the event; transforms and sinks never see one).
+    pub fn take_ack(&mut self) -> Option<AckToken> {
+        self.ack.0.take()
+    }
+
+    /// Whether the event carries an acknowledgement token.
+    pub fn has_ack(&self) -> bool {
+        self.ack.0.is_some()
+    }
+
     /// Whether this event carries data for sinks (not a state or log event).
     pub fn is_data(&self) -> bool {
         self.event_type.is_data()
@@ -287,6 +316,7 @@ pub struct SourceEventBuilder {
     timestamp: Option<DateTime<Utc>>,
     data: Option<Value>,
     metadata: EventMetadata,
+    ack: AckSlot,
 }
 
 impl SourceEventBuilder {
@@ -355,6 +385,11 @@ impl SourceEventBuilder {
             .insert(key.into(), value);
         self
     }
+    /// Acknowledgement token of a message source (see [`SourceEvent::with_ack`]).
+    pub fn ack(mut self, token: AckToken) -> Self {
+        self.ack.0 = Some(token);
+        self
+    }
     /// Build the event.
     pub fn build(self) -> SourceEvent {
         SourceEvent {
@@ -365,6 +400,7 @@ impl SourceEventBuilder {
             timestamp: self.timestamp.unwrap_or_else(Utc::now),
             data: self.data.unwrap_or(Value::Null),
             metadata: self.metadata,
+            ack: self.ack,
         }
     }
 }
@@ -435,6 +471,36 @@ mod tests {
         let text = serde_json::to_string(&e).unwrap_or_default();
         let back: SourceEvent = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{err}"));
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn ack_token_is_not_serialized_compared_or_cloned() {
+        let resolved = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = resolved.clone();
+        let token = AckToken::new(move |o| log.lock().unwrap_or_else(|e| e.into_inner()).push(o));
+        let plain = SourceEvent::record("s", json!({"a": 1}));
+        let mut with = plain.clone().with_ack(token);
+        assert!(with.has_ack() && !plain.has_ack());
+        assert_eq!(with, plain, "the token is no part of equality");
+        assert_eq!(
+            serde_json::to_value(&with).ok(),
+            serde_json::to_value(&plain).ok()
+        );
+        assert!(!with.clone().has_ack());
+        let back: SourceEvent =
+            serde_json::from_value(serde_json::to_value(&with).unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!back.has_ack());
+        let built = SourceEvent::builder()
+            .stream("s")
+            .ack(with.take_ack().unwrap_or_else(|| panic!("token")))
+            .build();
+        assert!(built.has_ack() && !with.has_ack());
+        drop(built);
+        assert_eq!(
+            *resolved.lock().unwrap_or_else(|e| e.into_inner()),
+            [AckOutcome::Rejected]
+        );
     }
 
     #[test]

@@ -62,7 +62,8 @@ pub use connector::{
 };
 pub use error::{BoxError, ConnectError, ConnectorError, ErrorKind, Result};
 pub use event::{
-    approx_value_size, EventMetadata, EventType, LogLevel, SourceEvent, SourceEventBuilder,
+    approx_value_size, AckOutcome, AckToken, Acknowledge, EventMetadata, EventType, LogLevel,
+    SourceEvent, SourceEventBuilder,
 };
 /// The `metrics` facade the runtime records into: connectors use
 /// `rivven_connect::metrics::counter!` and friends (see [`util::metrics`]).
@@ -94,11 +95,11 @@ pub mod prelude {
     pub use crate::transforms;
     pub use crate::util::exports::*;
     pub use crate::{
-        BatchConfig, BatchSink, Catalog, CheckResult, ConfiguredCatalog, ConfiguredStream,
-        ConnectorError, ConnectorSpec, ErrorKind, EventType, LogLevel, Result, SecretString, Sink,
-        SinkConfig, SinkConfigDerive, Source, SourceConfig, SourceConfigDerive, SourceEvent, State,
-        Stream, StreamState, SyncMode, Transform, TransformConfig, TransformConfigDerive,
-        TransformOutput, WriteResult,
+        AckOutcome, AckToken, BatchConfig, BatchSink, Catalog, CheckResult, ConfiguredCatalog,
+        ConfiguredStream, ConnectorError, ConnectorSpec, ErrorKind, EventType, LogLevel, Result,
+        SecretString, Sink, SinkConfig, SinkConfigDerive, Source, SourceConfig, SourceConfigDerive,
+        SourceEvent, State, Stream, StreamState, SyncMode, Transform, TransformConfig,
+        TransformConfigDerive, TransformOutput, WriteResult,
     };
     pub use async_trait::async_trait;
     pub use futures::stream::BoxStream;
@@ -127,3 +128,8 @@ pub mod __private {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// The connector-development guide's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/connector-development.md")]
+struct GuideDoctests;

@@ -15,6 +15,12 @@
 //! whatever the source's speed: ractor mailboxes are unbounded, so the credit
 //! window is the backpressure.
 //!
+//! A record rejected by any stage (the source could not read it, a transform
+//! or the sink refused it) takes one path, the pipeline's `on_error`: skip,
+//! dead-letter or stop. Message sources' [`AckToken`](crate::AckToken)s ride
+//! beside their batch and are resolved in order by the checkpointer: delivered
+//! once the commit covering them succeeded, rejected if the batch is dropped.
+//!
 //! ```no_run
 //! # use rivven_connect::runtime::*;
 //! # async fn demo(pipeline: PipelineBuilder) -> rivven_connect::Result<()> {
@@ -32,6 +38,7 @@
 
 mod any;
 mod checkpointer;
+mod dispose;
 pub(crate) mod exclusive;
 mod messages;
 mod offset_store;

@@ -162,7 +162,9 @@ where
             Ok(r) if r.records_written == n && r.is_success() => Ok(()),
             Ok(r) => Err(format!(
                 "write of {n} events acknowledged {} written, {} failed ({:?})",
-                r.records_written, r.records_failed, r.failures
+                r.records_written,
+                r.records_failed(),
+                r.failures
             )),
         };
         let written = outcome.is_ok();

@@ -129,18 +129,29 @@ impl Default for BatchConfig {
     }
 }
 
-/// One event a sink could not write.
+/// One event (or, without a position, one of several events) a sink could not write.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordFailure {
-    /// Position of the event in the batch handed to the sink.
-    pub index: usize,
+    /// Position of the event in the batch handed to the sink; `None` when the
+    /// sink could not say which event failed (see [`WriteResult::add_failure`]).
+    pub index: Option<usize>,
     /// Why it failed.
     pub error: String,
     /// Error category.
     pub kind: ErrorKind,
 }
 
+impl RecordFailure {
+    /// The failure as a [`ConnectorError`] of the same kind and message.
+    pub fn to_error(&self) -> ConnectorError {
+        ConnectorError::new(self.kind, self.error.clone())
+    }
+}
+
 /// The acknowledgement of one write.
+///
+/// Failures have one source of truth, [`WriteResult::failures`]: the failed
+/// count is derived from it, never kept beside it.
 ///
 /// ```
 /// use rivven_connect::{ConnectorError, WriteResult};
@@ -149,8 +160,15 @@ pub struct RecordFailure {
 /// result.add_success(9, 900);
 /// result.add_record_failure(4, &ConnectorError::data("rejected: missing id"));
 /// assert_eq!(result.records_written, 9);
-/// assert_eq!(result.records_failed, 1);
-/// assert_eq!(result.failures[0].index, 4);
+/// assert_eq!(result.records_failed(), 1);
+/// assert_eq!(result.failures[0].index, Some(4));
+/// assert_eq!(result.unattributed_failures(), 0);
+///
+/// // A failure the sink cannot attribute to an event: the runtime cannot tell
+/// // which events were lost, so it retries the whole write.
+/// result.add_failure(2, "HTTP 500");
+/// assert_eq!(result.records_failed(), 3);
+/// assert_eq!(result.unattributed_failures(), 2);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WriteResult {
@@ -158,16 +176,12 @@ pub struct WriteResult {
     pub records_written: u64,
     /// Bytes written.
     pub bytes_written: u64,
-    /// Events that failed.
-    pub records_failed: u64,
-    /// Which events failed and why (by position). Failures counted with
-    /// [`WriteResult::add_failure`] have no position: the runtime then
-    /// cannot tell which events were lost and treats the whole write as
-    /// failed (it is retried, never silently acknowledged).
-    pub failures: Vec<RecordFailure>,
-    /// Messages of failures without a position.
+    /// Which events failed and why, one entry per failed event. Entries
+    /// without a position (from [`WriteResult::add_failure`]) mean the
+    /// runtime cannot tell which events were lost: it treats the whole write
+    /// as failed (it is retried, never silently acknowledged).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<String>,
+    pub failures: Vec<RecordFailure>,
 }
 
 impl WriteResult {
@@ -182,31 +196,50 @@ impl WriteResult {
         self.bytes_written += bytes;
     }
 
-    /// Count `records` that failed without saying which ones.
+    /// Count `records` that failed without saying which ones (an error of
+    /// kind [`ErrorKind::Io`]). Prefer [`WriteResult::add_record_failure`]
+    /// whenever the failed event is known.
     pub fn add_failure(&mut self, records: u64, error: impl Into<String>) {
-        self.records_failed += records;
-        self.errors.push(error.into());
+        let error = error.into();
+        for _ in 0..records {
+            self.failures.push(RecordFailure {
+                index: None,
+                error: error.clone(),
+                kind: ErrorKind::Io,
+            });
+        }
     }
 
-    /// Record that the event at `index` failed.
+    /// Record that the event at `index` failed with `error`.
     pub fn add_record_failure(&mut self, index: usize, error: &ConnectorError) {
-        self.records_failed += 1;
         self.failures.push(RecordFailure {
-            index,
-            error: error.to_string(),
+            index: Some(index),
+            // The message with its source chain (the kind is kept apart).
+            error: error.to_detached().message().to_string(),
             kind: error.kind(),
         });
     }
 
+    /// Events that failed (attributed or not).
+    pub fn records_failed(&self) -> u64 {
+        self.failures.len() as u64
+    }
+
     /// Whether nothing failed.
     pub fn is_success(&self) -> bool {
-        self.records_failed == 0
+        self.failures.is_empty()
     }
 
     /// Failures the runtime cannot attribute to an event.
     pub fn unattributed_failures(&self) -> u64 {
-        self.records_failed
-            .saturating_sub(self.failures.len() as u64)
+        self.failures.iter().filter(|f| f.index.is_none()).count() as u64
+    }
+
+    /// Failures with a position, with that position.
+    pub fn record_failures(&self) -> impl Iterator<Item = (usize, &RecordFailure)> {
+        self.failures
+            .iter()
+            .filter_map(|f| f.index.map(|index| (index, f)))
     }
 
     /// Combine two results of writes of consecutive slices; `offset` is the
@@ -214,11 +247,9 @@ impl WriteResult {
     pub fn absorb(&mut self, other: WriteResult, offset: usize) {
         self.records_written += other.records_written;
         self.bytes_written += other.bytes_written;
-        self.records_failed += other.records_failed;
-        self.errors.extend(other.errors);
         self.failures
             .extend(other.failures.into_iter().map(|mut f| {
-                f.index += offset;
+                f.index = f.index.map(|i| i + offset);
                 f
             }));
     }
@@ -237,11 +268,35 @@ mod tests {
         b.add_record_failure(1, &ConnectorError::data("x"));
         a.absorb(b, 2);
         assert_eq!(a.records_written, 3);
-        assert_eq!(a.failures[0].index, 3);
+        assert_eq!(a.failures[0].index, Some(3));
         assert_eq!(a.unattributed_failures(), 0);
         a.add_failure(2, "HTTP 500");
         assert_eq!(a.unattributed_failures(), 2);
+        assert_eq!(a.records_failed(), 3);
         assert!(!a.is_success());
+        let mut c = WriteResult::new();
+        c.add_failure(1, "timeout");
+        a.absorb(c, 3);
+        assert_eq!(a.records_failed(), 4);
+        assert_eq!(a.record_failures().map(|(i, _)| i).collect::<Vec<_>>(), [3]);
+    }
+
+    #[test]
+    fn failed_count_is_derived_from_the_failures() {
+        let mut r = WriteResult::new();
+        assert!(r.is_success());
+        r.add_record_failure(0, &ConnectorError::schema("no column `x`"));
+        r.failures.clear();
+        assert_eq!(r.records_failed(), 0);
+        assert!(r.is_success());
+        r.add_record_failure(2, &ConnectorError::schema("no column `x`"));
+        let failure = &r.failures[0];
+        assert_eq!(failure.kind, ErrorKind::Schema);
+        assert_eq!(failure.to_error().kind(), ErrorKind::Schema);
+        assert_eq!(failure.error, "no column `x`");
+        let text = serde_json::to_string(&r).unwrap_or_default();
+        let back: WriteResult = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(back, r);
     }
 
     #[test]

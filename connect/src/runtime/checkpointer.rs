@@ -4,6 +4,13 @@
 //!
 //! The state of batch *n* is committed only when every batch ≤ *n* has been
 //! acknowledged, so a committed position never passes an unacknowledged event.
+//!
+//! Message sources' [`AckToken`]s are resolved here too, in order: a batch
+//! that carries tokens is committed as soon as it is acknowledged (whatever
+//! the commit interval), and its tokens are acknowledged once that commit
+//! succeeded. Its credit is returned only then, so tokens are outstanding only
+//! for batches inside the credit window. Tokens of batches that never get
+//! here are dropped with them, which rejects them (the broker redelivers).
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::BTreeMap;
@@ -15,6 +22,7 @@ use super::messages::{CheckpointMsg, SourceMsg, StageError, SupervisorMsg};
 use super::offset_store::OffsetStore;
 use super::pipeline::Named;
 use super::stats::PipelineStats;
+use crate::event::AckToken;
 use crate::state::State;
 use crate::util::exports::{RetryConfig, RetryGuard};
 
@@ -35,7 +43,11 @@ pub(crate) struct CheckpointState {
     source_actor: Option<ActorRef<SourceMsg>>,
     owed_credits: u32,
     next_seq: u64,
-    acked: BTreeMap<u64, Option<State>>,
+    acked: BTreeMap<u64, (Option<State>, Vec<AckToken>)>,
+    /// Tokens of batches up to `next_seq`, waiting for the commit covering them.
+    unresolved: Vec<AckToken>,
+    /// Credits of those batches, returned once their tokens are resolved.
+    credits_on_resolve: u32,
     latest: Option<State>,
     dirty: bool,
     last_commit: Option<Instant>,
@@ -60,6 +72,8 @@ impl Actor for Checkpointer {
             owed_credits: 0,
             next_seq: 0,
             acked: BTreeMap::new(),
+            unresolved: Vec::new(),
+            credits_on_resolve: 0,
             latest: None,
             dirty: false,
             last_commit: None,
@@ -87,18 +101,31 @@ impl Actor for Checkpointer {
                 seq,
                 read_count,
                 checkpoint,
+                acks,
             } => {
                 st.args.stats.sub_in_flight(read_count);
-                st.give_credit();
-                st.acked.insert(seq, checkpoint);
-                while let Some(cp) = st.acked.remove(&st.next_seq) {
+                if acks.is_empty() {
+                    st.give_credit(1);
+                }
+                st.acked.insert(seq, (checkpoint, acks));
+                while let Some((cp, acks)) = st.acked.remove(&st.next_seq) {
                     if let Some(state) = cp {
                         st.latest = Some(state);
                         st.dirty = true;
                     }
+                    if !acks.is_empty() {
+                        st.unresolved.extend(acks);
+                        st.credits_on_resolve += 1;
+                    }
                     st.next_seq += 1;
                 }
-                st.maybe_commit(&myself, false).await?;
+                if st.unresolved.is_empty() {
+                    st.maybe_commit(&myself, false).await?;
+                } else {
+                    // Messages wait for nothing but the commit that covers them.
+                    st.maybe_commit(&myself, true).await?;
+                    st.resolve_acks();
+                }
                 st.maybe_finish(&myself).await?;
             }
             CheckpointMsg::CommitTick => {
@@ -122,22 +149,50 @@ impl Actor for Checkpointer {
         st: &mut CheckpointState,
     ) -> Result<(), ActorProcessingErr> {
         if st.dirty {
-            if let Err(e) = st.commit().await {
-                tracing::warn!(pipeline = %st.args.pipeline, error = %e.error, "final offset commit failed; the next run repeats from the previous commit");
+            match st.commit().await {
+                // Everything up to `next_seq` is durable and committed now.
+                Ok(()) => st.resolve_acks(),
+                Err(e) => {
+                    tracing::warn!(pipeline = %st.args.pipeline, error = %e.error, "final offset commit failed; the next run repeats from the previous commit");
+                }
             }
         }
+        // Any token still held was never covered by a commit: dropping it rejects it.
+        st.unresolved.clear();
+        st.acked.clear();
         Ok(())
     }
 }
 
 impl CheckpointState {
-    fn give_credit(&mut self) {
+    fn give_credit(&mut self, n: u32) {
+        if n == 0 {
+            return;
+        }
         match &self.source_actor {
             Some(source) => {
-                let _ = source.send_message(SourceMsg::Credit(1));
+                let _ = source.send_message(SourceMsg::Credit(n));
             }
-            None => self.owed_credits += 1,
+            None => self.owed_credits += n,
         }
+    }
+
+    /// Acknowledge the tokens of every batch up to `next_seq`, in order (the
+    /// commit covering them succeeded, or there was no state to commit), and
+    /// return those batches' credit.
+    fn resolve_acks(&mut self) {
+        if self.dirty {
+            return; // not committed yet
+        }
+        let count = self.unresolved.len();
+        for token in self.unresolved.drain(..) {
+            token.ack();
+        }
+        if count > 0 {
+            tracing::trace!(pipeline = %self.args.pipeline, count, "messages acknowledged");
+        }
+        let credits = std::mem::take(&mut self.credits_on_resolve);
+        self.give_credit(credits);
     }
 
     async fn maybe_commit(

@@ -1,15 +1,17 @@
 //! The sink actor: re-batches to the sink's batch size, writes with in-place
-//! retries behind a circuit breaker, disposes of rejected records by the
-//! pipeline's `on_error`, and acknowledges each source batch in order.
+//! retries behind a circuit breaker, disposes of rejected records through the
+//! pipeline's [`Disposer`] (and writes the dead letters of every stage), and
+//! acknowledges each source batch in order.
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::any::AnySink;
-use super::messages::{Batch, CheckpointMsg, DataMsg, DeadLetter, StageError};
+use super::dispose::{Disposer, Stage};
+use super::messages::{Batch, CheckpointMsg, DataMsg, StageError};
 use super::pipeline::Named;
-use super::settings::{OnError, PipelineSettings};
+use super::settings::PipelineSettings;
 use super::stats::PipelineStats;
 use crate::connector::{BatchConfig, WriteResult};
 use crate::error::{ConnectorError, Result};
@@ -24,6 +26,7 @@ pub(crate) struct SinkArgs {
     pub(crate) dead_letter: Option<Named<dyn AnySink>>,
     pub(crate) settings: PipelineSettings,
     pub(crate) checkpointer: ActorRef<CheckpointMsg>,
+    pub(crate) disposer: Disposer,
     pub(crate) stats: Arc<PipelineStats>,
 }
 
@@ -154,28 +157,24 @@ impl SinkState {
         PipelineStats::add(&stats.written, result.records_written);
         PipelineStats::add(&stats.bytes, result.bytes_written);
 
-        for failure in &result.failures {
-            let event = events.get(failure.index).cloned();
-            let error = ConnectorError::new(failure.kind, failure.error.clone());
-            match self.args.settings.on_error {
-                OnError::Skip => {
-                    tracing::warn!(pipeline = %self.args.pipeline, sink = %self.args.sink.name, index = failure.index, error = %failure.error, "skipping a record the sink rejected");
-                    PipelineStats::add(&stats.failed, 1);
-                }
-                OnError::DeadLetter => {
-                    dead.push(DeadLetter::new(event, &error, "sink", &self.args.sink.name))
-                }
-                OnError::Stop => {
-                    return Err(StageError::stop(error.context(format!(
-                        "pipeline `{}` stopped (on_error: stop): sink `{}` rejected record {}",
-                        self.args.pipeline, self.args.sink.name, failure.index
-                    ))))
-                }
-            }
+        // `write_with_retry` retried unattributed failures: each one has a position.
+        for (index, failure) in result.record_failures() {
+            self.args
+                .disposer
+                .reject(
+                    Stage::Sink,
+                    &self.args.sink.name,
+                    failure.to_error(),
+                    events.get(index).cloned(),
+                    Some(index),
+                    &mut dead,
+                )
+                .into_result()?;
         }
-
-        if !dead.is_empty() {
-            self.write_dead_letters(dead).await?;
+        let disposer = &self.args.disposer;
+        if let Some(letters) = disposer.dead_letter_write(self.args.dead_letter.as_ref(), dead)? {
+            let result = self.write_with_retry(letters.dlq, &letters.envelopes).await;
+            letters.finish(disposer, result)?;
         }
 
         for b in batches {
@@ -183,39 +182,12 @@ impl SinkState {
                 seq: b.seq,
                 read_count: b.read_count,
                 checkpoint: b.checkpoint,
+                acks: b.acks,
             };
             if self.args.checkpointer.send_message(ack).is_err() {
                 break; // torn down
             }
         }
-        Ok(())
-    }
-
-    async fn write_dead_letters(&self, dead: Vec<DeadLetter>) -> Result<(), StageError> {
-        let count = dead.len() as u64;
-        let Some(dlq) = &self.args.dead_letter else {
-            return Err(StageError::stop(ConnectorError::configuration(format!(
-                "pipeline `{}` has records for the dead-letter queue but no dead-letter sink",
-                self.args.pipeline
-            ))));
-        };
-        let envelopes: Vec<SourceEvent> = dead
-            .into_iter()
-            .map(|d| d.into_event(&self.args.pipeline))
-            .collect();
-        let result = self
-            .write_with_retry(dlq, &envelopes)
-            .await
-            .map_err(|e| StageError::restartable(e.context("writing to the dead-letter sink")))?;
-        if !result.failures.is_empty() {
-            return Err(StageError::restartable(ConnectorError::io(format!(
-                "dead-letter sink `{}` rejected {} record(s): {}",
-                dlq.name,
-                result.failures.len(),
-                result.failures[0].error
-            ))));
-        }
-        PipelineStats::add(&self.args.stats.dead_lettered, count);
         Ok(())
     }
 
@@ -241,7 +213,7 @@ impl SinkState {
                     "sink `{}` reported {} failed record(s) without saying which: {}",
                     sink.name,
                     result.unattributed_failures(),
-                    result.errors.join("; ")
+                    unattributed_messages(&result)
                 )),
                 Err(e) if e.is_retryable() => e,
                 Err(e) => {
@@ -265,4 +237,15 @@ impl SinkState {
             }
         }
     }
+}
+
+/// The distinct messages of a result's failures without a position.
+fn unattributed_messages(result: &WriteResult) -> String {
+    let mut messages: Vec<&str> = Vec::new();
+    for f in result.failures.iter().filter(|f| f.index.is_none()) {
+        if !messages.contains(&f.error.as_str()) {
+            messages.push(&f.error);
+        }
+    }
+    messages.join("; ")
 }

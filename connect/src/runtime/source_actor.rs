@@ -11,16 +11,18 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{oneshot, watch, Semaphore};
 use tracing::Instrument;
 
 use super::any::AnySource;
-use super::messages::{Batch, DataMsg, DeadLetter, SourceMsg, StageError};
+use super::dispose::{DeadLetter, Disposer, Stage};
+use super::messages::{Batch, DataMsg, SourceMsg, StageError};
 use super::pipeline::Named;
-use super::settings::{OnError, PipelineSettings};
+use super::settings::PipelineSettings;
 use super::stats::PipelineStats;
 use crate::error::{ConnectorError, ErrorKind};
-use crate::event::{EventType, LogLevel, SourceEvent};
+use crate::event::{AckToken, EventType, LogLevel, SourceEvent};
 use crate::state::State;
 use crate::util::exports::{RateLimiter, RateLimiterConfig};
 
@@ -32,14 +34,19 @@ pub(crate) struct SourceArgs {
     pub(crate) state: Option<State>,
     pub(crate) settings: PipelineSettings,
     pub(crate) downstream: ActorRef<DataMsg>,
+    pub(crate) disposer: Disposer,
     pub(crate) stats: Arc<PipelineStats>,
 }
 
 pub(crate) struct SourceState {
     credits: Arc<Semaphore>,
     stop: watch::Sender<bool>,
-    _reader: ReaderThread,
+    reader: ReaderThread,
 }
+
+/// How long stopping the source waits for its reader thread to wind down
+/// (the source's stream and tasks dropped, its connections closed).
+const READER_EXIT_GRACE: Duration = Duration::from_secs(3);
 
 /// The thread that polls the source's stream, on a runtime of its own.
 ///
@@ -49,9 +56,14 @@ pub(crate) struct SourceState {
 /// as the source alone. On its own thread it keeps a core busy while the
 /// transforms and the sink run on the runtime's workers. Dropping this (however
 /// the actor ends: stop, failure or kill) cancels the reader: its stream and any
-/// task it spawned are dropped with the thread's runtime.
+/// task it spawned are dropped with the thread's runtime. Until then the runtime
+/// outlives the stream, so a message source's acknowledging task still runs
+/// when the last batches' tokens are resolved.
 struct ReaderThread {
     cancel: Option<oneshot::Sender<()>>,
+    /// Closed when the thread ends, after its runtime (and every task the
+    /// source spawned on it) is gone.
+    exited: Option<oneshot::Receiver<()>>,
     /// Seen by the reader between events, so a source that never waits (and
     /// so never lets the cancel future above be polled) still stops at once.
     cancelled: Arc<AtomicBool>,
@@ -65,12 +77,15 @@ impl ReaderThread {
         span: tracing::Span,
     ) -> Result<Self, ActorProcessingErr> {
         let (cancel, cancelled) = oneshot::channel::<()>();
+        let (exited_tx, exited) = oneshot::channel::<()>();
         let flag = Arc::new(AtomicBool::new(false));
         reader.cancelled = flag.clone();
         let name = format!("rivven-src-{}", reader.pipeline);
         std::thread::Builder::new()
             .name(name.chars().take(15).collect())
             .spawn(move || {
+                // Declared first, dropped last: after the runtime below.
+                let _exited = exited_tx;
                 let fail = |err: StageError| {
                     // The actor turns this into a supervised failure.
                     let _ = myself.send_message(SourceMsg::ReaderFailed(err));
@@ -86,11 +101,18 @@ impl ReaderThread {
                         ))))
                     }
                 };
+                let mut cancelled = cancelled;
                 let read = async move {
                     tokio::select! {
-                        result = reader.run(state) => result,
-                        _ = cancelled => Ok(()),
+                        result = reader.run(state) => result?,
+                        _ = &mut cancelled => return Ok(()),
                     }
+                    // The stream ended, but the tasks the source spawned on
+                    // this runtime (its connection, the task acknowledging its
+                    // messages) live on until the stage is torn down: the
+                    // tokens of the last batches are resolved after the end.
+                    let _ = cancelled.await;
+                    Ok(())
                 }
                 .instrument(span);
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(read)));
@@ -110,17 +132,36 @@ impl ReaderThread {
             })?;
         Ok(Self {
             cancel: Some(cancel),
+            exited: Some(exited),
             cancelled: flag,
         })
+    }
+
+    fn cancel(&mut self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+        if let Some(cancel) = self.cancel.take() {
+            let _ = cancel.send(());
+        }
+    }
+
+    /// Cancel the reader and wait (boundedly) until its thread has ended, so
+    /// a stopped source holds no connection any more.
+    async fn shut_down(&mut self) {
+        self.cancel();
+        if let Some(exited) = self.exited.take() {
+            if tokio::time::timeout(READER_EXIT_GRACE, exited)
+                .await
+                .is_err()
+            {
+                tracing::warn!(grace = ?READER_EXIT_GRACE, "the source reader did not end in time; leaving it behind");
+            }
+        }
     }
 }
 
 impl Drop for ReaderThread {
     fn drop(&mut self) {
-        self.cancelled.store(true, Ordering::Relaxed);
-        if let Some(cancel) = self.cancel.take() {
-            let _ = cancel.send(());
-        }
+        self.cancel();
     }
 }
 
@@ -150,6 +191,7 @@ impl Actor for SourceActor {
             settings: args.settings,
             downstream: args.downstream,
             stats: args.stats,
+            disposer: args.disposer,
             credits: credits.clone(),
             stop: stop_rx,
             cancelled: Arc::default(),
@@ -158,7 +200,7 @@ impl Actor for SourceActor {
         Ok(SourceState {
             credits,
             stop,
-            _reader: thread,
+            reader: thread,
         })
     }
 
@@ -177,6 +219,15 @@ impl Actor for SourceActor {
         }
         Ok(())
     }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<SourceMsg>,
+        state: &mut SourceState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.reader.shut_down().await;
+        Ok(())
+    }
 }
 
 struct Reader {
@@ -185,6 +236,7 @@ struct Reader {
     settings: PipelineSettings,
     downstream: ActorRef<DataMsg>,
     stats: Arc<PipelineStats>,
+    disposer: Disposer,
     credits: Arc<Semaphore>,
     stop: watch::Receiver<bool>,
     cancelled: Arc<AtomicBool>,
@@ -207,7 +259,16 @@ struct Pending {
     /// Approximate bytes of `events` (see `PipelineSettings::max_in_flight_bytes`).
     bytes: usize,
     dead: Vec<DeadLetter>,
+    /// Acknowledgement tokens of the messages read for this batch, in order.
+    acks: Vec<AckToken>,
     moved: bool,
+}
+
+impl Pending {
+    /// Whether the batch carries nothing the rest of the pipeline must see.
+    fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.dead.is_empty() && self.acks.is_empty() && !self.moved
+    }
 }
 
 impl Reader {
@@ -237,13 +298,14 @@ impl Reader {
                 events: Vec::with_capacity(self.settings.batch_size),
                 bytes: 0,
                 dead: Vec::new(),
+                acks: Vec::new(),
                 moved: false,
             };
             let end = self.collect(&mut stream, &mut state, &mut pending).await?;
             if self.cancelled.load(Ordering::Relaxed) {
                 return Ok(()); // torn down: nobody is listening any more
             }
-            if pending.events.is_empty() && pending.dead.is_empty() && !pending.moved {
+            if pending.is_empty() {
                 self.credits.add_permits(1);
             } else {
                 let read_count = pending.events.len() as u64;
@@ -251,6 +313,7 @@ impl Reader {
                     seq,
                     events: pending.events,
                     dead: pending.dead,
+                    acks: pending.acks,
                     read_count,
                     checkpoint: pending.moved.then(|| state.clone()),
                 };
@@ -335,11 +398,10 @@ impl Reader {
                 Err(err) if err.kind() == ErrorKind::Data => self.reject(err, pending)?,
                 Err(err) => return Err(StageError::restartable(err)),
             }
-            // A batch with only a checkpoint (a CDC heartbeat) or only
-            // rejected records lingers too: it must not wait for data.
-            if !lingering
-                && (!pending.events.is_empty() || pending.moved || !pending.dead.is_empty())
-            {
+            // A batch with only a checkpoint (a CDC heartbeat), only
+            // rejected records or only acknowledgements lingers too: it must
+            // not wait for data.
+            if !lingering && !pending.is_empty() {
                 linger
                     .as_mut()
                     .reset(tokio::time::Instant::now() + self.settings.linger);
@@ -350,6 +412,11 @@ impl Reader {
     }
 
     fn accept(&self, mut event: SourceEvent, state: &mut State, pending: &mut Pending) {
+        // Tokens travel beside the batch, not in its events: whatever the
+        // transforms make of an event, its message is covered by the batch.
+        if let Some(token) = event.take_ack() {
+            pending.acks.push(token);
+        }
         match event.event_type {
             EventType::State => match serde_json::from_value::<State>(event.data) {
                 Ok(update) => {
@@ -372,24 +439,22 @@ impl Reader {
         }
     }
 
-    fn reject(&self, err: ConnectorError, pending: &mut Pending) -> Result<(), StageError> {
-        match self.settings.on_error {
-            OnError::Skip => {
-                tracing::warn!(error = %err, "skipping a record the source could not read");
-                PipelineStats::add(&self.stats.failed, 1);
-                Ok(())
-            }
-            OnError::DeadLetter => {
-                pending
-                    .dead
-                    .push(DeadLetter::new(None, &err, "source", &self.source.name));
-                Ok(())
-            }
-            OnError::Stop => Err(StageError::stop(err.context(format!(
-                "pipeline `{}` stopped (on_error: stop) at a record from source `{}`",
-                self.pipeline, self.source.name
-            )))),
-        }
+    fn reject(&self, mut err: ConnectorError, pending: &mut Pending) -> Result<(), StageError> {
+        // Disposed of, the message is acknowledged with its batch; with
+        // `on_error: stop` its token is dropped here, i.e. rejected.
+        let token = err.take_ack();
+        self.disposer
+            .reject(
+                Stage::Source,
+                &self.source.name,
+                err,
+                None,
+                None,
+                &mut pending.dead,
+            )
+            .into_result()?;
+        pending.acks.extend(token);
+        Ok(())
     }
 }
 

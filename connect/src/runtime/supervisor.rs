@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::checkpointer::{CheckpointArgs, Checkpointer};
+use super::dispose::Disposer;
 use super::messages::{CheckpointMsg, DataMsg, SourceMsg, StageError, SupervisorMsg};
 use super::offset_store::OffsetStore;
 use super::pipeline::Pipeline;
@@ -214,6 +215,7 @@ impl SupervisorState {
             }
         }
         let sup = myself.get_cell();
+        let disposer = Disposer::new(self.name.clone(), p.settings.on_error, self.stats.clone());
         let mut cells: Vec<ActorCell> = Vec::new();
         let spawned = async {
             let (checkpointer, _) = Actor::spawn_linked(
@@ -242,6 +244,7 @@ impl SupervisorState {
                     dead_letter: p.dead_letter.clone(),
                     settings: p.settings.clone(),
                     checkpointer: checkpointer.clone(),
+                    disposer: disposer.clone(),
                     stats: self.stats.clone(),
                 },
                 sup.clone(),
@@ -255,10 +258,9 @@ impl SupervisorState {
                     None,
                     TransformActor,
                     TransformArgs {
-                        pipeline: self.name.clone(),
                         transform: transform.clone(),
                         next,
-                        on_error: p.settings.on_error,
+                        disposer: disposer.clone(),
                         stats: self.stats.clone(),
                     },
                     sup.clone(),
@@ -277,6 +279,7 @@ impl SupervisorState {
                     state: committed,
                     settings: p.settings.clone(),
                     downstream: next,
+                    disposer,
                     stats: self.stats.clone(),
                 },
                 sup.clone(),
