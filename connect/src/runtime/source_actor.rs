@@ -309,6 +309,7 @@ impl Reader {
                 self.credits.add_permits(1);
             } else {
                 let read_count = pending.events.len() as u64;
+                let read_bytes = pending.bytes as u64;
                 let batch = Batch {
                     seq,
                     events: pending.events,
@@ -317,7 +318,7 @@ impl Reader {
                     read_count,
                     checkpoint: pending.moved.then(|| state.clone()),
                 };
-                PipelineStats::add(&self.stats.read, read_count);
+                self.stats.add_read(read_count, read_bytes);
                 self.stats.add_in_flight(read_count);
                 if self.downstream.send_message(DataMsg::Batch(batch)).is_err() {
                     return Ok(()); // the pipeline is being torn down

@@ -303,7 +303,6 @@ impl PipelineStats {
     /// Data events read, with their approximate payload bytes
     /// ([`SourceEvent::approx_size`](crate::SourceEvent::approx_size)):
     /// the read counter plus the source's byte series.
-    #[allow(dead_code)] // the source actor's hook for `rivven_connect_source_bytes_total`
     pub(crate) fn add_read(&self, events: u64, bytes: u64) {
         self.read.add(events);
         let series = &self.series;

@@ -65,7 +65,7 @@ impl AnySink for MeteredSink {
         self.latency.record(started.elapsed().as_secs_f64());
         match &result {
             Ok(w) => {
-                let rejected = w.records_failed.max(w.failures.len() as u64);
+                let rejected = w.records_failed();
                 if rejected > 0 {
                     self.errors.increment(rejected);
                 }
