@@ -28,6 +28,8 @@
 //!   (`postgres-cdc`, and the legacy `rivven-connect postgres …` subcommand,
 //!   whose arguments that crate defines).
 
+#![warn(missing_docs)]
+
 mod commands;
 mod http;
 mod init;
