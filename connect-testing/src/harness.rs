@@ -32,7 +32,7 @@ use rivven_connect::{Result, Sink, Source, State, Transform};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shared::Shared;
+use shared::{Shared, SharedConfig};
 
 /// Name of the pipeline the harness runs (and the key of its committed state).
 pub const PIPELINE: &str = "test-harness";
@@ -50,9 +50,9 @@ type AddStage = Box<dyn Fn(PipelineBuilder) -> PipelineBuilder + Send + Sync>;
 /// running again resumes from the state the previous run committed.
 pub struct TestHarness<S: Source, K: Sink> {
     source: Arc<S>,
-    source_config: S::Config,
+    source_config: SharedConfig<S::Config>,
     sink: Arc<K>,
-    sink_config: K::Config,
+    sink_config: SharedConfig<K::Config>,
     stages: Vec<AddStage>,
     settings: PipelineSettings,
     store: MemoryOffsetStore,
@@ -102,8 +102,8 @@ impl<S, K> TestHarness<S, K>
 where
     S: Source,
     K: Sink,
-    S::Config: Clone + Default,
-    K::Config: Clone + Default,
+    S::Config: Default,
+    K::Config: Default,
 {
     /// A harness for `source` and `sink` with their default configs.
     pub fn new(source: S, sink: K) -> Self {
@@ -111,14 +111,22 @@ where
     }
 }
 
-impl<S, K> TestHarness<S, K>
-where
-    S: Source,
-    K: Sink,
-    S::Config: Clone,
-    K::Config: Clone,
-{
-    /// A harness for connectors with explicit configs.
+impl<S: Source, K: Sink> TestHarness<S, K> {
+    /// A harness for connectors with explicit configs (built with
+    /// `from_value`, say). The configs need not be `Clone` or `Default`:
+    /// the harness keeps them and every run borrows the same ones.
+    ///
+    /// ```
+    /// use rivven_connect_testing::prelude::*;
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> rivven_connect::Result<()> {
+    /// let config = MockConfig::from_value(json!({}))?;
+    /// let harness =
+    ///     TestHarness::with_configs(MockSource::counting(3), config, MockSink::new(), MockConfig::default());
+    /// assert_eq!(harness.run_pipeline().await?.events_written, 3);
+    /// # Ok(()) }
+    /// ```
     pub fn with_configs(
         source: S,
         source_config: S::Config,
@@ -127,9 +135,9 @@ where
     ) -> Self {
         Self {
             source: Arc::new(source),
-            source_config,
+            source_config: SharedConfig(Arc::new(source_config)),
             sink: Arc::new(sink),
-            sink_config,
+            sink_config: SharedConfig(Arc::new(sink_config)),
             stages: Vec::new(),
             settings: default_settings(),
             store: MemoryOffsetStore::new(),
@@ -141,18 +149,19 @@ where
     pub fn with_transform<T>(self, transform: T) -> Self
     where
         T: Transform,
-        T::Config: Clone + Default,
+        T::Config: Default,
     {
         self.with_configured_transform(transform, T::Config::default())
     }
 
-    /// Add a transform with `config`.
-    pub fn with_configured_transform<T>(mut self, transform: T, config: T::Config) -> Self
-    where
-        T: Transform,
-        T::Config: Clone,
-    {
+    /// Add a transform with `config` (which need not be `Clone`).
+    pub fn with_configured_transform<T: Transform>(
+        mut self,
+        transform: T,
+        config: T::Config,
+    ) -> Self {
         let transform = Arc::new(transform);
+        let config = SharedConfig(Arc::new(config));
         self.stages.push(Box::new(move |p: PipelineBuilder| {
             p.transform(Shared(Arc::clone(&transform)), config.clone())
         }));
@@ -160,12 +169,9 @@ where
     }
 
     /// Send rejected events to `sink` (use with `OnError::DeadLetter`).
-    pub fn with_dead_letter<D>(mut self, sink: D, config: D::Config) -> Self
-    where
-        D: Sink,
-        D::Config: Clone,
-    {
+    pub fn with_dead_letter<D: Sink>(mut self, sink: D, config: D::Config) -> Self {
         let sink = Arc::new(sink);
+        let config = SharedConfig(Arc::new(config));
         self.stages.push(Box::new(move |p: PipelineBuilder| {
             p.dead_letter(Shared(Arc::clone(&sink)), config.clone())
         }));

@@ -36,7 +36,29 @@ pub use eventually::eventually;
 pub use harness::{run_sink, run_source, run_source_with, PipelineResult, TestHarness};
 pub use mock::{MockBroker, MockConfig, MockMessageSource, MockSink, MockSource, MockTransform};
 
-/// Everything a connector test usually needs.
+/// Everything a connector test usually needs: the mocks, the harnesses,
+/// the single-connector helpers, the compliance checks, `events::`
+/// generators and `assertions::`, the config traits (for
+/// `MyConfig::from_value(json!({..}))`), `SourceEvent`, `PipelineSettings`
+/// and `futures::StreamExt` (for reading a source's stream by hand).
+///
+/// ```
+/// use rivven_connect_testing::prelude::*;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> rivven_connect::Result<()> {
+/// let config = MockConfig::from_value(serde_json::json!({}))?;
+/// let source = MockSource::counting(3);
+/// let catalog = source.discover(&config).await?.configure_all();
+/// let mut stream = source.read(&config, &catalog, None).await?;
+/// assert!(stream.next().await.is_some());
+///
+/// let harness = TestHarness::with_configs(source, config, MockSink::new(), MockConfig::default())
+///     .with_settings(PipelineSettings::default().with_batch_size(2));
+/// let result = harness.run_pipeline().await?;
+/// assert!(assertions::exactly_once(0..3, &harness.sink().written_events(), "id"));
+/// assert_eq!(result.events_written, 3);
+/// # Ok(()) }
+/// ```
 pub mod prelude {
     pub use crate::compliance::{
         assert_sink_compliance, assert_source_compliance, Resume, SinkCompliance, SourceCompliance,
@@ -47,6 +69,11 @@ pub mod prelude {
         MockBroker, MockConfig, MockMessageSource, MockSink, MockSource, MockTransform,
     };
     pub use crate::{assertions, events};
+    pub use futures::StreamExt;
+    pub use rivven_connect::runtime::PipelineSettings;
+    pub use rivven_connect::{
+        ConnectorError, SinkConfig, SourceConfig, SourceEvent, TransformConfig,
+    };
 }
 
 /// The single-connector `TestHarness` of the connector-development guide:

@@ -63,8 +63,30 @@ impl MockSink {
         }
     }
 
-    /// Once `n` events have been written, the next write fails (once) with a
-    /// non-retryable error, so the pipeline restarts from its committed state.
+    /// Fail (once, with a non-retryable error, so the pipeline restarts from
+    /// its committed state) the first write that would take the number of
+    /// events written past `n`, whatever the batch sizes.
+    ///
+    /// The failing write is all-or-nothing, like an aborted transaction: none
+    /// of its events is written, so [`MockSink::written_count`] stays at the
+    /// count before it (at most `n`) and a retry of the same batch writes each
+    /// event once. A write also fails when `n` events are already written,
+    /// even an empty one. With `fail_after(10)`, batches of 1, 7 or 50 events
+    /// all fail on the write that carries the 11th event; a first batch of
+    /// 50 fails at once.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use rivven_connect_testing::prelude::*;
+    /// let sink = MockSink::new().fail_after(10);
+    /// let batch = events::records("t", 50);
+    /// assert!(run_sink(&sink, &MockConfig::default(), batch.clone()).await.is_err());
+    /// assert_eq!(sink.written_count(), 0, "the failed batch wrote nothing");
+    /// // It failed once: the redelivered batch goes through.
+    /// assert!(run_sink(&sink, &MockConfig::default(), batch).await.is_ok());
+    /// assert_eq!(sink.written_count(), 50);
+    /// # }
+    /// ```
     pub fn fail_after(mut self, n: u64) -> Self {
         self.fail_after = Some(n);
         self.fail_error = Arc::new(|| ConnectorError::fatal("MockSink: injected failure"));
@@ -72,7 +94,8 @@ impl MockSink {
         self
     }
 
-    /// Like [`MockSink::fail_after`], failing `times` times with `err()`.
+    /// Like [`MockSink::fail_after`], failing `times` times with `err()`
+    /// (`u64::MAX`: every write that would pass `n` fails; `n == 0`: every write).
     pub fn fail_after_with(
         self,
         n: u64,
@@ -126,6 +149,10 @@ impl MockSink {
         self.lock().attempts
     }
 
+    fn rejects(&self, event: &SourceEvent) -> bool {
+        self.reject.as_ref().is_some_and(|r| r(event))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -163,7 +190,9 @@ impl Sink for MockSink {
                 return Err(ConnectorError::connection(e.clone()));
             }
             if let Some(n) = self.fail_after {
-                if inner.written.len() as u64 >= n && inner.failures_left > 0 {
+                let written = inner.written.len() as u64;
+                let to_write = events.iter().filter(|e| !self.rejects(e)).count() as u64;
+                if (written >= n || written + to_write > n) && inner.failures_left > 0 {
                     inner.failures_left -= 1;
                     return Err((self.fail_error)());
                 }
@@ -176,7 +205,7 @@ impl Sink for MockSink {
         let mut result = WriteResult::new();
         let mut inner = self.lock();
         for (index, event) in events.into_iter().enumerate() {
-            if self.reject.as_ref().is_some_and(|r| r(&event)) {
+            if self.rejects(&event) {
                 result.add_record_failure(
                     index,
                     &ConnectorError::data(format!("MockSink rejected event {index}")),

@@ -124,7 +124,9 @@ impl MockSource {
     }
 
     /// After `n` events (counted from the start of the data, not of this
-    /// run), the stream yields `err()` once; later runs pass.
+    /// run), the stream yields `err()` once; later runs pass. The error takes
+    /// the place of event `n` (0-based) in the stream, so it comes at the same
+    /// event count whatever the pipeline's batch sizes.
     pub fn fail_after(
         mut self,
         n: u64,
@@ -134,7 +136,8 @@ impl MockSource {
         self
     }
 
-    /// After `n` events the stream panics once; later runs pass.
+    /// After `n` events the stream panics once (instead of yielding event
+    /// `n`, whatever the batch sizes); later runs pass.
     pub fn panic_after(mut self, n: u64) -> Self {
         self.panic_after = Some(n);
         self
