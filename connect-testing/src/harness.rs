@@ -121,7 +121,7 @@ impl<S: Source, K: Sink> TestHarness<S, K> {
     /// use serde_json::json;
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> rivven_connect::Result<()> {
-    /// let config = MockConfig::from_value(json!({}))?;
+    /// let config = <MockConfig as SourceConfig>::from_value(json!({}))?;
     /// let harness =
     ///     TestHarness::with_configs(MockSource::counting(3), config, MockSink::new(), MockConfig::default());
     /// assert_eq!(harness.run_pipeline().await?.events_written, 3);

@@ -38,7 +38,7 @@ pub use mock::{MockBroker, MockConfig, MockMessageSource, MockSink, MockSource, 
 
 /// Everything a connector test usually needs: the mocks, the harnesses,
 /// the single-connector helpers, the compliance checks, `events::`
-/// generators and `assertions::`, the config traits (for
+/// generators and `assertions::`, the connector and config traits (for
 /// `MyConfig::from_value(json!({..}))`), `SourceEvent`, `PipelineSettings`
 /// and `futures::StreamExt` (for reading a source's stream by hand).
 ///
@@ -46,7 +46,9 @@ pub use mock::{MockBroker, MockConfig, MockMessageSource, MockSink, MockSource, 
 /// use rivven_connect_testing::prelude::*;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> rivven_connect::Result<()> {
-/// let config = MockConfig::from_value(serde_json::json!({}))?;
+/// // `MockConfig` is all three kinds of config, so name the one meant;
+/// // a connector's own config is one kind: `MyConfig::from_value(..)`.
+/// let config = <MockConfig as SourceConfig>::from_value(serde_json::json!({}))?;
 /// let source = MockSource::counting(3);
 /// let catalog = source.discover(&config).await?.configure_all();
 /// let mut stream = source.read(&config, &catalog, None).await?;
@@ -72,7 +74,8 @@ pub mod prelude {
     pub use futures::StreamExt;
     pub use rivven_connect::runtime::PipelineSettings;
     pub use rivven_connect::{
-        ConnectorError, SinkConfig, SourceConfig, SourceEvent, TransformConfig,
+        ConnectorError, Sink, SinkConfig, Source, SourceConfig, SourceEvent, Transform,
+        TransformConfig,
     };
 }
 
