@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use rivven_connect::config::ConnectConfig;
-use rivven_connect::BatchConfig;
 use rivven_connect::registry::Registry;
+use rivven_connect::BatchConfig;
 
 fn sink_batch(yaml_batch: &str) -> BatchConfig {
     let text = format!(

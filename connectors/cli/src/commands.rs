@@ -33,7 +33,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         }
         Command::Spec { connector } => spec(&report, &registry, connector, false),
         Command::Schema { connector } => spec(&report, &registry, connector, true),
-        Command::Status { url } => status(&report, url).await,
+        Command::Status { url } => status(&cli, &report, url.as_deref()).await,
         Command::Validate => match load(&cli, &report) {
             Ok(config) => {
                 output::validated(&report, &config);
@@ -144,14 +144,44 @@ fn spec(report: &Report, registry: &Registry, name: &str, schema_only: bool) -> 
     Outcome::Success
 }
 
-async fn status(report: &Report, url: &str) -> Outcome {
-    match http::get_json(url, "/health").await {
+/// The instance `status` asks: `--url`, else the configuration's
+/// `http.address` (when the file exists: `-c`, or the default file in the
+/// working directory), else the default address.
+fn status_url(cli: &Cli, report: &Report, url: Option<&str>) -> Result<String, Outcome> {
+    if let Some(url) = url {
+        return Ok(url.to_string());
+    }
+    if !cli.config.exists() {
+        return Ok(format!(
+            "http://{}",
+            rivven_connect::config::HttpSpec::default().address
+        ));
+    }
+    let config = load(cli, report)?;
+    if !config.http.enabled {
+        let message = format!(
+            "{}: http.enabled is false, so an instance started from it serves no status; \
+             set `http: {{ enabled: true }}` there, or pass --url",
+            cli.config.display()
+        );
+        output::error(report, &message);
+        return Err(Outcome::ConfigError);
+    }
+    Ok(format!("http://{}", config.http.address))
+}
+
+async fn status(cli: &Cli, report: &Report, url: Option<&str>) -> Outcome {
+    let url = match status_url(cli, report, url) {
+        Ok(url) => url,
+        Err(outcome) => return outcome,
+    };
+    match http::get_json(&url, "/health").await {
         Ok(health) => {
             output::status(report, &health);
             Outcome::Success
         }
         Err(e) => {
-            eprintln!("error: cannot read the status at {url}: {e}");
+            output::error(report, &format!("cannot read the status at {url}: {e}"));
             Outcome::Failure
         }
     }

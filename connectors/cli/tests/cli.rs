@@ -291,6 +291,10 @@ http: {{ enabled: true, address: \"127.0.0.1:{port}\" }}
     assert_eq!(health["pipelines"][0]["state"], "running");
     let t = text(&run(&["status", "--url", &url]));
     assert!(t.contains("endless") && t.contains("running"), "{t}");
+    // Without --url the address comes from the configuration.
+    let from_config = run(&["-c", &config, "status", "--format", "json"]);
+    assert!(from_config.status.success(), "{}", text(&from_config));
+    assert_eq!(json(&from_config)["pipelines"][0]["name"], "endless");
 
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -359,4 +363,30 @@ offsets: { backend: memory }
         "{screen}"
     );
     assert!(screen.contains("summary:"), "{screen}");
+}
+
+/// `status` errors: nothing listening is exit 1 (a JSON error object with
+/// `--format json`); a configuration whose endpoint is off is exit 2.
+#[test]
+fn status_errors_are_reported_in_the_requested_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = run(&["status", "--url", &url, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let body = json(&out);
+    assert_eq!(body["success"], false);
+    assert!(body["error"].as_str().unwrap().contains(&url), "{body}");
+
+    let config = write_config(
+        dir.path(),
+        "sources:\n  gen: { connector: datagen, config: { pattern: sequence } }\nsinks:\n  out: { connector: stdout }\npipelines:\n  p: { source: gen, sink: out }\n",
+    );
+    let off = run(&["-c", &config, "status"]);
+    assert_eq!(off.status.code(), Some(2), "{}", text(&off));
+    assert!(
+        text(&off).contains("http.enabled is false"),
+        "{}",
+        text(&off)
+    );
 }
