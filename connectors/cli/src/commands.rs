@@ -2,6 +2,7 @@
 
 use rivven_connect::config::{ConfigError, ConnectConfig, Diagnostic, LogFormat};
 use rivven_connect::registry::Registry;
+use rivven_connect::runtime::OffsetStore as _;
 use rivven_connect::{CheckResult, ConnectorKind};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -220,6 +221,10 @@ async fn check(
                 return Outcome::ConfigError;
             }
         }
+    }
+    if let Err(e) = config.offset_store().check_writable().await {
+        output::error(report, &e.to_string());
+        return Outcome::ConfigError;
     }
     let all = only_source.is_none() && only_sink.is_none();
     let lines = check_all(registry, config, |kind, name| {

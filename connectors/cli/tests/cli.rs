@@ -390,3 +390,36 @@ fn status_errors_are_reported_in_the_requested_format() {
         text(&off)
     );
 }
+
+/// Fails before the fix: an unusable `data_dir` passed `check` and `run`
+/// restarted the pipeline for minutes. Now both refuse at once (exit 2) with
+/// one line naming the offset directory. (A path under a regular file: not
+/// writable even for root.)
+#[test]
+fn an_unwritable_data_dir_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "x").unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  gen: {{ connector: datagen, config: {{ pattern: sequence, max_events: 3 }} }}\n\
+             sinks:\n  out: {{ connector: stdout }}\n\
+             pipelines:\n  p: {{ source: gen, sink: out }}\n\
+             data_dir: {}\n",
+            blocker.join("state").display()
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    for command in ["check", "run"] {
+        let out = run(&["-c", &config, command]);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", text(&out));
+        let t = text(&out);
+        assert!(
+            t.contains("not writable") && t.contains("not-a-dir/state/offsets"),
+            "{command}: {t}"
+        );
+    }
+}
