@@ -423,3 +423,46 @@ fn an_unwritable_data_dir_is_refused_before_anything_starts() {
         );
     }
 }
+
+/// A bare word in a filter is a field: `country = NO` compares with a field
+/// named `NO`, which drops every event silently. The first event without
+/// that field warns once, naming it and suggesting quotes; a quoted value
+/// does not warn.
+#[test]
+fn a_filter_reading_a_missing_field_warns_once_suggesting_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "{\"country\":\"NO\"}\n{\"country\":\"SE\"}\n").unwrap();
+    for (condition, warns) in [("country = NO", true), ("country = 'NO'", false)] {
+        let out_file = dir.path().join("out.jsonl");
+        let _ = std::fs::remove_file(&out_file);
+        let state = tempfile::tempdir().unwrap();
+        let config = dir.path().join("filter.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "sources:\n  in: {{ connector: file, config: {{ path: {} }} }}\n\
+                 transforms:\n  only_no: {{ type: filter, config: {{ condition: \"{condition}\" }} }}\n\
+                 sinks:\n  out: {{ connector: file, config: {{ path: {} }} }}\n\
+                 pipelines:\n  p: {{ source: in, transforms: [only_no], sink: out }}\n\
+                 data_dir: {}\n",
+                input.display(),
+                out_file.display(),
+                state.path().display()
+            ),
+        )
+        .unwrap();
+        let out = run(&["-c", config.to_str().unwrap(), "run"]);
+        assert!(out.status.success(), "{condition}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let warnings = stderr.matches("has no field `NO`").count();
+        if warns {
+            assert_eq!(warnings, 1, "{condition}: {stderr}");
+            assert!(stderr.contains("('NO')"), "{stderr}");
+        } else {
+            assert_eq!(warnings, 0, "{condition}: {stderr}");
+            let written = std::fs::read_to_string(&out_file).unwrap();
+            assert_eq!(written.lines().count(), 1, "{written}");
+        }
+    }
+}
