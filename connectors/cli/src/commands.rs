@@ -90,6 +90,15 @@ fn load(cli: &Cli, report: &Report) -> Result<ConnectConfig, Outcome> {
     })
 }
 
+/// Whether log lines are JSON (`--log-format`, else `logging.format`).
+fn json_logs(cli: &Cli, config: &ConnectConfig) -> bool {
+    match cli.log_format {
+        Some(LogFormatArg::Json) => true,
+        Some(LogFormatArg::Pretty) => false,
+        None => config.logging.format == LogFormat::Json,
+    }
+}
+
 fn init_logging(cli: &Cli, config: &ConnectConfig, progress_display: bool) {
     let level = if cli.quiet {
         "error".to_string()
@@ -104,11 +113,7 @@ fn init_logging(cli: &Cli, config: &ConnectConfig, progress_display: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let json = match cli.log_format {
-        Some(LogFormatArg::Json) => true,
-        Some(LogFormatArg::Pretty) => false,
-        None => config.logging.format == LogFormat::Json,
-    };
+    let json = json_logs(cli, config);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(progress::is_terminal())
@@ -415,7 +420,14 @@ async fn run(
         status = runtime.run_until_signal(timeout) => status,
         () = progress::watch(&runtime, display) => runtime.run_until_signal(timeout).await,
     };
-    progress::summary(&status, display);
+    let summary = if cli.quiet {
+        progress::Summary::Quiet
+    } else if json_logs(cli, config) {
+        progress::Summary::Json
+    } else {
+        progress::Summary::Text { display }
+    };
+    progress::summary(&status, summary);
     if report.format == Format::Json {
         println!("{}", json!(status));
     }

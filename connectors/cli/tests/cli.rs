@@ -466,3 +466,35 @@ fn a_filter_reading_a_missing_field_warns_once_suggesting_quotes() {
         }
     }
 }
+
+/// `--log-format json` makes every stderr line JSON, the run summary
+/// included; `-q` silences the summary.
+#[test]
+fn the_run_summary_follows_log_format_and_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "sources:\n  gen: { connector: datagen, config: { pattern: sequence, max_events: 5, events_per_second: 0 } }\n\
+         sinks:\n  out: { connector: stdout }\n\
+         pipelines:\n  seq: { source: gen, sink: out }\n",
+    );
+    let out = run(&["-c", &config, "--log-format", "json", "run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let mut ended = None;
+    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        if v["fields"]["message"] == "pipeline ended" {
+            ended = Some(v);
+        }
+    }
+    let ended = ended.unwrap_or_else(|| panic!("no summary event: {stderr}"));
+    assert_eq!(ended["fields"]["pipeline"], "seq");
+    assert_eq!(ended["fields"]["written"], 5);
+
+    let quiet = run(&["-c", &config, "-q", "run"]);
+    assert!(quiet.status.success(), "{}", text(&quiet));
+    let stderr = String::from_utf8_lossy(&quiet.stderr);
+    assert!(!stderr.contains("summary"), "{stderr}");
+}
