@@ -31,9 +31,9 @@ impl Kind {
 
     fn keys(self) -> &'static str {
         match self {
-            Kind::Source => "name, version, description, author, license, documentation_url, incremental, category, tags, connector",
-            Kind::Sink => "name, version, description, author, license, documentation_url, batching, batch_size, category, tags, connector",
-            Kind::Transform => "name, version, description, author, license, documentation_url, category, tags, aliases, connector",
+            Kind::Source => "name, version, description, author, license, documentation_url, incremental, category, tags, allow_unknown_fields, connector",
+            Kind::Sink => "name, version, description, author, license, documentation_url, batching, batch_size, category, tags, allow_unknown_fields, connector",
+            Kind::Transform => "name, version, description, author, license, documentation_url, category, tags, aliases, allow_unknown_fields, connector",
         }
     }
 }
@@ -65,6 +65,7 @@ pub(crate) struct ConnectorAttrs {
     pub(crate) documentation_url: Option<Text>,
     pub(crate) incremental: bool,
     pub(crate) batching: bool,
+    pub(crate) allow_unknown_fields: bool,
     pub(crate) batch_size: Option<LitInt>,
     pub(crate) category: Option<LitStr>,
     pub(crate) tags: Vec<LitStr>,
@@ -237,6 +238,10 @@ impl ConnectorAttrs {
             }
             "incremental" if kind == Kind::Source => {
                 self.incremental = flag(meta, "incremental")?;
+                Ok(())
+            }
+            "allow_unknown_fields" => {
+                self.allow_unknown_fields = flag(meta, "allow_unknown_fields")?;
                 Ok(())
             }
             "batching" if kind == Kind::Sink => {

@@ -424,8 +424,13 @@ fn full(input: &DeriveInput, c: &Common<'_>, fields: &Punctuated<Field, Token![,
     // is reported there, as an unsatisfied bound of the config trait.
     let span = ident.span();
     let config_trait = c.config_trait();
+    // Unknown keys are rejected (the schema is closed, `from_value` checks against it)
+    // unless `allow_unknown_fields`.
+    let strict = (!attrs.allow_unknown_fields).then(|| {
+        quote!(const __STRICT_CONNECTOR: ::core::option::Option<&'static str> = ::core::option::Option::Some(#name);)
+    });
     let config_impl =
-        quote_spanned!(span=> #[automatically_derived] impl #config_trait for #ident {});
+        quote_spanned!(span=> #[automatically_derived] impl #config_trait for #ident { #strict });
 
     let spec_type = c.spec_type(&input.vis);
     quote! {

@@ -7,7 +7,8 @@
 //!   whose spec embeds the struct's JSON Schema — doc comments as descriptions, serde
 //!   defaults, `validator` rules, secret fields marked `writeOnly` / `x-secret` (found in
 //!   the generated schema, nested ones included, under their serde names);
-//! * the config trait (`from_value`, `from_yaml`: deserialize, then validate);
+//! * the config trait (`from_value`, `from_yaml`: reject unknown keys unless
+//!   `allow_unknown_fields`, deserialize, then validate);
 //! * with `connector = Type`, the connector's registration, so it appears in
 //!   `Registry::discovered()` and is usable from YAML by name.
 //!
@@ -26,7 +27,7 @@ use attrs::Kind;
 
 /// Derives the source config trait, a `<Struct>Spec` and (with `connector = ..`) the
 /// registration. Attributes: `#[source(name, version, description, author, license,
-/// documentation_url, incremental, category, tags, connector)]`.
+/// documentation_url, incremental, category, tags, allow_unknown_fields, connector)]`.
 #[proc_macro_derive(SourceConfig, attributes(source, sink, transform, rivven))]
 pub fn derive_source_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -35,7 +36,8 @@ pub fn derive_source_config(input: TokenStream) -> TokenStream {
 
 /// Derives the sink config trait, a `<Struct>Spec` with `batch_config()` and (with
 /// `connector = ..`) the registration. Attributes: `#[sink(name, version, description,
-/// author, license, documentation_url, batching, batch_size, category, tags, connector)]`.
+/// author, license, documentation_url, batching, batch_size, category, tags, allow_unknown_fields,
+/// connector)]`.
 #[proc_macro_derive(SinkConfig, attributes(source, sink, transform, rivven))]
 pub fn derive_sink_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -44,7 +46,7 @@ pub fn derive_sink_config(input: TokenStream) -> TokenStream {
 
 /// Derives the transform config trait, a `<Struct>Spec` and (with `connector = ..`) the
 /// registration. Attributes: `#[transform(name, version, description, author, license,
-/// documentation_url, category, tags, aliases, connector)]`.
+/// documentation_url, category, tags, aliases, allow_unknown_fields, connector)]`.
 #[proc_macro_derive(TransformConfig, attributes(source, sink, transform, rivven))]
 pub fn derive_transform_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -53,6 +53,7 @@ mod diagnostics;
 mod env;
 mod model;
 mod schema_check;
+pub(crate) use schema_check::unknown_keys;
 mod tree;
 
 pub use connector_config::ConnectorConfig;

@@ -45,6 +45,7 @@
 //! | `category = "…"` | all | `utility` | registry category: database, messaging, storage, warehouse, lakehouse, ai-ml, utility |
 //! | `tags = ["…", …]` | all | none | registry search tags |
 //! | `aliases = ["…", …]` | transforms | none | other names the transform is found by (`rename_field` for `replace_field`) |
+//! | `allow_unknown_fields` | all | off: unknown keys are errors | accept keys the struct does not declare (a config that takes a free-form map); `allow_unknown_fields = true` also works |
 //! | `connector = Type` | all | none | registers `Type` (which must implement `Default` and use this config) so it is discovered by name; this crate's built-ins register exactly this way |
 //! | `#[rivven(crate = path)]` | all | `::rivven_connect` | path of this crate when the dependency is renamed |
 //!
@@ -53,6 +54,36 @@
 //! config trait impl and the registration. The attributes are checked in one pass that
 //! reports every mistake at its span; the spec type and the trait impl are generated
 //! even then, so no "cannot find `…Spec`" error follows the real one.
+//!
+//! Unknown keys: a key the config does not declare is an error in `from_value` /
+//! `from_yaml` and in YAML under the binary, naming the key, the connector and the
+//! closest known key ("unknown key `cuont` (did you mean `count`?)"). Known keys are the
+//! serde names (`rename`, `rename_all`); nested structs are checked too. The derive
+//! closes the schema (`additionalProperties: false` on each struct's object schema)
+//! except where it is open already: a `#[serde(flatten)]` map or enum,
+//! `patternProperties`. `#[serde(alias)]` names are not in the schema and are rejected:
+//! such a config needs `allow_unknown_fields`.
+//!
+//! ```
+//! use rivven_connect::prelude::*;
+//!
+//! #[derive(Debug, Deserialize, Validate, JsonSchema, SourceConfig)]
+//! #[source(name = "ticker")]
+//! pub struct TickerConfig {
+//!     #[serde(default)]
+//!     pub count: u64,
+//! }
+//! let err = TickerConfig::from_value(serde_json::json!({"cuont": 5})).unwrap_err();
+//! assert!(err.to_string().contains("unknown key `cuont` (did you mean `count`?)"), "{err}");
+//!
+//! #[derive(Debug, Deserialize, Validate, JsonSchema, SinkConfig)]
+//! #[sink(name = "headers", allow_unknown_fields)]
+//! pub struct HeadersConfig {
+//!     #[serde(default)]
+//!     pub url: String,
+//! }
+//! assert!(HeadersConfig::from_value(serde_json::json!({"x-trace": "1"})).is_ok());
+//! ```
 //!
 //! What the spec's schema holds: field doc comments as `description`, `#[serde(default)]`
 //! values as `default`, the `validator` rules JSON Schema can express (`url` → `format:
@@ -118,6 +149,30 @@ fn for_each_object_schema(
         }
         _ => {}
     }
+}
+
+/// `schema` with `additionalProperties: false` on every object schema that lists its
+/// `properties` and is not already open: one with `additionalProperties`,
+/// `patternProperties`, `unevaluatedProperties` or `allOf`/`anyOf`/`oneOf` beside its
+/// properties (a `#[serde(flatten)]` map or enum) is left as it is.
+#[doc(hidden)]
+pub fn closed_schema(mut schema: Value) -> Value {
+    const OPEN: &[&str] = &[
+        "additionalProperties",
+        "patternProperties",
+        "unevaluatedProperties",
+        "allOf",
+        "anyOf",
+        "oneOf",
+    ];
+    for_each_object_schema(&mut schema, &mut |map| {
+        let is_struct = map.get("type").and_then(Value::as_str) == Some("object")
+            && map.get("properties").is_some_and(Value::is_object);
+        if is_struct && !OPEN.iter().any(|k| map.contains_key(*k)) {
+            map.insert("additionalProperties".into(), Value::Bool(false));
+        }
+    });
+    schema
 }
 
 /// Marks every property that holds a secret (wherever it is, through `$ref`s and
@@ -219,6 +274,31 @@ pub fn assert_transform_config<T: Transform<Config = C>, C>() {}
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn closing_leaves_open_schemas_open() {
+        let schema = closed_schema(json!({
+            "type": "object",
+            "properties": {"a": {"$ref": "#/$defs/A"}, "m": {"type": "object", "additionalProperties": {"type": "string"}}},
+            "$defs": {
+                "A": {"type": "object", "properties": {"x": {"type": "integer"}}},
+                "Flat": {"type": "object", "properties": {"x": {}}, "oneOf": [{"properties": {"y": {}}}]},
+                "Pattern": {"type": "object", "properties": {"x": {}}, "patternProperties": {"^y": {}}}
+            }
+        }));
+        assert_eq!(schema["additionalProperties"], false);
+        assert_eq!(schema["$defs"]["A"]["additionalProperties"], false);
+        assert_eq!(
+            schema["properties"]["m"]["additionalProperties"]["type"],
+            "string"
+        );
+        assert!(schema["$defs"]["Flat"]
+            .get("additionalProperties")
+            .is_none());
+        assert!(schema["$defs"]["Pattern"]
+            .get("additionalProperties")
+            .is_none());
+    }
 
     #[test]
     fn secret_properties_are_marked_wherever_they_are() {

@@ -112,6 +112,43 @@ fn every_property_of_every_builtin_is_described() {
     );
 }
 
+/// Schema descriptions are read by users (`spec`, `schema`, the docs), not by
+/// rustdoc: no intra-doc link syntax such as ``[`FileSource`]`` in them.
+#[test]
+fn no_description_uses_rustdoc_link_syntax() {
+    fn walk(value: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    if k == "description" {
+                        if let Some(text) = v.as_str() {
+                            if text.contains("[`") {
+                                out.push(format!("{at}: {text}"));
+                            }
+                        }
+                    }
+                    walk(v, &format!("{at}/{k}"), out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, &format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for (label, spec) in specs(&Registry::discovered().unwrap()) {
+        walk(&spec.config_schema.unwrap_or_default(), &label, &mut found);
+    }
+    assert!(
+        found.is_empty(),
+        "rustdoc links in schema descriptions:\n{}",
+        found.join("\n")
+    );
+}
+
 #[test]
 fn every_connector_has_a_category() {
     let registry = Registry::discovered().unwrap();

@@ -42,7 +42,7 @@ use crate::SourceConfig;
 /// Upper bound on rows alive at once in CDC mode.
 pub const MAX_LIVE_KEYS: usize = 65_536;
 
-/// Configuration of the [`DatagenSource`].
+/// Configuration of the `datagen` source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, JsonSchema, SourceConfig)]
 #[source(
     name = "datagen",

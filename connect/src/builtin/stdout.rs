@@ -23,7 +23,7 @@ use crate::event::SourceEvent;
 use crate::spec::ConnectorSpec;
 use crate::SinkConfig;
 
-/// Output format of the [`StdoutSink`].
+/// Output format of the `stdout` sink.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StdoutFormat {
@@ -34,7 +34,7 @@ pub enum StdoutFormat {
     Text,
 }
 
-/// Configuration of the [`StdoutSink`].
+/// Configuration of the `stdout` sink.
 #[derive(
     Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, JsonSchema, SinkConfig,
 )]

@@ -130,7 +130,7 @@ impl ConnectConfig {
     }
 
     /// The configured offset store.
-    pub(crate) fn offset_store(&self) -> Arc<dyn OffsetStore> {
+    pub fn offset_store(&self) -> Arc<dyn OffsetStore> {
         match self.offsets.backend {
             OffsetBackend::Memory => Arc::new(MemoryOffsetStore::new()),
             OffsetBackend::File => Arc::new(FileOffsetStore::new(

@@ -64,6 +64,7 @@ impl<'a> Checker<'a> {
         let scope = Scope {
             tree: self.tree,
             prefix: Vec::new(),
+            connector: None,
         };
         let structural = schema_check::check(&schema, &self.json, &scope);
         self.diagnostics.extend(structural);
@@ -183,6 +184,7 @@ impl<'a> Checker<'a> {
         let scope = Scope {
             tree: self.tree,
             prefix: config_path.clone(),
+            connector: Some(name),
         };
         let mut problems = match &spec.config_schema {
             Some(schema) => schema_check::check(schema, &value, &scope),

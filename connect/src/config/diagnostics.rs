@@ -107,18 +107,26 @@ pub(crate) fn hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>
         .unwrap_or_default()
 }
 
+/// Edit distance where swapping two adjacent characters counts as one edit
+/// (optimal string alignment), so `cuont` is one edit from `count`.
 fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    let mut before: Vec<usize> = Vec::new();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
+    for (i, ca) in a.iter().enumerate() {
         let mut current = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            current[j + 1] = (previous[j] + cost)
+            let cost = usize::from(ca != cb);
+            let mut best = (previous[j] + cost)
                 .min(previous[j + 1] + 1)
                 .min(current[j] + 1);
+            if i > 0 && j > 0 && *ca == b[j - 1] && a[i - 1] == *cb {
+                best = best.min(before[j - 1] + 1);
+            }
+            current[j + 1] = best;
         }
-        previous = current;
+        before = std::mem::replace(&mut previous, current);
     }
     previous[b.len()]
 }
@@ -134,6 +142,7 @@ mod tests {
         assert_eq!(did_you_mean("pipeline", keys), Some("pipelines"));
         assert_eq!(did_you_mean("Sinks", keys), Some("sinks"));
         assert_eq!(did_you_mean("banana", keys), None);
+        assert_eq!(did_you_mean("cuont", ["count", "start"]), Some("count"));
         assert_eq!(hint("x", keys), "");
     }
 

@@ -114,16 +114,31 @@ pub struct SinkSpec {
     pub topics: Vec<String>,
 }
 
-/// Sink batching.
+/// Sink batching. Every field has a default, so `batch: { timeout_ms: 50 }`
+/// alone lowers the latency and keeps the batch size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchSpec {
-    /// Most events per write.
+    /// Most events per write (default 10 000).
+    #[serde(default = "default_batch_max_records")]
     #[schemars(range(min = 1))]
     pub max_records: usize,
-    /// Longest wait for a batch to fill, in milliseconds.
+    /// Longest wait for a batch to fill, in milliseconds (default 1 000).
     #[serde(default = "default_batch_timeout")]
     pub timeout_ms: u64,
+}
+
+impl Default for BatchSpec {
+    fn default() -> Self {
+        Self {
+            max_records: default_batch_max_records(),
+            timeout_ms: default_batch_timeout(),
+        }
+    }
+}
+
+fn default_batch_max_records() -> usize {
+    crate::connector::BatchConfig::DEFAULT_MAX_RECORDS
 }
 
 fn default_batch_timeout() -> u64 {

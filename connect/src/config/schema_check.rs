@@ -15,6 +15,8 @@ pub(crate) struct Scope<'a> {
     pub(crate) tree: &'a Node,
     /// Path of the checked value inside the document.
     pub(crate) prefix: Vec<String>,
+    /// The connector whose config this is, named in unknown-key messages.
+    pub(crate) connector: Option<&'a str>,
 }
 
 impl Scope<'_> {
@@ -70,10 +72,7 @@ fn describe(
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_keys(schema, &at);
             for key in unexpected {
-                let message = format!(
-                    "unknown key `{key}`{}",
-                    hint(key, allowed.iter().map(String::as_str))
-                );
+                let message = unknown_key_message(key, &allowed, scope.connector);
                 out.push(scope.diagnostic(&at, Some(key), message));
             }
         }
@@ -134,6 +133,65 @@ fn describe(
             }
         }
         _ => out.push(scope.diagnostic(&at, None, plain(error))),
+    }
+}
+
+/// "unknown key `x` (did you mean `y`?)", or with a connector
+/// "unknown key `x` in the `c` config (did you mean `y`?)".
+fn unknown_key_message(key: &str, allowed: &[String], connector: Option<&str>) -> String {
+    let owner = connector
+        .map(|c| format!(" in the `{c}` config"))
+        .unwrap_or_default();
+    format!(
+        "unknown key `{key}`{owner}{}",
+        hint(key, allowed.iter().map(String::as_str))
+    )
+}
+
+/// The keys of `instance` that `schema` does not allow, each as
+/// "`path.key`: unknown key `key` (did you mean `…`?)"; every other failure is ignored.
+pub(crate) fn unknown_keys(schema: &Value, instance: &Value) -> Vec<String> {
+    let Ok(validator) = jsonschema::validator_for(schema) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for error in validator.iter_errors(instance) {
+        collect_unknown(schema, &error, &mut out);
+    }
+    out
+}
+
+fn collect_unknown(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<String>) {
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let at = pointer_segments(error.instance_path().as_str());
+            let allowed = allowed_keys(schema, &at);
+            for key in unexpected {
+                let path: Vec<&str> = at
+                    .iter()
+                    .map(String::as_str)
+                    .chain([key.as_str()])
+                    .collect();
+                out.push(format!(
+                    "`{}`: {}",
+                    path.join("."),
+                    unknown_key_message(key, &allowed, None)
+                ));
+            }
+        }
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            // The alternative whose type matched, as `describe` does.
+            let matched = context.iter().find(|errors| {
+                !errors.iter().any(|e| {
+                    matches!(e.kind(), ValidationErrorKind::Type { .. })
+                        && e.instance_path().as_str() == error.instance_path().as_str()
+                })
+            });
+            for e in matched.into_iter().flatten() {
+                collect_unknown(schema, e, out);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -252,6 +310,7 @@ mod tests {
         let scope = Scope {
             tree: &tree,
             prefix: vec!["cfg".into()],
+            connector: None,
         };
         let mut diags = check(&schema, &tree.to_json()["cfg"], &scope);
         diags.sort_by_key(|d| d.path.clone());

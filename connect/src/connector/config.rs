@@ -16,36 +16,52 @@ use crate::error::{ConnectorError, Result};
 pub trait SourceConfig: DeserializeOwned + Validate + JsonSchema + Send + Sync + 'static {
     /// Deserialize from a JSON value and run validation; errors name the field and rule.
     fn from_value(value: serde_json::Value) -> Result<Self> {
+        if let Some(connector) = Self::__STRICT_CONNECTOR {
+            reject_unknown_keys(&value, connector, &Self::config_schema())?;
+        }
         load_config(value)
     }
 
     /// Deserialize from YAML text and run validation.
     fn from_yaml(yaml: &str) -> Result<Self> {
-        load_config(yaml_to_value(yaml)?)
+        Self::from_value(yaml_to_value(yaml)?)
     }
 
     /// The config's JSON Schema (draft 2020-12).
     fn config_schema() -> serde_json::Value {
-        schema_value::<Self>()
+        config_schema_of::<Self>(Self::__STRICT_CONNECTOR)
     }
+
+    /// Set by the derive (unless `allow_unknown_fields`): the connector's name; the
+    /// schema is then closed and `from_value` rejects keys it does not list.
+    #[doc(hidden)]
+    const __STRICT_CONNECTOR: Option<&'static str> = None;
 }
 
 /// Configuration of a [`Sink`](crate::Sink).
 pub trait SinkConfig: DeserializeOwned + Validate + JsonSchema + Send + Sync + 'static {
     /// Deserialize from a JSON value and run validation; errors name the field and rule.
     fn from_value(value: serde_json::Value) -> Result<Self> {
+        if let Some(connector) = Self::__STRICT_CONNECTOR {
+            reject_unknown_keys(&value, connector, &Self::config_schema())?;
+        }
         load_config(value)
     }
 
     /// Deserialize from YAML text and run validation.
     fn from_yaml(yaml: &str) -> Result<Self> {
-        load_config(yaml_to_value(yaml)?)
+        Self::from_value(yaml_to_value(yaml)?)
     }
 
     /// The config's JSON Schema (draft 2020-12).
     fn config_schema() -> serde_json::Value {
-        schema_value::<Self>()
+        config_schema_of::<Self>(Self::__STRICT_CONNECTOR)
     }
+
+    /// Set by the derive (unless `allow_unknown_fields`): the connector's name; the
+    /// schema is then closed and `from_value` rejects keys it does not list.
+    #[doc(hidden)]
+    const __STRICT_CONNECTOR: Option<&'static str> = None;
 }
 
 /// Configuration of a [`Transform`](crate::Transform).
@@ -54,18 +70,26 @@ pub trait TransformConfig:
 {
     /// Deserialize from a JSON value and run validation; errors name the field and rule.
     fn from_value(value: serde_json::Value) -> Result<Self> {
+        if let Some(connector) = Self::__STRICT_CONNECTOR {
+            reject_unknown_keys(&value, connector, &Self::config_schema())?;
+        }
         load_config(value)
     }
 
     /// Deserialize from YAML text and run validation.
     fn from_yaml(yaml: &str) -> Result<Self> {
-        load_config(yaml_to_value(yaml)?)
+        Self::from_value(yaml_to_value(yaml)?)
     }
 
     /// The config's JSON Schema (draft 2020-12).
     fn config_schema() -> serde_json::Value {
-        schema_value::<Self>()
+        config_schema_of::<Self>(Self::__STRICT_CONNECTOR)
     }
+
+    /// Set by the derive (unless `allow_unknown_fields`): the connector's name; the
+    /// schema is then closed and `from_value` rejects keys it does not list.
+    #[doc(hidden)]
+    const __STRICT_CONNECTOR: Option<&'static str> = None;
 }
 
 /// The JSON Schema of `T` as a JSON value.
@@ -77,6 +101,33 @@ pub(crate) fn schema_value<T: JsonSchema>() -> serde_json::Value {
 pub(crate) fn yaml_to_value(yaml: &str) -> Result<serde_json::Value> {
     serde_saphyr::from_str(yaml)
         .map_err(|e| ConnectorError::configuration(format!("invalid YAML: {e}")))
+}
+
+/// `T`'s schema, closed to unknown keys when the derive made it strict.
+fn config_schema_of<T: JsonSchema>(strict: Option<&'static str>) -> serde_json::Value {
+    let schema = schema_value::<T>();
+    match strict {
+        Some(_) => crate::derive::closed_schema(schema),
+        None => schema,
+    }
+}
+
+/// An error naming every key of `value` (nested ones included) that `schema` does
+/// not allow, with a "did you mean" hint and the connector's name.
+pub(crate) fn reject_unknown_keys(
+    value: &serde_json::Value,
+    connector: &str,
+    schema: &serde_json::Value,
+) -> Result<()> {
+    let problems = crate::config::unknown_keys(schema, value);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConnectorError::configuration(format!(
+            "invalid config for `{connector}`: {}",
+            problems.join("; ")
+        )))
+    }
 }
 
 /// Deserialize `value` into `T` and validate it. Errors name the field path

@@ -22,6 +22,13 @@ pub trait OffsetStore: Send + Sync + std::fmt::Debug + 'static {
     fn storage_key(&self, pipeline: &str) -> String {
         pipeline.to_string()
     }
+    /// Fails, naming where, when the store cannot keep state at all (an
+    /// unwritable directory): the runtime calls it before any pipeline
+    /// starts, so such a store is a configuration error at once rather than
+    /// restarts after the first batch. The default has nothing to check.
+    async fn check_writable(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -34,6 +41,9 @@ impl<T: OffsetStore + ?Sized> OffsetStore for Arc<T> {
     }
     fn storage_key(&self, pipeline: &str) -> String {
         (**self).storage_key(pipeline)
+    }
+    async fn check_writable(&self) -> Result<()> {
+        (**self).check_writable().await
     }
 }
 
@@ -133,6 +143,29 @@ fn encode_name(name: &str) -> String {
 
 #[async_trait]
 impl OffsetStore for FileOffsetStore {
+    /// Creates the directory and a probe file in it (removed again).
+    async fn check_writable(&self) -> Result<()> {
+        let dir = self.dir.clone();
+        let unwritable = |e: std::io::Error| {
+            ConnectorError::configuration(format!(
+                "offset directory {} is not writable: {e}",
+                dir.display()
+            ))
+        };
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(unwritable)?;
+        let probe = self.dir.join(format!(
+            ".write-probe-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        tokio::fs::write(&probe, b"probe")
+            .await
+            .map_err(unwritable)?;
+        tokio::fs::remove_file(&probe).await.map_err(unwritable)
+    }
+
     async fn load(&self, pipeline: &str) -> Result<Option<State>> {
         let path = self.path_for(pipeline);
         match tokio::fs::read(&path).await {
@@ -213,6 +246,30 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn an_unwritable_directory_is_a_configuration_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = FileOffsetStore::new(dir.path().join("offsets"));
+        ok.check_writable().await.unwrap();
+        // The probe leaves nothing behind.
+        assert_eq!(std::fs::read_dir(ok.dir()).unwrap().count(), 0);
+
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "x").unwrap();
+        let bad = FileOffsetStore::new(blocker.join("offsets"));
+        let e = bad.check_writable().await.unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Config);
+        assert!(e.to_string().contains("file/offsets"), "{e}");
+        // The runtime refuses to start on it.
+        let err = crate::runtime::Runtime::builder()
+            .offset_store(bad)
+            .start()
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("not writable"), "{err}");
+    }
 
     #[tokio::test]
     async fn file_store_round_trips_and_replaces() {

@@ -266,6 +266,7 @@ impl RuntimeBuilder {
         if !errors.is_empty() {
             return Err(ConnectorError::configuration(errors.join("; ")));
         }
+        store.check_writable().await?;
         #[cfg(feature = "http")]
         let listener = match &self.http {
             Some(address) => Some(crate::http::bind(address).await?),

@@ -17,7 +17,9 @@
 //!   `$event_type` the event itself. A missing field reads as `null`.
 //! * **Literals**: `'single'` or `"double"` quoted strings (`\` escapes), numbers
 //!   (`-1.5e3`), `true`, `false`, `null`. String values must be quoted: a bare word is
-//!   a field.
+//!   a field (`country = NO` compares two fields; the `filter` transform warns once
+//!   when the first event has no field of a name the condition reads, suggesting
+//!   quotes).
 //! * **Operators**: `=` (`==`), `!=` (`<>`), `>`, `>=`, `<`, `<=`; `in [..]`,
 //!   `contains`, `starts_with`, `ends_with`, `matches '<regex>'`, each negatable with
 //!   `not` (`x not in [..]`); `and` (`&&`), `or` (`||`), `not` (`!`), parentheses.
@@ -101,6 +103,27 @@ impl Expr {
     /// Whether `event` satisfies the expression.
     pub fn matches(&self, event: &SourceEvent) -> bool {
         eval::eval(&self.root, event)
+    }
+
+    /// The row fields the expression reads that `event` does not have (a
+    /// missing field reads as `null`). A bare word is a field, so in
+    /// `country = NO` the unquoted `NO` shows up here when the event has no
+    /// field `NO`: the `filter` transform warns about them once.
+    ///
+    /// ```
+    /// use rivven_connect::smt::Expr;
+    /// use rivven_connect::SourceEvent;
+    /// use serde_json::json;
+    ///
+    /// let expr = Expr::parse("country = NO").unwrap();
+    /// let event = SourceEvent::record("users", json!({"country": "NO"}));
+    /// assert_eq!(expr.missing_fields(&event), vec!["NO".to_string()]);
+    /// assert!(Expr::parse("country = 'NO'").unwrap().missing_fields(&event).is_empty());
+    /// ```
+    pub fn missing_fields(&self, event: &SourceEvent) -> Vec<String> {
+        let mut out = Vec::new();
+        eval::missing_row_fields(&self.root, event, &mut out);
+        out
     }
 
     /// The expression as written.

@@ -112,8 +112,34 @@ impl FilterConfig {
 }
 
 /// The `filter` transform.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Filter;
+///
+/// On the first event it warns once about every field the condition reads
+/// that the event does not have — most often a string value written without
+/// quotes (`country = NO` compares with a field named `NO`).
+#[derive(Debug, Default)]
+pub struct Filter {
+    checked: std::sync::atomic::AtomicBool,
+}
+
+impl Filter {
+    /// Warn (once per transform) about fields of the condition missing
+    /// from the first event.
+    fn check_fields(&self, config: &FilterConfig, event: &SourceEvent) {
+        use std::sync::atomic::Ordering;
+        if self.checked.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        for field in config.condition.0.missing_fields(event) {
+            tracing::warn!(
+                condition = %config.condition.0,
+                field = %field,
+                "filter: the first event (stream `{}`) has no field `{field}`, so it reads as null; \
+                 a bare word is a field name: to compare with the text, quote it ('{field}')",
+                event.stream
+            );
+        }
+    }
+}
 
 #[async_trait]
 impl Transform for Filter {
@@ -128,6 +154,7 @@ impl Transform for Filter {
         config: &FilterConfig,
         event: SourceEvent,
     ) -> Result<TransformOutput> {
+        self.check_fields(config, &event);
         let matched = config.condition.0.matches(&event);
         Ok(if matched != config.drops_matches() {
             TransformOutput::Emit(event)

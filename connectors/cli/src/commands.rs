@@ -2,6 +2,7 @@
 
 use rivven_connect::config::{ConfigError, ConnectConfig, Diagnostic, LogFormat};
 use rivven_connect::registry::Registry;
+use rivven_connect::runtime::OffsetStore as _;
 use rivven_connect::{CheckResult, ConnectorKind};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -33,7 +34,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         }
         Command::Spec { connector } => spec(&report, &registry, connector, false),
         Command::Schema { connector } => spec(&report, &registry, connector, true),
-        Command::Status { url } => status(&report, url).await,
+        Command::Status { url } => status(&cli, &report, url.as_deref()).await,
         Command::Validate => match load(&cli, &report) {
             Ok(config) => {
                 output::validated(&report, &config);
@@ -89,6 +90,15 @@ fn load(cli: &Cli, report: &Report) -> Result<ConnectConfig, Outcome> {
     })
 }
 
+/// Whether log lines are JSON (`--log-format`, else `logging.format`).
+fn json_logs(cli: &Cli, config: &ConnectConfig) -> bool {
+    match cli.log_format {
+        Some(LogFormatArg::Json) => true,
+        Some(LogFormatArg::Pretty) => false,
+        None => config.logging.format == LogFormat::Json,
+    }
+}
+
 fn init_logging(cli: &Cli, config: &ConnectConfig, progress_display: bool) {
     let level = if cli.quiet {
         "error".to_string()
@@ -103,11 +113,7 @@ fn init_logging(cli: &Cli, config: &ConnectConfig, progress_display: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let json = match cli.log_format {
-        Some(LogFormatArg::Json) => true,
-        Some(LogFormatArg::Pretty) => false,
-        None => config.logging.format == LogFormat::Json,
-    };
+    let json = json_logs(cli, config);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(progress::is_terminal())
@@ -144,14 +150,44 @@ fn spec(report: &Report, registry: &Registry, name: &str, schema_only: bool) -> 
     Outcome::Success
 }
 
-async fn status(report: &Report, url: &str) -> Outcome {
-    match http::get_json(url, "/health").await {
+/// The instance `status` asks: `--url`, else the configuration's
+/// `http.address` (when the file exists: `-c`, or the default file in the
+/// working directory), else the default address.
+fn status_url(cli: &Cli, report: &Report, url: Option<&str>) -> Result<String, Outcome> {
+    if let Some(url) = url {
+        return Ok(url.to_string());
+    }
+    if !cli.config.exists() {
+        return Ok(format!(
+            "http://{}",
+            rivven_connect::config::HttpSpec::default().address
+        ));
+    }
+    let config = load(cli, report)?;
+    if !config.http.enabled {
+        let message = format!(
+            "{}: http.enabled is false, so an instance started from it serves no status; \
+             set `http: {{ enabled: true }}` there, or pass --url",
+            cli.config.display()
+        );
+        output::error(report, &message);
+        return Err(Outcome::ConfigError);
+    }
+    Ok(format!("http://{}", config.http.address))
+}
+
+async fn status(cli: &Cli, report: &Report, url: Option<&str>) -> Outcome {
+    let url = match status_url(cli, report, url) {
+        Ok(url) => url,
+        Err(outcome) => return outcome,
+    };
+    match http::get_json(&url, "/health").await {
         Ok(health) => {
             output::status(report, &health);
             Outcome::Success
         }
         Err(e) => {
-            eprintln!("error: cannot read the status at {url}: {e}");
+            output::error(report, &format!("cannot read the status at {url}: {e}"));
             Outcome::Failure
         }
     }
@@ -190,6 +226,10 @@ async fn check(
                 return Outcome::ConfigError;
             }
         }
+    }
+    if let Err(e) = config.offset_store().check_writable().await {
+        output::error(report, &e.to_string());
+        return Outcome::ConfigError;
     }
     let all = only_source.is_none() && only_sink.is_none();
     let lines = check_all(registry, config, |kind, name| {
@@ -380,7 +420,14 @@ async fn run(
         status = runtime.run_until_signal(timeout) => status,
         () = progress::watch(&runtime, display) => runtime.run_until_signal(timeout).await,
     };
-    progress::summary(&status, display);
+    let summary = if cli.quiet {
+        progress::Summary::Quiet
+    } else if json_logs(cli, config) {
+        progress::Summary::Json
+    } else {
+        progress::Summary::Text { display }
+    };
+    progress::summary(&status, summary);
     if report.format == Format::Json {
         println!("{}", json!(status));
     }

@@ -141,9 +141,11 @@ pub(crate) enum Command {
     Postgres(rivven_connect_cdc::postgres::legacy::PostgresArgs),
     /// Show the pipelines of a running instance (its `/health` endpoint).
     Status {
-        /// Base URL of the instance's HTTP endpoint.
-        #[arg(long, default_value = "http://127.0.0.1:8083")]
-        url: String,
+        /// Base URL of the instance's HTTP endpoint (default: `http.address`
+        /// of the configuration file when there is one, else
+        /// `http://127.0.0.1:8083`).
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 

@@ -34,6 +34,15 @@ fn kind_name(kind: ConnectorKind) -> &'static str {
     }
 }
 
+/// An error of a command: `error: …` on stderr, or with `--format json`
+/// `{"success": false, "error": "…"}` on stdout.
+pub(crate) fn error(report: &Report, message: &str) {
+    match report.format {
+        Format::Json => report.json(&json!({ "success": false, "error": message })),
+        Format::Text => eprintln!("error: {message}"),
+    }
+}
+
 pub(crate) fn config_error(report: &Report, e: &ConfigError) {
     match report.format {
         Format::Json => report.json(&diagnostics_json(e)),

@@ -69,7 +69,41 @@ fn line(p: &PipelineStatus, rate: f64) -> String {
 }
 
 /// The final summary, on stderr.
-pub(crate) fn summary(status: &RuntimeStatus, display: bool) {
+/// How the end-of-run summary is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Summary {
+    /// `-q`: not at all (the exit code says how it ended).
+    Quiet,
+    /// JSON log lines (`--log-format json`): one structured event per
+    /// pipeline, no free text on stderr.
+    Json,
+    /// The text table; with `display` false also a log line per pipeline.
+    Text { display: bool },
+}
+
+pub(crate) fn summary(status: &RuntimeStatus, how: Summary) {
+    let display = match how {
+        Summary::Quiet => return,
+        Summary::Json => {
+            for p in &status.pipelines {
+                tracing::info!(
+                    pipeline = %p.name,
+                    state = %p.state,
+                    read = p.events_read,
+                    written = p.events_written,
+                    dropped = p.events_dropped,
+                    failed = p.events_failed,
+                    dead_lettered = p.events_dead_lettered,
+                    restarts = p.restarts,
+                    commits = p.commits,
+                    last_error = p.last_error.as_deref().unwrap_or(""),
+                    "pipeline ended"
+                );
+            }
+            return;
+        }
+        Summary::Text { display } => display,
+    };
     if !display {
         for p in &status.pipelines {
             tracing::info!(pipeline = %p.name, state = %p.state, read = p.events_read, written = p.events_written, "pipeline ended");

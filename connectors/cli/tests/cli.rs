@@ -291,6 +291,10 @@ http: {{ enabled: true, address: \"127.0.0.1:{port}\" }}
     assert_eq!(health["pipelines"][0]["state"], "running");
     let t = text(&run(&["status", "--url", &url]));
     assert!(t.contains("endless") && t.contains("running"), "{t}");
+    // Without --url the address comes from the configuration.
+    let from_config = run(&["-c", &config, "status", "--format", "json"]);
+    assert!(from_config.status.success(), "{}", text(&from_config));
+    assert_eq!(json(&from_config)["pipelines"][0]["name"], "endless");
 
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -359,4 +363,138 @@ offsets: { backend: memory }
         "{screen}"
     );
     assert!(screen.contains("summary:"), "{screen}");
+}
+
+/// `status` errors: nothing listening is exit 1 (a JSON error object with
+/// `--format json`); a configuration whose endpoint is off is exit 2.
+#[test]
+fn status_errors_are_reported_in_the_requested_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = run(&["status", "--url", &url, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let body = json(&out);
+    assert_eq!(body["success"], false);
+    assert!(body["error"].as_str().unwrap().contains(&url), "{body}");
+
+    let config = write_config(
+        dir.path(),
+        "sources:\n  gen: { connector: datagen, config: { pattern: sequence } }\nsinks:\n  out: { connector: stdout }\npipelines:\n  p: { source: gen, sink: out }\n",
+    );
+    let off = run(&["-c", &config, "status"]);
+    assert_eq!(off.status.code(), Some(2), "{}", text(&off));
+    assert!(
+        text(&off).contains("http.enabled is false"),
+        "{}",
+        text(&off)
+    );
+}
+
+/// Fails before the fix: an unusable `data_dir` passed `check` and `run`
+/// restarted the pipeline for minutes. Now both refuse at once (exit 2) with
+/// one line naming the offset directory. (A path under a regular file: not
+/// writable even for root.)
+#[test]
+fn an_unwritable_data_dir_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "x").unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  gen: {{ connector: datagen, config: {{ pattern: sequence, max_events: 3 }} }}\n\
+             sinks:\n  out: {{ connector: stdout }}\n\
+             pipelines:\n  p: {{ source: gen, sink: out }}\n\
+             data_dir: {}\n",
+            blocker.join("state").display()
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    for command in ["check", "run"] {
+        let out = run(&["-c", &config, command]);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", text(&out));
+        let t = text(&out);
+        assert!(
+            t.contains("not writable") && t.contains("not-a-dir/state/offsets"),
+            "{command}: {t}"
+        );
+    }
+}
+
+/// A bare word in a filter is a field: `country = NO` compares with a field
+/// named `NO`, which drops every event silently. The first event without
+/// that field warns once, naming it and suggesting quotes; a quoted value
+/// does not warn.
+#[test]
+fn a_filter_reading_a_missing_field_warns_once_suggesting_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "{\"country\":\"NO\"}\n{\"country\":\"SE\"}\n").unwrap();
+    for (condition, warns) in [("country = NO", true), ("country = 'NO'", false)] {
+        let out_file = dir.path().join("out.jsonl");
+        let _ = std::fs::remove_file(&out_file);
+        let state = tempfile::tempdir().unwrap();
+        let config = dir.path().join("filter.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "sources:\n  in: {{ connector: file, config: {{ path: {} }} }}\n\
+                 transforms:\n  only_no: {{ type: filter, config: {{ condition: \"{condition}\" }} }}\n\
+                 sinks:\n  out: {{ connector: file, config: {{ path: {} }} }}\n\
+                 pipelines:\n  p: {{ source: in, transforms: [only_no], sink: out }}\n\
+                 data_dir: {}\n",
+                input.display(),
+                out_file.display(),
+                state.path().display()
+            ),
+        )
+        .unwrap();
+        let out = run(&["-c", config.to_str().unwrap(), "run"]);
+        assert!(out.status.success(), "{condition}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let warnings = stderr.matches("has no field `NO`").count();
+        if warns {
+            assert_eq!(warnings, 1, "{condition}: {stderr}");
+            assert!(stderr.contains("('NO')"), "{stderr}");
+        } else {
+            assert_eq!(warnings, 0, "{condition}: {stderr}");
+            let written = std::fs::read_to_string(&out_file).unwrap();
+            assert_eq!(written.lines().count(), 1, "{written}");
+        }
+    }
+}
+
+/// `--log-format json` makes every stderr line JSON, the run summary
+/// included; `-q` silences the summary.
+#[test]
+fn the_run_summary_follows_log_format_and_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "sources:\n  gen: { connector: datagen, config: { pattern: sequence, max_events: 5, events_per_second: 0 } }\n\
+         sinks:\n  out: { connector: stdout }\n\
+         pipelines:\n  seq: { source: gen, sink: out }\n",
+    );
+    let out = run(&["-c", &config, "--log-format", "json", "run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let mut ended = None;
+    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        if v["fields"]["message"] == "pipeline ended" {
+            ended = Some(v);
+        }
+    }
+    let ended = ended.unwrap_or_else(|| panic!("no summary event: {stderr}"));
+    assert_eq!(ended["fields"]["pipeline"], "seq");
+    assert_eq!(ended["fields"]["written"], 5);
+
+    let quiet = run(&["-c", &config, "-q", "run"]);
+    assert!(quiet.status.success(), "{}", text(&quiet));
+    let stderr = String::from_utf8_lossy(&quiet.stderr);
+    assert!(!stderr.contains("summary"), "{stderr}");
 }

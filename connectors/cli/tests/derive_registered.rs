@@ -172,3 +172,30 @@ fn spec_lists_nested_secrets_by_path() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("nested secrets: auth.token"), "{stdout}");
 }
+
+/// A typo'd key in a derive-registered connector's config fails `validate`, naming
+/// the key, the connector and the key it probably meant; nested keys are checked too.
+#[test]
+fn unknown_keys_of_a_derived_config_are_rejected_in_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.yaml");
+    std::fs::write(
+        &config,
+        "sources:\n  nums:\n    connector: countup\n    config:\n      cuont: 5\n      count: 3\n      auth: { tokne: x }\n",
+    )
+    .unwrap();
+    let bad = cli(&["-c", config.to_str().unwrap(), "validate"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains(
+            "5:7: `sources.nums.config.cuont`: unknown key `cuont` in the `countup` config (did you mean `count`?)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`sources.nums.config.auth.tokne`: unknown key `tokne`")
+            && stderr.contains("(did you mean `token`?)"),
+        "{stderr}"
+    );
+}

@@ -182,3 +182,38 @@ fn multi_pipeline_runs_the_enabled_pipelines() {
         "{summary}"
     );
 }
+
+/// Fails before the fix: `cdc-simulation.yaml` and `multi-pipeline.yaml`
+/// both appended to `./rivven-data/users.jsonl` with their defaults. With no
+/// variables set, no two example configurations share an output file or a
+/// data directory (where their offsets live).
+#[test]
+fn examples_write_to_distinct_paths_by_default() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut owners: std::collections::BTreeMap<PathBuf, String> = Default::default();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config = rivven_connect::config::ConnectConfig::from_str(&text)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut paths = vec![config.data_dir.clone()];
+        for sink in config.sinks.values() {
+            if sink.connector == "file" {
+                let p = sink.config.value()["path"].as_str().unwrap();
+                paths.push(PathBuf::from(p));
+            }
+        }
+        for p in paths {
+            if let Some(other) = owners.insert(p.clone(), name.clone()) {
+                panic!("{name} and {other} both use {}", p.display());
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} example configurations");
+}

@@ -42,7 +42,7 @@ pub enum FileSinkFormat {
     Event,
 }
 
-/// Configuration of the [`FileSink`].
+/// Configuration of the `file` sink.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, JsonSchema, SinkConfig)]
 #[sink(
     name = "file",

@@ -59,7 +59,7 @@ pub enum FileSourceFormat {
     Text,
 }
 
-/// Configuration of the [`FileSource`].
+/// Configuration of the `file` source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, JsonSchema, SourceConfig)]
 #[source(
     name = "file",

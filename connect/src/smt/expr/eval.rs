@@ -66,6 +66,34 @@ pub(crate) fn eval(node: &Node, event: &SourceEvent) -> bool {
     }
 }
 
+/// The row fields (`Field::Row`) the expression reads that `event` does not
+/// have, in the order written.
+pub(crate) fn missing_row_fields(node: &Node, event: &SourceEvent, out: &mut Vec<String>) {
+    let mut operand = |o: &Operand| {
+        if let Operand::Field(Field::Row(path)) = o {
+            if matches!(resolve(o, event), Val::Missing) {
+                let name = path.to_string();
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+    };
+    match node {
+        Node::Or(items) | Node::And(items) => {
+            for n in items {
+                missing_row_fields(n, event, out);
+            }
+        }
+        Node::Not(inner) => missing_row_fields(inner, event, out),
+        Node::Compare(l, _, r) | Node::Text(l, _, r) => {
+            operand(l);
+            operand(r);
+        }
+        Node::In(o, _) | Node::Matches(o, _) | Node::Truthy(o) => operand(o),
+    }
+}
+
 fn resolve<'a>(operand: &'a Operand, event: &'a SourceEvent) -> Val<'a> {
     let field = match operand {
         Operand::Literal(v) => return Val::Json(v),
