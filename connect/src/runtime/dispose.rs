@@ -238,14 +238,15 @@ impl DeadLetter {
             .as_ref()
             .and_then(|e| serde_json::to_value(e).ok())
             .unwrap_or(Value::Null);
-        let stream = self
-            .event
-            .as_ref()
-            .map_or_else(|| format!("{pipeline}.dlq"), |e| e.stream.clone());
+        // One rule for every stage: a dead letter goes to `<pipeline>.dlq`;
+        // the original stream is in the envelope (null when the source
+        // could not produce an event).
+        let stream = self.event.as_ref().map(|e| e.stream.clone());
         let mut event = SourceEvent::record(
-            stream,
+            format!("{pipeline}.dlq"),
             json!({
                 "pipeline": pipeline,
+                "stream": stream,
                 "stage": self.stage.as_str(),
                 "connector": self.connector,
                 "error": self.error,
@@ -373,7 +374,8 @@ mod tests {
             "mask",
         );
         let e = dl.into_event("p1");
-        assert_eq!(e.stream, "orders");
+        assert_eq!(e.stream, "p1.dlq");
+        assert_eq!(e.data["stream"], "orders");
         assert_eq!(e.key, Some(json!(7)));
         assert_eq!(e.data["pipeline"], "p1");
         assert_eq!(e.data["stage"], "transform");
@@ -388,7 +390,7 @@ mod tests {
     }
 
     #[test]
-    fn dead_letter_without_event_uses_pipeline_stream() {
+    fn dead_letters_of_every_stage_go_to_the_pipeline_dlq_stream() {
         let dl = DeadLetter::new(
             None,
             ConnectorError::data("line 3: invalid JSON"),
@@ -397,6 +399,7 @@ mod tests {
         );
         let e = dl.into_event("p1");
         assert_eq!(e.stream, "p1.dlq");
+        assert_eq!(e.data["stream"], Value::Null);
         assert_eq!(e.data["event"], Value::Null);
     }
 

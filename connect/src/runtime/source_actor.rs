@@ -454,6 +454,9 @@ impl Reader {
                 &mut pending.dead,
             )
             .into_result()?;
+        // A rejected record was read too: the counts add up
+        // (read = written + dropped + failed + dead-lettered).
+        self.stats.add_read(1, 0);
         pending.acks.extend(token);
         Ok(())
     }

@@ -73,7 +73,10 @@ pub struct PipelineStatus {
     pub name: String,
     /// State.
     pub state: PipelineState,
-    /// Data events read from the source.
+    /// Records read from the source: its data events, and the records it
+    /// rejected (counted again in `events_failed` or `events_dead_lettered`),
+    /// so that once a pipeline is drained `events_read = events_written +
+    /// events_dropped + events_failed + events_dead_lettered` (one sink).
     pub events_read: u64,
     /// Events durably written by the sink.
     pub events_written: u64,

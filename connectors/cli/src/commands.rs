@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::output::{self, Report};
-use super::{http, init, progress, Cli, Command, Format, LogFormatArg, Outcome};
+use super::{http, init, progress, Command, Format, LogFormatArg, Options, Outcome};
 
 /// How long one connector's `check`/`discover` may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(crate) async fn dispatch(cli: Cli) -> Outcome {
+pub(crate) async fn dispatch(command: &Command, cli: &Options) -> Outcome {
     let registry = match Registry::discovered() {
         Ok(r) => r,
         Err(e) => {
@@ -23,7 +23,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
         }
     };
     let report = Report::new(cli.format);
-    match &cli.command {
+    match command {
         Command::Init => {
             print!("{}", init::TEMPLATE);
             Outcome::Success
@@ -32,19 +32,19 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
             output::connectors(&report, &registry, search.as_deref());
             Outcome::Success
         }
-        Command::Spec { connector } => spec(&report, &registry, connector, false),
-        Command::Schema { connector } => spec(&report, &registry, connector, true),
-        Command::Status { url } => status(&cli, &report, url.as_deref()).await,
-        Command::Validate => match load(&cli, &report) {
+        Command::Spec { connector, .. } => spec(&report, &registry, connector, false),
+        Command::Schema { connector, .. } => spec(&report, &registry, connector, true),
+        Command::Status { url, .. } => status(cli, &report, url.as_deref()).await,
+        Command::Validate { .. } => match load(cli, &report) {
             Ok(config) => {
                 output::validated(&report, &config);
                 Outcome::Success
             }
             Err(o) => o,
         },
-        Command::Check { source, sink } => match load(&cli, &report) {
+        Command::Check { source, sink, .. } => match load(cli, &report) {
             Ok(config) => {
-                init_logging(&cli, &config, false);
+                init_logging(cli, &config, false);
                 check(
                     &report,
                     &registry,
@@ -56,34 +56,34 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
             }
             Err(o) => o,
         },
-        Command::Discover { source } => match load(&cli, &report) {
+        Command::Discover { source, .. } => match load(cli, &report) {
             Ok(config) => {
-                init_logging(&cli, &config, false);
+                init_logging(cli, &config, false);
                 discover(&report, &registry, &config, source).await
             }
             Err(o) => o,
         },
         #[cfg(feature = "postgres")]
-        Command::Postgres(args) => {
+        Command::Postgres { args, .. } => {
             let config = rivven_connect_cdc::postgres::legacy::config_document(args)
                 .and_then(|doc| ConnectConfig::from_str(&doc).map_err(|e| e.to_string()));
             match config {
-                Ok(config) => run(&cli, &report, &registry, &config, false).await,
+                Ok(config) => run(cli, &report, &registry, &config, false).await,
                 Err(e) => {
                     eprintln!("error: {e}");
                     Outcome::ConfigError
                 }
             }
         }
-        Command::Run { dry_run } => match load(&cli, &report) {
-            Ok(config) => run(&cli, &report, &registry, &config, *dry_run).await,
+        Command::Run { dry_run, .. } => match load(cli, &report) {
+            Ok(config) => run(cli, &report, &registry, &config, *dry_run).await,
             Err(o) => o,
         },
     }
 }
 
 /// Load the configuration, reporting every problem (exit 2).
-fn load(cli: &Cli, report: &Report) -> Result<ConnectConfig, Outcome> {
+fn load(cli: &Options, report: &Report) -> Result<ConnectConfig, Outcome> {
     ConnectConfig::from_file(&cli.config).map_err(|e| {
         output::config_error(report, &e);
         Outcome::ConfigError
@@ -91,7 +91,7 @@ fn load(cli: &Cli, report: &Report) -> Result<ConnectConfig, Outcome> {
 }
 
 /// Whether log lines are JSON (`--log-format`, else `logging.format`).
-fn json_logs(cli: &Cli, config: &ConnectConfig) -> bool {
+fn json_logs(cli: &Options, config: &ConnectConfig) -> bool {
     match cli.log_format {
         Some(LogFormatArg::Json) => true,
         Some(LogFormatArg::Pretty) => false,
@@ -99,7 +99,7 @@ fn json_logs(cli: &Cli, config: &ConnectConfig) -> bool {
     }
 }
 
-fn init_logging(cli: &Cli, config: &ConnectConfig, progress_display: bool) {
+fn init_logging(cli: &Options, config: &ConnectConfig, progress_display: bool) {
     let level = if cli.quiet {
         "error".to_string()
     } else {
@@ -153,7 +153,7 @@ fn spec(report: &Report, registry: &Registry, name: &str, schema_only: bool) -> 
 /// The instance `status` asks: `--url`, else the configuration's
 /// `http.address` (when the file exists: `-c`, or the default file in the
 /// working directory), else the default address.
-fn status_url(cli: &Cli, report: &Report, url: Option<&str>) -> Result<String, Outcome> {
+fn status_url(cli: &Options, report: &Report, url: Option<&str>) -> Result<String, Outcome> {
     if let Some(url) = url {
         return Ok(url.to_string());
     }
@@ -176,7 +176,7 @@ fn status_url(cli: &Cli, report: &Report, url: Option<&str>) -> Result<String, O
     Ok(format!("http://{}", config.http.address))
 }
 
-async fn status(cli: &Cli, report: &Report, url: Option<&str>) -> Outcome {
+async fn status(cli: &Options, report: &Report, url: Option<&str>) -> Outcome {
     let url = match status_url(cli, report, url) {
         Ok(url) => url,
         Err(outcome) => return outcome,
@@ -369,7 +369,7 @@ async fn discover(
 }
 
 async fn run(
-    cli: &Cli,
+    cli: &Options,
     report: &Report,
     registry: &Registry,
     config: &ConnectConfig,

@@ -33,11 +33,13 @@
 mod commands;
 mod http;
 mod init;
+mod options;
 mod output;
 mod progress;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use clap::{Parser, Subcommand};
+use options::{ConfigArgs, FormatArgs, LogArgs, Takes, TopArgs};
+pub(crate) use options::{Format, LogFormatArg, Options};
 use std::process::ExitCode;
 
 /// Move data between systems with YAML-configured pipelines.
@@ -49,83 +51,73 @@ use std::process::ExitCode;
     propagate_version = true
 )]
 pub(crate) struct Cli {
-    /// Configuration file.
-    #[arg(
-        short,
-        long,
-        global = true,
-        default_value = "rivven-connect.yaml",
-        env = "RIVVEN_CONNECT_CONFIG"
-    )]
-    config: PathBuf,
-    /// More log output (-v debug, -vv trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
-    verbose: u8,
-    /// Less log output (errors only).
-    #[arg(short, long, global = true)]
-    quiet: bool,
-    /// Log line format.
-    #[arg(long, global = true, value_enum)]
-    log_format: Option<LogFormatArg>,
-    /// Output format of check, discover, spec, schema, connectors, validate and status.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    /// The options of a subcommand may also come before it
+    /// (`rivven-connect -c app.yaml run`).
+    #[command(flatten)]
+    top: TopArgs,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Format {
-    /// For people.
-    Text,
-    /// One JSON document on stdout.
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum LogFormatArg {
-    /// Human-readable.
-    Pretty,
-    /// One JSON object per line.
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run every enabled pipeline until they finish or SIGINT/SIGTERM.
     Run {
+        #[command(flatten)]
+        config: ConfigArgs,
         /// Validate the configuration and check connectivity, then exit.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        format: FormatArgs,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Validate the configuration and check connectivity of sources and sinks.
     Check {
+        #[command(flatten)]
+        config: ConfigArgs,
         /// Only this source.
         #[arg(long, value_name = "NAME")]
         source: Option<String>,
         /// Only this sink.
         #[arg(long, value_name = "NAME")]
         sink: Option<String>,
+        #[command(flatten)]
+        format: FormatArgs,
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Validate the configuration without connecting to anything.
+    Validate {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        format: FormatArgs,
     },
     /// Discover the streams of a configured source.
     Discover {
         /// Source name (a key of `sources:`).
         source: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        format: FormatArgs,
+        #[command(flatten)]
+        log: LogArgs,
     },
-    /// Show a connector's specification.
-    Spec {
-        /// Connector or transform name.
-        connector: String,
+    /// Show the pipelines of a running instance (its `/health` endpoint).
+    Status {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Base URL of the instance's HTTP endpoint [default: `http.address`
+        /// of the configuration file when there is one, else
+        /// http://127.0.0.1:8083].
+        #[arg(long)]
+        url: Option<String>,
+        #[command(flatten)]
+        format: FormatArgs,
     },
-    /// Print a connector's configuration JSON Schema.
-    Schema {
-        /// Connector or transform name.
-        connector: String,
-    },
-    /// Print a commented configuration that runs as-is (datagen → transforms → stdout).
-    Init,
-    /// Validate the configuration without connecting to anything.
-    Validate,
     /// List the available connectors and transforms by category.
     Connectors {
         /// `list` (the default; accepted for compatibility).
@@ -134,19 +126,100 @@ pub(crate) enum Command {
         /// Only those whose name, description or tags contain this text.
         #[arg(long)]
         search: Option<String>,
+        #[command(flatten)]
+        format: FormatArgs,
     },
+    /// Show a connector's or transform's options.
+    Spec {
+        /// Connector or transform name.
+        connector: String,
+        #[command(flatten)]
+        format: FormatArgs,
+    },
+    /// Print a connector's configuration JSON Schema.
+    Schema {
+        /// Connector or transform name.
+        connector: String,
+        #[command(flatten)]
+        format: FormatArgs,
+    },
+    /// Print a commented configuration that runs as-is (datagen → transforms → stdout).
+    Init,
     /// Legacy mode: stream PostgreSQL changes without a configuration file
     /// (the `postgres-cdc` connector to stdout or `--output`).
     #[cfg(feature = "postgres")]
-    Postgres(rivven_connect_cdc::postgres::legacy::PostgresArgs),
-    /// Show the pipelines of a running instance (its `/health` endpoint).
-    Status {
-        /// Base URL of the instance's HTTP endpoint (default: `http.address`
-        /// of the configuration file when there is one, else
-        /// `http://127.0.0.1:8083`).
-        #[arg(long)]
-        url: Option<String>,
+    Postgres {
+        #[command(flatten)]
+        args: rivven_connect_cdc::postgres::legacy::PostgresArgs,
+        #[command(flatten)]
+        log: LogArgs,
     },
+}
+
+impl Command {
+    /// The subcommand's name, as typed.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Run { .. } => "run",
+            Command::Check { .. } => "check",
+            Command::Validate { .. } => "validate",
+            Command::Discover { .. } => "discover",
+            Command::Status { .. } => "status",
+            Command::Connectors { .. } => "connectors",
+            Command::Spec { .. } => "spec",
+            Command::Schema { .. } => "schema",
+            Command::Init => "init",
+            #[cfg(feature = "postgres")]
+            Command::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// The option groups it takes.
+    fn takes(&self) -> Takes<'_> {
+        match self {
+            Command::Run {
+                config,
+                format,
+                log,
+                ..
+            }
+            | Command::Check {
+                config,
+                format,
+                log,
+                ..
+            }
+            | Command::Discover {
+                config,
+                format,
+                log,
+                ..
+            } => Takes {
+                config: Some(config),
+                format: Some(format),
+                log: Some(log),
+            },
+            Command::Validate { config, format } | Command::Status { config, format, .. } => {
+                Takes {
+                    config: Some(config),
+                    format: Some(format),
+                    log: None,
+                }
+            }
+            Command::Connectors { format, .. }
+            | Command::Spec { format, .. }
+            | Command::Schema { format, .. } => Takes {
+                format: Some(format),
+                ..Takes::default()
+            },
+            Command::Init => Takes::default(),
+            #[cfg(feature = "postgres")]
+            Command::Postgres { log, .. } => Takes {
+                log: Some(log),
+                ..Takes::default()
+            },
+        }
+    }
 }
 
 /// How a command ended.
@@ -201,7 +274,14 @@ where
             return 1;
         }
     };
-    runtime.block_on(commands::dispatch(cli)).code()
+    let options = match cli.top.resolve(cli.command.name(), cli.command.takes()) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return 2;
+        }
+    };
+    runtime.block_on(commands::dispatch(&cli.command, &options)).code()
 }
 
 /// References every enabled connector family, so that the linker keeps

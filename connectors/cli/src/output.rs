@@ -246,17 +246,20 @@ pub(crate) fn catalog(report: &Report, source: &str, catalog: &Catalog) {
         return;
     }
     println!("source `{source}`: {} stream(s)", catalog.streams.len());
+    // The stream name as the source's events carry it (what a pipeline's
+    // `streams:`, routers and sinks see); the namespace is shown beside it.
     for s in &catalog.streams {
-        let name = match &s.namespace {
-            Some(ns) => format!("{ns}.{}", s.name),
-            None => s.name.clone(),
-        };
+        let namespace = s
+            .namespace
+            .as_deref()
+            .map(|ns| format!("  namespace {ns}"))
+            .unwrap_or_default();
         let modes: Vec<String> = s
             .supported_sync_modes
             .iter()
             .map(|m| format!("{m:?}"))
             .collect();
-        println!("  {name}  sync modes: {}", modes.join(", "));
+        println!("  {}{namespace}  sync modes: {}", s.name, modes.join(", "));
     }
 }
 

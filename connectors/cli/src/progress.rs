@@ -56,7 +56,7 @@ pub(crate) async fn watch(runtime: &Runtime, display: bool) {
 
 fn line(p: &PipelineStatus, rate: f64) -> String {
     format!(
-        "{:<24} {:<10} {:>10.0} ev/s  read {:>10}  written {:>10}  dropped {:>7}  failed {:>6}  restarts {}",
+        "{:<24} {:<10} {:>10.0} ev/s  read {:>10}  written {:>10}  filtered {:>7}  rejected {:>6}  restarts {}",
         p.name,
         p.state.as_str(),
         rate,
@@ -68,8 +68,7 @@ fn line(p: &PipelineStatus, rate: f64) -> String {
     )
 }
 
-/// The final summary, on stderr.
-/// How the end-of-run summary is shown.
+/// How the end-of-run summary (on stderr) is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Summary {
     /// `-q`: not at all (the exit code says how it ended).
@@ -111,8 +110,13 @@ pub(crate) fn summary(status: &RuntimeStatus, how: Summary) {
     }
     eprintln!("summary:");
     for p in &status.pipelines {
+        let in_flight = if p.in_flight_events > 0 {
+            format!("  in flight {}", p.in_flight_events)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "  {:<24} {:<10} read {}  written {}  dropped {}  failed {}  dead-lettered {}  restarts {}  commits {}{}",
+            "  {:<24} {:<10} read {}  written {}  filtered {}  skipped {}  dead-lettered {}{in_flight}  restarts {}  commits {}{}",
             p.name,
             p.state.as_str(),
             p.events_read,

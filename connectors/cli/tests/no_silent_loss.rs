@@ -182,6 +182,16 @@ fn dead_letters_from_every_stage_carry_whole_records() {
     for letter in &dead {
         let d = &letter["data"];
         stages.insert(d["stage"].as_str().unwrap().to_string());
+        // One rule for every stage: the pipeline's dead-letter stream, the
+        // original stream in the envelope (none for a line the source could
+        // not read).
+        assert_eq!(letter["stream"], "p.dlq", "{letter}");
+        let original = if d["stage"] == "source" {
+            Value::Null
+        } else {
+            Value::from("orders")
+        };
+        assert_eq!(d["stream"], original, "{letter}");
         match d["raw_record_encoding"].as_str() {
             Some("utf8") => recovered.push(d["raw_record"].as_str().unwrap().as_bytes().to_vec()),
             Some("base64") => {
@@ -211,6 +221,25 @@ fn dead_letters_from_every_stage_carry_whole_records() {
         raw.len(),
         "written + dead-lettered = input"
     );
+    // The summary's counts add up the same way: what was read, source
+    // rejections included, is what was written, skipped or dead-lettered.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("p "))
+        .unwrap_or_else(|| panic!("no summary line for `p`: {stderr}"));
+    let count = |label: &str| -> usize {
+        let at = line.find(&format!(" {label} ")).unwrap_or_else(|| panic!("no `{label}` in {line}"));
+        line[at + label.len() + 2..]
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count after `{label}` in {line}"))
+    };
+    assert_eq!(count("read"), raw.len(), "{line}");
+    assert_eq!(count("written"), good.len(), "{line}");
+    assert_eq!(count("dead-lettered"), dead.len(), "{line}");
+    assert_eq!(count("filtered") + count("skipped"), 0, "{line}");
     // Each input line is recovered: byte for byte from the source stage,
     // as the same JSON value from the later stages.
     for line in &raw {

@@ -33,7 +33,8 @@ pub struct PostgresArgs {
     /// `{database}`, `{schema}` and `{table}` placeholders are allowed.
     #[cfg_attr(feature = "cli", arg(long))]
     pub topic: Option<String>,
-    /// Broker address (not available in this build: see the module docs).
+    /// Broker address; refused for now, as no broker sink is linked into
+    /// this binary yet (changes go to stdout or `--output`).
     #[cfg_attr(feature = "cli", arg(long))]
     pub broker: Option<String>,
     /// Append events to this JSON Lines file instead of stdout.
