@@ -178,10 +178,14 @@ impl CheckResultBuilder {
         match outcome {
             Ok(()) => self.check_passed(name),
             Err(e) => {
-                let kind = (&e as &dyn std::any::Any)
-                    .downcast_ref::<ConnectorError>()
-                    .map(ConnectorError::kind);
-                self = self.check_failed(name, e.to_string());
+                // A ConnectorError's kind is kept apart from its message, so
+                // that the message is not prefixed with the kind twice once
+                // the failure is wrapped into the error of a (re)start.
+                let connector_error = (&e as &dyn std::any::Any).downcast_ref::<ConnectorError>();
+                let kind = connector_error.map(ConnectorError::kind);
+                let message =
+                    connector_error.map_or_else(|| e.to_string(), |c| c.message().to_string());
+                self = self.check_failed(name, message);
                 if let Some(detail) = self.checks.last_mut() {
                     detail.kind = kind;
                 }
@@ -237,6 +241,21 @@ impl CheckResultBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connector_error_keeps_its_kind_apart_from_the_message() {
+        let r = CheckResult::builder()
+            .check(
+                "connect",
+                Err::<(), _>(ConnectorError::connection("refused")),
+            )
+            .finish();
+        let detail = r.failed_checks().next().unwrap();
+        assert_eq!(detail.message.as_deref(), Some("refused"));
+        assert_eq!(detail.kind, Some(ErrorKind::Connection));
+        assert!(r.is_retryable());
+        assert_eq!(r.summary(), "connect: refused");
+    }
 
     #[test]
     fn check_if_records_outcomes() {

@@ -11,6 +11,11 @@ use std::time::Duration;
 use super::output::{self, Report};
 use super::{http, init, progress, Command, Format, LogFormatArg, Options, Outcome};
 
+/// Log targets of client crates that log, at ERROR, each failure they also
+/// return to the connector (the PostgreSQL replication client logs every
+/// refused connection), which the runtime then reports once with its retry.
+const ECHOING_CLIENTS: &[&str] = &["pgwire_replication"];
+
 /// How long one connector's `check`/`discover` may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -110,9 +115,18 @@ fn init_logging(cli: &Options, config: &ConnectConfig, progress_display: bool) {
             _ => "trace".to_string(),
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let mut directives = level;
+        if cli.verbose == 0 {
+            // Clients that log a failure the runtime reports too (with the
+            // pipeline, the connector and the retry): only with `-v`.
+            for target in ECHOING_CLIENTS {
+                directives.push_str(&format!(",{target}=off"));
+            }
+        }
+        tracing_subscriber::EnvFilter::try_new(&directives)
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    });
     let json = json_logs(cli, config);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -53,7 +53,10 @@ use std::process::ExitCode;
 pub(crate) struct Cli {
     /// The options of a subcommand may also come before it
     /// (`rivven-connect -c app.yaml run`).
-    #[command(flatten)]
+    #[command(
+        flatten,
+        next_help_heading = "Options of the subcommands that take them (before or after the subcommand)"
+    )]
     top: TopArgs,
     #[command(subcommand)]
     command: Command,
@@ -281,7 +284,9 @@ where
             return 2;
         }
     };
-    runtime.block_on(commands::dispatch(&cli.command, &options)).code()
+    runtime
+        .block_on(commands::dispatch(&cli.command, &options))
+        .code()
 }
 
 /// References every enabled connector family, so that the linker keeps

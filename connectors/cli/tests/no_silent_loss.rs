@@ -229,7 +229,9 @@ fn dead_letters_from_every_stage_carry_whole_records() {
         .find(|l| l.trim_start().starts_with("p "))
         .unwrap_or_else(|| panic!("no summary line for `p`: {stderr}"));
     let count = |label: &str| -> usize {
-        let at = line.find(&format!(" {label} ")).unwrap_or_else(|| panic!("no `{label}` in {line}"));
+        let at = line
+            .find(&format!(" {label} "))
+            .unwrap_or_else(|| panic!("no `{label}` in {line}"));
         line[at + label.len() + 2..]
             .split_whitespace()
             .next()

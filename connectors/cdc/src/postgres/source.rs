@@ -44,10 +44,6 @@ struct Shared {
 }
 
 /// One line, for a failed check.
-fn one_line(e: &ConnectorError) -> String {
-    e.to_string().lines().next().unwrap_or_default().to_string()
-}
-
 #[async_trait]
 impl Source for PostgresCdcSource {
     type Config = PostgresCdcConfig;
@@ -57,14 +53,19 @@ impl Source for PostgresCdcSource {
     }
 
     async fn check(&self, config: &PostgresCdcConfig) -> Result<CheckResult> {
+        // A failure keeps its error kind: a server that is down is a
+        // retryable check failure, which a pipeline (re)start waits out.
+        let failed = |name: &str, e: ConnectorError| {
+            CheckResult::builder().check(name, Err::<(), _>(e)).finish()
+        };
         let mut session = match Session::connect(config, 0).await {
             Ok(s) => s,
-            Err(e) => return Ok(CheckResult::failure(one_line(&e))),
+            Err(e) => return Ok(failed("connect", e)),
         };
         let mut b = CheckResult::builder().check_passed("connect");
         let facts = match server_facts(&mut session).await {
             Ok(f) => f,
-            Err(e) => return Ok(CheckResult::failure(one_line(&e))),
+            Err(e) => return Ok(failed("server", e)),
         };
         b = b.check("wal_level", facts.require_logical()).check(
             "replication privilege",
@@ -78,7 +79,7 @@ impl Source for PostgresCdcSource {
                 "publication",
                 format!("publication `{publication}` does not exist and auto_create_publication is false: CREATE PUBLICATION {} FOR ALL TABLES (or FOR TABLE …)", quote_ident(publication)),
             ),
-            Err(e) => b.check_failed("publication", one_line(&e)),
+            Err(e) => b.check("publication", Err::<(), _>(e)),
         };
         b = match slot_info(&mut session, &config.slot_name).await {
             Ok(Some(slot)) => b.check("replication slot", slot.usable(&config.slot_name, &config.database)),
@@ -87,7 +88,7 @@ impl Source for PostgresCdcSource {
                 "replication slot",
                 format!("replication slot `{}` does not exist and auto_create_slot is false: SELECT pg_create_logical_replication_slot('{}', 'pgoutput')", config.slot_name, config.slot_name),
             ),
-            Err(e) => b.check_failed("replication slot", one_line(&e)),
+            Err(e) => b.check("replication slot", Err::<(), _>(e)),
         };
         let result = b.finish();
         if result.is_success() {
