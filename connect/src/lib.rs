@@ -21,7 +21,7 @@
 //!
 //! The `[dependencies]` a connector crate needs (this crate re-exports the others:
 //! [`tokio`], [`serde_json`], [`futures`], [`async_trait`], [`schemars`], [`serde`],
-//! [`validator`]) are in the README's
+//! [`validator`], [`tracing`]) are in the README's
 //! [Dependencies](https://github.com/rivven/rivven-connect#dependencies) section;
 //! [`prelude`] is the one import a connector usually needs.
 //!
@@ -152,6 +152,7 @@ pub use schemars;
 pub use serde;
 pub use serde_json;
 pub use tokio;
+pub use tracing;
 pub use validator;
 
 /// The seeds' module paths (`rivven_connect::traits::batch::chunk_events`, …).

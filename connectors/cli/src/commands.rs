@@ -24,6 +24,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Outcome {
     };
     let report = Report::new(cli.format);
     match &cli.command {
+        Command::New(args) => super::new::run(args),
         Command::Init => {
             print!("{}", init::TEMPLATE);
             Outcome::Success

@@ -33,6 +33,7 @@
 mod commands;
 mod http;
 mod init;
+mod new;
 mod output;
 mod progress;
 
@@ -139,6 +140,8 @@ pub(crate) enum Command {
     /// (the `postgres-cdc` connector to stdout or `--output`).
     #[cfg(feature = "postgres")]
     Postgres(rivven_connect_cdc::postgres::legacy::PostgresArgs),
+    /// Write a new connector crate: the connector, its tests and a binary.
+    New(new::NewArgs),
     /// Show the pipelines of a running instance (its `/health` endpoint).
     Status {
         /// Base URL of the instance's HTTP endpoint (default: `http.address`
