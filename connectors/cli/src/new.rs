@@ -148,7 +148,21 @@ fn write_crate(args: &NewArgs) -> Result<PathBuf, NewError> {
         }
         std::fs::write(&path, vars.fill(template)).map_err(io)?;
     }
+    format_sources(&dir);
     Ok(dir)
+}
+
+/// `rustfmt` on the generated Rust files when it is installed (the templates are
+/// formatted for short names; a long name can need other line breaks).
+fn format_sources(dir: &Path) {
+    let files = ["src/lib.rs", "src/main.rs", "tests/pipeline.rs", "tests/compliance.rs"];
+    // Best effort: without rustfmt the files are still valid, only perhaps not formatted.
+    let _ = std::process::Command::new("rustfmt")
+        .args(["--edition", "2021"])
+        .args(files.iter().map(|f| dir.join(f)))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
 }
 
 /// The rule a connector name follows (it is the crate's name too).
