@@ -155,7 +155,12 @@ fn write_crate(args: &NewArgs) -> Result<PathBuf, NewError> {
 /// `rustfmt` on the generated Rust files when it is installed (the templates are
 /// formatted for short names; a long name can need other line breaks).
 fn format_sources(dir: &Path) {
-    let files = ["src/lib.rs", "src/main.rs", "tests/pipeline.rs", "tests/compliance.rs"];
+    let files = [
+        "src/lib.rs",
+        "src/main.rs",
+        "tests/pipeline.rs",
+        "tests/compliance.rs",
+    ];
     // Best effort: without rustfmt the files are still valid, only perhaps not formatted.
     let _ = std::process::Command::new("rustfmt")
         .args(["--edition", "2021"])
