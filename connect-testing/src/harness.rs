@@ -28,10 +28,11 @@ use rivven_connect::runtime::{
     MemoryOffsetStore, Pipeline, PipelineBuilder, PipelineSettings, PipelineState, PipelineStatus,
     RestartPolicy, Runtime,
 };
-use rivven_connect::{Result, Sink, Source, State, Transform};
+use rivven_connect::{Result, Sink, Source, SourceConfig as _, State, Transform};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::mock::{MockConfig, MockSink};
 use shared::{Shared, SharedConfig};
 
 /// Name of the pipeline the harness runs (and the key of its committed state).
@@ -108,6 +109,31 @@ where
     /// A harness for `source` and `sink` with their default configs.
     pub fn new(source: S, sink: K) -> Self {
         Self::with_configs(source, S::Config::default(), sink, K::Config::default())
+    }
+}
+
+impl<S: Source> TestHarness<S, MockSink> {
+    /// A harness that runs `source` into a fresh [`MockSink`], with the source's
+    /// config loaded from `config` by its own `from_value` (unknown keys and failed
+    /// validation are the error).
+    ///
+    /// ```
+    /// use rivven_connect_testing::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> rivven_connect::Result<()> {
+    /// let harness = TestHarness::for_source(MockSource::counting(3), json!({}))?;
+    /// assert_eq!(harness.run_pipeline().await?.events_written, 3);
+    /// assert_eq!(harness.sink().written_events().len(), 3);
+    /// # Ok(()) }
+    /// ```
+    pub fn for_source(source: S, config: serde_json::Value) -> Result<Self> {
+        let config = S::Config::from_value(config)?;
+        Ok(Self::with_configs(
+            source,
+            config,
+            MockSink::new(),
+            MockConfig::default(),
+        ))
     }
 }
 

@@ -40,7 +40,9 @@ pub use mock::{MockBroker, MockConfig, MockMessageSource, MockSink, MockSource, 
 /// the single-connector helpers, the compliance checks, `events::`
 /// generators and `assertions::`, the connector and config traits (for
 /// `MyConfig::from_value(json!({..}))`), `SourceEvent`, `PipelineSettings`
-/// and `futures::StreamExt` (for reading a source's stream by hand).
+/// and `futures::StreamExt` (for reading a source's stream by hand) — and
+/// everything of `rivven_connect::prelude` (`tokio` for `#[tokio::test]`,
+/// `json!`, …), so a test file needs this one import.
 ///
 /// ```
 /// use rivven_connect_testing::prelude::*;
@@ -62,6 +64,8 @@ pub use mock::{MockBroker, MockConfig, MockMessageSource, MockSink, MockSource, 
 /// # Ok(()) }
 /// ```
 pub mod prelude {
+    pub use rivven_connect::prelude::*;
+
     pub use crate::compliance::{
         assert_sink_compliance, assert_source_compliance, Resume, SinkCompliance, SourceCompliance,
     };

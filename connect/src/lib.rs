@@ -5,15 +5,35 @@
 //! each runs as a supervised actor, batches flow under a credit window, and
 //! offsets are committed only after the sink has durably written.
 //!
+//! ## Where to start
+//!
+//! | you want to | start at |
+//! |---|---|
+//! | run pipelines from YAML | the `rivven-connect` binary (crate `rivven-connect-cli`): `rivven-connect init`, then the [configuration reference](https://github.com/rivven/rivven-connect/blob/main/docs/reference/README.md) |
+//! | embed pipelines in your service | [`Runtime::builder()`](runtime::Runtime::builder) and [`Pipeline::builder`](runtime::Pipeline::builder), below and in [`examples/embedded_service.rs`](https://github.com/rivven/rivven-connect/blob/main/examples/embedded_service.rs) |
+//! | write a source | the [`Source`] trait with a [`SourceConfig`] derive ([`mod@derive`] lists the attributes) |
+//! | write a sink | the [`Sink`] trait (and [`BatchSink`]) with a [`SinkConfig`] derive |
+//! | write a transform | the [`Transform`] trait with a [`TransformConfig`] derive; the built-in ones are in [`smt`] |
+//! | start a connector crate | `rivven-connect new source my-source` (also `sink`, `transform`): a crate with the connector, its tests and a binary |
+//! | test a connector | the `rivven-connect-testing` crate: `TestHarness` on the real runtime, mocks, compliance checks |
+//! | learn what the runtime expects of a connector | the [connector-development guide](https://github.com/rivven/rivven-connect/blob/main/docs/connector-development.md) |
+//! | see complete programs | the [examples](https://github.com/rivven/rivven-connect/tree/main/examples) |
+//!
+//! The `[dependencies]` a connector crate needs (this crate re-exports the others:
+//! [`tokio`], [`serde_json`], [`futures`], [`async_trait`], [`schemars`], [`serde`],
+//! [`validator`], [`tracing`]) are in the README's
+//! [Dependencies](https://github.com/rivven/rivven-connect#dependencies) section;
+//! [`prelude`] is the one import a connector usually needs.
+//!
+//! ## Embedding
+//!
 //! ```no_run
 //! use rivven_connect::prelude::*;
 //! use rivven_connect::builtin::{DatagenConfig, DatagenSource, StdoutSink, StdoutSinkConfig};
 //! use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, Runtime};
 //!
 //! # async fn run() -> rivven_connect::Result<()> {
-//! let datagen: DatagenConfig = serde_json::from_value(serde_json::json!({
-//!     "pattern": "orders", "max_events": 100
-//! }))?;
+//! let datagen = DatagenConfig::from_value(json!({"pattern": "orders", "max_events": 100}))?;
 //! let runtime = Runtime::builder()
 //!     .offset_store(MemoryOffsetStore::new())
 //!     .pipeline(
@@ -26,6 +46,49 @@
 //! runtime.wait().await;
 //! # Ok(())
 //! # }
+//! ```
+//!
+//! ## A source
+//!
+//! ```
+//! use rivven_connect::prelude::*;
+//!
+//! /// Emits `count` numbered records.
+//! #[derive(Debug, Deserialize, Validate, JsonSchema, SourceConfig)]
+//! #[source(name = "ticker", version = "0.1.0", connector = Ticker)]
+//! pub struct TickerConfig {
+//!     /// How many records to emit.
+//!     #[validate(range(min = 1))]
+//!     pub count: u64,
+//! }
+//!
+//! #[derive(Debug, Default)]
+//! pub struct Ticker;
+//!
+//! #[async_trait]
+//! impl Source for Ticker {
+//!     type Config = TickerConfig;
+//!     fn spec() -> ConnectorSpec {
+//!         TickerConfigSpec::spec()
+//!     }
+//!     async fn check(&self, _: &TickerConfig) -> Result<CheckResult> {
+//!         Ok(CheckResult::success())
+//!     }
+//!     async fn discover(&self, _: &TickerConfig) -> Result<Catalog> {
+//!         Ok(Catalog::new(vec![Stream::new("ticks", json!({"type": "object"}))]))
+//!     }
+//!     async fn read(
+//!         &self,
+//!         config: &TickerConfig,
+//!         _: &ConfiguredCatalog,
+//!         _: Option<State>,
+//!     ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
+//!         let ids = 0..config.count;
+//!         Ok(stream::iter(ids.map(|id| Ok(SourceEvent::record("ticks", json!({ "id": id })))))
+//!             .boxed())
+//!     }
+//! }
+//! assert_eq!(Ticker::spec().name, "ticker");
 //! ```
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
@@ -81,6 +144,17 @@ pub use topic::{
 };
 pub use util::exports::*;
 
+// The crates of the public API, so that a user needs no dependency of their own on
+// them (and always has the versions this crate is built with).
+pub use async_trait;
+pub use futures;
+pub use schemars;
+pub use serde;
+pub use serde_json;
+pub use tokio;
+pub use tracing;
+pub use validator;
+
 /// The seeds' module paths (`rivven_connect::traits::batch::chunk_events`, …).
 pub mod traits {
     pub use crate::connector::*;
@@ -90,7 +164,20 @@ pub mod traits {
     }
 }
 
-/// Everything a connector author usually needs, plus the crates the derives expand to.
+/// Everything a connector author usually needs.
+///
+/// Besides the SDK's types and traits, the prelude brings into scope the crates
+/// `rivven-connect` is built on under their own names — `tokio` (so `#[tokio::main]`
+/// and `#[tokio::test]` work), `serde_json` (and its `json!`), `futures` (and
+/// `stream`, `StreamExt`, `BoxStream`) and `schemars` (which the `JsonSchema`
+/// derive expands to) — so a crate that depends on `rivven-connect` alone can use
+/// them. In a module that glob-imports the prelude these names shadow a dependency
+/// of your own with the same name.
+///
+/// Two derives expand to paths that only a direct dependency satisfies:
+/// `Deserialize` needs `serde` and `Validate` needs `validator` (0.21) in your
+/// `[dependencies]` — the exact block is in the README's
+/// [Dependencies](https://github.com/rivven/rivven-connect#dependencies) section.
 pub mod prelude {
     pub use crate::transforms;
     pub use crate::util::exports::*;
@@ -102,10 +189,12 @@ pub mod prelude {
         TransformConfigDerive, TransformOutput, WriteResult,
     };
     pub use async_trait::async_trait;
-    pub use futures::stream::BoxStream;
+    pub use futures::stream::{self, BoxStream, StreamExt};
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
+    pub use serde_json::json;
     pub use validator::Validate;
+    pub use {futures, schemars, serde_json, tokio};
 }
 
 #[doc(hidden)]

@@ -7,8 +7,9 @@
 //! ```
 //!
 //! In your own crate the dependencies are `rivven-connect` (the SDK),
-//! `rivven-connect-cli` (this command line) and `async-trait`, `futures`,
-//! `serde`, `serde_json`, `schemars` and `validator` for the connector.
+//! `rivven-connect-cli` (this command line), `serde` and `validator = "0.21"`
+//! (the README's Dependencies section); `rivven-connect new source <name>`
+//! writes such a crate.
 
 use futures::stream::{self, BoxStream, StreamExt};
 use rivven_connect::prelude::*;

@@ -29,6 +29,7 @@ pub(crate) async fn dispatch(command: &Command, cli: &Options) -> Outcome {
     };
     let report = Report::new(cli.format);
     match command {
+        Command::New(args) => super::new::run(args),
         Command::Init => {
             print!("{}", init::TEMPLATE);
             Outcome::Success

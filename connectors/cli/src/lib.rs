@@ -33,6 +33,7 @@
 mod commands;
 mod http;
 mod init;
+mod new;
 mod options;
 mod output;
 mod progress;
@@ -157,6 +158,8 @@ pub(crate) enum Command {
         #[command(flatten)]
         log: LogArgs,
     },
+    /// Write a new connector crate: the connector, its tests and a binary.
+    New(new::NewArgs),
 }
 
 impl Command {
@@ -172,6 +175,7 @@ impl Command {
             Command::Spec { .. } => "spec",
             Command::Schema { .. } => "schema",
             Command::Init => "init",
+            Command::New(_) => "new",
             #[cfg(feature = "postgres")]
             Command::Postgres { .. } => "postgres",
         }
@@ -215,7 +219,7 @@ impl Command {
                 format: Some(format),
                 ..Takes::default()
             },
-            Command::Init => Takes::default(),
+            Command::Init | Command::New(_) => Takes::default(),
             #[cfg(feature = "postgres")]
             Command::Postgres { log, .. } => Takes {
                 log: Some(log),
