@@ -166,7 +166,7 @@ impl<'a> Loader<'a> {
                             .and_then(|t| t.path_at(m.at))
                             .map(|p| p.join("."))
                             .unwrap_or_default();
-                        Diagnostic::new(path, Some(m.at), m.message)
+                        Diagnostic::new(path, Some(m.at), m.message).with_help(m.help)
                     })
                     .collect(),
             )

@@ -32,7 +32,14 @@ impl Source {
     /// Line `n` as shown, with secrets masked, and the byte range of the
     /// caret under `column` in it.
     fn shown(&self, n: u64, column: u64) -> Option<(String, std::ops::Range<usize>)> {
-        let line = self.line(n)?;
+        let written = self.line(n)?;
+        // A column past the end (the parser's "expected more" errors): the
+        // line is padded to it, so the caret and the header show it.
+        let past = usize::try_from(column.saturating_sub(1))
+            .unwrap_or(0)
+            .saturating_sub(written.chars().count());
+        let padded = format!("{written}{}", " ".repeat(past));
+        let line = padded.as_str();
         let start = byte_of_column(line, column);
         let caret = start..start + token_len(&line[start..]);
         let mut masked: Vec<std::ops::Range<usize>> = self
@@ -100,9 +107,14 @@ fn token_len(rest: &str) -> usize {
     };
     if first == '"' || first == '\'' {
         let mut escaped = false;
-        for (i, c) in rest.char_indices().skip(1) {
+        let mut chars = rest.char_indices().skip(1).peekable();
+        while let Some((i, c)) = chars.next() {
             match c {
                 '\\' if first == '"' && !escaped => escaped = true,
+                // `''` is a quote inside a single-quoted scalar
+                '\'' if first == '\'' && chars.peek().is_some_and(|(_, n)| *n == '\'') => {
+                    chars.next();
+                }
                 c if c == first && !escaped => return i + c.len_utf8(),
                 _ => escaped = false,
             }
@@ -203,10 +215,8 @@ pub(crate) fn render(e: &ConfigError, source: Option<&Source>, styled: bool) -> 
                     .annotation(AnnotationKind::Primary.span(caret.clone())),
             ),
             (None, Some(at)) => group.element(origin(e.file.as_deref(), at)),
-            (None, None) => match e.file.as_deref() {
-                Some(file) => group.element(Origin::path(file)),
-                None => group,
-            },
+            // The file is named in the summary.
+            (None, None) => group,
         };
         if let Some(help) = &d.help {
             group = group.element(Level::HELP.message(help.as_str()));
@@ -226,4 +236,197 @@ fn origin(file: Option<&str>, at: Pos) -> Origin<'_> {
     Origin::path(file.unwrap_or(UNNAMED))
         .line(usize::try_from(at.line).unwrap_or(usize::MAX))
         .char_column(usize::try_from(at.column).unwrap_or(usize::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str, at: Option<(u64, u64)>, help: Option<&str>) -> ConfigError {
+        let at = at.map(|(line, column)| Pos { line, column });
+        let mut e = ConfigError::new(vec![
+            Diagnostic::new("a.b", at, "went wrong").with_help(help.map(str::to_string))
+        ])
+        .with_source(text);
+        e.file = Some("c.yaml".into());
+        e
+    }
+
+    const HELP: Option<&str> = Some("did you mean `c`?");
+
+    #[test]
+    fn line_one_with_a_caret_under_the_token_and_the_help() {
+        let e = error("name: orderz # typo\nb: 2\n", Some((1, 7)), HELP);
+        let expected = "\
+error: `a.b`: went wrong
+ --> c.yaml:1:7
+  |
+1 | name: orderz # typo
+  |       ^^^^^^
+  |
+  = help: did you mean `c`?
+
+error: invalid configuration `c.yaml`: 1 problem";
+        assert_eq!(e.render(), expected);
+    }
+
+    #[test]
+    fn multi_byte_characters_count_as_one_column() {
+        let e = error("é: ünïcødé value\n", Some((1, 4)), None);
+        let expected = "\
+error: `a.b`: went wrong
+ --> c.yaml:1:4
+  |
+1 | é: ünïcødé value
+  |    ^^^^^^^^^^^^^
+
+error: invalid configuration `c.yaml`: 1 problem";
+        assert_eq!(e.render(), expected);
+    }
+
+    #[test]
+    fn a_tab_before_the_column_keeps_the_caret_under_it() {
+        let e = error("a:\tx\n", Some((1, 4)), None);
+        let expected = "\
+error: `a.b`: went wrong
+ --> c.yaml:1:4
+  |
+1 | a:    x
+  |       ^
+
+error: invalid configuration `c.yaml`: 1 problem";
+        assert_eq!(e.render(), expected);
+    }
+
+    #[test]
+    fn a_column_past_the_end_of_the_line() {
+        let e = error("key: v\n", Some((1, 9)), None);
+        let expected = "\
+error: `a.b`: went wrong
+ --> c.yaml:1:9
+  |
+1 | key: v  \n  |         ^
+
+error: invalid configuration `c.yaml`: 1 problem";
+        assert_eq!(e.render(), expected);
+    }
+
+    #[test]
+    fn the_last_line_and_the_end_of_the_text() {
+        let e = error("a: 1\nb: [2", Some((2, 4)), None);
+        assert!(
+            e.render().contains("2 | b: [2\n  |    ^\n"),
+            "{}",
+            e.render()
+        );
+        let e = error("a: 1\nb: 2\n", Some((3, 1)), None);
+        assert!(
+            e.render().contains(" --> c.yaml:3:1\n  |\n3 |\n  | ^\n"),
+            "{}",
+            e.render()
+        );
+        // A line the text does not have: the position alone.
+        let e = error("a: 1\n", Some((7, 2)), None);
+        assert!(
+            e.render()
+                .starts_with("error: `a.b`: went wrong\n--> c.yaml:7:2\n"),
+            "{}",
+            e.render()
+        );
+    }
+
+    #[test]
+    fn without_text_or_position_the_problem_alone() {
+        let mut e = ConfigError::new(vec![
+            Diagnostic::new("", None, "cannot read the file"),
+            Diagnostic::new("x", Some(Pos { line: 2, column: 3 }), "bad"),
+        ]);
+        assert_eq!(
+            e.render(),
+            "error: `x`: bad\n--> <configuration>:2:3\n\nerror: cannot read the file\n\nerror: invalid configuration: 2 problems"
+        );
+        e.file = Some("c.yaml".into());
+        assert!(e
+            .render()
+            .ends_with("error: invalid configuration `c.yaml`: 2 problems"));
+        assert!(!e.render_styled().is_empty());
+        assert!(!e.render().contains('\u{1b}'), "plain has no colour codes");
+    }
+
+    #[test]
+    fn secrets_on_the_line_are_masked_and_columns_kept() {
+        let text = "db: { password: hunter2, port: 70000, token: ${TOKEN} }\n";
+        let secrets = vec![
+            Pos {
+                line: 1,
+                column: 17,
+            },
+            Pos {
+                line: 1,
+                column: 46,
+            },
+        ];
+        let mut e = ConfigError::new(vec![Diagnostic::new(
+            "db.port",
+            Some(Pos {
+                line: 1,
+                column: 32,
+            }),
+            "too big",
+        )])
+        .with_source_redacted(text.into(), secrets.clone());
+        e.file = Some("c.yaml".into());
+        let shown = e.render();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains(" --> c.yaml:1:32\n  |\n1 | db: { password: *******, port: 70000, token: ${TOKEN} }\n  |                                ^^^^^\n"),
+            "{shown}"
+        );
+        // The caret on the secret itself covers the mask.
+        let source = Source::new(text.into(), secrets);
+        let (line, caret) = source.shown(1, 17).unwrap_or_default();
+        assert_eq!(&line[caret], "*******");
+    }
+
+    #[test]
+    fn positions_move_back_to_the_text_as_written() {
+        let original = "a: ${X}, b: 1\nc: ${Y}\n";
+        let substituted = "a: long value, b: 1\nc: v\n";
+        let at = |line, column| Pos { line, column };
+        assert_eq!(to_original(original, substituted, at(1, 2)), at(1, 2));
+        assert_eq!(
+            to_original(original, substituted, at(1, 19)),
+            at(1, 13),
+            "after"
+        );
+        assert_eq!(
+            to_original(original, substituted, at(1, 8)),
+            at(1, 4),
+            "inside"
+        );
+        assert_eq!(to_original(original, substituted, at(2, 4)), at(2, 4));
+        // A value with a line break: lines no longer match, left as they are.
+        assert_eq!(
+            to_original("a: ${X}\nb: 1\n", "a: x\ny\nb: 1\n", at(3, 4)),
+            at(3, 4)
+        );
+    }
+
+    #[test]
+    fn tokens_end_where_yaml_ends_them() {
+        for (rest, token) in [
+            ("conector: datagen", "conector"),
+            ("datagen", "datagen"),
+            ("orders, max: 1 }", "orders"),
+            ("\"a \\\" b\" # c", "\"a \\\" b\""),
+            ("'it''s' x", "'it''s'"),
+            ("${A:-x} tail", "${A:-x}"),
+            ("{ a: 1 }", "{"),
+            ("amount > 100 # note", "amount > 100"),
+            ("http://x:80/p", "http://x:80/p"),
+            ("", ""),
+        ] {
+            assert_eq!(&rest[..token_len(rest)], token, "{rest}");
+        }
+    }
 }

@@ -12,6 +12,7 @@ use std::process::Command;
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rivven-connect"));
     c.env_remove("RIVVEN_FIXTURE_UNSET_VAR")
+        .env_remove("RIVVEN_FIXTURE_PATTERN")
         .env("NO_COLOR", "1");
     c
 }
