@@ -89,6 +89,14 @@ impl<'a> Checker<'a> {
     /// likely misspelling of it (`sinsk:`), which is reported once as an
     /// unknown key: references into it are not reported again.
     fn names(&self, section: &str) -> Vec<String> {
+        self.referable(section)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// The entries of `section` and of its likely misspellings (see [`Self::names`]).
+    fn referable(&self, section: &str) -> Vec<(String, Value)> {
         let misspelled = self
             .json
             .as_object()
@@ -96,11 +104,9 @@ impl<'a> Checker<'a> {
             .flat_map(|m| m.keys())
             .filter(|k| !SECTIONS.contains(&k.as_str()))
             .filter(|k| did_you_mean(k, SECTIONS) == Some(section))
-            .flat_map(|k| self.section(k))
-            .map(|(k, _)| k);
+            .flat_map(|k| self.section(k));
         self.section(section)
             .into_iter()
-            .map(|(k, _)| k)
             .chain(misspelled)
             .collect()
     }
@@ -317,6 +323,12 @@ impl<'a> Checker<'a> {
     /// `version:` is one this build reads (a string of another type is
     /// reported by the structural check).
     fn check_version(&mut self) {
+        let quoted = format!("write `version: \"{}\"`, quoted", SUPPORTED_VERSIONS[0]);
+        if self.json.get("version").is_some_and(Value::is_number) {
+            for d in self.diagnostics.iter_mut().filter(|d| d.path == "version") {
+                d.help = Some(quoted.clone());
+            }
+        }
         let Some(version) = self.json.get("version").and_then(Value::as_str) else {
             return;
         };
@@ -367,7 +379,7 @@ impl<'a> Checker<'a> {
             self.transform_names(&["sources", &name], s.get("transforms"), &transforms);
         }
         let topics: BTreeSet<String> = self
-            .section("sources")
+            .referable("sources")
             .iter()
             .filter_map(|(_, s)| s.get("topic").and_then(Value::as_str).map(str::to_string))
             .collect();
