@@ -51,9 +51,11 @@ mod check;
 mod connector_config;
 mod diagnostics;
 mod env;
+mod indent;
 mod model;
 mod schema_check;
 pub(crate) use schema_check::unknown_keys;
+mod render;
 mod tree;
 
 pub use connector_config::ConnectorConfig;
@@ -70,11 +72,11 @@ impl ConnectConfig {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            let mut err = ConfigError::new(vec![Diagnostic {
-                path: String::new(),
-                at: None,
-                message: format!("cannot read the file: {e}"),
-            }]);
+            let mut err = ConfigError::new(vec![Diagnostic::new(
+                "",
+                None,
+                format!("cannot read the file: {e}"),
+            )]);
             err.file = Some(path.display().to_string());
             err
         })?;
@@ -88,13 +90,9 @@ impl ConnectConfig {
     /// connectors from [`Registry::discovered`]).
     #[allow(clippy::should_implement_trait)] // returns ConfigError, and reads the environment
     pub fn from_str(text: &str) -> Result<Self, ConfigError> {
-        let registry = Registry::discovered().map_err(|e| {
-            ConfigError::new(vec![Diagnostic {
-                path: String::new(),
-                at: None,
-                message: e.message().to_string(),
-            }])
-        })?;
+        let registry = Registry::discovered()
+            .map_err(|e| ConfigError::new(vec![Diagnostic::new("", None, e.message())]))?;
+        // a binding: the temporary Loader must not outlive `registry`
         let loaded = Loader::new(&registry).load(text);
         loaded
     }
@@ -139,8 +137,11 @@ impl<'a> Loader<'a> {
         self
     }
 
-    /// Substitute, parse and check `text`.
+    /// Substitute, parse and check `text`. The error quotes `text` in
+    /// [`ConfigError::render`], and its positions are in `text` as written
+    /// (before `${VAR}` substitution).
     pub fn load(&self, text: &str) -> Result<ConnectConfig, ConfigError> {
+        let original = text;
         // Values put in by `${VAR}`: a syntax error quotes the text around it,
         // and a variable may hold a secret, so its value is not shown there.
         let substituted = std::cell::RefCell::new(Vec::<String>::new());
@@ -159,51 +160,66 @@ impl<'a> Loader<'a> {
             ConfigError::new(
                 missing
                     .into_iter()
-                    .map(|m| Diagnostic {
-                        path: tree
+                    .map(|m| {
+                        let path = tree
                             .as_ref()
                             .and_then(|t| t.path_at(m.at))
                             .map(|p| p.join("."))
-                            .unwrap_or_default(),
-                        at: Some(m.at),
-                        message: m.message,
+                            .unwrap_or_default();
+                        Diagnostic::new(path, Some(m.at), m.message).with_help(m.help)
                     })
                     .collect(),
             )
+            .with_source(original)
         })?;
+        // Positions found in the substituted text, moved to the text as written.
+        let written = |at: Pos| render::to_original(original, &text, at);
+        let in_written = |diagnostics: Vec<Diagnostic>| -> Vec<Diagnostic> {
+            diagnostics
+                .into_iter()
+                .map(|d| Diagnostic {
+                    at: d.at.map(written),
+                    ..d
+                })
+                .collect()
+        };
         let tree = tree::Node::parse(&text).map_err(|e| {
-            let at = e.location().map(|l| Pos {
+            let reported = e.location().map(|l| Pos {
                 line: l.line(),
                 column: l.column(),
             });
-            let mut message = format!("invalid YAML: {}", e.without_snippet())
+            // The parser may notice a wrongly indented line only further on:
+            // point at the line the user wrote.
+            let culprit = reported.and_then(|r| indent::culprit(&text, r.line));
+            let at = match (&culprit, reported) {
+                (Some(c), Some(r)) if c.at.line < r.line => Some(c.at),
+                _ => reported,
+            };
+            let parser_said = e.without_snippet().to_string();
+            let mut message = format!("invalid YAML: {}", without_location(&parser_said))
                 .replace(", set DuplicateKeyPolicy in Options if acceptable", "");
             for value in substituted.borrow().iter().filter(|v| !v.trim().is_empty()) {
                 message = message.replace(value.as_str(), "***");
             }
-            ConfigError::new(vec![Diagnostic {
-                path: String::new(),
-                at,
-                message,
-            }])
+            let diagnostic = Diagnostic::new("", at, message).with_help(culprit.map(|c| c.help));
+            ConfigError::new(in_written(vec![diagnostic])).with_source(original)
         })?;
         let mut checker = check::Checker::new(&tree, &text, self.registry, &self.read_file);
         checker.run();
+        let secrets: Vec<Pos> = checker.secrets.iter().copied().map(written).collect();
+        let fail = |diagnostics: Vec<Diagnostic>| {
+            ConfigError::new(in_written(diagnostics))
+                .with_source_redacted(original.to_string(), secrets.clone())
+        };
         if !checker.diagnostics.is_empty() {
-            return Err(ConfigError::new(checker.diagnostics));
+            return Err(fail(checker.diagnostics));
         }
-        let mut config: ConnectConfig =
-            serde_json::from_value(checker.json.clone()).map_err(|e| {
-                ConfigError::new(vec![Diagnostic {
-                    path: String::new(),
-                    at: None,
-                    message: e.to_string(),
-                }])
-            })?;
+        let mut config: ConnectConfig = serde_json::from_value(checker.json.clone())
+            .map_err(|e| fail(vec![Diagnostic::new("", None, e.to_string())]))?;
         config.apply_resolved(checker.resolved);
         let shared = config.shared_resources(self.registry, &tree);
         if !shared.is_empty() {
-            return Err(ConfigError::new(shared));
+            return Err(fail(shared));
         }
         Ok(config)
     }
@@ -234,6 +250,24 @@ impl ConnectConfig {
                 slot.set(value, secrets);
             }
         }
+    }
+}
+
+/// A parser message without its trailing " at line L, column C" (the
+/// diagnostic's position says it).
+fn without_location(message: &str) -> &str {
+    let Some((head, tail)) = message.rsplit_once(" at line ") else {
+        return message;
+    };
+    let is_location = tail.split_once(", column ").is_some_and(|(l, c)| {
+        [l, c]
+            .iter()
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if is_location {
+        head
+    } else {
+        message
     }
 }
 

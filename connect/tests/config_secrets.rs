@@ -67,13 +67,14 @@ fn a_numeric_secret_is_its_text_and_is_never_printed() {
         assert_eq!(sink.config.value()["password"], secret, "taken verbatim");
 
         // With another error in the same block, the secret is not in the report.
-        let err = Loader::new(&registry)
+        let error = Loader::new(&registry)
             .env(env)
             .load(&yaml("70000"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("port"), "{err}");
-        assert!(!err.contains(secret), "{secret} printed in: {err}");
+            .unwrap_err();
+        for err in [error.to_string(), error.render()] {
+            assert!(err.contains("port"), "{err}");
+            assert!(!err.contains(secret), "{secret} printed in: {err}");
+        }
     }
 }
 
@@ -82,12 +83,31 @@ fn a_numeric_secret_is_its_text_and_is_never_printed() {
 fn a_wrong_type_at_a_secret_key_hides_the_value() {
     let registry = registry();
     let text = yaml("5432").replace("${PASS}", "[hunter2, swordfish]");
-    let err = Loader::new(&registry).load(&text).unwrap_err().to_string();
-    assert!(err.contains("password"), "{err}");
+    let error = Loader::new(&registry).load(&text).unwrap_err();
+    for err in [error.to_string(), error.render()] {
+        assert!(err.contains("password"), "{err}");
+        assert!(
+            !err.contains("hunter2") && !err.contains("swordfish"),
+            "{err}"
+        );
+    }
+}
+
+/// The rendered error quotes the offending line; a secret written there is masked
+/// (one `*` per character, so the caret and the column stay right).
+#[test]
+fn the_quoted_line_masks_a_secret_written_on_it() {
+    let registry = registry();
+    let text = "sinks:\n  s:\n    connector: locked\n    \
+                config: { password: 'hunter2', port: 1, colour: red }\n";
+    let error = Loader::new(&registry).load(text).unwrap_err();
+    let shown = error.render();
+    assert!(!shown.contains("hunter2"), "{shown}");
     assert!(
-        !err.contains("hunter2") && !err.contains("swordfish"),
-        "{err}"
+        shown.contains("config: { password: *********, port: 1, colour: red }"),
+        "{shown}"
     );
+    assert!(error.mentions("sinks.s.config.colour"), "{error}");
 }
 
 /// A YAML syntax error quotes the text near it; a value from `${VAR}` there is `***`.

@@ -106,11 +106,7 @@ impl ConnectConfig {
             .into_iter()
             .map(|c| {
                 let path = [c.second.role.section(), c.second.name.as_str()];
-                Diagnostic {
-                    path: path.join("."),
-                    at: Some(tree.locate(path)),
-                    message: c.to_string(),
-                }
+                Diagnostic::new(path.join("."), Some(tree.locate(path)), c.to_string())
             })
             .collect();
         let store = self.offset_store();
@@ -119,11 +115,7 @@ impl ConnectConfig {
                 .into_iter()
                 .map(|shared| {
                     let path = ["pipelines", shared.second.as_str()];
-                    Diagnostic {
-                        path: path.join("."),
-                        at: Some(tree.locate(path)),
-                        message: shared.to_string(),
-                    }
+                    Diagnostic::new(path.join("."), Some(tree.locate(path)), shared.to_string())
                 }),
         );
         out

@@ -6,9 +6,9 @@
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::diagnostics::{hint, Diagnostic};
+use super::diagnostics::{did_you_mean, hint, Diagnostic};
 use super::schema_check::{self, Scope};
-use super::tree::Node;
+use super::tree::{Node, Pos};
 use super::ConnectConfig;
 use crate::registry::Registry;
 use crate::spec::{ConnectorKind, ConnectorSpec};
@@ -31,6 +31,9 @@ pub(crate) struct Checker<'a> {
     pub(crate) read_file: ReadFile<'a>,
     pub(crate) diagnostics: Vec<Diagnostic>,
     pub(crate) resolved: Resolved,
+    /// Where the values of secret fields are written (masked when the
+    /// error quotes their lines).
+    pub(crate) secrets: Vec<Pos>,
 }
 
 impl<'a> Checker<'a> {
@@ -48,6 +51,7 @@ impl<'a> Checker<'a> {
             read_file,
             diagnostics: Vec::new(),
             resolved: BTreeMap::new(),
+            secrets: Vec::new(),
         }
     }
 
@@ -68,6 +72,7 @@ impl<'a> Checker<'a> {
         };
         let structural = schema_check::check(&schema, &self.json, &scope);
         self.diagnostics.extend(structural);
+        self.check_version();
         self.check_connectors();
         self.check_references();
     }
@@ -80,17 +85,40 @@ impl<'a> Checker<'a> {
             .unwrap_or_default()
     }
 
+    /// The names defined in `section`, and in any top-level key that is a
+    /// likely misspelling of it (`sinsk:`), which is reported once as an
+    /// unknown key: references into it are not reported again.
     fn names(&self, section: &str) -> Vec<String> {
-        self.section(section).into_iter().map(|(k, _)| k).collect()
+        self.referable(section)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// The entries of `section` and of its likely misspellings (see [`Self::names`]).
+    fn referable(&self, section: &str) -> Vec<(String, Value)> {
+        let misspelled = self
+            .json
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .filter(|k| !SECTIONS.contains(&k.as_str()))
+            .filter(|k| did_you_mean(k, SECTIONS) == Some(section))
+            .flat_map(|k| self.section(k));
+        self.section(section)
+            .into_iter()
+            .chain(misspelled)
+            .collect()
     }
 
     fn error(&mut self, path: &[&str], message: String) {
+        self.error_with(path, message, None);
+    }
+
+    fn error_with(&mut self, path: &[&str], message: String, help: Option<String>) {
         let at = self.tree.locate(path.iter().copied());
-        self.diagnostics.push(Diagnostic {
-            path: path.join("."),
-            at: Some(at),
-            message,
-        });
+        self.diagnostics
+            .push(Diagnostic::new(path.join("."), Some(at), message).with_help(help));
     }
 
     fn check_connectors(&mut self) {
@@ -172,8 +200,8 @@ impl<'a> Checker<'a> {
                 .map(|e| (e.spec(), EntryRef::Transform)),
         };
         let Some((spec, entry)) = found else {
-            let message = self.unknown_connector(kind, name);
-            self.error(&name_path, message);
+            let (message, help) = self.unknown_connector(kind, name);
+            self.error_with(&name_path, message, help);
             return;
         };
         let mut config_path: Vec<String> = at.iter().map(|s| s.to_string()).collect();
@@ -207,11 +235,11 @@ impl<'a> Checker<'a> {
             };
             if let Some(Err(e)) = built {
                 let at = self.tree.locate(config_path.iter().map(String::as_str));
-                problems.push(Diagnostic {
-                    path: config_path.join("."),
-                    at: Some(at),
-                    message: e.message().to_string(),
-                });
+                problems.push(Diagnostic::new(
+                    config_path.join("."),
+                    Some(at),
+                    e.message(),
+                ));
             }
         }
         redact_secrets(&mut problems, &config_path, &value, &secrets);
@@ -221,7 +249,8 @@ impl<'a> Checker<'a> {
         self.diagnostics.extend(problems);
     }
 
-    fn unknown_connector(&self, kind: ConnectorKind, name: &str) -> String {
+    /// The message and help for a `connector:`/`type:` naming nothing registered.
+    fn unknown_connector(&self, kind: ConnectorKind, name: &str) -> (String, Option<String>) {
         let all = self.registry.list();
         let same: Vec<&str> = all
             .iter()
@@ -234,13 +263,12 @@ impl<'a> Checker<'a> {
             ConnectorKind::Transform => "transform type",
         };
         if let Some(other) = all.iter().find(|m| m.name == name && m.kind != kind) {
-            return format!("`{name}` is a {:?} connector, not a {what}", other.kind)
-                .to_lowercase();
+            let message = format!("`{name}` is a {:?} connector, not a {what}", other.kind);
+            return (message.to_lowercase(), None);
         }
-        format!(
-            "unknown {what} `{name}`{} (run `rivven-connect connectors` to list them)",
-            hint(name, same)
-        )
+        let help = hint(name, same)
+            .unwrap_or_else(|| format!("run `rivven-connect connectors` to list the {what}s"));
+        (format!("unknown {what} `{name}`"), Some(help))
     }
 
     /// Read `file://` references in secret fields; returns the config and where its
@@ -257,6 +285,8 @@ impl<'a> Checker<'a> {
             secret.visit_mut(&mut config, &mut |at, value| {
                 let mut full: Vec<&str> = path.iter().map(String::as_str).collect();
                 full.extend(at.iter().map(String::as_str));
+                self.secrets
+                    .extend(self.tree.scalars_under(full.iter().copied()));
                 // A secret from `${VAR}` that happens to be all digits (or
                 // `true`) is a YAML number (or bool): take it as the text
                 // that was written, not as a type error that prints it.
@@ -288,6 +318,30 @@ impl<'a> Checker<'a> {
             self.error(&at, message);
         }
         ok.then_some((config, secrets))
+    }
+
+    /// `version:` is one this build reads (a string of another type is
+    /// reported by the structural check).
+    fn check_version(&mut self) {
+        let quoted = format!("write `version: \"{}\"`, quoted", SUPPORTED_VERSIONS[0]);
+        if self.json.get("version").is_some_and(Value::is_number) {
+            for d in self.diagnostics.iter_mut().filter(|d| d.path == "version") {
+                d.help = Some(quoted.clone());
+            }
+        }
+        let Some(version) = self.json.get("version").and_then(Value::as_str) else {
+            return;
+        };
+        if !SUPPORTED_VERSIONS.contains(&version) {
+            self.error_with(
+                &["version"],
+                format!("unsupported configuration version `{version}`"),
+                Some(format!(
+                    "this rivven-connect reads version \"{}\"",
+                    SUPPORTED_VERSIONS[0]
+                )),
+            );
+        }
     }
 
     fn check_references(&mut self) {
@@ -325,7 +379,7 @@ impl<'a> Checker<'a> {
             self.transform_names(&["sources", &name], s.get("transforms"), &transforms);
         }
         let topics: BTreeSet<String> = self
-            .section("sources")
+            .referable("sources")
             .iter()
             .filter_map(|(_, s)| s.get("topic").and_then(Value::as_str).map(str::to_string))
             .collect();
@@ -338,11 +392,9 @@ impl<'a> Checker<'a> {
                 .enumerate()
             {
                 if let Some(t) = t.as_str().filter(|t| !topics.contains(*t)) {
-                    let message = format!(
-                        "no source publishes topic `{t}`{}",
-                        hint(t, topics.iter().map(String::as_str))
-                    );
-                    self.error(&["sinks", &name, "topics", &i.to_string()], message);
+                    let help = hint(t, topics.iter().map(String::as_str));
+                    let at = ["sinks", &name, "topics", &i.to_string()];
+                    self.error_with(&at, format!("no source publishes topic `{t}`"), help);
                 }
             }
         }
@@ -362,11 +414,9 @@ impl<'a> Checker<'a> {
         if !names.iter().any(|n| n == target) {
             let mut path = at.to_vec();
             path.push(key);
-            let message = format!(
-                "no {what} named `{target}` in `{what}s:`{}",
-                hint(target, names.iter().map(String::as_str))
-            );
-            self.error(&path, message);
+            let message = format!("no {what} named `{target}` in `{what}s:`");
+            let help = hint(target, names.iter().map(String::as_str));
+            self.error_with(&path, message, help);
         }
     }
 
@@ -382,13 +432,46 @@ impl<'a> Checker<'a> {
                     let mut path = at.to_vec();
                     let index = i.to_string();
                     path.extend(["transforms", index.as_str()]);
-                    let message = format!(
-                        "no transform named `{target}` in `transforms:`{} (write `- type: {target}` for a built-in transform with its defaults)",
-                        hint(target, names.iter().map(String::as_str))
-                    );
-                    self.error(&path, message);
+                    let message = format!("no transform named `{target}` in `transforms:`");
+                    let help = self.transform_help(target, names);
+                    self.error_with(&path, message, Some(help));
                 }
             }
+        }
+    }
+}
+
+/// The top-level sections whose entries are referred to by name.
+const SECTIONS: [&str; 4] = ["sources", "sinks", "transforms", "pipelines"];
+
+/// The configuration versions this build reads.
+const SUPPORTED_VERSIONS: [&str; 2] = ["1.0", "1"];
+
+impl Checker<'_> {
+    /// What to do about a pipeline's `transforms: [name]` that names no
+    /// entry of `transforms:`: a close name there, else the built-in it
+    /// names (or one close to it), else where to see the built-ins.
+    fn transform_help(&self, target: &str, names: &[String]) -> String {
+        if let Some(close) = hint(target, names.iter().map(String::as_str)) {
+            return close;
+        }
+        if self.registry.transform(target).is_some() {
+            return format!(
+                "for the built-in transform with its defaults, write `- type: {target}`"
+            );
+        }
+        let builtins: Vec<String> = self
+            .registry
+            .list()
+            .into_iter()
+            .filter(|m| m.kind == ConnectorKind::Transform)
+            .map(|m| m.name)
+            .collect();
+        match did_you_mean(target, builtins.iter().map(String::as_str)) {
+            Some(builtin) => format!(
+                "did you mean the built-in transform `{builtin}`? (write `- type: {builtin}`)"
+            ),
+            None => "define it under `transforms:`, or run `rivven-connect connectors` to list the built-in transforms".into(),
         }
     }
 }

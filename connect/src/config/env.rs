@@ -13,6 +13,7 @@ use super::tree::Pos;
 pub(crate) struct Missing {
     pub(crate) at: Pos,
     pub(crate) message: String,
+    pub(crate) help: String,
 }
 
 /// Replace every reference in `text` using `lookup`.
@@ -66,7 +67,8 @@ fn substitute_line(
                     line: number,
                     column,
                 },
-                message: "`${` is not closed with `}` (write `$${` for a literal `${`)".into(),
+                message: "`${` is not closed with `}`".into(),
+                help: "close it, or write `$${` for a literal `${`".into(),
             });
             out.push_str(tail);
             return;
@@ -79,18 +81,24 @@ fn substitute_line(
         let name = name.trim();
         if !valid_name(name) {
             missing.push(Missing {
-                at: Pos { line: number, column },
-                message: format!("`${{{inner}}}` is not a valid variable reference (names are letters, digits and `_`)"),
+                at: Pos {
+                    line: number,
+                    column,
+                },
+                message: format!("`${{{inner}}}` is not a valid variable reference"),
+                help: "variable names are letters, digits and `_`".into(),
             });
         } else {
             match (lookup(name), default) {
                 (Some(value), _) => out.push_str(&value),
                 (None, Some(default)) => out.push_str(default),
                 (None, None) => missing.push(Missing {
-                    at: Pos { line: number, column },
-                    message: format!(
-                        "environment variable `{name}` is not set (set it, or write `${{{name}:-default}}`)"
-                    ),
+                    at: Pos {
+                        line: number,
+                        column,
+                    },
+                    message: format!("environment variable `{name}` is not set"),
+                    help: format!("set it, or write `${{{name}:-default}}`"),
                 }),
             }
         }

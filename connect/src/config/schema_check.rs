@@ -34,11 +34,7 @@ impl Scope<'_> {
             }
             None => self.tree.locate(path.iter().map(String::as_str)),
         };
-        Diagnostic {
-            path: path.join("."),
-            at: Some(at),
-            message,
-        }
+        Diagnostic::new(path.join("."), Some(at), message)
     }
 }
 
@@ -72,8 +68,8 @@ fn describe(
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_keys(schema, &at);
             for key in unexpected {
-                let message = unknown_key_message(key, &allowed, scope.connector);
-                out.push(scope.diagnostic(&at, Some(key), message));
+                let (message, help) = unknown_key_message(key, &allowed, scope.connector);
+                out.push(scope.diagnostic(&at, Some(key), message).with_help(help));
             }
         }
         ValidationErrorKind::Required { property } => {
@@ -88,31 +84,26 @@ fn describe(
                 .as_array()
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
-            let suggestion = given
+            let help = given
                 .as_str()
-                .map(|g| hint(g, choices.iter().copied()))
-                .unwrap_or_default();
-            out.push(scope.diagnostic(
-                &at,
-                None,
-                format!("{given} is not one of {}{suggestion}", options),
-            ));
+                .and_then(|g| hint(g, choices.iter().copied()));
+            out.push(
+                scope
+                    .diagnostic(&at, None, format!("{given} is not one of {options}"))
+                    .with_help(help),
+            );
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context }
             if one_of_constants(context).is_some() =>
         {
             let choices = one_of_constants(context).unwrap_or_default();
             let given = error.instance();
-            let suggestion = given
+            let help = given
                 .as_str()
-                .map(|g| hint(g, choices.iter().filter_map(|c| c.as_str())))
-                .unwrap_or_default();
+                .and_then(|g| hint(g, choices.iter().filter_map(|c| c.as_str())));
             let list: Vec<String> = choices.iter().map(Value::to_string).collect();
-            out.push(scope.diagnostic(
-                &at,
-                None,
-                format!("{given} is not one of {}{suggestion}", list.join(", ")),
-            ));
+            let message = format!("{given} is not one of {}", list.join(", "));
+            out.push(scope.diagnostic(&at, None, message).with_help(help));
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             // Report the errors of the alternative whose type matched, when one did
@@ -136,15 +127,19 @@ fn describe(
     }
 }
 
-/// "unknown key `x` (did you mean `y`?)", or with a connector
-/// "unknown key `x` in the `c` config (did you mean `y`?)".
-fn unknown_key_message(key: &str, allowed: &[String], connector: Option<&str>) -> String {
+/// "unknown key `x`" (with a connector "unknown key `x` in the `c`
+/// config") and "did you mean `y`?".
+fn unknown_key_message(
+    key: &str,
+    allowed: &[String],
+    connector: Option<&str>,
+) -> (String, Option<String>) {
     let owner = connector
         .map(|c| format!(" in the `{c}` config"))
         .unwrap_or_default();
-    format!(
-        "unknown key `{key}`{owner}{}",
-        hint(key, allowed.iter().map(String::as_str))
+    (
+        format!("unknown key `{key}`{owner}"),
+        hint(key, allowed.iter().map(String::as_str)),
     )
 }
 
@@ -172,11 +167,9 @@ fn collect_unknown(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<St
                     .map(String::as_str)
                     .chain([key.as_str()])
                     .collect();
-                out.push(format!(
-                    "`{}`: {}",
-                    path.join("."),
-                    unknown_key_message(key, &allowed, None)
-                ));
+                let (message, help) = unknown_key_message(key, &allowed, None);
+                let help = help.map(|h| format!(" ({h})")).unwrap_or_default();
+                out.push(format!("`{}`: {message}{help}", path.join(".")));
             }
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {

@@ -150,6 +150,29 @@ impl Node {
         node.key(name).map_or(node.at, |k| k.at)
     }
 
+    /// Where the scalars at `path`, or below it, are written (none when
+    /// the path goes further than the document).
+    pub(crate) fn scalars_under<'a>(&self, path: impl IntoIterator<Item = &'a str>) -> Vec<Pos> {
+        let mut node = self;
+        for segment in path {
+            match node.child(segment) {
+                Some(n) => node = n,
+                None => return Vec::new(),
+            }
+        }
+        let mut out = Vec::new();
+        node.collect_scalars(&mut out);
+        out
+    }
+
+    fn collect_scalars(&self, out: &mut Vec<Pos>) {
+        match &self.kind {
+            Kind::Seq(items) => items.iter().for_each(|n| n.collect_scalars(out)),
+            Kind::Map(entries) => entries.iter().for_each(|(_, n)| n.collect_scalars(out)),
+            _ => out.push(self.at),
+        }
+    }
+
     /// The key path of the entry written at `at`: the rightmost key on that
     /// line starting at or before `at.column` (for errors found in the text,
     /// such as an unset variable).
@@ -314,6 +337,17 @@ mod tests {
         assert_eq!(node.locate_key(["a"], "c"), Pos { line: 3, column: 3 });
         // a path beyond the document stops at the deepest node that exists
         assert_eq!(node.locate(["a", "zzz", "q"]).line, node.locate(["a"]).line);
+        assert_eq!(
+            node.scalars_under(["a", "c"]),
+            [
+                Pos { line: 3, column: 7 },
+                Pos {
+                    line: 3,
+                    column: 14
+                }
+            ]
+        );
+        assert!(node.scalars_under(["a", "zzz"]).is_empty());
     }
 
     #[test]

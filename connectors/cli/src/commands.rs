@@ -392,11 +392,12 @@ async fn run(
 ) -> Outcome {
     let pipelines = config.enabled_pipelines();
     if pipelines.is_empty() {
-        let mut e = ConfigError::new(vec![Diagnostic {
-            path: "pipelines".into(),
-            at: None,
-            message: "no enabled pipeline to run (add one under `pipelines:`)".into(),
-        }]);
+        let mut e = ConfigError::new(vec![Diagnostic::new(
+            "pipelines",
+            None,
+            "no enabled pipeline to run",
+        )
+        .with_help("add one under `pipelines:`".to_string())]);
         e.file = Some(cli.config.display().to_string());
         output::config_error(report, &e);
         return Outcome::ConfigError;
@@ -462,6 +463,7 @@ pub(crate) fn diagnostics_json(e: &ConfigError) -> Value {
             "line": d.at.map(|p| p.line),
             "column": d.at.map(|p| p.column),
             "message": d.message,
+            "help": d.help,
         })).collect::<Vec<_>>(),
     })
 }

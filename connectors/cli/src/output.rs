@@ -4,6 +4,7 @@ use rivven_connect::config::{ConfigError, ConnectConfig};
 use rivven_connect::registry::{Category, ConnectorMetadata, Registry};
 use rivven_connect::{Catalog, ConnectorKind, ConnectorSpec};
 use serde_json::{json, Value};
+use std::io::IsTerminal as _;
 
 use super::commands::{diagnostics_json, CheckLine};
 use super::Format;
@@ -43,10 +44,22 @@ pub(crate) fn error(report: &Report, message: &str) {
     }
 }
 
+/// A configuration's problems: on stderr each with its source line and a
+/// caret (coloured on a terminal unless `NO_COLOR` is set), or with
+/// `--format json` as `{"file": …, "errors": [{path, line, column, message, help}]}`
+/// on stdout.
 pub(crate) fn config_error(report: &Report, e: &ConfigError) {
     match report.format {
         Format::Json => report.json(&diagnostics_json(e)),
-        Format::Text => eprintln!("error: {e}"),
+        Format::Text => {
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let text = if colour {
+                e.render_styled()
+            } else {
+                e.render()
+            };
+            eprintln!("{text}");
+        }
     }
 }
 

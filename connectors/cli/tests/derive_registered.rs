@@ -189,13 +189,15 @@ fn unknown_keys_of_a_derived_config_are_rejected_in_yaml() {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(
         stderr.contains(
-            "5:7: `sources.nums.config.cuont`: unknown key `cuont` in the `countup` config (did you mean `count`?)"
-        ),
+            "error: `sources.nums.config.cuont`: unknown key `cuont` in the `countup` config\n \
+             --> "
+        ) && stderr.contains("c.yaml:5:7\n")
+            && stderr.contains("= help: did you mean `count`?"),
         "{stderr}"
     );
     assert!(
         stderr.contains("`sources.nums.config.auth.tokne`: unknown key `tokne`")
-            && stderr.contains("(did you mean `token`?)"),
+            && stderr.contains("= help: did you mean `token`?"),
         "{stderr}"
     );
 }
