@@ -429,8 +429,12 @@ fn full(input: &DeriveInput, c: &Common<'_>, fields: &Punctuated<Field, Token![,
     let strict = (!attrs.allow_unknown_fields).then(|| {
         quote!(const __STRICT_CONNECTOR: ::core::option::Option<&'static str> = ::core::option::Option::Some(#name);)
     });
-    let config_impl =
-        quote_spanned!(span=> #[automatically_derived] impl #config_trait for #ident { #strict });
+    let config_impl = quote_spanned!(span=> #[automatically_derived] impl #config_trait for #ident {
+        #strict
+        fn __derived_spec() -> ::core::option::Option<#rc::ConnectorSpec> {
+            ::core::option::Option::Some(#spec_ident::spec())
+        }
+    });
 
     let spec_type = c.spec_type(&input.vis);
     quote! {

@@ -28,7 +28,9 @@ use rivven_connect::runtime::{
     MemoryOffsetStore, Pipeline, PipelineBuilder, PipelineSettings, PipelineState, PipelineStatus,
     RestartPolicy, Runtime,
 };
-use rivven_connect::{Result, Sink, Source, SourceConfig as _, State, Transform};
+use rivven_connect::{
+    ConnectorError, Result, Sink, Source, SourceConfig as _, SourceEvent, State, Transform,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -134,6 +136,30 @@ impl<S: Source> TestHarness<S, MockSink> {
             MockSink::new(),
             MockConfig::default(),
         ))
+    }
+
+    /// Run the pipeline to its end ([`run_pipeline`](Self::run_pipeline)) and
+    /// return every event the sink holds. A pipeline that did not succeed
+    /// (failed, or did not finish within the timeout) is an `Err` carrying its
+    /// error.
+    ///
+    /// ```
+    /// use rivven_connect_testing::prelude::*;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> rivven_connect::Result<()> {
+    /// let harness = TestHarness::for_source(MockSource::counting(3), json!({}))?;
+    /// assert_eq!(harness.run_to_end().await?.len(), 3);
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_to_end(&self) -> Result<Vec<SourceEvent>> {
+        let result = self.run_pipeline().await?;
+        if !result.success {
+            return Err(ConnectorError::fatal(format!(
+                "the pipeline did not succeed: {}",
+                result.error.as_deref().unwrap_or("no error was recorded")
+            )));
+        }
+        Ok(self.sink.written_events())
     }
 }
 

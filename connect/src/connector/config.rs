@@ -36,6 +36,13 @@ pub trait SourceConfig: DeserializeOwned + Validate + JsonSchema + Send + Sync +
     /// schema is then closed and `from_value` rejects keys it does not list.
     #[doc(hidden)]
     const __STRICT_CONNECTOR: Option<&'static str> = None;
+
+    /// Set by the derive: the connector's spec from its attributes (what the
+    /// connector trait's default `spec()` returns).
+    #[doc(hidden)]
+    fn __derived_spec() -> Option<crate::ConnectorSpec> {
+        None
+    }
 }
 
 /// Configuration of a [`Sink`](crate::Sink).
@@ -62,6 +69,13 @@ pub trait SinkConfig: DeserializeOwned + Validate + JsonSchema + Send + Sync + '
     /// schema is then closed and `from_value` rejects keys it does not list.
     #[doc(hidden)]
     const __STRICT_CONNECTOR: Option<&'static str> = None;
+
+    /// Set by the derive: the connector's spec from its attributes (what the
+    /// connector trait's default `spec()` returns).
+    #[doc(hidden)]
+    fn __derived_spec() -> Option<crate::ConnectorSpec> {
+        None
+    }
 }
 
 /// Configuration of a [`Transform`](crate::Transform).
@@ -90,6 +104,13 @@ pub trait TransformConfig:
     /// schema is then closed and `from_value` rejects keys it does not list.
     #[doc(hidden)]
     const __STRICT_CONNECTOR: Option<&'static str> = None;
+
+    /// Set by the derive: the connector's spec from its attributes (what the
+    /// connector trait's default `spec()` returns).
+    #[doc(hidden)]
+    fn __derived_spec() -> Option<crate::ConnectorSpec> {
+        None
+    }
 }
 
 /// The JSON Schema of `T` as a JSON value.
@@ -225,4 +246,20 @@ mod tests {
             .unwrap_or_default();
         assert!(err.contains("missing field `n`"), "{err}");
     }
+}
+
+/// The spec of a connector whose trait impl does not write `spec()`: the
+/// derive's, or for a config written by hand a minimal one named after the
+/// connector type, with the config's schema.
+pub(crate) fn default_spec<C: JsonSchema>(
+    derived: Option<crate::ConnectorSpec>,
+    connector_type: &str,
+    kind: crate::ConnectorKind,
+) -> crate::ConnectorSpec {
+    derived.unwrap_or_else(|| {
+        crate::ConnectorSpec::builder(connector_type, "0.0.0")
+            .kind(kind)
+            .config_schema_from::<C>()
+            .build()
+    })
 }

@@ -24,11 +24,22 @@ pub trait Sink: Send + Sync + 'static {
     /// Configuration type.
     type Config: SinkConfig;
 
-    /// Name, version and configuration schema.
-    fn spec() -> ConnectorSpec;
+    /// Name, version and configuration schema. The default is the spec the
+    /// config's derive (`#[derive(SinkConfig)]`) built from its attributes.
+    fn spec() -> ConnectorSpec {
+        crate::connector::config::default_spec::<Self::Config>(
+            <Self::Config as crate::SinkConfig>::__derived_spec(),
+            std::any::type_name::<Self>(),
+            crate::ConnectorKind::Sink,
+        )
+    }
 
-    /// Check connectivity and prerequisites.
-    async fn check(&self, config: &Self::Config) -> Result<CheckResult>;
+    /// Check connectivity and prerequisites; the runtime checks before each
+    /// (re)start of a pipeline. The default passes: override it when the
+    /// sink writes to another system (see [`Source::check`](crate::Source::check)).
+    async fn check(&self, _config: &Self::Config) -> Result<CheckResult> {
+        Ok(CheckResult::success())
+    }
 
     /// Write a batch of events, delivered as a stream.
     async fn write(

@@ -27,15 +27,33 @@ pub trait Source: Send + Sync + 'static {
     /// Configuration type.
     type Config: SourceConfig;
 
-    /// Name, version and configuration schema.
-    fn spec() -> ConnectorSpec;
+    /// Name, version and configuration schema. The default is the spec the
+    /// config's derive (`#[derive(SourceConfig)]`) built from its attributes.
+    fn spec() -> ConnectorSpec {
+        crate::connector::config::default_spec::<Self::Config>(
+            <Self::Config as crate::SourceConfig>::__derived_spec(),
+            std::any::type_name::<Self>(),
+            crate::ConnectorKind::Source,
+        )
+    }
 
     /// Check connectivity and prerequisites. Report problems in the result;
-    /// return `Err` only when the check itself could not run.
-    async fn check(&self, config: &Self::Config) -> Result<CheckResult>;
+    /// return `Err` only when the check itself could not run. The runtime
+    /// checks before each (re)start of a pipeline.
+    ///
+    /// The default passes: override it when the source reads from another
+    /// system, so that a wrong address or missing permission is reported
+    /// by `check` (and a server that is down is waited for) rather than
+    /// found by the first read.
+    async fn check(&self, _config: &Self::Config) -> Result<CheckResult> {
+        Ok(CheckResult::success())
+    }
 
-    /// The streams this source offers.
-    async fn discover(&self, config: &Self::Config) -> Result<Catalog>;
+    /// The streams this source offers. The default is an empty catalog:
+    /// streams not known before reading, all of them read.
+    async fn discover(&self, _config: &Self::Config) -> Result<Catalog> {
+        Ok(Catalog::default())
+    }
 
     /// Read events, resuming after `state` when given.
     async fn read(

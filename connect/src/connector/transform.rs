@@ -17,8 +17,15 @@ pub trait Transform: Send + Sync + 'static {
     /// Configuration type.
     type Config: TransformConfig;
 
-    /// Name, version and configuration schema.
-    fn spec() -> ConnectorSpec;
+    /// Name, version and configuration schema. The default is the spec the
+    /// config's derive (`#[derive(TransformConfig)]`) built from its attributes.
+    fn spec() -> ConnectorSpec {
+        crate::connector::config::default_spec::<Self::Config>(
+            <Self::Config as crate::TransformConfig>::__derived_spec(),
+            std::any::type_name::<Self>(),
+            crate::ConnectorKind::Transform,
+        )
+    }
 
     /// Transform one event.
     async fn transform(&self, config: &Self::Config, event: SourceEvent)
