@@ -1,9 +1,10 @@
 //! `datagen`: synthetic data with no external dependency, for tests and demos.
 //!
-//! Option names and defaults follow the source-connector reference (`003_*`, the more
-//! specific document): `pattern` is required, `events_per_second` defaults to 1 and
-//! `stream_name` to `datagen`; the pattern list is the union of both references
-//! (`sequence`, `random`, `users`, `orders`, `events`, `metrics`, `key_value`, `pageviews`).
+//! Option names and defaults follow the original rivven-connect's source-connector
+//! reference: `pattern` is required, `events_per_second` defaults to 1 and
+//! `stream_name` to `datagen`; the pattern list is the union of the patterns its
+//! documents name (`sequence`, `random`, `users`, `orders`, `events`, `metrics`,
+//! `key_value`, `pageviews`).
 //!
 //! Resuming: every event reports `sequence` (events produced so far) in its stream state;
 //! after a restart generation continues after the last committed event. With a `seed`

@@ -1,13 +1,13 @@
 //! Configuration of the `postgres-cdc` source.
 //!
-//! Keys and defaults follow the seeds' reference table (`003_*`, "PostgreSQL
-//! CDC"); the CDC options (`topic_routing`, `normalization`, `column_filters`,
-//! `cdc_features`) follow the connector guide (`001_*`). Deviations, each a
+//! Keys and defaults follow the original rivven-connect's reference table
+//! ("PostgreSQL CDC"); the CDC options (`topic_routing`, `normalization`, `column_filters`,
+//! `cdc_features`) follow its connector guide. Deviations, each a
 //! deliberate choice:
 //! - `password` may be left out (default empty) for servers that
 //!   authenticate by `trust`; it is a secret either way.
-//! - The seeds spell the publication both `publication_name` and
-//!   `publication`: both keys are accepted, exactly one must be set.
+//! - The original rivven-connect spells the publication both
+//!   `publication_name` and `publication`: both keys are accepted, exactly one must be set.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
