@@ -56,7 +56,8 @@ pub const MAX_LIVE_KEYS: usize = 65_536;
 )]
 #[serde(deny_unknown_fields)]
 pub struct DatagenConfig {
-    /// Data pattern: sequence, random, users, orders, events, metrics, key_value, pageviews.
+    /// Data pattern: the kind of rows generated.
+    #[schemars(example = DataPattern::Orders)]
     pub pattern: DataPattern,
     /// Events per second (0 = as fast as the pipeline takes them).
     #[serde(default = "default_events_per_second")]

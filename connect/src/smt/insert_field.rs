@@ -85,6 +85,7 @@ pub struct UuidField {
 pub struct InsertFieldConfig {
     /// Fields with fixed values (field → value).
     #[serde(default, rename = "static")]
+    #[schemars(example = serde_json::json!({"origin": "shop"}))]
     pub static_fields: BTreeMap<FieldPath, Value>,
     /// A timestamp field.
     #[serde(default)]

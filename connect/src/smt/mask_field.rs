@@ -55,6 +55,7 @@ const DEFAULT_MASK_CHAR: char = '*';
 pub struct MaskFieldConfig {
     /// Fields to mask (dotted paths reach nested fields).
     #[validate(length(min = 1))]
+    #[schemars(example = ["customer_email"])]
     pub fields: Vec<FieldPath>,
     /// The character that replaces each masked character.
     #[serde(default = "default_mask_char")]

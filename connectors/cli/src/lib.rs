@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod commands;
+mod docs;
 mod http;
 mod init;
 mod output;
@@ -139,6 +140,17 @@ pub(crate) enum Command {
     /// (the `postgres-cdc` connector to stdout or `--output`).
     #[cfg(feature = "postgres")]
     Postgres(rivven_connect_cdc::postgres::legacy::PostgresArgs),
+    /// Generate the Markdown reference of every connector, transform and the
+    /// filter expressions (from this binary's registry).
+    Docs {
+        /// Output directory.
+        #[arg(long, value_name = "DIR", default_value = docs::DEFAULT_OUT)]
+        out: PathBuf,
+        /// Compare with the files in the directory instead of writing; exit 1
+        /// naming the stale ones.
+        #[arg(long)]
+        check: bool,
+    },
     /// Show the pipelines of a running instance (its `/health` endpoint).
     Status {
         /// Base URL of the instance's HTTP endpoint (default: `http.address`
