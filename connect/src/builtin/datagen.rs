@@ -69,7 +69,7 @@ pub struct DatagenConfig {
     #[serde(default = "default_stream_name")]
     #[validate(length(min = 1, max = 255))]
     pub stream_name: String,
-    /// Namespace of the events.
+    /// Namespace of the events (none when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// Add a `sequence` field (0, 1, 2, …) to every row.
