@@ -118,10 +118,13 @@ fn the_reference_has_a_page_per_connector_and_the_expression_language() {
     );
     for (kind, name) in &all {
         let page = page(dir.path(), kind, name);
-        let text = std::fs::read_to_string(&page)
-            .unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        let text =
+            std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
         assert!(text.starts_with(&format!("# `{name}` ({kind})")), "{text}");
-        assert!(text.contains("## Options") && text.contains("```yaml"), "{text}");
+        assert!(
+            text.contains("## Options") && text.contains("```yaml"),
+            "{text}"
+        );
         assert!(
             index.contains(&format!("[`{name}`]({kind}s/{name}.md)")),
             "{name} not in the index:\n{index}"
@@ -255,7 +258,10 @@ fn schema_of_a_source_and_sink_name_labels_both() {
         labelled["source"]["properties"]["read_unterminated_last_line"].is_object(),
         "{labelled}"
     );
-    assert!(labelled["sink"]["properties"]["fsync"].is_object(), "{labelled}");
+    assert!(
+        labelled["sink"]["properties"]["fsync"].is_object(),
+        "{labelled}"
+    );
     // A name of one kind stays the plain schema.
     let stdout = json(&run(&["schema", "stdout"]));
     assert!(stdout["properties"]["format"].is_object(), "{stdout}");

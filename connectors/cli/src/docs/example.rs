@@ -20,7 +20,10 @@ pub(crate) fn example_yaml(kind: ConnectorKind, name: &str, options: &[ConfigOpt
         ConnectorKind::Transform => ("transforms", "type"),
     };
     let top: Vec<&ConfigOption> = options.iter().filter(|o| o.depth == 0).collect();
-    let mut out = format!("{section}:\n  my-{name}:\n    {key}: {}\n", scalar_or_flow(name));
+    let mut out = format!(
+        "{section}:\n  my-{name}:\n    {key}: {}\n",
+        scalar_or_flow(name)
+    );
     // Required options, and the optional ones with an example.
     let given: Vec<&&ConfigOption> = top
         .iter()

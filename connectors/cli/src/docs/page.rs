@@ -18,7 +18,10 @@ pub(crate) fn connector_page(meta: &ConnectorMetadata, spec: &ConnectorSpec) -> 
     );
     out.push_str("| | |\n|---|---|\n");
     out.push_str(&format!("| kind | {} |\n", kind_name(meta.kind)));
-    out.push_str(&format!("| category | {} |\n", category_name(meta.category)));
+    out.push_str(&format!(
+        "| category | {} |\n",
+        category_name(meta.category)
+    ));
     if !meta.tags.is_empty() {
         out.push_str(&format!("| tags | {} |\n", code_list(&meta.tags)));
     }
@@ -89,7 +92,10 @@ fn options_table(opts: &[ConfigOption]) -> String {
             desc.push_str(&format!("<br>`{}`: {}", cell(value), cell(what)));
         }
         if !o.constraints.is_empty() {
-            desc.push_str(&format!("<br>Constraints: {}.", cell(&o.constraints.join(", "))));
+            desc.push_str(&format!(
+                "<br>Constraints: {}.",
+                cell(&o.constraints.join(", "))
+            ));
         }
         if let Some(e) = o.examples.first() {
             desc.push_str(&format!(

@@ -53,7 +53,11 @@ pub(crate) fn options(spec: &ConnectorSpec, nested: bool) -> Vec<ConfigOption> {
     let Some(root) = &spec.config_schema else {
         return Vec::new();
     };
-    let secrets: Vec<String> = spec.secret_paths().iter().map(ToString::to_string).collect();
+    let secrets: Vec<String> = spec
+        .secret_paths()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let mut out = Vec::new();
     let walker = Walker {
         root,
@@ -114,9 +118,7 @@ impl Walker<'_> {
         }
         let element = match target.get("type").and_then(Value::as_str) {
             Some("array") => target.get("items"),
-            Some("object") => target
-                .get("additionalProperties")
-                .filter(|v| v.is_object()),
+            Some("object") => target.get("additionalProperties").filter(|v| v.is_object()),
             _ => None,
         };
         if let Some(element) = element {
@@ -249,7 +251,11 @@ fn render_type(root: &Value, schema: &Value, depth: usize) -> String {
             return parts.join(" | ");
         }
     }
-    if let Some([one]) = map.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+    if let Some([one]) = map
+        .get("allOf")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
         return render_type(root, one, depth + 1);
     }
     match map.get("type") {
@@ -279,7 +285,9 @@ fn single_type(root: &Value, t: &str, map: &Map<String, Value>, depth: usize) ->
             None => "array".into(),
         },
         "object" => match map.get("additionalProperties") {
-            Some(values @ Value::Object(_)) if !map.contains_key("properties") => {
+            Some(values @ (Value::Object(_) | Value::Bool(true)))
+                if !map.contains_key("properties") =>
+            {
                 format!("map of {}", element(root, values, depth))
             }
             _ => "object".into(),
@@ -406,6 +414,11 @@ mod tests {
             t(json!({"type": "object", "additionalProperties": {"type": "integer"}})),
             "map of integer"
         );
+        assert_eq!(
+            t(json!({"type": "object", "additionalProperties": true})),
+            "map of any"
+        );
+        assert_eq!(t(json!({"type": "object"})), "object");
         assert_eq!(t(json!({"$ref": "#/$defs/Tls"})), "object");
         assert_eq!(t(json!(true)), "any");
         assert_eq!(
@@ -445,13 +458,23 @@ mod tests {
                                                   "description": "Key."}}}
             }
         });
-        let spec = ConnectorSpec::builder("x", "1").config_schema(schema).build();
+        let spec = ConnectorSpec::builder("x", "1")
+            .config_schema(schema)
+            .build();
         let opts = options(&spec, true);
         let paths: Vec<&str> = opts.iter().map(|o| o.path.as_str()).collect();
         // In schema order (serde_json sorts the keys).
         assert_eq!(
             paths,
-            ["filters", "filters.*.key", "host", "password", "port", "tls", "tls.mode"]
+            [
+                "filters",
+                "filters.*.key",
+                "host",
+                "password",
+                "port",
+                "tls",
+                "tls.mode"
+            ]
         );
         let [filters, key, host, password, port, tls, mode] = opts.as_slice() else {
             panic!("{paths:?}");
