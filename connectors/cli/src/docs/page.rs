@@ -28,16 +28,11 @@ pub(crate) fn connector_page(meta: &ConnectorMetadata, spec: &ConnectorSpec) -> 
     if !meta.aliases.is_empty() {
         out.push_str(&format!("| also named | {} |\n", code_list(&meta.aliases)));
     }
-    match meta.kind {
-        ConnectorKind::Source => out.push_str(&format!(
+    if meta.kind == ConnectorKind::Source {
+        out.push_str(&format!(
             "| incremental | {} |\n",
             yes_no(spec.supports_incremental)
-        )),
-        ConnectorKind::Sink => out.push_str(&format!(
-            "| batching | {} |\n",
-            yes_no(spec.supports_batching)
-        )),
-        ConnectorKind::Transform => {}
+        ));
     }
     out.push('\n');
 
