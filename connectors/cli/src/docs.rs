@@ -112,9 +112,10 @@ fn index(list: &[ConnectorMetadata]) -> String {
          `rivven-connect spec <name>`).\n\n\
          - [Filter expressions]({EXPRESSIONS_PAGE}): the condition language of the \
          `filter` transform.\n\n\
-         In the option tables, a nested option is written with dots (`tls.mode`), and \
-         `*` stands for any element of a list or map. An option without a default and \
-         not required is unset unless given; its description says what unset means.\n"
+         In the option tables, a nested option is written with dots (`tls.mode`) and is \
+         required only where its parent is given; `*` stands for any element of a list \
+         or map. An option with neither a default nor `required` is unset unless given; \
+         its description says what unset means.\n"
     );
     for (kind, dir, title) in KIND_DIRS {
         let of_kind: Vec<&ConnectorMetadata> = list.iter().filter(|m| m.kind == kind).collect();

@@ -58,6 +58,9 @@ fn page(dir: &Path, kind: &str, name: &str) -> PathBuf {
     dir.join(format!("{kind}s")).join(format!("{name}.md"))
 }
 
+/// The checked-in reference is generated with the default features, which
+/// include `postgres-cdc`.
+#[cfg(feature = "postgres")]
 #[test]
 fn the_checked_in_reference_is_up_to_date() {
     let out = bin()
@@ -112,10 +115,12 @@ fn the_reference_has_a_page_per_connector_and_the_expression_language() {
     generate(dir.path());
     let index = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
     let all = connectors();
-    assert!(
-        all.contains(&("source".into(), "postgres-cdc".into())),
-        "generated with the default features: {all:?}"
-    );
+    if cfg!(feature = "postgres") {
+        assert!(
+            all.contains(&("source".into(), "postgres-cdc".into())),
+            "{all:?}"
+        );
+    }
     for (kind, name) in &all {
         let page = page(dir.path(), kind, name);
         let text =
@@ -140,13 +145,15 @@ fn the_reference_has_a_page_per_connector_and_the_expression_language() {
         "enum type of pattern:\n{datagen}"
     );
     assert!(datagen.contains("| yes |"), "a required option: {datagen}");
-    let pg = std::fs::read_to_string(page(dir.path(), "source", "postgres-cdc")).unwrap();
-    assert!(
-        pg.lines()
-            .any(|l| l.starts_with("| `password` |") && l.contains("**secret**")),
-        "{pg}"
-    );
-    assert!(pg.contains("| `tls.mode` |"), "nested options: {pg}");
+    if cfg!(feature = "postgres") {
+        let pg = std::fs::read_to_string(page(dir.path(), "source", "postgres-cdc")).unwrap();
+        assert!(
+            pg.lines()
+                .any(|l| l.starts_with("| `password` |") && l.contains("**secret**")),
+            "{pg}"
+        );
+        assert!(pg.contains("| `tls.mode` |"), "nested options: {pg}");
+    }
 
     let expr = std::fs::read_to_string(dir.path().join("filter-expressions.md")).unwrap();
     for needle in [
