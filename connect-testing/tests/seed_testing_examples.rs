@@ -1,4 +1,4 @@
-//! The seeds' testing examples, as written: `000_*` "Testing Utilities" and
+//! The testing examples of the original rivven-connect's documentation, as written: `000_*` "Testing Utilities" and
 //! `004_*` "Testing". Changes are imports only, except where marked `// seed:`.
 #![allow(
     clippy::unwrap_used,

@@ -34,7 +34,8 @@
 //!   dead-letter sink, `on_error: dead_letter` without a dead-letter sink,
 //!   sinks subscribing to a topic no source publishes.
 //!
-//! The key order of the seeds' map form is used throughout (`sources.<name>`);
+//! Sections are maps keyed by name throughout (`sources.<name>`), as in the
+//! original rivven-connect;
 //! names are unique by construction (the YAML parser rejects duplicate keys).
 //!
 //! ```

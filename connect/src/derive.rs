@@ -1,5 +1,5 @@
 //! The config derives: `#[derive(SourceConfig)]`, `#[derive(SinkConfig)]`,
-//! `#[derive(TransformConfig)]` (also exported as `SourceConfigDerive`, … as in the seeds).
+//! `#[derive(TransformConfig)]` (also exported as `SourceConfigDerive`, …, the original rivven-connect's names).
 //!
 //! Derive them next to `Deserialize`, `Validate` and `JsonSchema`:
 //!

@@ -10,7 +10,7 @@ use crate::event::AckToken;
 /// Result alias used throughout the SDK.
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 
-/// Alias kept for the seeds' architecture overview, which calls the error `ConnectError`.
+/// The original rivven-connect's name of [`ConnectorError`].
 pub type ConnectError = ConnectorError;
 
 /// Boxed error source.

@@ -376,7 +376,7 @@ impl SourceEventBuilder {
         self
     }
     /// Stream-state update applied once the event is durably written
-    /// (the seeds' `.state("cursor", &cursor)`).
+    /// (the original rivven-connect's `.state("cursor", &cursor)`).
     pub fn state<V: Serialize + ?Sized>(mut self, key: impl Into<String>, value: &V) -> Self {
         let value = serde_json::to_value(value).unwrap_or(Value::Null);
         self.metadata

@@ -131,7 +131,7 @@ pub use event::{
 /// The `metrics` facade the runtime records into: connectors use
 /// `rivven_connect::metrics::counter!` and friends (see [`util::metrics`]).
 pub use metrics;
-/// Config derives (see [`mod@derive`]); the seeds' `…Derive` names are aliases.
+/// Config derives (see [`mod@derive`]); the original rivven-connect's `…Derive` names are aliases.
 pub use rivven_connect_macros::{
     SinkConfig, SinkConfig as SinkConfigDerive, SourceConfig, SourceConfig as SourceConfigDerive,
     TransformConfig, TransformConfig as TransformConfigDerive,
@@ -155,7 +155,7 @@ pub use tokio;
 pub use tracing;
 pub use validator;
 
-/// The seeds' module paths (`rivven_connect::traits::batch::chunk_events`, …).
+/// The module paths of the original rivven-connect (`rivven_connect::traits::batch::chunk_events`, …).
 pub mod traits {
     pub use crate::connector::*;
     /// Batch processing helpers.

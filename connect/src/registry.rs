@@ -452,8 +452,8 @@ impl Registry {
         self.sinks.get(name)
     }
 
-    /// A transform by name or alias; the seeds' PascalCase spelling works too
-    /// (`MaskField` finds `mask_field`).
+    /// A transform by name or alias; the PascalCase spelling of the original
+    /// rivven-connect works too (`MaskField` finds `mask_field`).
     pub fn transform(&self, name: &str) -> Option<&Entry<dyn AnyTransform>> {
         let lookup = |n: &str| {
             self.transforms.get(n).or_else(|| {

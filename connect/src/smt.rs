@@ -55,7 +55,7 @@ mod value_to_key;
 
 pub use cast::{Cast, CastConfig, CastConfigSpec, CastType};
 pub use content_router::{ContentRouter, ContentRouterConfig, ContentRouterConfigSpec};
-pub use expr::{Expr, ExprError};
+pub use expr::{Expr, ExprError, EXPR_GRAMMAR};
 pub use extract_new_record_state::{
     DeleteHandling, ExtractNewRecordState, ExtractNewRecordStateConfig,
     ExtractNewRecordStateConfigSpec,

@@ -1,9 +1,10 @@
 //! `datagen`: synthetic data with no external dependency, for tests and demos.
 //!
-//! Option names and defaults follow the source-connector reference (`003_*`, the more
-//! specific document): `pattern` is required, `events_per_second` defaults to 1 and
-//! `stream_name` to `datagen`; the pattern list is the union of both references
-//! (`sequence`, `random`, `users`, `orders`, `events`, `metrics`, `key_value`, `pageviews`).
+//! Option names and defaults follow the original rivven-connect's source-connector
+//! reference: `pattern` is required, `events_per_second` defaults to 1 and
+//! `stream_name` to `datagen`; the pattern list is the union of the patterns its
+//! documents name (`sequence`, `random`, `users`, `orders`, `events`, `metrics`,
+//! `key_value`, `pageviews`).
 //!
 //! Resuming: every event reports `sequence` (events produced so far) in its stream state;
 //! after a restart generation continues after the last committed event. With a `seed`
@@ -55,7 +56,8 @@ pub const MAX_LIVE_KEYS: usize = 65_536;
 )]
 #[serde(deny_unknown_fields)]
 pub struct DatagenConfig {
-    /// Data pattern: sequence, random, users, orders, events, metrics, key_value, pageviews.
+    /// Data pattern: the kind of rows generated.
+    #[schemars(example = DataPattern::Orders)]
     pub pattern: DataPattern,
     /// Events per second (0 = as fast as the pipeline takes them).
     #[serde(default = "default_events_per_second")]
@@ -67,7 +69,7 @@ pub struct DatagenConfig {
     #[serde(default = "default_stream_name")]
     #[validate(length(min = 1, max = 255))]
     pub stream_name: String,
-    /// Namespace of the events.
+    /// Namespace of the events (none when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// Add a `sequence` field (0, 1, 2, …) to every row.

@@ -75,6 +75,7 @@ impl CastType {
 pub struct CastConfig {
     /// Field (dotted path) → target type.
     #[validate(length(min = 1))]
+    #[schemars(example = serde_json::json!({"quantity": "int", "total": "float"}))]
     pub fields: BTreeMap<FieldPath, CastType>,
 }
 

@@ -41,9 +41,11 @@ use crate::TransformConfig;
 #[serde(deny_unknown_fields)]
 pub struct ContentRouterConfig {
     /// The field whose value picks the route (dotted paths reach nested fields).
+    #[schemars(example = &"status")]
     pub field: FieldPath,
     /// Field value → stream name.
     #[validate(length(min = 1))]
+    #[schemars(example = serde_json::json!({"cancelled": "orders-cancelled", "paid": "orders-paid"}))]
     pub routes: BTreeMap<String, String>,
     /// Stream for values without a route; unmatched events keep their stream when unset.
     #[serde(default)]

@@ -1,31 +1,8 @@
 //! The filter expression language: [`Expr`].
 //!
-//! ```text
-//! total >= 100 and status != 'cancelled'
-//! value.amount > 100                          -- `value.` is the row (Kafka-style spelling)
-//! (country = 'NO' or country = 'SE') and not deleted
-//! product in ['laptop', 'phone'] and quantity not in [0]
-//! email ends_with '@example.com' or name matches '^[A-Z]'
-//! tags contains 'vip' and address.city starts_with 'Os'
-//! $op = 'd' or $stream = 'orders' or $key.id = 7
-//! ```
-//!
-//! * **Fields** are dotted paths into the row — `after` (else `before`) of a CDC
-//!   envelope, else the record's `data` — with array indices (`items.0.sku`) and
-//!   backticks for odd names (`` `first name` ``). `$data.path` reads the raw payload
-//!   (envelope included), `$key[.path]` the key, and `$stream`, `$namespace`, `$op`,
-//!   `$event_type` the event itself. A missing field reads as `null`.
-//! * **Literals**: `'single'` or `"double"` quoted strings (`\` escapes), numbers
-//!   (`-1.5e3`), `true`, `false`, `null`. String values must be quoted: a bare word is
-//!   a field (`country = NO` compares two fields; the `filter` transform warns once
-//!   when the first event has no field of a name the condition reads, suggesting
-//!   quotes).
-//! * **Operators**: `=` (`==`), `!=` (`<>`), `>`, `>=`, `<`, `<=`; `in [..]`,
-//!   `contains`, `starts_with`, `ends_with`, `matches '<regex>'`, each negatable with
-//!   `not` (`x not in [..]`); `and` (`&&`), `or` (`||`), `not` (`!`), parentheses.
-//!   Keywords are case-insensitive. A lone field is true when it is the boolean `true`.
-//! * Comparisons never fail at run time: numbers compare by value (also against a
-//!   numeric string), strings lexicographically, other mixes are simply `false`.
+//! Its reference is the documentation of [`Expr`], which is also the text
+//! of [`EXPR_GRAMMAR`](crate::smt::EXPR_GRAMMAR) and of the page
+//! `filter-expressions.md` of the generated reference (`rivven-connect docs`).
 //!
 //! Parse errors name the column:
 //!
@@ -51,6 +28,11 @@ use std::fmt;
 
 use crate::event::SourceEvent;
 
+/// The reference text of the expression language (Markdown): the
+/// documentation of [`Expr`] and the `filter-expressions.md` page of the
+/// generated reference both come from it.
+pub const EXPR_GRAMMAR: &str = include_str!("expr/grammar.md");
+
 /// A parse error: what is wrong and where (1-based column, in characters).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("column {column}: {message}")]
@@ -71,6 +53,8 @@ impl ExprError {
 }
 
 /// A parsed filter expression, evaluated per event without allocating.
+///
+#[doc = include_str!("expr/grammar.md")]
 #[derive(Clone)]
 pub struct Expr {
     text: String,

@@ -9,8 +9,9 @@
 //!       action: keep          # keep matches (default) | drop matches
 //! ```
 //!
-//! The condition language is described in [`Expr`](crate::smt::Expr). The seeds'
-//! `drop: true` is accepted as a synonym of `action: drop`.
+//! The condition language is described in [`Expr`](crate::smt::Expr).
+//! `drop: true`, the original rivven-connect's spelling, is accepted as a
+//! synonym of `action: drop`.
 
 use async_trait::async_trait;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
@@ -81,12 +82,17 @@ impl JsonSchema for Condition {
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "action_agrees"))]
 pub struct FilterConfig {
-    /// The condition, e.g. `total >= 100 and status != 'cancelled'`.
+    /// The condition, e.g. `total >= 100 and status != 'cancelled'` (see the
+    /// filter expressions page of the reference). String values are quoted: a
+    /// bare word is a field name.
     pub condition: Condition,
-    /// `keep` the matching events (the default) or `drop` them.
+    /// What happens to the events matching the condition: keep (the default)
+    /// keeps them and drops the rest; drop drops them and keeps the rest.
+    /// Unset, `drop: true` means drop.
     #[serde(default)]
     pub action: Option<FilterAction>,
-    /// `true` is a synonym of `action: drop` (the seeds' spelling); must agree with `action`.
+    /// `true` is a synonym of `action: drop` (the original rivven-connect's
+    /// spelling); must agree with `action`.
     #[serde(default)]
     pub drop: Option<bool>,
 }

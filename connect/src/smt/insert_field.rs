@@ -85,14 +85,15 @@ pub struct UuidField {
 pub struct InsertFieldConfig {
     /// Fields with fixed values (field → value).
     #[serde(default, rename = "static")]
+    #[schemars(example = serde_json::json!({"origin": "shop"}))]
     pub static_fields: BTreeMap<FieldPath, Value>,
-    /// A timestamp field.
+    /// A timestamp field (none added when unset).
     #[serde(default)]
     pub timestamp: Option<TimestampField>,
-    /// A random UUID (v4) field.
+    /// A random UUID (v4) field (none added when unset).
     #[serde(default)]
     pub uuid: Option<UuidField>,
-    /// A field holding the event's stream name.
+    /// A field holding the event's stream name (none added when unset).
     #[serde(default)]
     pub stream_field: Option<FieldPath>,
 }

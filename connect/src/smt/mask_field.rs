@@ -55,6 +55,7 @@ const DEFAULT_MASK_CHAR: char = '*';
 pub struct MaskFieldConfig {
     /// Fields to mask (dotted paths reach nested fields).
     #[validate(length(min = 1))]
+    #[schemars(example = ["customer_email"])]
     pub fields: Vec<FieldPath>,
     /// The character that replaces each masked character.
     #[serde(default = "default_mask_char")]
@@ -65,13 +66,15 @@ pub struct MaskFieldConfig {
     /// Characters left visible at the end (`4` shows a card's last four digits).
     #[serde(default)]
     pub keep_last: usize,
-    /// Replace the whole value with this text instead of masking it.
+    /// Replace the whole value with this text instead of masking it (unset:
+    /// masked with `mask_char`, or hashed with `hash`).
     #[serde(default)]
     pub replacement: Option<String>,
     /// Replace the value with the hex SHA-256 of `salt` + its text.
     #[serde(default)]
     pub hash: bool,
-    /// Salt for `hash` (keep it secret, or the hashes of guessable values can be reversed).
+    /// Salt for `hash` (unset: none; keep it secret, or the hashes of guessable
+    /// values can be reversed).
     #[serde(default)]
     pub salt: Option<SecretString>,
 }

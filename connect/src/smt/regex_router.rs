@@ -88,8 +88,10 @@ impl JsonSchema for Pattern {
 #[validate(schema(function = "groups_exist"))]
 pub struct RegexRouterConfig {
     /// Regular expression that must match the whole stream name.
+    #[schemars(example = &"cdc\\.shop\\.(.*)")]
     pub regex: Pattern,
     /// The new stream name; `$1`/`${name}` insert captured groups.
+    #[schemars(example = &"shop-$1")]
     pub replacement: String,
 }
 

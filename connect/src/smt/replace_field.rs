@@ -49,6 +49,7 @@ pub struct ReplaceFieldConfig {
     pub exclude: Vec<FieldPath>,
     /// Renames, old → new (dotted paths move nested fields).
     #[serde(default)]
+    #[schemars(example = serde_json::json!({"customer_email": "email"}))]
     pub rename: BTreeMap<FieldPath, FieldPath>,
 }
 

@@ -68,6 +68,7 @@ pub enum TimestampFormat {
 pub struct TimestampConverterConfig {
     /// Fields to convert (dotted paths reach nested fields).
     #[validate(length(min = 1))]
+    #[schemars(example = ["created_at"])]
     pub fields: Vec<FieldPath>,
     /// Output format.
     #[serde(default)]

@@ -39,6 +39,7 @@ use crate::TransformConfig;
 pub struct ValueToKeyConfig {
     /// The fields that make up the key (dotted paths reach nested fields).
     #[validate(length(min = 1))]
+    #[schemars(example = ["order_id"])]
     pub fields: Vec<FieldPath>,
 }
 

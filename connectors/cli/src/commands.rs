@@ -38,6 +38,7 @@ pub(crate) async fn dispatch(command: &Command, cli: &Options) -> Outcome {
             output::connectors(&report, &registry, search.as_deref());
             Outcome::Success
         }
+        Command::Docs { out, check } => super::docs::command(&registry, out, *check),
         Command::Spec { connector, .. } => spec(&report, &registry, connector, false),
         Command::Schema { connector, .. } => spec(&report, &registry, connector, true),
         Command::Status { url, .. } => status(cli, &report, url.as_deref()).await,

@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod commands;
+mod docs;
 mod http;
 mod init;
 mod new;
@@ -41,6 +42,7 @@ mod progress;
 use clap::{Parser, Subcommand};
 use options::{ConfigArgs, FormatArgs, LogArgs, Takes, TopArgs};
 pub(crate) use options::{Format, LogFormatArg, Options};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Move data between systems with YAML-configured pipelines.
@@ -158,6 +160,17 @@ pub(crate) enum Command {
         #[command(flatten)]
         log: LogArgs,
     },
+    /// Generate the Markdown reference of every connector, transform and the
+    /// filter expressions (from this binary's registry).
+    Docs {
+        /// Output directory.
+        #[arg(long, value_name = "DIR", default_value = docs::DEFAULT_OUT)]
+        out: PathBuf,
+        /// Compare with the files in the directory instead of writing; exit 1
+        /// naming the stale ones.
+        #[arg(long)]
+        check: bool,
+    },
     /// Write a new connector crate: the connector, its tests and a binary.
     New(new::NewArgs),
 }
@@ -175,6 +188,7 @@ impl Command {
             Command::Spec { .. } => "spec",
             Command::Schema { .. } => "schema",
             Command::Init => "init",
+            Command::Docs { .. } => "docs",
             Command::New(_) => "new",
             #[cfg(feature = "postgres")]
             Command::Postgres { .. } => "postgres",
@@ -219,7 +233,7 @@ impl Command {
                 format: Some(format),
                 ..Takes::default()
             },
-            Command::Init | Command::New(_) => Takes::default(),
+            Command::Init | Command::New(_) | Command::Docs { .. } => Takes::default(),
             #[cfg(feature = "postgres")]
             Command::Postgres { log, .. } => Takes {
                 log: Some(log),

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use std::io::IsTerminal as _;
 
 use super::commands::{diagnostics_json, CheckLine};
+use super::docs::schema;
 use super::Format;
 
 /// Where and how results are printed.
@@ -27,7 +28,7 @@ impl Report {
     }
 }
 
-fn kind_name(kind: ConnectorKind) -> &'static str {
+pub(crate) fn kind_name(kind: ConnectorKind) -> &'static str {
     match kind {
         ConnectorKind::Source => "source",
         ConnectorKind::Sink => "sink",
@@ -132,19 +133,13 @@ fn category_title(c: Category) -> &'static str {
 }
 
 pub(crate) fn specs(report: &Report, specs: &[ConnectorSpec], schema_only: bool) {
-    if report.format == Format::Json || schema_only {
-        let values: Vec<Value> = specs
-            .iter()
-            .map(|s| {
-                if schema_only {
-                    s.config_schema.clone().unwrap_or(Value::Null)
-                } else {
-                    json!(s)
-                }
-            })
-            .collect();
-        match values.as_slice() {
-            [one] => report.json(one),
+    if schema_only {
+        schemas(report, specs);
+        return;
+    }
+    if report.format == Format::Json {
+        match specs {
+            [one] => report.json(&json!(one)),
             many => report.json(&json!(many)),
         }
         return;
@@ -160,37 +155,35 @@ pub(crate) fn specs(report: &Report, specs: &[ConnectorSpec], schema_only: bool)
             s.description.as_deref().unwrap_or(""),
             s.version
         );
-        let Some(schema) = &s.config_schema else {
+        let options = schema::options(s, false);
+        if options.is_empty() {
             continue;
-        };
-        let required: Vec<&str> = schema
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let Some(props) = schema.get("properties").and_then(Value::as_object) else {
-            continue;
-        };
+        }
         println!("config:");
-        let width = props.keys().map(String::len).max().unwrap_or(0);
-        for (key, p) in props {
+        for o in &options {
             let mut notes = Vec::new();
-            if required.contains(&key.as_str()) {
+            if o.required {
                 notes.push("required".to_string());
             }
-            if let Some(d) = p.get("default") {
+            if let Some(d) = o.shown_default() {
                 notes.push(format!("default {d}"));
             }
-            if p.get("writeOnly").and_then(Value::as_bool) == Some(true) {
+            if o.secret {
                 notes.push("secret".into());
             }
-            let desc = p.get("description").and_then(Value::as_str).unwrap_or("");
+            notes.extend(o.constraints.iter().cloned());
             let notes = if notes.is_empty() {
                 String::new()
             } else {
-                format!(" [{}]", notes.join(", "))
+                format!("  [{}]", notes.join(", "))
             };
-            println!("  {key:<width$}  {desc}{notes}");
+            println!("  {}: {}{notes}", o.path, o.ty);
+            if !o.description.is_empty() {
+                println!("      {}", o.description);
+            }
+            for (value, what) in &o.variants {
+                println!("      {value}: {what}");
+            }
         }
         // Secrets inside nested objects, arrays and maps (top-level ones
         // are marked above): the same paths the runtime redacts.
@@ -202,6 +195,32 @@ pub(crate) fn specs(report: &Report, specs: &[ConnectorSpec], schema_only: bool)
             .collect();
         if !nested.is_empty() {
             println!("nested secrets: {}", nested.join(", "));
+        }
+    }
+}
+
+/// `schema`: the JSON Schema of the config; for a name that is several
+/// kinds (`file` is a source and a sink), each labelled with its kind — an
+/// object keyed by kind with `--format json`, a heading per schema in text.
+fn schemas(report: &Report, specs: &[ConnectorSpec]) {
+    let schema = |s: &ConnectorSpec| s.config_schema.clone().unwrap_or(Value::Null);
+    match (specs, report.format) {
+        ([one], _) => report.json(&schema(one)),
+        (many, Format::Json) => {
+            let labelled: serde_json::Map<String, Value> = many
+                .iter()
+                .map(|s| (kind_name(s.kind).to_string(), schema(s)))
+                .collect();
+            report.json(&Value::Object(labelled));
+        }
+        (many, Format::Text) => {
+            for (i, s) in many.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                println!("{} `{}`:", kind_name(s.kind), s.name);
+                report.json(&schema(s));
+            }
         }
     }
 }

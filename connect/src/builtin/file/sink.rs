@@ -55,6 +55,7 @@ pub enum FileSinkFormat {
 #[serde(deny_unknown_fields)]
 pub struct FileSinkConfig {
     /// File to append to (created with its parent directories).
+    #[schemars(example = &"out/orders.jsonl")]
     pub path: PathBuf,
     /// `data` (default) or `event`.
     #[serde(default)]

@@ -73,6 +73,7 @@ pub enum FileSourceFormat {
 #[serde(deny_unknown_fields)]
 pub struct FileSourceConfig {
     /// File to read.
+    #[schemars(example = &"data/orders.jsonl")]
     pub path: PathBuf,
     /// Stream name of the events (default: the file name without extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]

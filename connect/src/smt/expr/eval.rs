@@ -104,7 +104,7 @@ fn resolve<'a>(operand: &'a Operand, event: &'a SourceEvent) -> Val<'a> {
             let row = transforms::row(event);
             match row.and_then(|r| lookup(r, path.segments())) {
                 Some(v) => Some(v),
-                // `value.amount` (the seeds' Kafka-style spelling) means the row's
+                // `value.amount` (the Kafka-style spelling) means the row's
                 // `amount`, unless the row really has a field named `value`.
                 None => match (row, path.segments().split_first()) {
                     (Some(r), Some((first, rest)))

@@ -1,13 +1,13 @@
 //! Configuration of the `postgres-cdc` source.
 //!
-//! Keys and defaults follow the seeds' reference table (`003_*`, "PostgreSQL
-//! CDC"); the CDC options (`topic_routing`, `normalization`, `column_filters`,
-//! `cdc_features`) follow the connector guide (`001_*`). Deviations, each a
+//! Keys and defaults follow the original rivven-connect's reference table
+//! ("PostgreSQL CDC"); the CDC options (`topic_routing`, `normalization`, `column_filters`,
+//! `cdc_features`) follow its connector guide. Deviations, each a
 //! deliberate choice:
 //! - `password` may be left out (default empty) for servers that
 //!   authenticate by `trust`; it is a secret either way.
-//! - The seeds spell the publication both `publication_name` and
-//!   `publication`: both keys are accepted, exactly one must be set.
+//! - The original rivven-connect spells the publication both
+//!   `publication_name` and `publication`: both keys are accepted, exactly one must be set.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -70,6 +70,7 @@ pub struct TlsSettings {
 pub struct PostgresCdcConfig {
     /// Database host.
     #[validate(length(min = 1, max = 255))]
+    #[schemars(example = &"localhost")]
     pub host: String,
     /// Database port.
     #[serde(default = "default_port")]
@@ -77,20 +78,24 @@ pub struct PostgresCdcConfig {
     pub port: u16,
     /// Database name.
     #[validate(length(min = 1, max = 63))]
+    #[schemars(example = &"shop")]
     pub database: String,
     /// User; needs the `REPLICATION` attribute (and `CREATE` on the database
     /// to create the publication, or ownership of the tables).
     #[validate(length(min = 1, max = 63))]
+    #[schemars(example = &"replicator")]
     pub user: String,
     /// Password (empty for `trust` authentication).
     #[serde(default)]
     pub password: SecretString,
     /// Replication slot: lower-case letters, digits and `_`.
     #[validate(length(min = 1, max = 63), custom(function = "validate_slot_name"))]
+    #[schemars(example = &"rivven_slot")]
     pub slot_name: String,
-    /// Publication the slot decodes.
+    /// Publication the slot decodes (set this or `publication`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(length(min = 1, max = 63))]
+    #[schemars(example = &"rivven_pub")]
     pub publication_name: Option<String>,
     /// Older spelling of `publication_name` (set one of the two).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +103,7 @@ pub struct PostgresCdcConfig {
     pub publication: Option<String>,
     /// Tables of an auto-created publication (`schema.table` or `table`); empty = all tables.
     #[serde(default)]
+    #[schemars(example = ["public.orders"])]
     pub publication_tables: Vec<String>,
     /// Create the replication slot when it does not exist.
     #[serde(default = "default_true")]
@@ -120,6 +126,7 @@ pub struct PostgresCdcConfig {
     /// default: `schema.table`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(length(min = 1, max = 249))]
+    #[schemars(example = &"cdc.{schema}.{table}")]
     pub topic_routing: Option<String>,
     /// How placeholder values of `topic_routing` are normalized.
     #[serde(default)]
