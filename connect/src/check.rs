@@ -250,9 +250,10 @@ mod tests {
                 Err::<(), _>(ConnectorError::connection("refused")),
             )
             .finish();
-        let detail = r.failed_checks().next().unwrap();
-        assert_eq!(detail.message.as_deref(), Some("refused"));
-        assert_eq!(detail.kind, Some(ErrorKind::Connection));
+        let failed: Vec<&CheckDetail> = r.failed_checks().collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].message.as_deref(), Some("refused"));
+        assert_eq!(failed[0].kind, Some(ErrorKind::Connection));
         assert!(r.is_retryable());
         assert_eq!(r.summary(), "connect: refused");
     }

@@ -220,6 +220,22 @@ fn describe_validation(prefix: &str, errors: &validator::ValidationErrors, out: 
     }
 }
 
+/// The spec of a connector whose trait impl does not write `spec()`: the
+/// derive's, or for a config written by hand a minimal one named after the
+/// connector type, with the config's schema.
+pub(crate) fn default_spec<C: JsonSchema>(
+    derived: Option<crate::ConnectorSpec>,
+    connector_type: &str,
+    kind: crate::ConnectorKind,
+) -> crate::ConnectorSpec {
+    derived.unwrap_or_else(|| {
+        crate::ConnectorSpec::builder(connector_type, "0.0.0")
+            .kind(kind)
+            .config_schema_from::<C>()
+            .build()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,20 +262,4 @@ mod tests {
             .unwrap_or_default();
         assert!(err.contains("missing field `n`"), "{err}");
     }
-}
-
-/// The spec of a connector whose trait impl does not write `spec()`: the
-/// derive's, or for a config written by hand a minimal one named after the
-/// connector type, with the config's schema.
-pub(crate) fn default_spec<C: JsonSchema>(
-    derived: Option<crate::ConnectorSpec>,
-    connector_type: &str,
-    kind: crate::ConnectorKind,
-) -> crate::ConnectorSpec {
-    derived.unwrap_or_else(|| {
-        crate::ConnectorSpec::builder(connector_type, "0.0.0")
-            .kind(kind)
-            .config_schema_from::<C>()
-            .build()
-    })
 }
