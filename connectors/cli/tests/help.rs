@@ -2,17 +2,10 @@
 //! given before a subcommand that does not take it is a usage error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
+#[path = "support/binary.rs"]
+mod binary;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rivven-connect"))
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .env_remove("RIVVEN_CONNECT_CONFIG")
-        .args(args)
-        .output()
-        .unwrap()
-}
+use binary::run;
 
 fn help(command: &str) -> String {
     let out = run(&[command, "--help"]);
