@@ -9,6 +9,7 @@ use binary::{bin, json, run, text};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "postgres")]
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
