@@ -114,8 +114,9 @@ pub struct SinkSpec {
     pub topics: Vec<String>,
 }
 
-/// Sink batching. Every field has a default, so `batch: { timeout_ms: 50 }`
-/// alone lowers the latency and keeps the batch size.
+/// Sink batching. Every field has a default. Flushing is adaptive: a sink
+/// writes as soon as the source has nothing more ready, and batches up to
+/// these limits only under load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchSpec {
@@ -123,7 +124,9 @@ pub struct BatchSpec {
     #[serde(default = "default_batch_max_records")]
     #[schemars(range(min = 1))]
     pub max_records: usize,
-    /// Longest wait for a batch to fill, in milliseconds (default 1 000).
+    /// Longest wait for a batch to fill under load, in milliseconds (default
+    /// 1 000); a batch the source sent with nothing more ready is written at
+    /// once.
     #[serde(default = "default_batch_timeout")]
     pub timeout_ms: u64,
 }

@@ -107,7 +107,9 @@ pub struct BatchConfig {
     /// Maximum events per write.
     #[serde(default = "BatchConfig::default_max_records")]
     pub max_records: usize,
-    /// Longest time an event waits for its batch to fill, in milliseconds.
+    /// Longest time an event waits for its batch to fill under load, in
+    /// milliseconds (a batch the source sent with nothing more ready is
+    /// written at once).
     #[serde(default = "BatchConfig::default_timeout_ms")]
     pub timeout_ms: u64,
 }

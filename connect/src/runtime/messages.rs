@@ -28,6 +28,11 @@ pub(crate) struct Batch {
     pub(crate) read_count: u64,
     /// The source state after this batch, when it moved.
     pub(crate) checkpoint: Option<State>,
+    /// The source had nothing more ready when it sent this batch (it closed
+    /// on its linger, not because it was full): the sink writes it as soon
+    /// as the batches already queued behind it are taken, instead of waiting
+    /// for more (adaptive flushing).
+    pub(crate) partial: bool,
 }
 
 /// Messages to the source actor.

@@ -74,6 +74,7 @@ impl Actor for SinkActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             DataMsg::Batch(batch) => {
+                let partial = batch.partial;
                 st.pending_events += batch.events.len();
                 st.pending.push(batch);
                 // Flush when full, or when the source has no credit left (it
@@ -85,6 +86,15 @@ impl Actor for SinkActor {
                     || st.pending.len() >= st.args.settings.max_in_flight_batches
                 {
                     st.flush().await?;
+                } else if partial {
+                    // Adaptive flushing: the source had nothing more ready, so
+                    // waiting for the timeout would only add latency. The
+                    // flush goes behind what is already in the mailbox, so
+                    // batches queued meanwhile are written with this one.
+                    st.timer_gen += 1;
+                    let gen = st.timer_gen;
+                    st.timer = Some(gen);
+                    let _ = myself.send_message(DataMsg::Linger(gen));
                 } else if st.timer.is_none() {
                     st.timer_gen += 1;
                     let gen = st.timer_gen;

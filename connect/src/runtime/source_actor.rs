@@ -245,8 +245,11 @@ struct Reader {
 
 /// How collecting one batch ended.
 enum BatchEnd {
-    /// Full, or the linger expired: keep reading.
+    /// Full (events or bytes): keep reading.
     More,
+    /// The linger expired with nothing more ready: keep reading; the batch
+    /// is partial (see [`Batch::partial`]).
+    Idle,
     /// The source's stream ended.
     Eof,
     /// Shutdown was requested.
@@ -317,6 +320,7 @@ impl Reader {
                     acks: pending.acks,
                     read_count,
                     checkpoint: pending.moved.then(|| state.clone()),
+                    partial: !matches!(end, BatchEnd::More),
                 };
                 self.stats.add_read(read_count, read_bytes);
                 self.stats.add_in_flight(read_count);
@@ -326,7 +330,7 @@ impl Reader {
                 last_sent = Some(seq);
                 seq += 1;
             }
-            if !matches!(end, BatchEnd::More) {
+            if !matches!(end, BatchEnd::More | BatchEnd::Idle) {
                 break;
             }
         }
@@ -380,7 +384,7 @@ impl Reader {
                 Ok(None) => tokio::select! {
                     biased;
                     _ = &mut stopped => return Ok(BatchEnd::Stopped),
-                    _ = &mut linger, if lingering => return Ok(BatchEnd::More),
+                    _ = &mut linger, if lingering => return Ok(BatchEnd::Idle),
                     next = AssertUnwindSafe(stream.next()).catch_unwind() => next,
                 },
             };

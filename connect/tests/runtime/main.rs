@@ -8,6 +8,7 @@ mod checkpoint_only_batches_are_not_held_back;
 mod dead_letter_receives_exactly_the_failed_events;
 mod exclusive_targets_are_refused;
 mod failed_pipeline_does_not_stop_others;
+mod flushing_is_adaptive;
 mod file_source_dead_letters_hold_the_whole_line;
 mod graceful_shutdown_commits_final_offsets;
 mod kill_nine_file_pipeline;
