@@ -19,7 +19,9 @@ pub struct Finished {
     pub wall_seconds: f64,
     /// User + system CPU seconds.
     pub cpu_seconds: f64,
-    /// Peak resident set, bytes.
+    /// Peak resident set, bytes. Linux counts the memory of the parent at
+    /// the spawn in it (the exec'd image inherits its high-water mark), so
+    /// keep the parent small, or prefer the child's own `VmHWM`.
     pub peak_rss: u64,
 }
 

@@ -274,9 +274,8 @@ fn spawn_child(args: &Args, workload: &str, mode: Mode) -> Result<Measured, Stri
         serde_json::from_str(text.trim()).map_err(|e| format!("child output `{text}`: {e}"))?;
     m.process_seconds = done.wall_seconds;
     m.cpu_seconds = done.cpu_seconds;
-    if done.peak_rss > 0 {
-        m.peak_rss = done.peak_rss;
-    }
+    // `peak_rss` stays the child's own `VmHWM`: `wait4`'s figure also counts
+    // this process's memory at the spawn.
     Ok(m)
 }
 
