@@ -53,7 +53,7 @@ impl Out {
         serde_json::to_writer(&mut self.w, order)?;
         self.w.write_all(b"\n")?;
         self.written += 1;
-        if self.written % SYNC_EVERY == 0 {
+        if self.written.is_multiple_of(SYNC_EVERY) {
             self.w.flush()?;
             self.w.get_ref().sync_data()?;
         }
