@@ -170,13 +170,14 @@ fn main() -> ExitCode {
             }
         }
         let medians: Vec<Measured> = runs.iter().map(|r| median(r)).collect();
-        println!("{}", render::render(w, &medians, &runs));
+        print!("{}", render::render(w, &medians, &runs));
         if let Some(bin) = bin.as_deref().filter(|b| binary::is_debug_build(b)) {
             println!(
                 "{w:<4} note: {} is a debug build; its figures say nothing about speed (build the release one: `cargo build --release -p rivven-connect-cli --bin rivven-connect`)",
                 bin.display()
             );
         }
+        println!();
         if let Err(e) = same_job(&medians) {
             eprintln!("{w}: {e}");
             return ExitCode::from(1);
