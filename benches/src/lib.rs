@@ -1,7 +1,12 @@
-//! Shared parts of the benchmarks: memory readings, the W1f input file, the
-//! test sinks, and the workloads the `pipeline` harness runs.
+//! Shared parts of the benchmarks: memory and process readings, the W1f input
+//! file, the test sinks, the plain-loop baselines, and the workloads the
+//! `pipeline` harness runs.
 #![warn(missing_docs)]
 
+pub mod binary;
+pub mod lowrate;
+pub mod plain;
+pub mod process;
 pub mod sinks;
 pub mod workloads;
 

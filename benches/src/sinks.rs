@@ -1,12 +1,14 @@
-//! Sinks used by the workloads: a blackhole that counts, and a sink that
-//! accepts only so many events per second.
+//! Sinks used by the workloads: a blackhole that counts, a sink that
+//! accepts only so many events per second, and the `file` sink timing each
+//! event from its timestamp to durably written.
 
 use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
+use rivven_connect::builtin::{FileSink, FileSinkConfig};
 use rivven_connect::prelude::*;
 use rivven_connect::ConnectorKind;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Config of the bench sinks (none).
@@ -97,4 +99,77 @@ impl Sink for Throttled {
     async fn write_borrowed(&self, _: &NoConfig, events: &[SourceEvent]) -> Result<WriteResult> {
         self.accept(events.len()).await
     }
+}
+
+/// The `file` sink, recording for each event the time from its timestamp to
+/// the moment its write returned (durably written: the sink syncs each batch
+/// by default).
+#[derive(Debug, Clone, Default)]
+pub struct TimedFile {
+    inner: FileSink,
+    latencies_us: Arc<Mutex<Vec<u64>>>,
+    /// Events written.
+    pub written: Arc<AtomicU64>,
+}
+
+impl TimedFile {
+    /// The latencies recorded so far, microseconds, in write order.
+    pub fn latencies_us(&self) -> Vec<u64> {
+        self.latencies_us
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Forget the latencies recorded so far (e.g. after a warm-up).
+    pub fn clear(&self) {
+        self.latencies_us
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+#[async_trait]
+impl Sink for TimedFile {
+    type Config = FileSinkConfig;
+    fn spec() -> ConnectorSpec {
+        FileSink::spec()
+    }
+    async fn check(&self, config: &FileSinkConfig) -> Result<CheckResult> {
+        self.inner.check(config).await
+    }
+    async fn write(
+        &self,
+        config: &FileSinkConfig,
+        events: BoxStream<'static, SourceEvent>,
+    ) -> Result<WriteResult> {
+        let events: Vec<SourceEvent> = events.collect().await;
+        self.write_borrowed(config, &events).await
+    }
+    async fn write_borrowed(
+        &self,
+        config: &FileSinkConfig,
+        events: &[SourceEvent],
+    ) -> Result<WriteResult> {
+        let result = self.inner.write_borrowed(config, events).await?;
+        let now = chrono::Utc::now();
+        let mut lat = self.latencies_us.lock().unwrap_or_else(|p| p.into_inner());
+        for e in events {
+            let us = (now - e.timestamp).num_microseconds().unwrap_or(0);
+            lat.push(u64::try_from(us).unwrap_or(0));
+        }
+        self.written
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
+        Ok(result)
+    }
+}
+
+/// The `p`-quantile (0.0–1.0) of `sorted` microseconds, in milliseconds.
+pub fn percentile_ms(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
 }

@@ -1,7 +1,9 @@
-//! The workloads of the `pipeline` harness. Each runs either as a
-//! hand-written single-threaded loop (`Mode::Loop`: the same connectors and
-//! transforms called directly, one event at a time, no actors) or through the
-//! rivven-connect runtime (`Mode::Runtime`).
+//! The workloads of the `pipeline` harness. Each runs as a hand-written
+//! single-threaded loop (`Mode::Loop`: the same connectors and transforms
+//! called directly, one event at a time, no actors), through the
+//! rivven-connect runtime (`Mode::Runtime`), and W1/W1f also as a plain
+//! serde_json loop (`Mode::Plain`, see [`crate::plain`]) and through the real
+//! binary (`Mode::Binary`, `Mode::BinaryBare`, see [`crate::binary`]).
 
 use futures::StreamExt;
 use rivven_connect::registry::Registry;
@@ -29,10 +31,29 @@ pub const IN_FLIGHT: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
-    /// Hand-written single-threaded loop.
+    /// Hand-written loop over raw `serde_json::Value`: no `SourceEvent`, no connectors.
+    Plain,
+    /// Hand-written single-threaded loop over the same connectors and transforms.
     Loop,
-    /// The rivven-connect runtime.
+    /// The rivven-connect runtime, in process.
     Runtime,
+    /// The `rivven-connect` binary on a YAML file.
+    Binary,
+    /// The same YAML without the two transforms.
+    BinaryBare,
+}
+
+impl Mode {
+    /// Its name on the command line and in the output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Plain => "plain",
+            Mode::Loop => "loop",
+            Mode::Runtime => "runtime",
+            Mode::Binary => "binary",
+            Mode::BinaryBare => "binary_bare",
+        }
+    }
 }
 
 /// What one run measured.
@@ -48,8 +69,14 @@ pub struct Measured {
     pub events_out: u64,
     /// Bytes written by the sink.
     pub bytes_out: u64,
-    /// Wall time.
+    /// Wall time of the job, measured inside the process that ran it.
     pub seconds: f64,
+    /// Wall time of the whole process, spawn to exit (set by the harness).
+    #[serde(default)]
+    pub process_seconds: f64,
+    /// User + system CPU time of the whole process (set by the harness).
+    #[serde(default)]
+    pub cpu_seconds: f64,
     /// Peak RSS of the process that ran it.
     pub peak_rss: u64,
     /// Workload-specific figures.
@@ -60,6 +87,11 @@ impl Measured {
     /// Input events per second.
     pub fn events_per_sec(&self) -> f64 {
         self.events_in as f64 / self.seconds.max(1e-9)
+    }
+
+    /// CPU microseconds per input event.
+    pub fn cpu_us_per_event(&self) -> f64 {
+        self.cpu_seconds * 1e6 / self.events_in.max(1) as f64
     }
 
     /// Output megabytes per second.
@@ -129,6 +161,15 @@ pub async fn run(workload: &str, mode: Mode, n: u64, seconds: f64, dir: &Path) -
             };
             let ts = order_transforms(&registry)?;
             let (i, o, extra) = match mode {
+                Mode::Plain => {
+                    let counts = if workload == "w1" {
+                        crate::plain::w1(n, 42, &out)
+                    } else {
+                        crate::plain::w1f(&input_file(dir, n)?, &out)
+                    }
+                    .map_err(|e| ConnectorError::io(format!("plain loop: {e}")))?;
+                    (counts.read, counts.written, Value::Null)
+                }
                 Mode::Loop => {
                     let (i, o) = jsonl_loop(src, &ts, &out).await?;
                     (i, o, Value::Null)
@@ -139,6 +180,7 @@ pub async fn run(workload: &str, mode: Mode, n: u64, seconds: f64, dir: &Path) -
                     fsync(&out)?;
                     (i, o, buffered(&status))
                 }
+                Mode::Binary | Mode::BinaryBare => return Err(in_process_only(mode)),
             };
             (i, o, extra)
         }
@@ -159,10 +201,12 @@ pub async fn run(workload: &str, mode: Mode, n: u64, seconds: f64, dir: &Path) -
                     let (i, o, status) = through_runtime(workload, src, ts, hole).await?;
                     (i, o, buffered(&status))
                 }
+                other => return Err(in_process_only(other)),
             };
             (i, o, extra)
         }
         "w3" => slow_sink(&registry, seconds).await?,
+        "w5" => crate::lowrate::run(seconds, &out).await?,
         other => {
             return Err(ConnectorError::configuration(format!(
                 "unknown workload `{other}`"
@@ -178,13 +222,22 @@ pub async fn run(workload: &str, mode: Mode, n: u64, seconds: f64, dir: &Path) -
         events_out,
         bytes_out,
         seconds,
+        process_seconds: 0.0,
+        cpu_seconds: 0.0,
         peak_rss: crate::peak_rss(),
         extra,
     })
 }
 
-/// The W1f input: generated once per size and kept.
-fn input_file(dir: &Path, n: u64) -> Result<PathBuf> {
+fn in_process_only(mode: Mode) -> ConnectorError {
+    ConnectorError::configuration(format!(
+        "mode `{}` does not run in process for this workload",
+        mode.name()
+    ))
+}
+
+/// The W1f input, `<dir>/orders-<n>.jsonl`: generated once per size and kept.
+pub fn input_file(dir: &Path, n: u64) -> Result<PathBuf> {
     let path = dir.join(format!("orders-{n}.jsonl"));
     if !path.exists() {
         let tmp = dir.join(format!("orders-{n}.jsonl.tmp"));

@@ -15,63 +15,17 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use futures::stream::BoxStream;
-use rivven_connect::builtin::{FileSink, FileSinkConfig};
-use rivven_connect::prelude::*;
+use rivven_connect::builtin::FileSinkConfig;
 use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, PipelineSettings, Runtime};
+use rivven_connect_benches::sinks::{percentile_ms, TimedFile};
 use rivven_connect_cdc::postgres::{PostgresCdcConfig, PostgresCdcSource, SnapshotMode, TlsMode};
 use rivven_connect_testing::services::Postgres;
 
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-/// The file sink, recording commit → written latency of each event.
-#[derive(Clone, Default)]
-struct TimedFile {
-    inner: FileSink,
-    latencies_us: Arc<Mutex<Vec<u64>>>,
-    written: Arc<std::sync::atomic::AtomicU64>,
-}
-
-#[async_trait]
-impl Sink for TimedFile {
-    type Config = FileSinkConfig;
-    fn spec() -> ConnectorSpec {
-        FileSink::spec()
-    }
-    async fn check(&self, config: &FileSinkConfig) -> Result<CheckResult> {
-        self.inner.check(config).await
-    }
-    async fn write(
-        &self,
-        config: &FileSinkConfig,
-        events: BoxStream<'static, SourceEvent>,
-    ) -> Result<WriteResult> {
-        use futures::StreamExt;
-        let events: Vec<SourceEvent> = events.collect().await;
-        self.write_borrowed(config, &events).await
-    }
-    async fn write_borrowed(
-        &self,
-        config: &FileSinkConfig,
-        events: &[SourceEvent],
-    ) -> Result<WriteResult> {
-        let result = self.inner.write_borrowed(config, events).await?;
-        let now = chrono::Utc::now();
-        let mut lat = self.latencies_us.lock().unwrap();
-        for e in events {
-            lat.push((now - e.timestamp).num_microseconds().unwrap_or(0).max(0) as u64);
-        }
-        self.written
-            .fetch_add(events.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(result)
-    }
-}
 
 struct Args {
     rows: i64,
@@ -194,14 +148,6 @@ async fn wait_written(sink: &TimedFile, n: u64) {
     }
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i] as f64 / 1000.0
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let a = args();
@@ -263,7 +209,7 @@ async fn main() {
         &dir.path().join("steady.jsonl"),
     )
     .await;
-    sink_s.latencies_us.lock().unwrap().clear();
+    sink_s.clear();
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let ticks = a.seconds * 100;
     let begin = Instant::now();
@@ -274,7 +220,7 @@ async fn main() {
     let rate = (ticks * 50) as f64 / begin.elapsed().as_secs_f64();
     wait_written(&sink_s, ticks * 50 + 1).await;
     runtime.shutdown(Duration::from_secs(30)).await;
-    let mut lat = sink_s.latencies_us.lock().unwrap().clone();
+    let mut lat = sink_s.latencies_us();
     lat.sort_unstable();
 
     println!(
@@ -298,9 +244,9 @@ async fn main() {
         "  steady   {:.0} rows/s offered for {} s: commit → file p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} changes)",
         rate,
         a.seconds,
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.99),
-        percentile(&lat, 1.0),
+        percentile_ms(&lat, 0.50),
+        percentile_ms(&lat, 0.99),
+        percentile_ms(&lat, 1.0),
         lat.len()
     );
 }

@@ -15,30 +15,9 @@ pub(crate) struct Startup {
     idle_rss_bytes: u64,
 }
 
-/// The `rivven-connect` binary next to this one (same profile); build it with
-/// `cargo build [--release] -p rivven-connect-cli`.
-fn binary() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let dir = exe.parent().ok_or("no directory")?;
-    let path = dir.join("rivven-connect");
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} not found: build it first with `cargo build{} -p rivven-connect-cli`",
-            path.display(),
-            if dir.ends_with("release") {
-                " --release"
-            } else {
-                ""
-            }
-        ))
-    }
-}
-
-pub(crate) fn measure(dir: &Path, rounds: usize) -> Result<Startup, String> {
+pub(crate) fn measure(dir: &Path, rounds: usize, bin: Option<&Path>) -> Result<Startup, String> {
     let rounds = rounds.max(1);
-    let bin = binary()?;
+    let bin = rivven_connect_benches::binary::locate(bin)?;
     let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart.yaml");
     let work = dir.join("w4");
     let _ = std::fs::remove_dir_all(&work);
