@@ -28,7 +28,11 @@ async fn a_lone_event_is_written_without_waiting_for_the_batch_timeout() {
         "nothing was written 600 ms after the first event (batch timeout 10 s)"
     );
     assert_eq!(sink.written_count(), 3);
-    assert!(result.duration < Duration::from_secs(5), "{:?}", result.duration);
+    assert!(
+        result.duration < Duration::from_secs(5),
+        "{:?}",
+        result.duration
+    );
 }
 
 /// Under load the sink still batches: a source that always has events
