@@ -42,17 +42,7 @@ pub async fn run(seconds: f64, out: &Path) -> Result<(u64, u64, Value)> {
         )
         .start()
         .await?;
-    let status = runtime.wait().await;
-    let p = status
-        .pipeline("low-rate")
-        .cloned()
-        .ok_or_else(|| ConnectorError::fatal("no status"))?;
-    if !status.all_succeeded() {
-        return Err(ConnectorError::fatal(format!(
-            "pipeline failed: {:?}",
-            p.last_error
-        )));
-    }
+    let p = crate::workloads::run_to_end(runtime, "low-rate").await?;
     let mut lat = sink.latencies_us();
     lat.sort_unstable();
     Ok((

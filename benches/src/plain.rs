@@ -4,7 +4,8 @@
 //! sync the output every [`BATCH`](crate::workloads::BATCH) lines, the work the
 //! `file` sink does with its default `fsync: true` (one sync per batch).
 
-use serde_json::{json, Value};
+use rivven_connect::builtin::DataPattern;
+use serde_json::Value;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
@@ -106,67 +107,8 @@ pub fn w1(n: u64, seed: u64, output: &Path) -> std::io::Result<Counts> {
     })
 }
 
-/// SplitMix64 seeded as datagen seeds one row (`Rng::for_item(seed, lane, index)`).
-struct Rng(u64);
-
-impl Rng {
-    fn for_item(seed: u64, lane: u64, index: u64) -> Self {
-        let mut rng = Rng(seed ^ lane.wrapping_mul(0xD1B5_4A32_D192_ED03));
-        rng.0 ^= rng.next_u64() ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        rng
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        let i = self.below(items.len() as u64);
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| items.get(i))
-            .copied()
-            .unwrap_or("")
-    }
-}
-
-const PRODUCTS: &[&str] = &[
-    "laptop",
-    "phone",
-    "tablet",
-    "headphones",
-    "monitor",
-    "keyboard",
-    "mouse",
-    "camera",
-    "watch",
-    "speaker",
-];
-const STATUSES: &[&str] = &["pending", "paid", "shipped", "delivered", "cancelled"];
-
 /// Row `id` of datagen's `orders` pattern with `seed` (an insert: version 0),
-/// replicated here because datagen exposes its rows only as `SourceEvent`s;
-/// a test checks it against the `datagen` source.
+/// as a plain `serde_json::Value`: the generator the `datagen` source uses.
 pub fn orders_row(seed: u64, id: u64) -> Value {
-    let mut r = Rng::for_item(seed, 1, id);
-    let quantity = r.below(5) + 1;
-    let price = (r.below(100_000) + 1) as f64 / 100.0;
-    let customer = r.below(10_000) + 1;
-    json!({
-        "order_id": id,
-        "customer_id": customer,
-        "customer_email": format!("customer{customer}@example.com"),
-        "product": r.pick(PRODUCTS),
-        "quantity": quantity,
-        "total": ((price * quantity as f64) * 100.0).round() / 100.0,
-        "status": r.pick(STATUSES),
-    })
+    DataPattern::Orders.row(seed, id, 0)
 }

@@ -368,6 +368,16 @@ async fn through_runtime(
         .pipeline(p.any_sink("sink", sink).settings(settings()))
         .start()
         .await?;
+    let p = run_to_end(runtime, name).await?;
+    Ok((p.events_read, p.events_written, p))
+}
+
+/// Wait for `runtime` to finish and return pipeline `name`'s status; a
+/// pipeline that did not succeed is an error with its last error.
+pub(crate) async fn run_to_end(
+    runtime: Runtime,
+    name: &str,
+) -> Result<rivven_connect::runtime::PipelineStatus> {
     let status = runtime.wait().await;
     let p = status
         .pipeline(name)
@@ -379,7 +389,7 @@ async fn through_runtime(
             p.last_error
         )));
     }
-    Ok((p.events_read, p.events_written, p))
+    Ok(p)
 }
 
 /// W3: unlimited datagen into a 2 000 events/s sink for `seconds`.

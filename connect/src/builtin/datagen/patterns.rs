@@ -146,8 +146,10 @@ impl DataPattern {
         }
     }
 
-    /// The row for `id` at `version` (0 for inserts, growing with each CDC update).
-    pub(crate) fn row(self, seed: u64, id: u64, version: u64) -> Value {
+    /// The row for `id` at `version` (0 for inserts, growing with each CDC
+    /// update) that the `datagen` source emits with `seed`: the same
+    /// `(seed, id, version)` always gives the same row (timestamps aside).
+    pub fn row(self, seed: u64, id: u64, version: u64) -> Value {
         let mut r = Rng::for_item(seed, version.wrapping_add(1), id);
         let now = Utc::now();
         match self {
