@@ -77,13 +77,15 @@ impl Actor for SinkActor {
                 let partial = batch.partial;
                 st.pending_events += batch.events.len();
                 st.pending.push(batch);
-                // Flush when full, or when the source has no credit left (it
-                // cannot send more until we acknowledge).
+                // Flush when full, or when half the credit window is here:
+                // waiting for the whole window would leave the source without
+                // credit for as long as the write (and its sync) takes, so the
+                // two would take turns instead of working at the same time.
                 // Nothing to write (only checkpoints, e.g. CDC heartbeats, or
                 // dead letters): acknowledge now rather than after the timeout.
                 if st.pending_events == 0
                     || st.pending_events >= st.batch.max_records
-                    || st.pending.len() >= st.args.settings.max_in_flight_batches
+                    || st.pending.len() >= flush_at(&st.args.settings)
                 {
                     st.flush().await?;
                 } else if partial {
@@ -119,6 +121,12 @@ impl Actor for SinkActor {
         }
         Ok(())
     }
+}
+
+/// Source batches the sink joins under load before it writes: half the
+/// credit window (at least one), so the source fills the other half meanwhile.
+fn flush_at(settings: &PipelineSettings) -> usize {
+    (settings.max_in_flight_batches / 2).max(1)
 }
 
 impl SinkState {
