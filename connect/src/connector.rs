@@ -14,4 +14,5 @@ mod transform;
 pub use config::{SinkConfig, SourceConfig, TransformConfig};
 pub use sink::{BatchConfig, BatchSink, RecordFailure, Sink, WriteResult};
 pub use source::Source;
+pub(crate) use transform::in_place_output;
 pub use transform::{Transform, TransformOutput};

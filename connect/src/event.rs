@@ -152,13 +152,38 @@ impl SourceEvent {
         Self::new(EventType::Record, stream, data)
     }
 
+    /// A plain record read at `timestamp` (no clock read: a source that reads
+    /// many records at once can stamp them all with the time of the read).
+    ///
+    /// ```
+    /// use rivven_connect::prelude::*;
+    /// use serde_json::json;
+    ///
+    /// let read_at = chrono::Utc::now();
+    /// let a = SourceEvent::record_at("orders", json!({"id": 1}), read_at);
+    /// let b = SourceEvent::record_at("orders", json!({"id": 2}), read_at);
+    /// assert_eq!(a.timestamp, b.timestamp);
+    /// ```
+    pub fn record_at(stream: impl Into<String>, data: Value, timestamp: DateTime<Utc>) -> Self {
+        Self::new_at(EventType::Record, stream, data, timestamp)
+    }
+
     fn new(event_type: EventType, stream: impl Into<String>, data: Value) -> Self {
+        Self::new_at(event_type, stream, data, Utc::now())
+    }
+
+    fn new_at(
+        event_type: EventType,
+        stream: impl Into<String>,
+        data: Value,
+        timestamp: DateTime<Utc>,
+    ) -> Self {
         Self {
             event_type,
             stream: stream.into(),
             namespace: None,
             key: None,
-            timestamp: Utc::now(),
+            timestamp,
             data,
             metadata: EventMetadata::default(),
             ack: AckSlot::default(),

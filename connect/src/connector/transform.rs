@@ -30,6 +30,67 @@ pub trait Transform: Send + Sync + 'static {
     /// Transform one event.
     async fn transform(&self, config: &Self::Config, event: SourceEvent)
         -> Result<TransformOutput>;
+
+    /// The synchronous, in-place form of [`transform`](Self::transform), for
+    /// transforms that neither await nor split events: change `event` where it
+    /// is and say whether to keep it (`Some(Ok(true))`), drop it
+    /// (`Some(Ok(false))`) or reject it (`Some(Err(..))`, handled by
+    /// `on_error` like an error of `transform`). The runtime then transforms a
+    /// batch without moving each event into and out of a future.
+    ///
+    /// The default, `None`, means the transform has no in-place form and the
+    /// runtime calls `transform`. A transform answers `None` for every event or
+    /// for none, and leaves the event untouched when it does. Both forms must
+    /// do the same thing; the simplest way is for `transform` to call this one:
+    ///
+    /// ```
+    /// use rivven_connect::prelude::*;
+    /// use serde_json::json;
+    ///
+    /// # #[derive(Debug, Clone, serde::Deserialize, serde::Serialize, validator::Validate, schemars::JsonSchema, TransformConfig)]
+    /// # #[transform(name = "tag-doc", version = "0.1.0", description = "Tags events")]
+    /// # struct TagConfig {}
+    /// struct Tag;
+    ///
+    /// #[async_trait]
+    /// impl Transform for Tag {
+    ///     type Config = TagConfig;
+    ///
+    ///     async fn transform(&self, config: &TagConfig, mut event: SourceEvent) -> Result<TransformOutput> {
+    ///         Ok(match self.transform_in_place(config, &mut event) {
+    ///             Some(Ok(true)) | None => TransformOutput::Emit(event),
+    ///             Some(Ok(false)) => TransformOutput::Drop,
+    ///             Some(Err(e)) => return Err(e),
+    ///         })
+    ///     }
+    ///
+    ///     fn transform_in_place(&self, _: &TagConfig, event: &mut SourceEvent) -> Option<Result<bool>> {
+    ///         transforms::add_field(event, "tag", json!("seen"));
+    ///         Some(Ok(true))
+    ///     }
+    /// }
+    /// ```
+    fn transform_in_place(
+        &self,
+        config: &Self::Config,
+        event: &mut SourceEvent,
+    ) -> Option<Result<bool>> {
+        let _ = (config, event);
+        None
+    }
+}
+
+/// [`Transform::transform`] through [`Transform::transform_in_place`], for
+/// transforms that have both.
+pub(crate) fn in_place_output(
+    outcome: Option<Result<bool>>,
+    event: SourceEvent,
+) -> Result<TransformOutput> {
+    match outcome {
+        Some(Ok(true)) | None => Ok(TransformOutput::Emit(event)),
+        Some(Ok(false)) => Ok(TransformOutput::Drop),
+        Some(Err(e)) => Err(e),
+    }
 }
 
 /// What a transform made of one event.

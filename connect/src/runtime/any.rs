@@ -127,6 +127,48 @@ impl TransformedBatch {
         out
     }
 
+    /// Applies an in-place transform ([`Transform::transform_in_place`]) to
+    /// each event in order, keeping the kept events where they are. `Err`
+    /// gives the batch back untouched when the transform has no in-place form
+    /// (its answer for the first event).
+    pub fn in_place<F>(
+        mut events: Vec<SourceEvent>,
+        keep_originals: bool,
+        mut transform: F,
+    ) -> std::result::Result<Self, Vec<SourceEvent>>
+    where
+        F: FnMut(&mut SourceEvent) -> Option<Result<bool>>,
+    {
+        let mut out = Self::default();
+        let mut kept = 0;
+        for i in 0..events.len() {
+            let original = keep_originals.then(|| events[i].clone());
+            match transform(&mut events[i]) {
+                None if i == 0 => return Err(events),
+                None => {
+                    // A transform must answer for every event or for none;
+                    // the event is untouched, so it goes to `on_error` whole.
+                    let error = ConnectorError::fatal(
+                        "the transform has no in-place result for this event, though it had one \
+                         for the batch's first event",
+                    );
+                    out.failures.push((error, Some(events[i].clone())));
+                }
+                Some(Ok(true)) => {
+                    if kept != i {
+                        events.swap(kept, i);
+                    }
+                    kept += 1;
+                }
+                Some(Ok(false)) => out.dropped += 1,
+                Some(Err(error)) => out.failures.push((error, original)),
+            }
+        }
+        events.truncate(kept);
+        out.events = events;
+        Ok(out)
+    }
+
     /// Adds one event's outcome.
     pub fn record(&mut self, outcome: Result<TransformOutput>, original: Option<SourceEvent>) {
         match outcome {
@@ -313,10 +355,19 @@ impl<T: Transform> AnyTransform for TransformAdapter<T> {
         events: Vec<SourceEvent>,
         keep_originals: bool,
     ) -> TransformedBatch {
-        // Straight to the connector: no boxed future of this trait per event.
-        TransformedBatch::collect(events, keep_originals, |e| {
-            self.transform.transform(&self.config, e)
-        })
-        .await
+        // In place where the transform can (no event moved through a future),
+        // else straight to the connector: no boxed future of this trait per event.
+        let config = &self.config;
+        match TransformedBatch::in_place(events, keep_originals, |e| {
+            self.transform.transform_in_place(config, e)
+        }) {
+            Ok(done) => done,
+            Err(events) => {
+                TransformedBatch::collect(events, keep_originals, |e| {
+                    self.transform.transform(config, e)
+                })
+                .await
+            }
+        }
     }
 }

@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use validator::{Validate, ValidationError};
 
 use super::Expr;
-use crate::connector::{Transform, TransformOutput};
+use crate::connector::{in_place_output, Transform, TransformOutput};
 use crate::error::Result;
 use crate::event::SourceEvent;
 use crate::spec::ConnectorSpec;
@@ -158,14 +158,18 @@ impl Transform for Filter {
     async fn transform(
         &self,
         config: &FilterConfig,
-        event: SourceEvent,
+        mut event: SourceEvent,
     ) -> Result<TransformOutput> {
-        self.check_fields(config, &event);
-        let matched = config.condition.0.matches(&event);
-        Ok(if matched != config.drops_matches() {
-            TransformOutput::Emit(event)
-        } else {
-            TransformOutput::Drop
-        })
+        in_place_output(self.transform_in_place(config, &mut event), event)
+    }
+
+    fn transform_in_place(
+        &self,
+        config: &FilterConfig,
+        event: &mut SourceEvent,
+    ) -> Option<Result<bool>> {
+        self.check_fields(config, event);
+        let matched = config.condition.0.matches(event);
+        Some(Ok(matched != config.drops_matches()))
     }
 }

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use validator::{Validate, ValidationError};
 
 use super::FieldPath;
-use crate::connector::{Transform, TransformOutput};
+use crate::connector::{in_place_output, Transform, TransformOutput};
 use crate::error::Result;
 use crate::event::SourceEvent;
 use crate::secret::SecretString;
@@ -118,7 +118,15 @@ impl Transform for MaskField {
         config: &MaskFieldConfig,
         mut event: SourceEvent,
     ) -> Result<TransformOutput> {
-        for_each_row_mut(&mut event, |row| {
+        in_place_output(self.transform_in_place(config, &mut event), event)
+    }
+
+    fn transform_in_place(
+        &self,
+        config: &MaskFieldConfig,
+        event: &mut SourceEvent,
+    ) -> Option<Result<bool>> {
+        for_each_row_mut(event, |row| {
             for path in &config.fields {
                 if let Some(value) = path.get_mut(row) {
                     if !value.is_null() {
@@ -127,7 +135,7 @@ impl Transform for MaskField {
                 }
             }
         });
-        Ok(TransformOutput::Emit(event))
+        Some(Ok(true))
     }
 }
 

@@ -4,7 +4,10 @@
 //! the line is read in `buffer_size` chunks and discarded until its newline, so
 //! one huge line costs at most `max_line_bytes` plus one read buffer.
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::AsyncBufRead;
 
 /// One line as the reader found it; its bytes are [`LineReader::bytes`].
 #[derive(Debug, PartialEq, Eq)]
@@ -26,12 +29,22 @@ pub(super) enum Line {
 }
 
 /// Reads lines of at most `max` bytes from `inner`.
+///
+/// Poll-based ([`LineReader::poll_next_line`]), so that a hand-written stream
+/// can drive it without a generator: the line in progress (`buf`, `consumed`,
+/// `too_long`) is kept here between polls.
 #[derive(Debug)]
 pub(super) struct LineReader<R> {
     inner: R,
     max: usize,
     /// The current line, reused from line to line.
     buf: Vec<u8>,
+    /// Bytes of the current line consumed so far (including a skipped part).
+    consumed: u64,
+    /// Whether the current line passed `max` (its bytes are not kept).
+    too_long: bool,
+    /// Whether `buf` holds a finished line (cleared when the next one starts).
+    finished: bool,
     /// The largest capacity the line buffer ever reached (for tests and metrics).
     peak_buffered: usize,
 }
@@ -42,11 +55,14 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             inner,
             max,
             buf: Vec::new(),
+            consumed: 0,
+            too_long: false,
+            finished: true,
             peak_buffered: 0,
         }
     }
 
-    /// The bytes of the line [`LineReader::next_line`] returned last (empty for
+    /// The bytes of the line [`LineReader::poll_next_line`] returned last (empty for
     /// [`Line::TooLong`]).
     pub(super) fn bytes(&self) -> &[u8] {
         &self.buf
@@ -59,34 +75,55 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     }
 
     /// The next line, or `None` at the end of the file.
+    #[cfg(test)]
     pub(super) async fn next_line(&mut self) -> std::io::Result<Option<Line>> {
+        std::future::poll_fn(|cx| self.poll_next_line(cx)).await
+    }
+
+    /// Poll for the next line; `Ready(None)` at the end of the file.
+    pub(super) fn poll_next_line(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<Option<Line>>> {
         /// A buffer grown by a long line is not kept for the short ones after it.
         const KEEP: usize = 1024 * 1024;
-        if self.buf.capacity() > KEEP {
-            self.buf = Vec::new();
+        if self.finished {
+            if self.buf.capacity() > KEEP {
+                self.buf = Vec::new();
+            }
+            self.buf.clear();
+            self.consumed = 0;
+            self.too_long = false;
+            self.finished = false;
         }
-        self.buf.clear();
-        let mut consumed = 0u64;
-        let mut too_long = false;
         loop {
-            let chunk = self.inner.fill_buf().await?;
+            let mut inner = Pin::new(&mut self.inner);
+            let chunk = match inner.as_mut().poll_fill_buf(cx) {
+                Poll::Ready(Ok(chunk)) => chunk,
+                Poll::Ready(Err(e)) => {
+                    self.finished = true;
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => return Poll::Pending,
+            };
             if chunk.is_empty() {
-                return Ok(match (consumed, too_long) {
+                self.finished = true;
+                return Poll::Ready(Ok(match (self.consumed, self.too_long) {
                     (0, _) => None,
-                    (_, true) => Some(Line::TooLong {
+                    (consumed, true) => Some(Line::TooLong {
                         consumed,
                         terminated: false,
                     }),
                     (_, false) => Some(Line::Unterminated),
-                });
+                }));
             }
-            let (take, found) = match memchr(chunk) {
+            let (take, found) = match memchr::memchr(b'\n', chunk) {
                 Some(i) => (i, true),
                 None => (chunk.len(), false),
             };
-            if !too_long {
+            if !self.too_long {
                 if self.buf.len() + take > self.max {
-                    too_long = true;
+                    self.too_long = true;
                     self.buf = Vec::new(); // release what was kept
                 } else {
                     self.buf.extend_from_slice(&chunk[..take]);
@@ -94,24 +131,22 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                 }
             }
             let used = take + usize::from(found);
-            self.inner.consume(used);
-            consumed += used as u64;
+            inner.consume(used);
+            self.consumed += used as u64;
             if found {
-                return Ok(Some(if too_long {
+                self.finished = true;
+                let consumed = self.consumed;
+                return Poll::Ready(Ok(Some(if self.too_long {
                     Line::TooLong {
                         consumed,
                         terminated: true,
                     }
                 } else {
                     Line::Complete { consumed }
-                }));
+                })));
             }
         }
     }
-}
-
-fn memchr(chunk: &[u8]) -> Option<usize> {
-    chunk.iter().position(|b| *b == b'\n')
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::io::{AsyncSeekExt, BufReader};
+use tokio::io::AsyncSeekExt;
 use validator::Validate;
 
 use crate::catalog::{Catalog, ConfiguredCatalog, Stream};
@@ -40,8 +40,6 @@ use crate::event::SourceEvent;
 use crate::spec::ConnectorSpec;
 use crate::state::State;
 use crate::SourceConfig;
-
-use super::lines::{Line, LineReader};
 
 /// Default `max_line_bytes`: 16 MiB.
 const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
@@ -274,59 +272,11 @@ impl Source for FileSource {
         if start > 0 {
             tracing::info!(path = %config.path.display(), offset = start, "file source resuming");
         }
-        let config = config.clone();
-        let stream = async_stream::stream! {
-            let reader = BufReader::with_capacity(config.buffer_size, file);
-            let mut lines = LineReader::new(reader, config.max_line_bytes);
-            let mut offset = start;
-            let mut line_no = start_line;
-            loop {
-                let line = match lines.next_line().await {
-                    Ok(Some(line)) => line,
-                    Ok(None) => break,
-                    Err(e) => {
-                        yield Err(ConnectorError::from(e).context(format!("reading {}", config.path.display())));
-                        break;
-                    }
-                };
-                let (outcome, consumed) = {
-                    let at = At { config: &config, line_no: line_no + 1, offset };
-                    match line {
-                        Line::Complete { consumed } => (parse_line(&config, lines.bytes(), &at), consumed),
-                        Line::Unterminated if config.read_unterminated_last_line => {
-                            let consumed = lines.bytes().len() as u64;
-                            (parse_line(&config, lines.bytes(), &at), consumed)
-                        }
-                        // Maybe still being written: left for the next run.
-                        Line::Unterminated => break,
-                        Line::TooLong { terminated: false, .. } if !config.read_unterminated_last_line => break,
-                        Line::TooLong { consumed, terminated } => (Err(too_long(&at, consumed, terminated)), consumed),
-                    }
-                };
-                offset += consumed;
-                line_no += 1;
-                match outcome {
-                    Ok(Some(data)) => {
-                        yield Ok(SourceEvent::record(stream_name.clone(), data)
-                            .with_position(offset)
-                            .with_state("offset", json!(offset))
-                            .with_state("line", json!(line_no)));
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        yield Err(e);
-                        // Past the rejected line once `on_error` has disposed of it.
-                        yield Ok(SourceEvent::state(State::builder()
-                            .stream_data(&stream_name, "offset", json!(offset))
-                            .stream_data(&stream_name, "line", json!(line_no))
-                            .build()));
-                    }
-                }
-            }
-        };
-        Ok(stream.boxed())
+        let events = stream::FileEvents::new(file, config.clone(), stream_name, start, start_line);
+        Ok(events.boxed())
     }
 }
 
+mod stream;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,8 @@
 //! Tests of the `file` source.
 
 use super::*;
+use crate::builtin::file::lines::LineReader;
+use tokio::io::BufReader;
 
 async fn read_all(config: &FileSourceConfig, state: Option<State>) -> Vec<Result<SourceEvent>> {
     FileSource
