@@ -103,6 +103,9 @@ struct OpenFile {
 #[derive(Debug, Default, Clone)]
 pub struct FileSink {
     open: Arc<Mutex<Option<OpenFile>>>,
+    /// Bytes per line of the last write, to size the next write's buffer
+    /// (growing it line by line cost a copy of the batch per doubling).
+    line_bytes: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FileSink {
@@ -267,7 +270,9 @@ impl Sink for FileSink {
         events: &[SourceEvent],
     ) -> Result<WriteResult> {
         let mut result = WriteResult::new();
-        let mut buf = Vec::with_capacity(64 * 1024);
+        use std::sync::atomic::Ordering::Relaxed;
+        let per_line = self.line_bytes.load(Relaxed).clamp(64, 64 * 1024);
+        let mut buf = Vec::with_capacity((events.len().saturating_mul(per_line)).min(64 << 20));
         let mut written = 0u64;
         for (index, event) in events.iter().enumerate() {
             let start = buf.len();
@@ -319,6 +324,11 @@ impl Sink for FileSink {
             return Ok(result);
         }
         let bytes = buf.len() as u64;
+        if written > 0 {
+            // A little over the average, so that the next batch rarely grows it.
+            let average = buf.len() / written as usize;
+            self.line_bytes.store(average + average / 8 + 1, Relaxed);
+        }
         let open = self.open.clone();
         let config = config.clone();
         tokio::task::spawn_blocking(move || {
