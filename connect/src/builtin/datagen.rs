@@ -205,7 +205,10 @@ fn make_event(config: &DatagenConfig, g: &mut Generator) -> SourceEvent {
     let sequence = g.sequence;
     let seed = g.seed;
     let pattern = config.pattern;
-    let row = |id: u64, version: u64| decorate(config, pattern.row(seed, id, version), sequence);
+    // One clock read per event: for the row's timestamps and the event's.
+    let now = chrono::Utc::now();
+    let row =
+        |id: u64, version: u64| decorate(config, pattern.row_at(seed, id, version, now), sequence);
     let (event, id) = if config.cdc_mode {
         match g.next_op() {
             Op::Insert(id) => (SourceEvent::cdc_insert(&config.stream_name, row(id, 0)), id),
@@ -218,7 +221,7 @@ fn make_event(config: &DatagenConfig, g: &mut Generator) -> SourceEvent {
     } else {
         g.sequence += 1;
         (
-            SourceEvent::record(&config.stream_name, row(sequence, 0)),
+            SourceEvent::record_at(&config.stream_name, row(sequence, 0), now),
             sequence,
         )
     };

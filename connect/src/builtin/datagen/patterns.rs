@@ -1,7 +1,7 @@
 //! Row generators for the datagen patterns, driven by a small seeded PRNG so that a
 //! given `(seed, key, version)` always yields the same row (timestamps aside).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -150,8 +150,12 @@ impl DataPattern {
     /// update) that the `datagen` source emits with `seed`: the same
     /// `(seed, id, version)` always gives the same row (timestamps aside).
     pub fn row(self, seed: u64, id: u64, version: u64) -> Value {
+        self.row_at(seed, id, version, Utc::now())
+    }
+
+    /// [`row`](Self::row) with its timestamps taken from `now` (no clock read).
+    pub fn row_at(self, seed: u64, id: u64, version: u64, now: DateTime<Utc>) -> Value {
         let mut r = Rng::for_item(seed, version.wrapping_add(1), id);
-        let now = Utc::now();
         match self {
             DataPattern::Sequence => json!({ "value": id }),
             DataPattern::Random => json!({
