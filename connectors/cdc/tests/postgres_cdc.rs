@@ -412,9 +412,7 @@ async fn snapshot_modes() {
         "resumed from the slot without a snapshot"
     );
     runtime.shutdown(Duration::from_secs(10)).await;
-    db.execute("SELECT pg_drop_replication_slot('needed_slot')", &[])
-        .await
-        .unwrap();
+    pg::drop_slot(&db, "needed_slot").await;
     let runtime = pg::run(config, &sink, &store).await;
     let events = pg::wait_for(&sink, 14).await;
     assert_eq!(

@@ -106,9 +106,7 @@ async fn a_lost_slot_under_a_committed_position_fails_the_pipeline() {
     let committed = store.get("pg").expect("a committed position");
     let committed_lsn = committed.global["lsn"].as_str().unwrap().to_string();
 
-    db.execute("SELECT pg_drop_replication_slot('lost_slot')", &[])
-        .await
-        .unwrap();
+    pg::drop_slot(&db, "lost_slot").await;
     db.execute("INSERT INTO t VALUES (2)", &[]).await.unwrap();
 
     let runtime = pg::run_with(config, &sink, &store, pg::settings_failing_fast()).await;

@@ -219,3 +219,31 @@ pub fn find<'a>(events: &'a [SourceEvent], op: &str, id: i64) -> &'a SourceEvent
     );
     hits[0]
 }
+
+/// Drop replication slot `slot` once no backend holds it. A pipeline that has
+/// shut down has closed its replication connection, but the server's
+/// walsender for it ends a moment later, and until then the slot is "active".
+pub async fn drop_slot(db: &tokio_postgres::Client, slot: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let row = db
+            .query_one(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
+                &[&slot],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("looking up slot {slot}: {e}"));
+        let active: bool = row.get(0);
+        if !active {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slot {slot} still active 15 s after its pipeline shut down"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    db.execute("SELECT pg_drop_replication_slot($1)", &[&slot])
+        .await
+        .unwrap_or_else(|e| panic!("dropping slot {slot}: {e}"));
+}
