@@ -15,7 +15,7 @@ use rivven_connect::{
 };
 use tokio::sync::Notify;
 
-use crate::common::features::Deduplicator;
+use crate::common::emit::Emitter;
 use crate::common::resume::{position_of, ResumeState};
 use crate::common::snapshot::{plan, CursorAction, CursorStatus, SnapshotRun, StreamFrom};
 
@@ -230,12 +230,7 @@ impl Source for PostgresCdcSource {
             // change past the committed position must be emitted again (those
             // read but not written before the failure included), and the
             // server resends nothing within a session.
-            dedup: config
-                .cdc_features
-                .deduplication
-                .enabled
-                .then(|| Deduplicator::new(&config.cdc_features.deduplication)),
-            tombstones: config.cdc_features.tombstones.clone(),
+            emitter: Emitter::new(&config.cdc_features),
             heartbeat: config.heartbeat_interval(),
             start_lsn: point.unwrap_or(0),
         };
