@@ -65,6 +65,7 @@ pub(crate) struct Decoder {
     heartbeat: Duration,
     last_checkpoint: Instant,
     checkpoint: BinlogPosition,
+    seen_fde: bool,
 }
 
 /// Settings of a [`Decoder`].
@@ -94,6 +95,7 @@ impl Decoder {
             heartbeat: parts.heartbeat,
             last_checkpoint: Instant::now(),
             checkpoint: parts.start,
+            seen_fde: false,
         }
     }
 
@@ -189,8 +191,14 @@ impl Decoder {
         };
         match data {
             EventData::RotateEvent(r) => {
-                self.file = r.name().into_owned();
+                // Before the first format description the reader does not
+                // know the checksum, so an artificial rotate's name still
+                // carries it: the file is the one requested.
+                if self.seen_fde || self.file.is_empty() {
+                    self.file = r.name().into_owned();
+                }
             }
+            EventData::FormatDescriptionEvent(_) => self.seen_fde = true,
             EventData::GtidEvent(g) => {
                 let sid = g.sid();
                 let hex: String = sid.iter().map(|b| format!("{b:02x}")).collect();
