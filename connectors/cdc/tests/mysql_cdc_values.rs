@@ -27,7 +27,7 @@ const ROW: &str = "-128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 42
     '-12345678901234567890.0123456789', 0.5, 1.1, 2.2250738585072014e-308, b'1', b'101010101010', b'1111111111111111111111111111111111111111111111111111111111111111',
     'medium', 'a,c',
     2024, '2024-02-29', '-838:59:59', '12:34:56.789', '1999-12-31 23:59:59', '2000-01-01 00:00:00.000001', '2038-01-19 03:14:07.99',
-    '{\"k\": [1, 2.5, \"x\", null, true]}', 'ab', REPEAT('é', 300), 'text 𝄞', 'caf\\xE9',
+    '{\"k\": [1, 2.5, \"x\", null, true]}', 'ab', REPEAT('é', 300), 'text 𝄞', 'café',
     x'0102', x'00ff', x'deadbeef', ST_GeomFromText('POINT(1 2)'), NULL";
 
 fn expected() -> Value {
@@ -75,11 +75,10 @@ async fn every_type_has_the_same_json_from_snapshot_and_stream() {
     let stream = &events[1].data;
     assert_eq!(snap["op"], "r");
     assert_eq!(stream["op"], "c");
-    assert_eq!(
-        without_id(&stream["after"]),
-        without_id(&snap["after"]),
-        "stream vs snapshot"
-    );
+    for (k, v) in without_id(&snap["after"]).as_object().unwrap() {
+        assert_eq!(&stream["after"][k], v, "stream vs snapshot, column {k}");
+    }
+    assert_eq!(without_id(&stream["after"]), without_id(&snap["after"]));
     let want = expected();
     for (k, v) in want.as_object().unwrap() {
         assert_eq!(&snap["after"][k], v, "column {k}");

@@ -26,7 +26,7 @@ use super::position::{At, BinlogPosition};
 use super::schema::{self, TableInfo};
 use super::session::{classify, connect, quote_ident};
 use super::stream::{Captured, Decoder, DecoderParts, Need};
-use super::value::{from_protocol, to_json, ColumnKind};
+use super::value::{from_protocol, to_json, Charset, ColumnKind};
 
 /// MySQL/MariaDB CDC source (`mysql-cdc`); see the [module docs](super).
 #[derive(Debug, Default)]
@@ -417,7 +417,14 @@ fn snapshot_row(captured: &Captured, row: &Row, at: &At) -> Result<Map<String, s
         };
         let value = row.as_ref(i).cloned().unwrap_or(MyValue::NULL);
         let cell = from_protocol(value);
-        let json = match &info.kind {
+        // Results arrive in the connection's charset (utf8mb4), whatever
+        // the column's.
+        let utf8 = ColumnKind::Text(Charset::Utf8);
+        let kind = match &info.kind {
+            Some(ColumnKind::Text(_)) => Some(&utf8),
+            other => other.as_ref(),
+        };
+        let json = match kind {
             Some(kind) => to_json(kind, cell),
             None if cell == super::value::Cell::Null => Ok(serde_json::Value::Null),
             None => Err(format!("type `{}` is not supported", info.column_type)),
