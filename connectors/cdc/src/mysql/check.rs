@@ -18,8 +18,17 @@ pub(crate) struct ServerFacts {
     pub is_mariadb: bool,
 }
 
+/// `@@log_bin`, `@@binlog_format`, `@@binlog_row_image`, `@@server_id`, `VERSION()`.
+type Variables = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<u32>,
+    Option<String>,
+);
+
 pub(crate) async fn server_facts(conn: &mut Conn) -> Result<ServerFacts> {
-    let row: Option<(Option<String>, Option<String>, Option<String>, Option<u32>, Option<String>)> = conn
+    let row: Option<Variables> = conn
         .query_first("SELECT CAST(@@log_bin AS CHAR), @@binlog_format, @@binlog_row_image, @@server_id, VERSION()")
         .await
         .map_err(|e| classify(&e).context("read server variables"))?;

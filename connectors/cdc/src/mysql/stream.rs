@@ -190,13 +190,11 @@ impl Decoder {
             }
         };
         match data {
-            EventData::RotateEvent(r) => {
-                // Before the first format description the reader does not
-                // know the checksum, so an artificial rotate's name still
-                // carries it: the file is the one requested.
-                if self.seen_fde || self.file.is_empty() {
-                    self.file = r.name().into_owned();
-                }
+            // Before the first format description the reader does not know
+            // the checksum, so an artificial rotate's name still carries it:
+            // the file is then the one requested.
+            EventData::RotateEvent(r) if self.seen_fde || self.file.is_empty() => {
+                self.file = r.name().into_owned();
             }
             EventData::FormatDescriptionEvent(_) => self.seen_fde = true,
             EventData::GtidEvent(g) => {
