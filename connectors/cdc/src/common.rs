@@ -15,7 +15,8 @@
 //!   checkpoints ([`SnapshotRun`]).
 //! - [`features`]: `cdc_features` (deduplication, tombstones) and
 //!   `column_filters`; [`emit`] applies them to each change.
-//! - [`tls`]: the `tls` block (mode and CA).
+//! - [`tls`]: the `tls` block (mode and CA); [`check`]: the one-line
+//!   summary of a failed `check`.
 //!
 //! # Plugging in a new CDC source
 //! A source (say MySQL over the binlog) brings:
@@ -95,6 +96,7 @@
 //! # }
 //! ```
 
+pub mod check;
 pub mod emit;
 pub mod envelope;
 pub mod features;

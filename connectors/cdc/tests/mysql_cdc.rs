@@ -130,17 +130,19 @@ async fn ddl_mid_stream_is_followed() {
     let (sink, store) = (MockSink::new(), MemoryOffsetStore::new());
     let runtime = my::run(my::config(&server), &sink, &store).await;
     my::wait_for(&sink, 1).await;
-    db.query_drop(
-        "INSERT INTO t VALUES (1, 'x');
-         ALTER TABLE t ADD COLUMN b int;
-         INSERT INTO t VALUES (2, 'y', 7);
-         ALTER TABLE t DROP COLUMN a;
-         INSERT INTO t VALUES (3, 8);
-         ALTER TABLE t RENAME COLUMN b TO c;
-         INSERT INTO t VALUES (4, 9);",
-    )
-    .await
-    .unwrap();
+    // Each change is read before the next DDL: the source follows the
+    // table as it is now (a backlog spanning DDL is read with the columns
+    // `information_schema` has when the source gets there).
+    let steps = [
+        "INSERT INTO t VALUES (1, 'x')",
+        "ALTER TABLE t ADD COLUMN b int; INSERT INTO t VALUES (2, 'y', 7)",
+        "ALTER TABLE t DROP COLUMN a; INSERT INTO t VALUES (3, 8)",
+        "ALTER TABLE t RENAME COLUMN b TO c; INSERT INTO t VALUES (4, 9)",
+    ];
+    for (i, step) in steps.iter().enumerate() {
+        db.query_drop(*step).await.unwrap();
+        my::wait_for(&sink, i + 2).await;
+    }
     let events = my::wait_for(&sink, 5).await;
     let after: Vec<_> = events[1..]
         .iter()

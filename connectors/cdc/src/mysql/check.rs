@@ -5,6 +5,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 use rivven_connect::{CheckResult, ConnectorError, Result};
 
+use crate::common::check::summarized;
+
 use super::config::MySqlCdcConfig;
 use super::session::classify;
 
@@ -180,22 +182,6 @@ pub(crate) async fn run(config: &MySqlCdcConfig) -> CheckResult {
     };
     let _ = conn.disconnect().await;
     summarized(b.finish())
-}
-
-/// The first failure as the one-line summary.
-fn summarized(result: CheckResult) -> CheckResult {
-    if result.is_success() {
-        return result;
-    }
-    let first = result
-        .failed_checks()
-        .next()
-        .map(|c| format!("{}: {}", c.name, c.message.clone().unwrap_or_default()))
-        .unwrap_or_default();
-    CheckResult {
-        message: Some(first),
-        ..result
-    }
 }
 
 #[cfg(test)]

@@ -158,6 +158,19 @@ pub enum Cell {
     Json(Value),
 }
 
+impl Cell {
+    /// MySQL's zero date and time, `0000-00-00 00:00:00`.
+    pub const ZERO_DATETIME: Cell = Cell::DateTime {
+        year: 0,
+        month: 0,
+        day: 0,
+        hour: 0,
+        minute: 0,
+        second: 0,
+        micros: 0,
+    };
+}
+
 /// The JSON of `cell` in a column of `kind`, or why there is none.
 pub fn to_json(kind: &ColumnKind, cell: Cell) -> Result<Value, String> {
     use ColumnKind as K;
@@ -226,15 +239,7 @@ pub fn to_json(kind: &ColumnKind, cell: Cell) -> Result<Value, String> {
         (K::Timestamp(fsp), c @ Cell::DateTime { .. }) => Value::String(datetime(&c, *fsp, "Z")),
         (K::Timestamp(fsp), Cell::Epoch { seconds, micros }) => {
             let c = if seconds == 0 && micros == 0 {
-                Cell::DateTime {
-                    year: 0,
-                    month: 0,
-                    day: 0,
-                    hour: 0,
-                    minute: 0,
-                    second: 0,
-                    micros: 0,
-                }
+                Cell::ZERO_DATETIME
             } else {
                 let t = chrono::DateTime::from_timestamp(
                     i64::from(seconds),
@@ -438,15 +443,7 @@ mod tests {
 
     #[test]
     fn zero_dates_are_explicit() {
-        let zero = Cell::DateTime {
-            year: 0,
-            month: 0,
-            day: 0,
-            hour: 0,
-            minute: 0,
-            second: 0,
-            micros: 0,
-        };
+        let zero = Cell::ZERO_DATETIME;
         assert_eq!(
             to_json(&ColumnKind::Date, zero.clone()).unwrap(),
             json!("0000-00-00")

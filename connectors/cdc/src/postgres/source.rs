@@ -15,6 +15,7 @@ use rivven_connect::{
 };
 use tokio::sync::Notify;
 
+use crate::common::check::summarized;
 use crate::common::emit::Emitter;
 use crate::common::resume::{position_of, ResumeState};
 use crate::common::snapshot::{plan, CursorAction, CursorStatus, SnapshotRun, StreamFrom};
@@ -90,21 +91,7 @@ impl Source for PostgresCdcSource {
             ),
             Err(e) => b.check("replication slot", Err::<(), _>(e)),
         };
-        let result = b.finish();
-        if result.is_success() {
-            Ok(result)
-        } else {
-            // The first failure, as the one-line summary.
-            let first = result
-                .failed_checks()
-                .next()
-                .map(|c| format!("{}: {}", c.name, c.message.clone().unwrap_or_default()))
-                .unwrap_or_default();
-            Ok(CheckResult {
-                message: Some(first),
-                ..result
-            })
-        }
+        Ok(summarized(b.finish()))
     }
 
     async fn discover(&self, config: &PostgresCdcConfig) -> Result<Catalog> {
