@@ -68,6 +68,8 @@ impl MariaDbBuilder {
         init.current_dir(dir.path())
             .arg("--no-defaults")
             .arg(format!("--datadir={}", launcher.data_dir().display()))
+            // Its own temporary directory: parallel installs collide in /tmp.
+            .arg(format!("--tmpdir={}", dir.path().display()))
             .args([
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
@@ -116,6 +118,7 @@ impl Launcher for MariaDbLauncher {
             .arg(format!("--datadir={}", self.data_dir().display()))
             .arg(format!("--socket={}", dir.join("mysqld.sock").display()))
             .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
+            .arg(format!("--tmpdir={}", dir.display()))
             .arg(format!("--port={port}"))
             .arg(format!("--bind-address={HOST}"))
             .arg(format!("--log-bin={}", dir.join("binlog").display()))

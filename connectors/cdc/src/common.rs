@@ -14,7 +14,9 @@
 //!   where? what to do with the upstream cursor?) and the snapshot's progress
 //!   checkpoints ([`SnapshotRun`]).
 //! - [`features`]: `cdc_features` (deduplication, tombstones) and
-//!   `column_filters`.
+//!   `column_filters`; [`emit`] applies them to each change.
+//! - [`tls`]: the `tls` block (mode and CA); [`check`]: the one-line
+//!   summary of a failed `check`.
 //!
 //! # Plugging in a new CDC source
 //! A source (say MySQL over the binlog) brings:
@@ -31,7 +33,7 @@
 //! 4. its rows as JSON maps, handed to [`EnvelopeBuilder::event`] with the
 //!    table's [`TableShape`] (built once per table by
 //!    [`EnvelopeBuilder::table`]), then [`features`]' deduplicator and
-//!    tombstones.
+//!    tombstones (both in [`emit::Emitter`]).
 //!
 //! ```
 //! use chrono::{DateTime, Utc};
@@ -94,10 +96,13 @@
 //! # }
 //! ```
 
+pub mod check;
+pub mod emit;
 pub mod envelope;
 pub mod features;
 pub mod resume;
 pub mod snapshot;
+pub mod tls;
 
 pub use envelope::{EnvelopeBuilder, SourceCoordinates, TableRef, TableShape};
 pub use resume::{Position, ResumeState};

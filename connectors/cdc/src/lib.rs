@@ -8,6 +8,8 @@
 //!   and type mapping (see [`common`]'s docs).
 //! - [`postgres`] (feature `postgres`, on by default): `postgres-cdc`,
 //!   PostgreSQL logical replication with the built-in `pgoutput` plugin.
+//! - [`mysql`] (feature `mysql`, on by default): `mysql-cdc`, the
+//!   MySQL/MariaDB binary log read as a replica.
 //!
 //! The connectors register themselves (their config derive's `connector = …`),
 //! so linking this crate makes them available by name in YAML; a binary that
@@ -18,10 +20,14 @@
 //! let registry = rivven_connect::registry::Registry::discovered().unwrap();
 //! # #[cfg(feature = "postgres")]
 //! assert!(registry.source("postgres-cdc").is_some());
+//! # #[cfg(feature = "mysql")]
+//! assert!(registry.source("mysql-cdc").is_some());
 //! ```
 #![warn(missing_docs)]
 
 pub mod common;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 

@@ -311,6 +311,6 @@ where
 /// their crates — and with them the connectors' registrations — in the
 /// binary even where no other code of a family is called.
 fn link_families() {
-    #[cfg(feature = "postgres")]
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     rivven_connect_cdc::link();
 }

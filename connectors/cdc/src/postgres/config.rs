@@ -10,7 +10,6 @@
 //!   `publication_name` and `publication`: both keys are accepted, exactly one must be set.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use rivven_connect::{NormalizationConfig, SecretString, SourceConfig};
@@ -18,40 +17,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use validator::{Validate, ValidationError};
 
-use crate::common::features::{CdcFeaturesConfig, ColumnFilter};
+use crate::common::features::{validate_column_filters, CdcFeaturesConfig, ColumnFilter};
 pub use crate::common::snapshot::SnapshotMode;
+pub use crate::common::tls::{TlsMode, TlsSettings};
 
 use super::PostgresCdcSource;
-
-/// Transport security of the connections to the server (libpq's `sslmode`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum TlsMode {
-    /// Plain TCP.
-    Disable,
-    /// TLS when the server offers it, plain TCP otherwise (libpq's default).
-    #[default]
-    Prefer,
-    /// TLS, without verifying the server's certificate.
-    Require,
-    /// TLS, verifying the certificate chain against `ca_cert` (or the web PKI roots).
-    VerifyCa,
-    /// As `verify-ca`, and the certificate must name `host` (a DNS name: an IP
-    /// address is refused with a config error).
-    VerifyFull,
-}
-
-/// TLS settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Validate)]
-#[serde(deny_unknown_fields)]
-pub struct TlsSettings {
-    /// `disable`, `prefer` (default), `require`, `verify-ca` or `verify-full`.
-    #[serde(default)]
-    pub mode: TlsMode,
-    /// PEM file of the CA that signed the server's certificate (for `verify-ca`/`verify-full`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_cert: Option<PathBuf>,
-}
 
 /// Streams changes from PostgreSQL through logical replication (pgoutput).
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, JsonSchema, SourceConfig)]
@@ -194,21 +164,6 @@ fn validate_slot_name(slot: &str) -> Result<(), ValidationError> {
         );
         Err(e)
     }
-}
-
-fn validate_column_filters(
-    filters: &BTreeMap<String, ColumnFilter>,
-) -> Result<(), ValidationError> {
-    for (table, filter) in filters {
-        if !filter.include.is_empty() && !filter.exclude.is_empty() {
-            let mut e = ValidationError::new("column_filters");
-            e.message = Some(
-                format!("column_filters.{table}: set `include` or `exclude`, not both").into(),
-            );
-            return Err(e);
-        }
-    }
-    Ok(())
 }
 
 fn validate_config(config: &PostgresCdcConfig) -> Result<(), ValidationError> {

@@ -230,11 +230,6 @@ impl EventFactory {
     pub(crate) fn truncate(&self, shape: &TableShape, pos: &Position) -> SourceEvent {
         self.envelope.truncate(&shape.envelope, pos)
     }
-
-    /// The tombstone (null value, same key) that follows a delete.
-    pub(crate) fn tombstone(delete: &SourceEvent) -> SourceEvent {
-        EnvelopeBuilder::tombstone(delete)
-    }
 }
 
 fn decode(

@@ -15,7 +15,8 @@ use rivven_connect::{
 };
 use tokio::sync::Notify;
 
-use crate::common::features::Deduplicator;
+use crate::common::check::summarized;
+use crate::common::emit::Emitter;
 use crate::common::resume::{position_of, ResumeState};
 use crate::common::snapshot::{plan, CursorAction, CursorStatus, SnapshotRun, StreamFrom};
 
@@ -90,21 +91,7 @@ impl Source for PostgresCdcSource {
             ),
             Err(e) => b.check("replication slot", Err::<(), _>(e)),
         };
-        let result = b.finish();
-        if result.is_success() {
-            Ok(result)
-        } else {
-            // The first failure, as the one-line summary.
-            let first = result
-                .failed_checks()
-                .next()
-                .map(|c| format!("{}: {}", c.name, c.message.clone().unwrap_or_default()))
-                .unwrap_or_default();
-            Ok(CheckResult {
-                message: Some(first),
-                ..result
-            })
-        }
+        Ok(summarized(b.finish()))
     }
 
     async fn discover(&self, config: &PostgresCdcConfig) -> Result<Catalog> {
@@ -230,12 +217,7 @@ impl Source for PostgresCdcSource {
             // change past the committed position must be emitted again (those
             // read but not written before the failure included), and the
             // server resends nothing within a session.
-            dedup: config
-                .cdc_features
-                .deduplication
-                .enabled
-                .then(|| Deduplicator::new(&config.cdc_features.deduplication)),
-            tombstones: config.cdc_features.tombstones.clone(),
+            emitter: Emitter::new(&config.cdc_features),
             heartbeat: config.heartbeat_interval(),
             start_lsn: point.unwrap_or(0),
         };

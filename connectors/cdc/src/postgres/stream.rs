@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use pgwire_replication::ReplicationEvent;
 use rivven_connect::{ConnectorError, ErrorKind, EventType, Result, SourceEvent};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::common::features::{fingerprint, Deduplicator, TombstoneConfig};
+use crate::common::emit::Emitter;
 use crate::common::resume;
 
 use super::catalog::TypeCatalog;
@@ -53,8 +53,7 @@ pub(crate) struct ChangeDecoder {
     /// a change's identity (all rows of one `COPY` share one WAL record's
     /// LSN, and a keyless table has no key to tell them apart).
     ordinal: u64,
-    dedup: Option<Deduplicator>,
-    tombstones: TombstoneConfig,
+    emitter: Emitter,
     heartbeat: Duration,
     last_checkpoint: Instant,
     /// Newest LSN a checkpoint was emitted for.
@@ -67,9 +66,9 @@ pub(crate) struct DecoderParts {
     pub types: TypeCatalog,
     pub primary_keys: HashMap<String, Vec<String>>,
     pub include: TableFilter,
-    /// This session's deduplicator (see `source.rs` for why per session).
-    pub dedup: Option<Deduplicator>,
-    pub tombstones: TombstoneConfig,
+    /// This session's deduplication and tombstones (see `source.rs` for
+    /// why one per session).
+    pub emitter: Emitter,
     pub heartbeat: Duration,
     pub start_lsn: u64,
 }
@@ -90,8 +89,7 @@ impl ChangeDecoder {
             type_names: HashMap::new(),
             tx: None,
             ordinal: 0,
-            dedup: parts.dedup,
-            tombstones: parts.tombstones,
+            emitter: parts.emitter,
             heartbeat: parts.heartbeat,
             last_checkpoint: Instant::now(),
             checkpoint_lsn: parts.start_lsn,
@@ -332,24 +330,10 @@ impl ChangeDecoder {
         let event = self
             .factory
             .event(shape, event_type, before, after, &pos, toasted);
-        if let Some(dedup) = &mut self.dedup {
-            let key = event.key.clone().unwrap_or(Value::Null);
-            let op = event_type.cdc_op().unwrap_or("");
-            // Unique per change: the transaction (commit LSN) and the
-            // change's place in it — never the change's own LSN alone.
-            let position = json!([pos.commit_lsn, ordinal]);
-            let print = fingerprint(shape.stream(), &key, &position, op);
-            if dedup.check_and_insert(print, Instant::now()) {
-                tracing::debug!(stream = %shape.stream(), lsn = %format_lsn(lsn), "dropping a duplicate change");
-                return;
-            }
-        }
-        let tombstone = (event_type == EventType::Delete && self.tombstones.wants_tombstone())
-            .then(|| EventFactory::tombstone(&event));
-        out.push(Ok(event));
-        if let Some(t) = tombstone {
-            out.push(Ok(t));
-        }
+        // Unique per change: the transaction (commit LSN) and the change's
+        // place in it — never the change's own LSN alone.
+        self.emitter
+            .emit(event, &json!([pos.commit_lsn, ordinal]), out);
     }
 }
 
@@ -377,8 +361,7 @@ mod tests {
             types: TypeCatalog::default(),
             primary_keys: HashMap::new(),
             include: Box::new(|_: &str, _: &str| true),
-            dedup: None,
-            tombstones: TombstoneConfig::default(),
+            emitter: Emitter::new(&Default::default()),
             heartbeat: Duration::from_secs(10),
             start_lsn: 0,
         });
