@@ -8,11 +8,9 @@ use mysql_async::prelude::Queryable;
 use rivven_connect::runtime::{
     MemoryOffsetStore, Pipeline, PipelineSettings, RestartPolicy, Runtime,
 };
-use rivven_connect::SourceEvent;
 use rivven_connect_cdc::mysql::{MySqlCdcConfig, MySqlCdcSource, TlsMode};
 use rivven_connect_testing::services::MariaDb;
 use rivven_connect_testing::MockSink;
-use serde_json::Value;
 
 /// A private MariaDB with database `shop`, and a client to it.
 pub async fn server() -> (MariaDb, mysql_async::Conn) {
@@ -72,37 +70,7 @@ pub async fn run(config: MySqlCdcConfig, sink: &MockSink, store: &MemoryOffsetSt
         .expect("start the runtime")
 }
 
-/// Wait until `sink` holds at least `n` events (panics after 60 s with what it has).
-pub async fn wait_for(sink: &MockSink, n: usize) -> Vec<SourceEvent> {
-    let ok =
-        rivven_connect_testing::eventually(|| sink.written_count() >= n, Duration::from_secs(60))
-            .await;
-    let events = sink.written_events();
-    assert!(
-        ok,
-        "expected {n} events, the sink has {}: {:#?}",
-        events.len(),
-        events.iter().rev().take(3).collect::<Vec<_>>()
-    );
-    events
-}
-
-/// `(op, table, after.id or before.id)` of each event.
-pub fn summary(events: &[SourceEvent]) -> Vec<(String, String, Value)> {
-    events
-        .iter()
-        .map(|e| {
-            let id = e.data["after"]["id"].clone();
-            let id = if id.is_null() {
-                e.data["before"]["id"].clone()
-            } else {
-                id
-            };
-            (
-                e.data["op"].as_str().unwrap_or("").to_string(),
-                e.data["source"]["table"].as_str().unwrap_or("").to_string(),
-                id,
-            )
-        })
-        .collect()
-}
+#[path = "events.rs"]
+mod events;
+#[allow(unused_imports)] // not every test uses both
+pub use events::{summary, wait_for};
