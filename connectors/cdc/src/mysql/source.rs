@@ -17,7 +17,7 @@ use serde_json::Map;
 
 use crate::common::emit::Emitter;
 use crate::common::envelope::{EnvelopeBuilder, TableRef};
-use crate::common::resume::{position_of, ResumeState};
+use crate::common::resume::{checkpoint, position_of, ResumeState};
 use crate::common::snapshot::{plan, CursorStatus, SnapshotRun, StreamFrom};
 
 use super::check::{self, server_facts};
@@ -147,6 +147,12 @@ impl Source for MySqlCdcSource {
         for t in &tables {
             decoder.set_table(&t.name.clone(), Some(t.clone()));
         }
+        // A stream that starts at the server's current position (no snapshot,
+        // nothing committed) commits that position first: else a restart
+        // before the first transaction would start at a later "current"
+        // position and skip every change in between.
+        let commit_start =
+            plan.snapshot.is_none() && !matches!(plan.stream, Some(StreamFrom::Committed(_)));
         let config = config.clone();
         let chunk = config.snapshot_chunk_size;
         let stream = async_stream::stream! {
@@ -187,6 +193,9 @@ impl Source for MySqlCdcSource {
                 yield run.complete(streaming).map(SourceEvent::state);
             }
             let Some(start) = start else { return };
+            if commit_start {
+                yield checkpoint(&start).map(SourceEvent::state);
+            }
             let mut binlog = match open_binlog(&config, &start, facts.is_mariadb).await {
                 Ok(b) => b,
                 Err(e) => { yield Err(e); return; }
