@@ -72,3 +72,96 @@ async fn statement_format_and_binlog_off_fail() {
     let m = failure(&my::config(&server)).await;
     assert!(m.contains("log_bin"), "{m}");
 }
+
+/// Poll pipeline `my` of `runtime` until its last error contains `needle`
+/// (panics after 60 s with the last status seen).
+async fn wait_for_error(runtime: &rivven_connect::runtime::Runtime, needle: &str) -> String {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let status = runtime.status().await.pipeline("my").cloned();
+        if let Some(e) = status.as_ref().and_then(|s| s.last_error.clone()) {
+            if e.contains(needle) {
+                return e;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no error with {needle:?}; last status: {status:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_id_in_use_by_another_replica_fails_check_and_is_not_taken_over() {
+    use rivven_connect::runtime::MemoryOffsetStore;
+    use rivven_connect_testing::MockSink;
+    use std::time::Duration;
+
+    let (server, mut db) = my::server().await;
+    db.query_drop("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    let config = my::config(&server);
+    let id = config.server_id;
+    let first_sink = MockSink::new();
+    let first = my::run(config.clone(), &first_sink, &MemoryOffsetStore::new()).await;
+    db.query_drop("INSERT INTO t VALUES (2)").await.unwrap();
+    my::wait_for(&first_sink, 2).await; // streaming
+
+    // `check` of a config with the same server_id names it and the fix.
+    let m = failure(&config).await;
+    assert!(
+        m.contains(&format!("server_id {id} is in use by another replica"))
+            && m.contains("its own server_id"),
+        "{m}"
+    );
+
+    // A second source with the same server_id does not start streaming
+    // (that would end the first one's binlog connection): it says why.
+    let second_sink = MockSink::new();
+    let second = my::run(config.clone(), &second_sink, &MemoryOffsetStore::new()).await;
+    let e = wait_for_error(&second, &format!("server_id {id}")).await;
+    assert!(
+        e.contains("another replica") && e.contains("its own server_id"),
+        "{e}"
+    );
+    db.query_drop("INSERT INTO t VALUES (3)").await.unwrap();
+    let events = my::wait_for(&first_sink, 3).await;
+    assert_eq!(events[2].data["after"]["id"], 3, "the first still streams");
+    let status = first.status().await;
+    let p = status.pipeline("my").unwrap();
+    assert_eq!(p.restarts, 0, "the first was not disturbed: {p:?}");
+    assert!(
+        !second_sink
+            .written_events()
+            .iter()
+            .any(|e| e.data["op"] == "c"),
+        "the second never streamed"
+    );
+    second.shutdown(Duration::from_secs(10)).await;
+
+    // Another replica (not a rivven source) connecting with the same
+    // server_id makes the server end the first's binlog connection: the
+    // first reports the other replica, and does not take the id back.
+    let mut other = my::connect(&server, "").await;
+    other
+        .query_drop("SET @master_heartbeat_period = 300000000")
+        .await
+        .unwrap();
+    let _stream = other
+        .get_binlog_stream(
+            mysql_async::BinlogStreamRequest::new(id)
+                .with_hostname(b"other-replica")
+                .with_pos(4u64),
+        )
+        .await
+        .unwrap();
+    let e = wait_for_error(&first, "other-replica").await;
+    assert!(
+        e.contains(&format!("another replica with server_id {id}"))
+            && e.contains("its own server_id"),
+        "{e}"
+    );
+    first.shutdown(Duration::from_secs(10)).await;
+}

@@ -39,7 +39,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
         ((self.0 >> 33) as usize) % n.max(1)
     }
 }
@@ -265,7 +268,11 @@ async fn snapshot_and_stream_meet_without_gap_or_duplicate_under_writes() {
         .iter()
         .position(|e| e.data["op"] != "r")
         .unwrap_or(events.len());
-    assert_eq!(first_stream, snapshot_rows.len(), "snapshot rows come first");
+    assert_eq!(
+        first_stream,
+        snapshot_rows.len(),
+        "snapshot rows come first"
+    );
     let got: Vec<(String, i64, i64)> = events[first_stream..]
         .iter()
         .map(|e| {
