@@ -73,23 +73,14 @@ async fn statement_format_and_binlog_off_fail() {
     assert!(m.contains("log_bin"), "{m}");
 }
 
-/// Poll pipeline `my` of `runtime` until its last error contains `needle`
-/// (panics after 60 s with the last status seen).
+/// Wait until pipeline `my`'s last error contains `needle`; returns it.
 async fn wait_for_error(runtime: &rivven_connect::runtime::Runtime, needle: &str) -> String {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let status = runtime.status().await.pipeline("my").cloned();
-        if let Some(e) = status.as_ref().and_then(|s| s.last_error.clone()) {
-            if e.contains(needle) {
-                return e;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no error with {needle:?}; last status: {status:#?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let has = |s: &rivven_connect::runtime::PipelineStatus| {
+        s.last_error.as_deref().is_some_and(|e| e.contains(needle))
+    };
+    let status =
+        my::wait_for_status(runtime, "my", &format!("an error with {needle:?}"), has).await;
+    status.last_error.unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
