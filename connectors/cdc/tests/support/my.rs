@@ -3,7 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use mysql_async::prelude::Queryable;
-use rivven_connect::runtime::{MemoryOffsetStore, Runtime};
+use rivven_connect::runtime::{MemoryOffsetStore, PipelineSettings, Runtime};
 use rivven_connect_cdc::mysql::{MySqlCdcConfig, MySqlCdcSource, TlsMode};
 use rivven_connect_testing::services::MariaDb;
 use rivven_connect_testing::MockSink;
@@ -38,13 +38,23 @@ pub fn config(db: &MariaDb) -> MySqlCdcConfig {
 
 /// Start `config` → `sink` with `store` (reuse it to resume), as pipeline `my`.
 pub async fn run(config: MySqlCdcConfig, sink: &MockSink, store: &MemoryOffsetStore) -> Runtime {
+    run_with(config, sink, store, settings()).await
+}
+
+/// As [`run`], with these pipeline settings.
+pub async fn run_with(
+    config: MySqlCdcConfig,
+    sink: &MockSink,
+    store: &MemoryOffsetStore,
+    settings: PipelineSettings,
+) -> Runtime {
     start(
         "my",
         MySqlCdcSource::default(),
         config,
         sink,
         store,
-        settings(),
+        settings,
     )
     .await
 }
