@@ -109,12 +109,24 @@ async fn a_server_id_in_use_by_another_replica_fails_check_and_is_not_taken_over
     );
 
     // A second source with the same server_id does not start streaming
-    // (that would end the first one's binlog connection): it says why.
+    // (that would end the first one's binlog connection): it says why, and
+    // names the first by the host name it reported. (Without the runtime's
+    // `check` before start, so that this is the source's own refusal.)
     let second_sink = MockSink::new();
-    let second = my::run(config.clone(), &second_sink, &MemoryOffsetStore::new()).await;
+    let mut settings = my::settings();
+    settings.check_before_start = false;
+    let second = my::run_with(
+        config.clone(),
+        &second_sink,
+        &MemoryOffsetStore::new(),
+        settings,
+    )
+    .await;
     let e = wait_for_error(&second, &format!("server_id {id}")).await;
     assert!(
-        e.contains("another replica") && e.contains("its own server_id"),
+        e.contains(&format!(
+            "another replica with server_id {id} is connected to the server (host `rivven-connect-"
+        )) && e.contains("its own server_id"),
         "{e}"
     );
     db.query_drop("INSERT INTO t VALUES (3)").await.unwrap();
