@@ -72,3 +72,99 @@ async fn statement_format_and_binlog_off_fail() {
     let m = failure(&my::config(&server)).await;
     assert!(m.contains("log_bin"), "{m}");
 }
+
+/// Wait until pipeline `my`'s last error contains `needle`; returns it.
+async fn wait_for_error(runtime: &rivven_connect::runtime::Runtime, needle: &str) -> String {
+    let has = |s: &rivven_connect::runtime::PipelineStatus| {
+        s.last_error.as_deref().is_some_and(|e| e.contains(needle))
+    };
+    let status =
+        my::wait_for_status(runtime, "my", &format!("an error with {needle:?}"), has).await;
+    status.last_error.unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_id_in_use_by_another_replica_fails_check_and_is_not_taken_over() {
+    use rivven_connect::runtime::MemoryOffsetStore;
+    use rivven_connect_testing::MockSink;
+    use std::time::Duration;
+
+    let (server, mut db) = my::server().await;
+    db.query_drop("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    let config = my::config(&server);
+    let id = config.server_id;
+    let first_sink = MockSink::new();
+    let first = my::run(config.clone(), &first_sink, &MemoryOffsetStore::new()).await;
+    db.query_drop("INSERT INTO t VALUES (2)").await.unwrap();
+    my::wait_for(&first_sink, 2).await; // streaming
+
+    // `check` of a config with the same server_id names it and the fix.
+    let m = failure(&config).await;
+    assert!(
+        m.contains(&format!("server_id {id} is in use by another replica"))
+            && m.contains("its own server_id"),
+        "{m}"
+    );
+
+    // A second source with the same server_id does not start streaming
+    // (that would end the first one's binlog connection): it says why, and
+    // names the first by the host name it reported. (Without the runtime's
+    // `check` before start, so that this is the source's own refusal.)
+    let second_sink = MockSink::new();
+    let mut settings = my::settings();
+    settings.check_before_start = false;
+    let second = my::run_with(
+        config.clone(),
+        &second_sink,
+        &MemoryOffsetStore::new(),
+        settings,
+    )
+    .await;
+    let e = wait_for_error(&second, &format!("server_id {id}")).await;
+    assert!(
+        e.contains(&format!(
+            "another replica with server_id {id} is connected to the server (host `rivven-connect-"
+        )) && e.contains("its own server_id"),
+        "{e}"
+    );
+    db.query_drop("INSERT INTO t VALUES (3)").await.unwrap();
+    let events = my::wait_for(&first_sink, 3).await;
+    assert_eq!(events[2].data["after"]["id"], 3, "the first still streams");
+    let status = first.status().await;
+    let p = status.pipeline("my").unwrap();
+    assert_eq!(p.restarts, 0, "the first was not disturbed: {p:?}");
+    assert!(
+        !second_sink
+            .written_events()
+            .iter()
+            .any(|e| e.data["op"] == "c"),
+        "the second never streamed"
+    );
+    second.shutdown(Duration::from_secs(10)).await;
+
+    // Another replica (not a rivven source) connecting with the same
+    // server_id makes the server end the first's binlog connection: the
+    // first reports the other replica, and does not take the id back.
+    let mut other = my::connect(&server, "").await;
+    other
+        .query_drop("SET @master_heartbeat_period = 300000000")
+        .await
+        .unwrap();
+    let _stream = other
+        .get_binlog_stream(
+            mysql_async::BinlogStreamRequest::new(id)
+                .with_hostname(b"other-replica")
+                .with_pos(4u64),
+        )
+        .await
+        .unwrap();
+    let e = wait_for_error(&first, "other-replica").await;
+    assert!(
+        e.contains(&format!("another replica with server_id {id}"))
+            && e.contains("its own server_id"),
+        "{e}"
+    );
+    first.shutdown(Duration::from_secs(10)).await;
+}

@@ -139,15 +139,6 @@ pub(crate) fn require_privileges(grants: &str, database: &str) -> Result<()> {
     )))
 }
 
-/// Replicas registered with the server (`SHOW SLAVE HOSTS`): their server ids.
-async fn replica_ids(conn: &mut Conn) -> Result<Vec<u32>> {
-    let rows: Vec<Row> = conn
-        .query("SHOW SLAVE HOSTS")
-        .await
-        .map_err(|e| classify(&e).context("SHOW SLAVE HOSTS"))?;
-    Ok(rows.iter().filter_map(|r| r.get::<u32, _>(0)).collect())
-}
-
 /// Every check, each failure one line naming the fix.
 pub(crate) async fn run(config: &MySqlCdcConfig) -> CheckResult {
     let failed = |name: &str, e: ConnectorError| {
@@ -170,8 +161,8 @@ pub(crate) async fn run(config: &MySqlCdcConfig) -> CheckResult {
     let id = config.server_id;
     b = match facts.require_server_id(config) {
         Err(e) => b.check("server_id", Err::<(), _>(e)),
-        Ok(()) => match replica_ids(&mut conn).await {
-            Ok(ids) if ids.contains(&id) => b.check_failed(
+        Ok(()) => match super::session::replicas(&mut conn).await {
+            Ok(listed) if listed.iter().any(|(i, _)| *i == id) => b.check_failed(
                 "server_id",
                 format!("server_id {id} is in use by another replica of this server (SHOW SLAVE HOSTS): give this source its own server_id"),
             ),

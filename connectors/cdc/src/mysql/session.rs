@@ -2,6 +2,8 @@
 //! `postgres-cdc`), errors classified by the server's error code with a
 //! one-line hint, identifier quoting.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, SslOpts};
 use rivven_connect::{ConnectorError, ErrorKind, Result};
@@ -82,6 +84,60 @@ fn tls_options(config: &MySqlCdcConfig) -> Result<Option<SslOpts>> {
             Some(ca())
         }
     })
+}
+
+/// The host name a source reports when it registers as a replica
+/// (`SHOW SLAVE HOSTS` lists only replicas that report one): unique per
+/// source instance, so a registration with the source's `server_id` under
+/// another host name is another replica.
+pub(crate) fn replica_host() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "rivven-connect-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The replicas registered with the server: `(server_id, host)`.
+pub(crate) async fn replicas(conn: &mut Conn) -> Result<Vec<(u32, String)>> {
+    let rows: Vec<mysql_async::Row> = conn
+        .query("SHOW SLAVE HOSTS")
+        .await
+        .map_err(|e| classify(&e).context("SHOW SLAVE HOSTS"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.get::<u32, _>(0)?,
+                r.get::<String, _>(1).unwrap_or_default(),
+            ))
+        })
+        .collect())
+}
+
+/// Another replica registered with the server under `config.server_id`
+/// (a host name other than `own_host`, this source's): its host name.
+/// `None` when there is none, or the server cannot be asked.
+pub(crate) async fn other_replica(config: &MySqlCdcConfig, own_host: &str) -> Option<String> {
+    let mut conn = connect(config).await.ok()?;
+    let listed = replicas(&mut conn).await;
+    let _ = conn.disconnect().await;
+    listed
+        .ok()?
+        .into_iter()
+        .find(|(id, host)| *id == config.server_id && host != own_host)
+        .map(|(_, host)| host)
+}
+
+/// The error for a `server_id` that another replica (`host`) uses. The
+/// server ends the older binlog connection of a `server_id` when a new one
+/// starts, so the two would take turns: not retryable.
+pub(crate) fn server_id_in_use(config: &MySqlCdcConfig, host: &str, what: &str) -> ConnectorError {
+    ConnectorError::config(format!(
+        "another replica with server_id {} is connected to the server (host `{host}`){what}: give each source and replica its own server_id",
+        config.server_id
+    ))
 }
 
 /// A driver or server error as a [`ConnectorError`]: the kind from the

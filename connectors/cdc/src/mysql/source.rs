@@ -24,15 +24,28 @@ use super::check::{self, server_facts};
 use super::config::{MySqlCdcConfig, MySqlCdcConfigSpec};
 use super::position::{At, BinlogPosition};
 use super::schema::{self, TableInfo};
-use super::session::{classify, connect, quote_ident};
+use super::session::{
+    classify, connect, other_replica, quote_ident, replica_host, server_id_in_use,
+};
 use super::stream::{Captured, Decoder, DecoderParts, Need};
 use super::value::{from_protocol, to_json, Charset, ColumnKind};
 
 /// MySQL/MariaDB CDC source (`mysql-cdc`); see the [module docs](super).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MySqlCdcSource {
     /// Newest durably committed position (for the logs).
     confirmed: Arc<Mutex<Option<BinlogPosition>>>,
+    /// The host name reported when registering as a replica (one per source).
+    host: String,
+}
+
+impl Default for MySqlCdcSource {
+    fn default() -> Self {
+        Self {
+            confirmed: Arc::default(),
+            host: replica_host(),
+        }
+    }
 }
 
 #[async_trait]
@@ -154,6 +167,7 @@ impl Source for MySqlCdcSource {
         let commit_start =
             plan.snapshot.is_none() && !matches!(plan.stream, Some(StreamFrom::Committed(_)));
         let config = config.clone();
+        let host = self.host.clone();
         let chunk = config.snapshot_chunk_size;
         let stream = async_stream::stream! {
             let seamless = plan.snapshot_at_new_cursor();
@@ -196,7 +210,7 @@ impl Source for MySqlCdcSource {
             if commit_start {
                 yield checkpoint(&start).map(SourceEvent::state);
             }
-            let mut binlog = match open_binlog(&config, &start, facts.is_mariadb).await {
+            let mut binlog = match open_binlog(&config, &start, facts.is_mariadb, &host).await {
                 Ok(b) => b,
                 Err(e) => { yield Err(e); return; }
             };
@@ -209,11 +223,13 @@ impl Source for MySqlCdcSource {
                         return;
                     }
                     Ok(None) => {
-                        yield Err(ConnectorError::connection("the binlog stream ended (server shut down or connection closed)").with_retryable(true));
+                        let ended = ConnectorError::connection("the binlog stream ended (server shut down or connection closed)").with_retryable(true);
+                        yield Err(taken_over(&config, &host).await.unwrap_or(ended));
                         return;
                     }
                     Ok(Some(Err(e))) => {
-                        yield Err(classify(&e).context("binlog stream"));
+                        let failed = classify(&e).context("binlog stream");
+                        yield Err(taken_over(&config, &host).await.unwrap_or(failed));
                         return;
                     }
                     Ok(Some(Ok(event))) => event,
@@ -453,12 +469,29 @@ fn snapshot_row(captured: &Captured, row: &Row, at: &At) -> Result<Map<String, s
     Ok(out)
 }
 
+/// After the binlog connection ended: the error if another replica with
+/// this source's `server_id` took it over.
+async fn taken_over(config: &MySqlCdcConfig, host: &str) -> Option<ConnectorError> {
+    let other = other_replica(config, host).await?;
+    Some(server_id_in_use(
+        config,
+        &other,
+        " and the server ended this source's binlog connection",
+    ))
+}
+
 /// A replica connection streaming the binlog from `start`, with heartbeats.
+/// Refused while another replica streams with the same `server_id` (the
+/// server would end that one's connection).
 async fn open_binlog(
     config: &MySqlCdcConfig,
     start: &BinlogPosition,
     mariadb: bool,
+    host: &str,
 ) -> Result<mysql_async::BinlogStream> {
+    if let Some(other) = other_replica(config, host).await {
+        return Err(server_id_in_use(config, &other, ""));
+    }
     let mut conn = connect(config).await?;
     let q = |e: mysql_async::Error| classify(&e).context("binlog setup");
     let period_ns = config
@@ -474,7 +507,10 @@ async fn open_binlog(
             .await
             .map_err(q)?;
     }
+    // A reported host name: `SHOW SLAVE HOSTS` lists the source, so
+    // `check` and other replicas see its server_id in use.
     let request = BinlogStreamRequest::new(config.server_id)
+        .with_hostname(host.as_bytes())
         .with_filename(start.file.as_bytes())
         .with_pos(start.pos);
     tracing::info!(file = %start.file, pos = start.pos, server_id = config.server_id, "streaming the binary log");

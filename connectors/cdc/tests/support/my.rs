@@ -2,12 +2,8 @@
 //! source's config and a pipeline into a `MockSink`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use mysql_async::prelude::Queryable;
-use rivven_connect::runtime::{
-    MemoryOffsetStore, Pipeline, PipelineSettings, RestartPolicy, Runtime,
-};
+use rivven_connect::runtime::{MemoryOffsetStore, PipelineSettings, Runtime};
 use rivven_connect_cdc::mysql::{MySqlCdcConfig, MySqlCdcSource, TlsMode};
 use rivven_connect_testing::services::MariaDb;
 use rivven_connect_testing::MockSink;
@@ -40,37 +36,30 @@ pub fn config(db: &MariaDb) -> MySqlCdcConfig {
     c
 }
 
-/// Pipeline settings for tests: small batches, quick restarts.
-pub fn settings() -> PipelineSettings {
-    PipelineSettings::default()
-        .with_batch_size(256)
-        .with_linger(Duration::from_millis(5))
-        .with_restart(RestartPolicy {
-            initial_backoff: Duration::from_millis(200),
-            multiplier: 2.0,
-            max_backoff: Duration::from_secs(2),
-            jitter: 0.1,
-            max_consecutive_failures: 1000,
-            healthy_after: Duration::from_secs(5),
-        })
+/// Start `config` → `sink` with `store` (reuse it to resume), as pipeline `my`.
+pub async fn run(config: MySqlCdcConfig, sink: &MockSink, store: &MemoryOffsetStore) -> Runtime {
+    run_with(config, sink, store, settings()).await
 }
 
-/// Start `config` → `sink` with `store` (reuse it to resume).
-pub async fn run(config: MySqlCdcConfig, sink: &MockSink, store: &MemoryOffsetStore) -> Runtime {
-    Runtime::builder()
-        .offset_store(store.clone())
-        .pipeline(
-            Pipeline::builder("my")
-                .source(MySqlCdcSource::default(), config)
-                .sink(sink.clone(), Default::default())
-                .settings(settings()),
-        )
-        .start()
-        .await
-        .expect("start the runtime")
+/// As [`run`], with these pipeline settings.
+pub async fn run_with(
+    config: MySqlCdcConfig,
+    sink: &MockSink,
+    store: &MemoryOffsetStore,
+    settings: PipelineSettings,
+) -> Runtime {
+    start(
+        "my",
+        MySqlCdcSource::default(),
+        config,
+        sink,
+        store,
+        settings,
+    )
+    .await
 }
 
 #[path = "events.rs"]
 mod events;
 #[allow(unused_imports)] // not every test uses both
-pub use events::{summary, wait_for};
+pub use events::{find, settings, start, summary, wait_for, wait_for_event, wait_for_status};

@@ -5,10 +5,8 @@
 use std::time::Duration;
 
 use rivven_connect::runtime::{
-    MemoryOffsetStore, Pipeline, PipelineSettings, PipelineState, PipelineStatus, RestartPolicy,
-    Runtime,
+    MemoryOffsetStore, PipelineSettings, PipelineState, PipelineStatus, Runtime,
 };
-use rivven_connect::SourceEvent;
 use rivven_connect_cdc::postgres::{PostgresCdcConfig, PostgresCdcSource};
 use rivven_connect_testing::services::Postgres;
 use rivven_connect_testing::MockSink;
@@ -49,21 +47,6 @@ pub fn config(pg: &Postgres, slot: &str) -> PostgresCdcConfig {
     c
 }
 
-/// Pipeline settings for tests: small batches, quick restarts.
-pub fn settings() -> PipelineSettings {
-    PipelineSettings::default()
-        .with_batch_size(256)
-        .with_linger(Duration::from_millis(5))
-        .with_restart(RestartPolicy {
-            initial_backoff: Duration::from_millis(200),
-            multiplier: 2.0,
-            max_backoff: Duration::from_secs(2),
-            jitter: 0.1,
-            max_consecutive_failures: 1000,
-            healthy_after: Duration::from_secs(5),
-        })
-}
-
 /// Test settings that give up after two failures in a row (for tests that
 /// expect the pipeline to end `Failed`).
 pub fn settings_failing_fast() -> PipelineSettings {
@@ -84,41 +67,27 @@ pub async fn run_with(
     store: &MemoryOffsetStore,
     settings: PipelineSettings,
 ) -> Runtime {
-    Runtime::builder()
-        .offset_store(store.clone())
-        .pipeline(
-            Pipeline::builder("pg")
-                .source(PostgresCdcSource::default(), config)
-                .sink(sink.clone(), Default::default())
-                .settings(settings),
-        )
-        .start()
-        .await
-        .expect("start the runtime")
+    start(
+        "pg",
+        PostgresCdcSource::default(),
+        config,
+        sink,
+        store,
+        settings,
+    )
+    .await
 }
 
 /// Poll the status of pipeline `pg` until it is in `state` (panics after 60 s
 /// with the last status seen).
 pub async fn wait_for_state(runtime: &Runtime, state: PipelineState) -> PipelineStatus {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        tick.tick().await;
-        let status = runtime.status().await.pipeline("pg").cloned();
-        match status {
-            Some(s) if s.state == state => return s,
-            other if tokio::time::Instant::now() >= deadline => {
-                panic!("pipeline `pg` never reached {state:?}; last status: {other:#?}")
-            }
-            _ => {}
-        }
-    }
+    wait_for_status(runtime, "pg", &format!("{state:?}"), |s| s.state == state).await
 }
 
 #[path = "events.rs"]
 mod events;
 #[allow(unused_imports)] // not every test uses both
-pub use events::{summary, wait_for};
+pub use events::{find, settings, start, summary, wait_for, wait_for_event, wait_for_status};
 
 /// The slot's `confirmed_flush_lsn` as an integer.
 pub async fn confirmed_flush(client: &tokio_postgres::Client, slot: &str) -> Option<u64> {
@@ -147,46 +116,6 @@ pub async fn current_lsn(client: &tokio_postgres::Client) -> u64 {
         .unwrap()
         .get(0);
     lsn(&text)
-}
-
-/// Wait until one of `sink`'s events satisfies `found` (panics after 60 s
-/// with the newest events); returns everything the sink holds by then.
-pub async fn wait_for_event(
-    sink: &MockSink,
-    found: impl Fn(&SourceEvent) -> bool,
-) -> Vec<SourceEvent> {
-    let ok = rivven_connect_testing::eventually(
-        || sink.written_events().iter().any(&found),
-        Duration::from_secs(60),
-    )
-    .await;
-    let events = sink.written_events();
-    assert!(
-        ok,
-        "the awaited event never arrived; the sink has {}: {:#?}",
-        events.len(),
-        events.iter().rev().take(3).collect::<Vec<_>>()
-    );
-    events
-}
-
-/// The one event with this `op` whose `after.id` (or `before.id`) is `id`.
-pub fn find<'a>(events: &'a [SourceEvent], op: &str, id: i64) -> &'a SourceEvent {
-    let hits: Vec<&SourceEvent> = events
-        .iter()
-        .filter(|e| e.data["op"] == op)
-        .filter(|e| {
-            e.data["after"]["id"] == id
-                || (e.data["after"].is_null() && e.data["before"]["id"] == id)
-        })
-        .collect();
-    assert_eq!(
-        hits.len(),
-        1,
-        "expected one `{op}` event for id {id}, got {}: {hits:#?}",
-        hits.len()
-    );
-    hits[0]
 }
 
 /// Drop replication slot `slot` once no backend holds it. A pipeline that has
