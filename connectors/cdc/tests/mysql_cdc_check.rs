@@ -97,6 +97,20 @@ async fn a_server_id_in_use_by_another_replica_fails_check_and_is_not_taken_over
     let id = config.server_id;
     let first_sink = MockSink::new();
     let first = my::run(config.clone(), &first_sink, &MemoryOffsetStore::new()).await;
+    // Registered as a replica (else a row written now may be read by the
+    // snapshot, and `check` could run before the binlog connection exists).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let hosts: Vec<mysql_async::Row> = db.query("SHOW SLAVE HOSTS").await.unwrap();
+        if hosts.iter().any(|r| r.get::<u32, _>(0) == Some(id)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the source did not register as a replica within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     db.query_drop("INSERT INTO t VALUES (2)").await.unwrap();
     my::wait_for(&first_sink, 2).await; // streaming
 

@@ -54,7 +54,7 @@ fn files(dir: &Path, server: &MariaDb) -> Files {
             "sources:\n  db:\n    connector: mysql-cdc\n    config:\n      \
              host: {}\n      port: {}\n      database: shop\n      user: {}\n      \
              server_id: 4243\n      tables: [changes]\n      snapshot_mode: never\n      \
-             heartbeat_interval_ms: 200\n      connect_timeout_secs: 5\n      \
+             connect_timeout_secs: 5\n      \
              tls: {{ mode: disable }}\n\
              sinks:\n  out:\n    connector: file\n    config: {{ path: {} }}\n\
              pipelines:\n  cdc: {{ source: db, sink: out }}\n\
@@ -252,10 +252,10 @@ async fn kill_9_of_the_binary_and_the_server_loses_no_committed_change() {
     let dir = tempfile::tempdir().unwrap();
     let files = files(dir.path(), &server);
 
-    // A first run commits a position before the load (an idle server's
-    // heartbeat is checkpointed), so every change of the load is streamed:
-    // with `snapshot_mode: never` a source without a committed position
-    // starts at the server's current one.
+    // A first run commits where it starts streaming before the load, so
+    // every change of the load is streamed (`snapshot_mode: never`: a source
+    // without a committed position starts at the server's current one and
+    // commits it at once).
     let mut child = spawn(&files);
     let deadline = Instant::now() + Duration::from_secs(60);
     while committed(&files.data).is_none() {
@@ -380,6 +380,12 @@ async fn kill_9_of_the_binary_and_the_server_loses_no_committed_change() {
         seen.insert((id, n));
     }
     let expected: usize = committed_txs.iter().map(|c| c.changes.len()).sum();
+    let log = std::fs::read_to_string(&files.log).unwrap_or_default();
+    println!(
+        "{} source restarts logged; {} starts waited for a killed run's replica registration",
+        log.matches("restarting").count(),
+        log.matches("another replica").count()
+    );
     println!(
         "{expected} committed changes, {} lines in the file ({} replayed after the kills)",
         lines.len(),

@@ -132,9 +132,13 @@ pub(crate) async fn other_replica(config: &MySqlCdcConfig, own_host: &str) -> Op
 
 /// The error for a `server_id` that another replica (`host`) uses. The
 /// server ends the older binlog connection of a `server_id` when a new one
-/// starts, so the two would take turns: not retryable.
+/// starts, so the source never connects while the id is listed. Retryable:
+/// a run of this source killed a moment ago stays listed (under its own
+/// host name) until the server notices its connection is gone, and a
+/// restart must then resume rather than fail for good; a replica that
+/// really uses the id keeps the source failing with this error.
 pub(crate) fn server_id_in_use(config: &MySqlCdcConfig, host: &str, what: &str) -> ConnectorError {
-    ConnectorError::config(format!(
+    ConnectorError::transient(format!(
         "another replica with server_id {} is connected to the server (host `{host}`){what}: give each source and replica its own server_id",
         config.server_id
     ))
