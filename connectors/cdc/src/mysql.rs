@@ -43,6 +43,17 @@
 //!   always by file and offset (`mysql_common` cannot position by MariaDB
 //!   GTID), so after a fail-over to another server the committed position
 //!   does not carry over.
+//! - A stream that starts at the server's current position (`snapshot_mode:
+//!   never`, nothing committed yet) commits that position before the first
+//!   change, so a restart before the first transaction does not start at a
+//!   later position and skip what was written in between.
+//! - The source registers under a host name of its own
+//!   (`rivven-connect-<pid>-<n>`, listed by `SHOW SLAVE HOSTS`). While
+//!   another replica is listed with the same `server_id` it does not open
+//!   the binary log (the server would end the other's connection) and
+//!   fails, retryably, naming that replica: a run killed a moment ago stays
+//!   listed until the server notices its connection is gone. `check` fails
+//!   on such a `server_id` as well.
 //! - While the binary log is idle, the server sends a heartbeat every
 //!   `heartbeat_interval_ms`; a heartbeat between transactions is
 //!   checkpointed, so an idle server does not make the source look stalled.
