@@ -4,8 +4,11 @@
 //! binary log off), and passes on a correctly set up server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/binary.rs"]
+mod binary;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use mysql_async::prelude::Queryable;
 use rivven_connect_testing::services::MariaDb;
@@ -28,9 +31,7 @@ fn check(dir: &Path, server: &MariaDb, user: &str, password: &str, server_id: u3
         ),
     )
     .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_rivven-connect"))
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
+    binary::bin()
         .arg("-c")
         .arg(&config)
         .args(["check", "--source", "db"])

@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/crash.rs"]
+mod crash;
+
+use crash::{assert_all_in_order, read_changes, terminate, wait_for_all, Lcg};
 use mysql_async::prelude::Queryable;
 use rivven_connect_testing::services::MariaDb;
 use serde_json::Value;
@@ -104,41 +108,6 @@ fn committed(data: &Path) -> Option<Pos> {
     let state: Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
     let binlog = &state["global"]["binlog"];
     Some(pos(binlog["file"].as_str()?, binlog["pos"].as_u64()?))
-}
-
-/// `(id, version)` of every change line of the file, in file order.
-///
-/// A kill -9 may leave a partial last line, which the file sink cuts on its
-/// next start: exactly that is ignored (it was never acknowledged). Any
-/// other line that is not a change fails the test.
-fn read_changes(path: &Path) -> Vec<(i64, i64)> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let complete = text.rfind('\n').map_or("", |at| &text[..=at]);
-    complete
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Value = serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("a complete line is not JSON ({e}): {l:.200}"));
-            let row = &v["after"];
-            match (row["id"].as_i64(), row["n"].as_i64()) {
-                (Some(id), Some(n)) => (id, n),
-                _ => panic!("a line without after.id/after.n: {l:.200}"),
-            }
-        })
-        .collect()
-}
-
-/// A small deterministic generator (seed printed for reproduction).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, lo: u64, hi: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        lo + (self.0 >> 33) % (hi - lo)
-    }
 }
 
 async fn connect(url: &str) -> mysql_async::Conn {
@@ -276,12 +245,7 @@ async fn kill_9_of_the_binary_and_the_server_loses_no_committed_change() {
     child.wait().unwrap();
 
     let writer = tokio::spawn(load(format!("{}shop", server.url())));
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    println!("kill points seed {seed}");
-    let mut rng = Lcg(seed);
+    let mut rng = Lcg::from_clock();
     let mut after_kill = Vec::new();
     for kill in 1..=KILLS {
         let mut child = spawn(&files);
@@ -336,49 +300,13 @@ async fn kill_9_of_the_binary_and_the_server_loses_no_committed_change() {
     );
 
     // Final run: catch up, then stop with SIGTERM.
-    let mut child = spawn(&files);
+    let child = spawn(&files);
     let all: HashSet<(i64, i64)> = committed_txs
         .iter()
         .flat_map(|c| c.changes.iter().copied())
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let got: HashSet<(i64, i64)> = read_changes(&files.out).into_iter().collect();
-        if all.is_subset(&got) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "after 120 s the file still lacks {} of {} committed changes",
-            all.difference(&got).count(),
-            all.len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "rivven-connect exited with {status} on SIGTERM"
-    );
-
-    // At least once, in order per row: each version v > 0 of a row appears
-    // after some occurrence of version v - 1 of that row.
-    let lines = read_changes(&files.out);
-    let mut seen: HashSet<(i64, i64)> = HashSet::new();
-    for &(id, n) in &lines {
-        if n > 0 {
-            assert!(
-                seen.contains(&(id, n - 1)),
-                "row {id}: version {n} arrived before version {}",
-                n - 1
-            );
-        }
-        seen.insert((id, n));
-    }
+    wait_for_all(&files.out, &all).await;
+    terminate(child);
     let expected: usize = committed_txs.iter().map(|c| c.changes.len()).sum();
     let log = std::fs::read_to_string(&files.log).unwrap_or_default();
     println!(
@@ -386,9 +314,5 @@ async fn kill_9_of_the_binary_and_the_server_loses_no_committed_change() {
         log.matches("restarting").count(),
         log.matches("another replica").count()
     );
-    println!(
-        "{expected} committed changes, {} lines in the file ({} replayed after the kills)",
-        lines.len(),
-        lines.len() - expected
-    );
+    assert_all_in_order(&files.out, &all, expected);
 }

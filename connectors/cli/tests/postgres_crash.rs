@@ -6,13 +6,17 @@
 //! `confirmed_flush_lsn` has not passed what the file holds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/crash.rs"]
+mod crash;
 #[path = "../../cdc/tests/support/pg.rs"]
 mod pg;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crash::{assert_all_in_order, read_changes, terminate, wait_for_all, Lcg};
 
 const TXS: i64 = 1000;
 const ROWS_PER_TX: i64 = 100;
@@ -46,51 +50,6 @@ fn spawn(url: &str, out: &Path, data: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn rivven-connect")
-}
-
-/// `(id, version)` of every line of the file, in file order.
-///
-/// A kill -9 may leave a partial last line (no newline yet), which the file
-/// sink cuts on its next start; exactly that is ignored — it was not
-/// acknowledged, and the replay writes it again. Any other line that is not
-/// a change (a torn line in the middle, or a terminated bad last line) fails.
-fn read_changes(path: &Path) -> Vec<(i64, i64)> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let (complete, torn_tail) = match text.rfind('\n') {
-        Some(at) => (&text[..=at], &text[at + 1..]),
-        None => ("", text.as_str()),
-    };
-    if !torn_tail.is_empty() {
-        eprintln!(
-            "ignoring an unterminated last line of {} bytes",
-            torn_tail.len()
-        );
-    }
-    complete
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("a complete line is not JSON ({e}): {l:.200}"));
-            let row = &v["after"];
-            match (row["id"].as_i64(), row["n"].as_i64()) {
-                (Some(id), Some(n)) => (id, n),
-                _ => panic!("a line without after.id/after.n: {l:.200}"),
-            }
-        })
-        .collect()
-}
-
-/// A small deterministic generator (seed printed for reproduction).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, lo: u64, hi: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        lo + (self.0 >> 33) % (hi - lo)
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,12 +113,7 @@ async fn kill_9_during_load_loses_no_committed_change() {
         committed
     });
 
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    println!("kill points seed {seed}");
-    let mut rng = Lcg(seed);
+    let mut rng = Lcg::from_clock();
     let mut kills = 0;
     let mut checked_below = Vec::new();
     while kills < 5 {
@@ -197,55 +151,13 @@ async fn kill_9_during_load_loses_no_committed_change() {
     }
 
     // Final run: catch up, then stop.
-    let mut child = spawn(&url, &out, &data);
+    let child = spawn(&url, &out, &data);
     let expected: usize = committed.iter().map(|c| c.changes.len()).sum();
     let all: HashSet<(i64, i64)> = committed
         .iter()
         .flat_map(|c| c.changes.iter().copied())
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let got: HashSet<(i64, i64)> = read_changes(&out).into_iter().collect();
-        if all.is_subset(&got) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "after 120 s the file still lacks {} of {} committed changes",
-            all.difference(&got).count(),
-            all.len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "rivven-connect exited with {status} on SIGTERM"
-    );
-
-    // At least once, in order per row: each version v > 0 of a row appears
-    // after some occurrence of version v - 1 of that row.
-    let lines = read_changes(&out);
-    let mut seen: HashSet<(i64, i64)> = HashSet::new();
-    for &(id, n) in &lines {
-        if n > 0 {
-            assert!(
-                seen.contains(&(id, n - 1)),
-                "row {id}: version {n} arrived before version {}",
-                n - 1
-            );
-        }
-        seen.insert((id, n));
-    }
-    assert!(all.is_subset(&seen));
-    println!(
-        "{} committed changes, {} lines in the file ({} replayed after the kills)",
-        expected,
-        lines.len(),
-        lines.len() - expected
-    );
+    wait_for_all(&out, &all).await;
+    terminate(child);
+    assert_all_in_order(&out, &all, expected);
 }
