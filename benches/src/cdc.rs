@@ -60,6 +60,7 @@ pub async fn wait_written(sink: &TimedFile, n: u64) {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -101,6 +101,9 @@ impl Sink for Throttled {
     }
 }
 
+/// A keyed event and when its write returned.
+pub type KeyedWrite = (i64, chrono::DateTime<chrono::Utc>);
+
 /// The `file` sink, recording for each event the time from its timestamp to
 /// the moment its write returned (durably written: the sink syncs each batch
 /// by default).
@@ -114,7 +117,7 @@ pub struct TimedFile {
     inner: FileSink,
     latencies_us: Arc<Mutex<Vec<u64>>>,
     key: Option<fn(&SourceEvent) -> Option<i64>>,
-    written_at: Arc<Mutex<Vec<(i64, chrono::DateTime<chrono::Utc>)>>>,
+    written_at: Arc<Mutex<Vec<KeyedWrite>>>,
     /// Events written.
     pub written: Arc<AtomicU64>,
 }
@@ -139,7 +142,7 @@ impl TimedFile {
     }
 
     /// The keyed events' write times so far, in write order.
-    pub fn written_at(&self) -> Vec<(i64, chrono::DateTime<chrono::Utc>)> {
+    pub fn written_at(&self) -> Vec<KeyedWrite> {
         self.written_at
             .lock()
             .unwrap_or_else(|p| p.into_inner())
