@@ -1,9 +1,10 @@
 //! Shared parts of the benchmarks: memory and process readings, the W1f input
-//! file, the test sinks, the plain-loop baselines, and the workloads the
-//! `pipeline` harness runs.
+//! file, the test sinks, the CDC benchmarks' command line, the plain-loop
+//! baselines, and the workloads the `pipeline` harness runs.
 #![warn(missing_docs)]
 
 pub mod binary;
+pub mod cdc;
 pub mod lowrate;
 pub mod plain;
 pub mod process;

@@ -101,18 +101,54 @@ impl Sink for Throttled {
     }
 }
 
+/// A keyed event and when its write returned.
+pub type KeyedWrite = (i64, chrono::DateTime<chrono::Utc>);
+
 /// The `file` sink, recording for each event the time from its timestamp to
 /// the moment its write returned (durably written: the sink syncs each batch
 /// by default).
+///
+/// With [`TimedFile::keyed`] it records instead, per event, a key and the
+/// moment its write returned, for when the event's own timestamp is too
+/// coarse (MySQL binlog timestamps are whole seconds) and the origin time is
+/// taken elsewhere (e.g. by the client, when its `COMMIT` returned).
 #[derive(Debug, Clone, Default)]
 pub struct TimedFile {
     inner: FileSink,
     latencies_us: Arc<Mutex<Vec<u64>>>,
+    key: Option<fn(&SourceEvent) -> Option<i64>>,
+    written_at: Arc<Mutex<Vec<KeyedWrite>>>,
     /// Events written.
     pub written: Arc<AtomicU64>,
 }
 
 impl TimedFile {
+    /// Records `(key(event), written at)` for each event whose key is
+    /// `Some` (see [`TimedFile::written_at`]).
+    pub fn keyed(key: fn(&SourceEvent) -> Option<i64>) -> Self {
+        Self {
+            key: Some(key),
+            ..Self::default()
+        }
+    }
+
+    /// The key of the last keyed event written.
+    pub fn last_key(&self) -> Option<i64> {
+        self.written_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last()
+            .map(|(k, _)| *k)
+    }
+
+    /// The keyed events' write times so far, in write order.
+    pub fn written_at(&self) -> Vec<KeyedWrite> {
+        self.written_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The latencies recorded so far, microseconds, in write order.
     pub fn latencies_us(&self) -> Vec<u64> {
         self.latencies_us
@@ -124,6 +160,10 @@ impl TimedFile {
     /// Forget the latencies recorded so far (e.g. after a warm-up).
     pub fn clear(&self) {
         self.latencies_us
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.written_at
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
@@ -154,6 +194,10 @@ impl Sink for TimedFile {
     ) -> Result<WriteResult> {
         let result = self.inner.write_borrowed(config, events).await?;
         let now = chrono::Utc::now();
+        if let Some(key) = self.key {
+            let mut at = self.written_at.lock().unwrap_or_else(|p| p.into_inner());
+            at.extend(events.iter().filter_map(key).map(|k| (k, now)));
+        }
         let mut lat = self.latencies_us.lock().unwrap_or_else(|p| p.into_inner());
         for e in events {
             let us = (now - e.timestamp).num_microseconds().unwrap_or(0);

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use rivven_connect::builtin::FileSinkConfig;
 use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, PipelineSettings, Runtime};
+use rivven_connect_benches::cdc::{wait_written, CdcArgs};
 use rivven_connect_benches::sinks::{percentile_ms, TimedFile};
 use rivven_connect_cdc::postgres::{PostgresCdcConfig, PostgresCdcSource, SnapshotMode, TlsMode};
 use rivven_connect_testing::services::Postgres;
@@ -26,33 +27,6 @@ use rivven_connect_testing::services::Postgres;
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-struct Args {
-    rows: i64,
-    seconds: u64,
-}
-
-fn args() -> Args {
-    let mut a = Args {
-        rows: 200_000,
-        seconds: 10,
-    };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    for pair in argv.chunks(2) {
-        match (
-            pair[0].as_str(),
-            pair.get(1).and_then(|v| v.parse::<i64>().ok()),
-        ) {
-            ("--rows", Some(v)) => a.rows = v,
-            ("--seconds", Some(v)) => a.seconds = v as u64,
-            _ => {
-                eprintln!("usage: pg_cdc [--rows N] [--seconds S]");
-                std::process::exit(2);
-            }
-        }
-    }
-    a
-}
 
 async fn client(pg: &Postgres) -> tokio_postgres::Client {
     let (c, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
@@ -137,20 +111,9 @@ async fn insert_batches(
     }
 }
 
-async fn wait_written(sink: &TimedFile, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while sink.written.load(std::sync::atomic::Ordering::Relaxed) < n {
-        assert!(
-            Instant::now() < deadline,
-            "the pipeline did not deliver {n} changes within 600 s"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let a = args();
+    let a = CdcArgs::parse("pg_cdc");
     let pg = Postgres::start()
         .await
         .expect("a private PostgreSQL (Debian package `postgresql`)");

@@ -81,15 +81,18 @@
 //! with the newer columns).
 //!
 //! # Values
-//! See [`value`]. Not supported, each failing loudly rather than silently:
-//! MariaDB's compressed binlog events (`log_bin_compress=ON`), MySQL's
-//! partial JSON updates (`binlog_row_value_options=PARTIAL_JSON`), and
-//! column types without a mapping (e.g. MariaDB `INET6`, `UUID`), which are
-//! a data error naming the column.
+//! See [`value`]. MariaDB's compressed binlog events (`log_bin_compress=ON`:
+//! zlib-compressed query text and row data) are inflated and read as the
+//! plain events, with the same output; a corrupt one is an error. Not
+//! supported, each failing loudly rather than silently: MySQL's partial JSON
+//! updates (`binlog_row_value_options=PARTIAL_JSON`), and column types
+//! without a mapping (e.g. MariaDB `INET6`, `UUID`), which are a data error
+//! naming the column.
 //!
 //! [`Source::commit`]: rivven_connect::Source::commit
 
 mod check;
+mod compressed;
 mod config;
 mod jsonb;
 mod position;

@@ -14,6 +14,7 @@ use crate::common::emit::Emitter;
 use crate::common::envelope::{EnvelopeBuilder, TableRef, TableShape};
 use crate::common::resume;
 
+use super::compressed;
 use super::position::{At, BinlogPosition};
 use super::rows::{decode_rows, ColumnCodec};
 use super::schema::TableInfo;
@@ -151,32 +152,45 @@ impl Decoder {
         let header = event.header();
         let end = u64::from(header.log_pos());
         let start = end.saturating_sub(u64::from(header.event_size()));
-        match header.event_type_raw() {
-            // MariaDB GTID: the transaction's start (flag 1: standalone DDL).
-            162 => {
-                let data = event.data();
-                if data.len() >= 13 {
-                    let seq = u64::from_le_bytes(data[0..8].try_into().unwrap_or([0; 8]));
-                    let domain = u32::from_le_bytes(data[8..12].try_into().unwrap_or([0; 4]));
-                    self.tx = Some(Tx {
-                        start,
-                        gtid: Some(format!("{domain}-{}-{seq}", header.server_id())),
-                        ts: header.timestamp(),
-                        standalone: data[12] & 1 != 0,
-                    });
-                }
-                return;
+        // MariaDB's compressed events (log_bin_compress=ON) are read as the
+        // plain events they stand for, at the compressed event's place.
+        if (compressed::QUERY_COMPRESSED..=compressed::LAST_COMPRESSED)
+            .contains(&header.event_type_raw())
+        {
+            match compressed::inflate(event) {
+                Ok(Some(plain)) => self.handle(&plain, start, end, out),
+                Ok(None) => {}
+                Err(e) => out.push(Err(ConnectorError::new(
+                    ErrorKind::Transient,
+                    format!(
+                        "compressed binlog event (type {}) at {}:{start}: {e}",
+                        header.event_type_raw(),
+                        self.file
+                    ),
+                ))),
             }
-            // MariaDB's compressed events: refused rather than skipped.
-            165..=171 => {
-                out.push(Err(ConnectorError::config(format!(
-                    "binlog event type {} at {}:{start} is compressed (log_bin_compress=ON), which mysql-cdc does not read: turn log_bin_compress off",
-                    header.event_type_raw(),
-                    self.file
-                ))));
-                return;
+            return;
+        }
+        self.handle(event, start, end, out);
+    }
+
+    /// Handles one (plain) event that spans `start..end` of the binlog.
+    fn handle(&mut self, event: &Event, start: u64, end: u64, out: &mut Vec<Result<SourceEvent>>) {
+        let header = event.header();
+        // MariaDB GTID: the transaction's start (flag 1: standalone DDL).
+        if header.event_type_raw() == 162 {
+            let data = event.data();
+            if data.len() >= 13 {
+                let seq = u64::from_le_bytes(data[0..8].try_into().unwrap_or([0; 8]));
+                let domain = u32::from_le_bytes(data[8..12].try_into().unwrap_or([0; 4]));
+                self.tx = Some(Tx {
+                    start,
+                    gtid: Some(format!("{domain}-{}-{seq}", header.server_id())),
+                    ts: header.timestamp(),
+                    standalone: data[12] & 1 != 0,
+                });
             }
-            _ => {}
+            return;
         }
         let data = match event.read_data() {
             Ok(Some(d)) => d,
