@@ -316,3 +316,50 @@ async fn kill_9_of_the_binary_and_the_server_loses_no_committed_change() {
     );
     assert_all_in_order(&files.out, &all, expected);
 }
+
+/// A `kill -9` of the binary while the binary log is idle, restarted at
+/// once: the server still lists the killed run as a replica with this
+/// `server_id` until it notices the connection is gone (about 10 s here),
+/// and the new run's check and source wait that out (retryable, with
+/// backoff) instead of taking the id over or failing for good; a change
+/// written meanwhile arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_idle_then_an_immediate_restart_resumes() {
+    let server = MariaDb::start()
+        .await
+        .expect("start a private MariaDB (Debian package `mariadb-server`)");
+    let mut admin = connect(&server.url()).await;
+    admin
+        .query_drop(
+            "CREATE DATABASE shop; CREATE TABLE shop.changes (id bigint PRIMARY KEY, n bigint NOT NULL)",
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = files(dir.path(), &server);
+    let mut child = spawn(&files);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while committed(&files.data).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "no position committed within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let child = spawn(&files);
+    admin
+        .query_drop("INSERT INTO shop.changes VALUES (1, 0)")
+        .await
+        .unwrap();
+    wait_for_all(&files.out, &HashSet::from([(1, 0)])).await;
+    terminate(child);
+    let log = std::fs::read_to_string(&files.log).unwrap_or_default();
+    assert!(!log.contains("pipeline failed"), "{log}");
+    println!(
+        "the restart waited {} time(s) for the killed run's registration",
+        log.matches("another replica").count()
+    );
+}

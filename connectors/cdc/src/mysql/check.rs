@@ -3,7 +3,7 @@
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
-use rivven_connect::{CheckResult, ConnectorError, Result};
+use rivven_connect::{CheckResult, ConnectorError, ErrorKind, Result};
 
 use crate::common::check::summarized;
 
@@ -162,8 +162,12 @@ pub(crate) async fn run(config: &MySqlCdcConfig) -> CheckResult {
     b = match facts.require_server_id(config) {
         Err(e) => b.check("server_id", Err::<(), _>(e)),
         Ok(()) => match super::session::replicas(&mut conn).await {
-            Ok(listed) if listed.iter().any(|(i, _)| *i == id) => b.check_failed(
+            // Retryable, as the source's own refusal: a run of this source
+            // killed a moment ago stays listed until the server notices, and
+            // the runtime's check before a (re)start must not fail for good.
+            Ok(listed) if listed.iter().any(|(i, _)| *i == id) => b.check_failed_kind(
                 "server_id",
+                ErrorKind::Transient,
                 format!("server_id {id} is in use by another replica of this server (SHOW SLAVE HOSTS): give this source its own server_id"),
             ),
             Ok(_) => b.check_passed("server_id"),
