@@ -1,10 +1,37 @@
-//! Shared by the CDC benchmarks (`pg_cdc`, `my_cdc`): their command line
-//! and waiting for the sink.
+//! Shared by the CDC benchmarks (`pg_cdc`, `my_cdc`): their command line,
+//! the pipeline into the timed file and waiting for the sink.
 
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use rivven_connect::builtin::FileSinkConfig;
+use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, PipelineSettings, Runtime};
+use rivven_connect::Source;
+
 use crate::sinks::TimedFile;
+
+/// Start pipeline `bench`: `source` → `sink` writing `path`, default
+/// settings, offsets in `store`.
+pub async fn start_to_file<S: Source>(
+    source: S,
+    config: S::Config,
+    store: MemoryOffsetStore,
+    sink: &TimedFile,
+    path: &Path,
+) -> Runtime {
+    Runtime::builder()
+        .offset_store(store)
+        .pipeline(
+            Pipeline::builder("bench")
+                .source(source, config)
+                .sink(sink.clone(), FileSinkConfig::new(path))
+                .settings(PipelineSettings::default()),
+        )
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("start the pipeline: {e}"))
+}
 
 /// The CDC benchmarks' command line: `[--rows N] [--seconds S]`.
 #[derive(Debug, Clone, Copy)]

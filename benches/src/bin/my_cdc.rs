@@ -24,10 +24,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use mysql_async::prelude::Queryable;
-use rivven_connect::builtin::FileSinkConfig;
-use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, PipelineSettings, Runtime};
+use rivven_connect::runtime::{MemoryOffsetStore, Runtime};
 use rivven_connect::SourceEvent;
-use rivven_connect_benches::cdc::{wait_written, CdcArgs};
+use rivven_connect_benches::cdc::{start_to_file, wait_written, CdcArgs};
 use rivven_connect_benches::sinks::{percentile_ms, TimedFile};
 use rivven_connect_cdc::mysql::{MySqlCdcConfig, MySqlCdcSource, SnapshotMode, TlsMode};
 use rivven_connect_testing::services::MariaDb;
@@ -51,17 +50,7 @@ async fn start(
     config.tls.mode = TlsMode::Disable;
     config.tables = vec![table.to_string()];
     config.snapshot_mode = snapshot;
-    Runtime::builder()
-        .offset_store(store.clone())
-        .pipeline(
-            Pipeline::builder("bench")
-                .source(MySqlCdcSource::default(), config)
-                .sink(sink.clone(), FileSinkConfig::new(path))
-                .settings(PipelineSettings::default()),
-        )
-        .start()
-        .await
-        .unwrap()
+    start_to_file(MySqlCdcSource::default(), config, store.clone(), sink, path).await
 }
 
 /// A pipeline on the (empty) `table`, once it streams: a warm-up row (id 0)

@@ -17,9 +17,8 @@
 
 use std::time::{Duration, Instant};
 
-use rivven_connect::builtin::FileSinkConfig;
-use rivven_connect::runtime::{MemoryOffsetStore, Pipeline, PipelineSettings, Runtime};
-use rivven_connect_benches::cdc::{wait_written, CdcArgs};
+use rivven_connect::runtime::{MemoryOffsetStore, Runtime};
+use rivven_connect_benches::cdc::{start_to_file, wait_written, CdcArgs};
 use rivven_connect_benches::sinks::{percentile_ms, TimedFile};
 use rivven_connect_cdc::postgres::{PostgresCdcConfig, PostgresCdcSource, SnapshotMode, TlsMode};
 use rivven_connect_testing::services::Postgres;
@@ -58,17 +57,14 @@ async fn start(
     config.publication_tables = vec![table.to_string()];
     config.snapshot_mode = snapshot;
     config.status_interval_ms = 1000;
-    Runtime::builder()
-        .offset_store(MemoryOffsetStore::new())
-        .pipeline(
-            Pipeline::builder("bench")
-                .source(PostgresCdcSource::default(), config)
-                .sink(sink.clone(), FileSinkConfig::new(path))
-                .settings(PipelineSettings::default()),
-        )
-        .start()
-        .await
-        .unwrap()
+    start_to_file(
+        PostgresCdcSource::default(),
+        config,
+        MemoryOffsetStore::new(),
+        sink,
+        path,
+    )
+    .await
 }
 
 /// A pipeline on the (empty) `table`, once it streams: its snapshot is done

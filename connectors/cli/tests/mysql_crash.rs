@@ -205,9 +205,12 @@ async fn load(url: String) -> Vec<Committed> {
     done
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_of_the_binary_and_the_server_loses_no_committed_change() {
-    let mut server = MariaDb::start()
+/// A private MariaDB with the empty table `shop.changes`, a client, the
+/// test's files, and the binary started and streaming: it has committed
+/// where it starts (`snapshot_mode: never`: a source without a committed
+/// position starts at the server's current one and commits it at once).
+async fn started() -> (MariaDb, mysql_async::Conn, tempfile::TempDir, Files, Child) {
+    let server = MariaDb::start()
         .await
         .expect("start a private MariaDB (Debian package `mariadb-server`)");
     let mut admin = connect(&server.url()).await;
@@ -217,14 +220,8 @@ async fn kill_9_of_the_binary_and_the_server_loses_no_committed_change() {
         )
         .await
         .unwrap();
-    drop(admin);
     let dir = tempfile::tempdir().unwrap();
     let files = files(dir.path(), &server);
-
-    // A first run commits where it starts streaming before the load, so
-    // every change of the load is streamed (`snapshot_mode: never`: a source
-    // without a committed position starts at the server's current one and
-    // commits it at once).
     let mut child = spawn(&files);
     let deadline = Instant::now() + Duration::from_secs(60);
     while committed(&files.data).is_none() {
@@ -241,6 +238,15 @@ async fn kill_9_of_the_binary_and_the_server_loses_no_committed_change() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (server, admin, dir, files, child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_binary_and_the_server_loses_no_committed_change() {
+    // The first run is streaming before the load starts, so every change
+    // of the load is streamed.
+    let (mut server, admin, _dir, files, mut child) = started().await;
+    drop(admin);
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -325,27 +331,7 @@ async fn kill_9_of_the_binary_and_the_server_loses_no_committed_change() {
 /// written meanwhile arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_while_idle_then_an_immediate_restart_resumes() {
-    let server = MariaDb::start()
-        .await
-        .expect("start a private MariaDB (Debian package `mariadb-server`)");
-    let mut admin = connect(&server.url()).await;
-    admin
-        .query_drop(
-            "CREATE DATABASE shop; CREATE TABLE shop.changes (id bigint PRIMARY KEY, n bigint NOT NULL)",
-        )
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let files = files(dir.path(), &server);
-    let mut child = spawn(&files);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while committed(&files.data).is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "no position committed within 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (_server, mut admin, _dir, files, mut child) = started().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     child.kill().unwrap();
     child.wait().unwrap();
