@@ -15,6 +15,7 @@
 //!   checkpoints ([`SnapshotRun`]).
 //! - [`features`]: `cdc_features` (deduplication, tombstones) and
 //!   `column_filters`; [`emit`] applies them to each change.
+//! - [`json`]: JSON documents given as text, exact or kept as text.
 //! - [`tls`]: the `tls` block (mode and CA); [`check`]: the one-line
 //!   summary of a failed `check`.
 //!
@@ -100,6 +101,7 @@ pub mod check;
 pub mod emit;
 pub mod envelope;
 pub mod features;
+pub mod json;
 pub mod resume;
 pub mod snapshot;
 pub mod tls;

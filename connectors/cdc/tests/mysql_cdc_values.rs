@@ -89,3 +89,61 @@ async fn every_type_has_the_same_json_from_snapshot_and_stream() {
     assert_eq!(zero["ts"], "0000-00-00T00:00:00.00Z");
     runtime.shutdown(std::time::Duration::from_secs(10)).await;
 }
+
+/// Fails before the fix: a valid MariaDB JSON document with a number beyond
+/// `f64` (`1e400`) was a data error (a bad record), and an integer beyond
+/// `u64` was rounded. Both are kept as their exact text, from the snapshot
+/// and the stream alike, as `postgres-cdc` does for `jsonb`; a 4 MiB
+/// document and a 4 MiB text value arrive whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_beyond_f64_and_huge_values_arrive_exactly() {
+    let (server, mut db) = my::server().await;
+    db.query_drop("CREATE TABLE h (id int PRIMARY KEY, j json, t longtext)")
+        .await
+        .unwrap();
+    let big = format!("[{}1]", "1234567890,".repeat(400_000));
+    let rows = |base: i32| {
+        format!(
+            "INSERT INTO h VALUES ({}, '{{\"a\": 1e400}}', NULL), ({}, '{{\"n\": 18446744073709551616}}', NULL), ({}, '{big}', REPEAT('x', 4194304))",
+            base + 1,
+            base + 2,
+            base + 3
+        )
+    };
+    db.query_drop("SET GLOBAL max_allowed_packet = 67108864")
+        .await
+        .unwrap();
+    let mut db = my::connect(&server, "shop").await;
+    db.query_drop(rows(0)).await.unwrap();
+    let (sink, store) = (MockSink::new(), MemoryOffsetStore::new());
+    let runtime = my::run(my::config(&server), &sink, &store).await;
+    my::wait_for(&sink, 3).await;
+    db.query_drop(rows(10)).await.unwrap();
+    let events = my::wait_for(&sink, 6).await;
+    for (i, e) in events.iter().enumerate() {
+        let after = &e.data["after"];
+        let (op, id) = (&e.data["op"], after["id"].as_i64().unwrap());
+        assert_eq!(op, if i < 3 { "r" } else { "c" });
+        match id % 10 {
+            1 => assert_eq!(after["j"], json!(r#"{"a": 1e400}"#), "id {id}"),
+            2 => assert_eq!(
+                after["j"],
+                json!(r#"{"n": 18446744073709551616}"#),
+                "id {id}"
+            ),
+            _ => {
+                assert_eq!(
+                    after["j"].as_array().map(Vec::len),
+                    Some(400_001),
+                    "id {id}"
+                );
+                assert_eq!(
+                    after["t"].as_str().map(str::len),
+                    Some(4_194_304),
+                    "id {id}"
+                );
+            }
+        }
+    }
+    runtime.shutdown(std::time::Duration::from_secs(10)).await;
+}

@@ -15,7 +15,7 @@
 //! | `TIME` | `"[-]HH:MM:SS[.ffffff]"` (hours up to 838) |
 //! | `DATETIME` | `"YYYY-MM-DDTHH:MM:SS[.ffffff]"` (no zone: it has none) |
 //! | `TIMESTAMP` | `"YYYY-MM-DDTHH:MM:SS[.ffffff]Z"` (UTC) |
-//! | `JSON` | the JSON value (MySQL's binary JSON and MariaDB's text JSON alike) |
+//! | `JSON` | the JSON value (MySQL's binary JSON and MariaDB's text JSON alike); a MariaDB document the JSON values here cannot hold exactly (`1e400`, integers beyond `u64`, nesting deeper than 128) is its exact text, a string, as `postgres-cdc` does for `jsonb` |
 //! | `CHAR`/`VARCHAR`/`TEXT` | string, decoded from the column's charset |
 //! | `BINARY`/`VARBINARY`/`BLOB` | string, base64 |
 //! | `GEOMETRY` (and its subtypes) | string, base64 of the WKB (no SRID prefix) |
@@ -25,11 +25,13 @@
 //! with no JSON counterpart are explicit, never guessed: zero dates keep
 //! MySQL's spelling (`"0000-00-00"`, `"0000-00-00T00:00:00"`, with `Z` for
 //! a `TIMESTAMP`), and a value that cannot be decoded (text in an
-//! unsupported charset, invalid JSON, a truncated image) is a data error
+//! unsupported charset, JSON text that is not UTF-8, a truncated image) is a data error
 //! naming the table and column.
 
 use base64::Engine;
 use serde_json::{Number, Value};
+
+use crate::common::json::decode_json;
 
 /// What a column holds, from `information_schema` (so the same for the
 /// snapshot and the stream).
@@ -277,7 +279,9 @@ pub fn to_json(kind: &ColumnKind, cell: Cell) -> Result<Value, String> {
         }
         (K::Json, Cell::Json(v)) => v,
         (K::Json, Cell::Bytes(b)) => {
-            serde_json::from_slice(&b).map_err(|e| format!("invalid JSON text: {e}"))?
+            let doc =
+                std::str::from_utf8(&b).map_err(|e| format!("JSON text is not UTF-8: {e}"))?;
+            decode_json(doc)
         }
         (K::Text(charset), Cell::Bytes(b)) => Value::String(text(*charset, b)?),
         (K::Binary(pad), Cell::Bytes(mut b)) => {

@@ -46,6 +46,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use self::array::decode_array;
+pub(crate) use crate::common::json::decode_json;
 
 mod array;
 
@@ -299,79 +300,6 @@ impl ValueError {
             reason,
         }
     }
-}
-
-/// A `json`/`jsonb` document: the parsed value when it holds the document
-/// exactly, else the exact text as a string (see the module docs).
-pub(crate) fn decode_json(text: &str) -> Value {
-    match serde_json::from_str::<Value>(text) {
-        Ok(value) if json_numbers_exact(text) => value,
-        _ => Value::String(text.to_owned()),
-    }
-}
-
-/// Whether every number in the JSON text `text` survives serde_json's
-/// `Value` (an `i64`/`u64`, or an `f64` with exactly the same decimal value).
-fn json_numbers_exact(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                while i < bytes.len()
-                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                {
-                    i += 1;
-                }
-                if !number_exact(&text[start..i]) {
-                    return false;
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    true
-}
-
-fn number_exact(token: &str) -> bool {
-    if token.parse::<i64>().is_ok() || token.parse::<u64>().is_ok() {
-        return true;
-    }
-    match token.parse::<f64>() {
-        Ok(f) if f.is_finite() => decimal_parts(token) == decimal_parts(&format!("{f:e}")),
-        _ => false,
-    }
-}
-
-/// A decimal literal as (negative, significant digits, exponent of the last
-/// digit): `-12.50e1` → (true, "125", 0). Zero has no digits.
-fn decimal_parts(literal: &str) -> Option<(bool, String, i64)> {
-    let (negative, rest) = match literal.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, literal),
-    };
-    let (mantissa, exponent) = match rest.split_once(['e', 'E']) {
-        Some((m, e)) => (m, e.parse::<i64>().ok()?),
-        None => (rest, 0),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits = format!("{int}{frac}");
-    let trimmed_end = digits.trim_end_matches('0');
-    let trailing = i64::try_from(digits.len() - trimmed_end.len()).ok()?;
-    let significant = trimmed_end.trim_start_matches('0').to_owned();
-    let frac_len = i64::try_from(frac.len()).ok()?;
-    if significant.is_empty() {
-        return Some((false, String::new(), 0));
-    }
-    Some((negative, significant, exponent - frac_len + trailing))
 }
 
 fn decode_float(text: &str) -> Result<Value, String> {
