@@ -11,6 +11,17 @@ use rivven_connect::Source;
 
 use crate::sinks::TimedFile;
 
+/// The report's live line: `rows` changes in `live`, end to end, while the
+/// database took `written_by_db` to accept them.
+pub fn print_live(rows: i64, live: Duration, written_by_db: Duration) {
+    println!(
+        "  live     {:>9.0} changes/s end to end ({rows} changes in {:.2} s; the database took {:.2} s to accept them)",
+        rows as f64 / live.as_secs_f64(),
+        live.as_secs_f64(),
+        written_by_db.as_secs_f64()
+    );
+}
+
 /// Start pipeline `bench`: `source` → `sink` writing `path`, default
 /// settings, offsets in `store`.
 pub async fn start_to_file<S: Source>(

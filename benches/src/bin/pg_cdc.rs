@@ -18,7 +18,7 @@
 use std::time::{Duration, Instant};
 
 use rivven_connect::runtime::{MemoryOffsetStore, Runtime};
-use rivven_connect_benches::cdc::{start_to_file, wait_written, CdcArgs};
+use rivven_connect_benches::cdc::{print_live, start_to_file, wait_written, CdcArgs};
 use rivven_connect_benches::sinks::{percentile_ms, TimedFile};
 use rivven_connect_cdc::postgres::{PostgresCdcConfig, PostgresCdcSource, SnapshotMode, TlsMode};
 use rivven_connect_testing::services::Postgres;
@@ -186,13 +186,7 @@ async fn main() {
         "postgres-cdc → file ({} rows, PostgreSQL on this machine, same 2 cores)",
         a.rows
     );
-    println!(
-        "  live     {:>9.0} changes/s end to end ({} changes in {:.2} s; the database took {:.2} s to accept them)",
-        a.rows as f64 / live.as_secs_f64(),
-        a.rows,
-        live.as_secs_f64(),
-        written_by_db.as_secs_f64()
-    );
+    print_live(a.rows, live, written_by_db);
     println!(
         "  backlog  {:>9.0} changes/s ({} changes already in the WAL, pipeline start to last in {:.2} s)",
         backlog_events as f64 / backlog.as_secs_f64(),
