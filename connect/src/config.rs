@@ -48,6 +48,7 @@
 //! ```
 
 mod build;
+mod build_topics;
 mod check;
 mod connector_config;
 mod diagnostics;
@@ -57,11 +58,15 @@ mod model;
 mod schema_check;
 pub(crate) use schema_check::unknown_keys;
 mod render;
+mod topics_model;
+mod topology;
 mod tree;
 
 pub use connector_config::ConnectorConfig;
 pub use diagnostics::{did_you_mean, ConfigError, Diagnostic};
 pub use model::*;
+pub use topics_model::{BrokerSpec, TopicConfigSpec, TopicsSpec};
+pub use topology::PlannedPipeline;
 pub use tree::Pos;
 
 use crate::registry::Registry;

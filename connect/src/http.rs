@@ -110,6 +110,7 @@ mod tests {
 
     fn status(states: &[PipelineState]) -> RuntimeStatus {
         RuntimeStatus {
+            topics: Vec::new(),
             pipelines: states
                 .iter()
                 .enumerate()

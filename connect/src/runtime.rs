@@ -49,6 +49,7 @@ mod sink_actor;
 mod source_actor;
 mod stats;
 mod supervisor;
+pub mod topics;
 mod transform_actor;
 
 pub use any::{

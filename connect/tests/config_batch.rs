@@ -13,10 +13,7 @@ fn sink_batch(yaml_batch: &str) -> BatchConfig {
     );
     let config = ConnectConfig::from_str(&text).unwrap();
     let registry = Registry::discovered().unwrap();
-    let (name, spec) = config.enabled_pipelines().remove(0);
-    config
-        .pipeline(&registry, &name, &spec)
-        .unwrap()
+    config.planned_pipelines(&registry, false).unwrap()[0]
         .settings()
         .sink_batch
 }

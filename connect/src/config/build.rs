@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::model::{PipelineSpec, SinkSpec, SourceSpec, TransformRef};
+use super::topology::PlannedPipeline;
+use crate::runtime::topics::Topic;
+use std::collections::BTreeMap;
 use super::ConnectConfig;
 use crate::catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, Stream, SyncMode};
 use crate::check::CheckResult;
@@ -26,40 +29,6 @@ use super::tree::Node;
 use crate::runtime::exclusive;
 
 impl ConnectConfig {
-    /// The pipelines `run` starts: the enabled `pipelines:` entries, then one
-    /// per (source `topic`, subscribing sink) pair not already covered, named
-    /// `<source>-to-<sink>`. In configuration order.
-    pub fn enabled_pipelines(&self) -> Vec<(String, PipelineSpec)> {
-        let mut out: Vec<(String, PipelineSpec)> = self
-            .pipelines
-            .iter()
-            .filter(|(_, p)| p.enabled)
-            .map(|(n, p)| (n.clone(), p.clone()))
-            .collect();
-        for (source_name, source) in &self.sources {
-            let Some(topic) = &source.topic else { continue };
-            for (sink_name, sink) in &self.sinks {
-                let wired = self
-                    .pipelines
-                    .values()
-                    .any(|p| &p.source == source_name && &p.sink == sink_name);
-                if sink.topics.contains(topic) && !wired {
-                    out.push((
-                        format!("{source_name}-to-{sink_name}"),
-                        PipelineSpec {
-                            source: source_name.clone(),
-                            sink: sink_name.clone(),
-                            transforms: Vec::new(),
-                            enabled: true,
-                            settings: Default::default(),
-                        },
-                    ));
-                }
-            }
-        }
-        out
-    }
-
     /// The runtime's HTTP endpoint at `http.address`.
     #[cfg(feature = "http")]
     fn with_http(&self, builder: RuntimeBuilder) -> Result<RuntimeBuilder> {
@@ -86,8 +55,8 @@ impl ConnectConfig {
         if self.http.enabled {
             builder = self.with_http(builder)?;
         }
-        for (name, spec) in self.enabled_pipelines() {
-            builder = builder.add_pipeline(self.pipeline(registry, &name, &spec)?);
+        for p in self.planned_pipelines(registry, true)? {
+            builder = builder.add_pipeline(p);
         }
         Ok(builder)
     }
@@ -97,10 +66,11 @@ impl ConnectConfig {
     /// second user's definition. Connectors that do not build are left to
     /// `run`, which reports them.
     pub(crate) fn shared_resources(&self, registry: &Registry, tree: &Node) -> Vec<Diagnostic> {
-        let pipelines: Vec<Pipeline> = self
-            .enabled_pipelines()
+        let plans = self.enabled_pipelines();
+        let topics = self.embedded_topics(&plans, false).unwrap_or_default();
+        let pipelines: Vec<Pipeline> = plans
             .iter()
-            .filter_map(|(name, spec)| self.pipeline(registry, name, spec).ok())
+            .filter_map(|(name, plan)| self.planned(registry, name, plan, &topics).ok())
             .collect();
         let mut out: Vec<Diagnostic> = exclusive::conflicts(&pipelines)
             .into_iter()
@@ -131,6 +101,41 @@ impl ConnectConfig {
                     .clone()
                     .unwrap_or_else(|| self.data_dir.join("offsets")),
             )),
+        }
+    }
+
+    /// Every enabled pipeline, built (`open_files: false` keeps embedded
+    /// topics in memory, for checks that must not touch the data directory).
+    pub fn planned_pipelines(&self, registry: &Registry, open_files: bool) -> Result<Vec<Pipeline>> {
+        let plans = self.enabled_pipelines();
+        let topics = if self.broker_servers().is_some() {
+            BTreeMap::new()
+        } else {
+            self.embedded_topics(&plans, open_files)?
+        };
+        plans
+            .iter()
+            .map(|(name, plan)| self.planned(registry, name, plan, &topics))
+            .collect()
+    }
+
+    fn planned(
+        &self,
+        registry: &Registry,
+        name: &str,
+        plan: &PlannedPipeline,
+        topics: &BTreeMap<String, Arc<Topic>>,
+    ) -> Result<Pipeline> {
+        match plan {
+            PlannedPipeline::Direct(spec) => self.pipeline(registry, name, spec),
+            PlannedPipeline::Publisher { source, topic } => {
+                self.publisher(registry, name, source, topic, topics)
+            }
+            PlannedPipeline::Subscriber {
+                topics: read,
+                group,
+                spec,
+            } => self.subscriber(registry, name, read, group, spec, topics),
         }
     }
 
@@ -165,7 +170,7 @@ impl ConnectConfig {
         p.settings(settings(spec, sink)).build()
     }
 
-    fn source(&self, registry: &Registry, spec: &SourceSpec) -> Result<Arc<dyn AnySource>> {
+    pub(super) fn source(&self, registry: &Registry, spec: &SourceSpec) -> Result<Arc<dyn AnySource>> {
         let entry = registry.source(&spec.connector).ok_or_else(|| {
             ConnectorError::configuration(format!("unknown source connector `{}`", spec.connector))
         })?;
@@ -194,7 +199,7 @@ impl ConnectConfig {
         Ok(Arc::new(SelectedStreams { inner, catalog }))
     }
 
-    fn transform(
+    pub(super) fn transform(
         &self,
         registry: &Registry,
         t: &TransformRef,
@@ -216,7 +221,7 @@ impl ConnectConfig {
     }
 }
 
-fn build_sink(registry: &Registry, spec: &SinkSpec) -> Result<Arc<dyn crate::runtime::AnySink>> {
+pub(super) fn build_sink(registry: &Registry, spec: &SinkSpec) -> Result<Arc<dyn crate::runtime::AnySink>> {
     let entry = registry.sink(&spec.connector).ok_or_else(|| {
         ConnectorError::configuration(format!("unknown sink connector `{}`", spec.connector))
     })?;
@@ -224,7 +229,7 @@ fn build_sink(registry: &Registry, spec: &SinkSpec) -> Result<Arc<dyn crate::run
 }
 
 /// Pipeline settings from the pipeline's `settings:` and its sink's `batch:`/`rate_limit:`.
-fn settings(spec: &PipelineSpec, sink: &SinkSpec) -> PipelineSettings {
+pub(super) fn settings(spec: &PipelineSpec, sink: &SinkSpec) -> PipelineSettings {
     let s = &spec.settings;
     let mut out = PipelineSettings::default();
     if let Some(n) = s.batch_size {

@@ -46,6 +46,12 @@ pub struct ConnectConfig {
     /// Logging.
     #[serde(default)]
     pub logging: LoggingSpec,
+    /// Topics: embedded storage, and broker topic defaults.
+    #[serde(default)]
+    pub topics: super::TopicsSpec,
+    /// The Rivven broker holding topics (when `bootstrap_servers` is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker: Option<super::BrokerSpec>,
 }
 
 fn default_version() -> String {
@@ -75,6 +81,9 @@ pub struct SourceSpec {
     /// form a pipeline when no `pipelines` entry names the source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// Broker topic overrides for `topic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_config: Option<super::TopicConfigSpec>,
 }
 
 /// A stream to read.
@@ -112,6 +121,10 @@ pub struct SinkSpec {
     /// Topics this sink consumes (see `SourceSpec::topic`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,
+    /// The consumer group it reads `topics` as (default: the sink's name).
+    /// Its cursor is its own: two sinks never share a group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_group: Option<String>,
 }
 
 /// Sink batching. Every field has a default. Flushing is adaptive: a sink

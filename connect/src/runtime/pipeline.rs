@@ -7,7 +7,9 @@ use super::any::{
     AnySink, AnySource, AnyTransform, BatchSinkAdapter, SinkAdapter, SourceAdapter,
     TransformAdapter,
 };
+use super::offset_store::OffsetStore;
 use super::settings::{OnError, PipelineSettings};
+use super::topics::{Topic, TopicStorage};
 use crate::connector::{BatchSink, Sink, Source, Transform};
 use crate::error::{ConnectorError, Result};
 
@@ -35,6 +37,12 @@ pub struct Pipeline {
     pub(crate) sink: Named<dyn AnySink>,
     pub(crate) dead_letter: Option<Named<dyn AnySink>>,
     pub(crate) settings: PipelineSettings,
+    /// Topics this pipeline appends to: told when it has finished for good.
+    pub(crate) publishes: Vec<Arc<Topic>>,
+    /// Topics this pipeline reads as a consumer group.
+    pub(crate) subscribes: Vec<Arc<Topic>>,
+    /// Its own offset store instead of the runtime's.
+    pub(crate) store: Option<Arc<dyn OffsetStore>>,
 }
 
 impl fmt::Debug for Pipeline {
@@ -63,6 +71,9 @@ impl Pipeline {
             sink: None,
             dead_letter: None,
             settings: PipelineSettings::default(),
+            publishes: Vec::new(),
+            subscribes: Vec::new(),
+            store: None,
         }
     }
 
@@ -75,6 +86,20 @@ impl Pipeline {
     pub fn settings(&self) -> &PipelineSettings {
         &self.settings
     }
+
+    /// The topics it appends to and reads from.
+    pub(crate) fn topics(&self) -> impl Iterator<Item = &Arc<Topic>> {
+        self.publishes.iter().chain(&self.subscribes)
+    }
+
+    /// It reads a memory topic: at shutdown it drains the topic (until every
+    /// publisher has finished) instead of stopping, so the publishers' last
+    /// events are acknowledged.
+    pub(crate) fn drains_topics(&self) -> bool {
+        self.subscribes
+            .iter()
+            .any(|t| t.storage() == TopicStorage::Memory)
+    }
 }
 
 /// Builder for [`Pipeline`]; pass it to `RuntimeBuilder::pipeline`.
@@ -85,6 +110,9 @@ pub struct PipelineBuilder {
     sink: Option<Named<dyn AnySink>>,
     dead_letter: Option<Named<dyn AnySink>>,
     settings: PipelineSettings,
+    publishes: Vec<Arc<Topic>>,
+    subscribes: Vec<Arc<Topic>>,
+    store: Option<Arc<dyn OffsetStore>>,
 }
 
 impl fmt::Debug for PipelineBuilder {
@@ -166,6 +194,28 @@ impl PipelineBuilder {
         self
     }
 
+    /// Keep this pipeline's offsets in `store` rather than the runtime's.
+    pub fn offset_store(mut self, store: Arc<dyn OffsetStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The pipeline publishes to `topic` (its sink is a
+    /// [`TopicSink`](super::topics::TopicSink)): when it has finished for good,
+    /// the topic is told, and closes once all its publishers have.
+    pub fn publishes(mut self, topic: Arc<Topic>) -> Self {
+        self.publishes.push(topic);
+        self
+    }
+
+    /// The pipeline reads `topic` (its source is a
+    /// [`TopicSource`](super::topics::TopicSource)); with memory storage it
+    /// drains the topic at shutdown.
+    pub fn subscribes(mut self, topic: Arc<Topic>) -> Self {
+        self.subscribes.push(topic);
+        self
+    }
+
     /// Settings.
     pub fn settings(mut self, settings: PipelineSettings) -> Self {
         self.settings = settings;
@@ -198,6 +248,9 @@ impl PipelineBuilder {
             sink,
             dead_letter: self.dead_letter,
             settings: self.settings,
+            publishes: self.publishes,
+            subscribes: self.subscribes,
+            store: self.store,
         })
     }
 }

@@ -13,6 +13,7 @@ use super::offset_store::{FileOffsetStore, OffsetStore};
 use super::pipeline::{Pipeline, PipelineBuilder};
 use super::stats::{MeteredSink, PipelineState, PipelineStats, RuntimeStatus};
 use super::supervisor::{PipelineSupervisor, SupervisorArgs};
+use super::topics::{Topic, TopicStatus};
 use crate::error::{ConnectorError, Result};
 use crate::util::metrics::{names, MetricsRecorder};
 
@@ -28,10 +29,12 @@ struct RootArgs {
     pipelines: Vec<Pipeline>,
     store: Arc<dyn OffsetStore>,
     stats: Vec<Arc<PipelineStats>>,
+    topics: Vec<Arc<Topic>>,
 }
 
 struct RootState {
     supervisors: Vec<(ActorRef<SupervisorMsg>, Arc<PipelineStats>)>,
+    topics: Vec<Arc<Topic>>,
 }
 
 impl Actor for RootActor {
@@ -59,7 +62,10 @@ impl Actor for RootActor {
             .await?;
             supervisors.push((sup, stats));
         }
-        Ok(RootState { supervisors })
+        Ok(RootState {
+            supervisors,
+            topics: args.topics,
+        })
     }
 
     async fn handle(
@@ -70,7 +76,7 @@ impl Actor for RootActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             RootMsg::Status(reply) => {
-                let _ = reply.send(snapshot(st.supervisors.iter().map(|(_, s)| s)));
+                let _ = reply.send(snapshot(st.supervisors.iter().map(|(_, s)| s), &st.topics));
             }
             RootMsg::Shutdown => {
                 for (sup, _) in &st.supervisors {
@@ -118,9 +124,35 @@ impl Actor for RootActor {
     }
 }
 
-fn snapshot<'a>(stats: impl Iterator<Item = &'a Arc<PipelineStats>>) -> RuntimeStatus {
+fn snapshot<'a>(
+    stats: impl Iterator<Item = &'a Arc<PipelineStats>>,
+    topics: &[Arc<Topic>],
+) -> RuntimeStatus {
     RuntimeStatus {
         pipelines: stats.map(|s| s.snapshot()).collect(),
+        topics: topics.iter().map(|t| t.status()).collect(),
+    }
+}
+
+/// The gauges of one topic: end offset, and per group committed offset and lag.
+fn record_topic_metrics(metrics: &MetricsRecorder, status: &TopicStatus) {
+    let topic = metrics::Label::new("topic", status.name.clone());
+    metrics
+        .gauge(&Key::from_parts(names::TOPIC_END_OFFSET, vec![topic.clone()]))
+        .set(status.end_offset as f64);
+    metrics
+        .gauge(&Key::from_parts(names::TOPIC_BUFFERED, vec![topic.clone()]))
+        .set(status.buffered as f64);
+    for g in &status.groups {
+        let labels = vec![topic.clone(), metrics::Label::new("group", g.name.clone())];
+        if let Some(c) = g.committed_offset {
+            metrics
+                .gauge(&Key::from_parts(names::TOPIC_COMMITTED_OFFSET, labels.clone()))
+                .set(c as f64);
+        }
+        metrics
+            .gauge(&Key::from_parts(names::TOPIC_LAG, labels))
+            .set(g.lag as f64);
     }
 }
 
@@ -130,6 +162,7 @@ fn snapshot<'a>(stats: impl Iterator<Item = &'a Arc<PipelineStats>>) -> RuntimeS
 pub(crate) struct RuntimeView {
     root: ActorRef<RootMsg>,
     stats: Vec<Arc<PipelineStats>>,
+    topics: Vec<Arc<Topic>>,
     metrics: MetricsRecorder,
     started: Instant,
 }
@@ -137,7 +170,7 @@ pub(crate) struct RuntimeView {
 impl RuntimeView {
     /// Per-pipeline state and counters, read directly.
     pub(crate) fn status(&self) -> RuntimeStatus {
-        snapshot(self.stats.iter())
+        snapshot(self.stats.iter(), &self.topics)
     }
 
     /// Whether the root actor is alive (it stops only when the runtime does).
@@ -153,6 +186,9 @@ impl RuntimeView {
         self.metrics
             .gauge(&Key::from_static_name(names::UPTIME_SECONDS))
             .set(self.started.elapsed().as_secs_f64());
+        for topic in &self.topics {
+            record_topic_metrics(&self.metrics, &topic.status());
+        }
         self.metrics.render()
     }
 }
@@ -293,6 +329,12 @@ impl RuntimeBuilder {
                 ))
             })
             .collect();
+        let mut topics: Vec<Arc<Topic>> = Vec::new();
+        for t in pipelines.iter().flat_map(|p| p.topics()) {
+            if !topics.iter().any(|k| Arc::ptr_eq(k, t)) {
+                topics.push(t.clone());
+            }
+        }
         let (root, join) = Actor::spawn(
             None,
             RootActor,
@@ -300,6 +342,7 @@ impl RuntimeBuilder {
                 pipelines,
                 store,
                 stats: stats.clone(),
+                topics: topics.clone(),
             },
         )
         .await
@@ -307,6 +350,7 @@ impl RuntimeBuilder {
         let view = RuntimeView {
             root: root.clone(),
             stats: stats.clone(),
+            topics,
             metrics: metrics.clone(),
             started: Instant::now(),
         };

@@ -111,12 +111,21 @@ pub struct PipelineStatus {
 pub struct RuntimeStatus {
     /// Per-pipeline status, in configuration order.
     pub pipelines: Vec<PipelineStatus>,
+    /// Per embedded topic: end offset, and each consumer group's committed
+    /// offset and lag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<super::topics::TopicStatus>,
 }
 
 impl RuntimeStatus {
     /// The status of `name`.
     pub fn pipeline(&self, name: &str) -> Option<&PipelineStatus> {
         self.pipelines.iter().find(|p| p.name == name)
+    }
+
+    /// The status of topic `name`.
+    pub fn topic(&self, name: &str) -> Option<&super::topics::TopicStatus> {
+        self.topics.iter().find(|t| t.name == name)
     }
 
     /// Whether every pipeline ended without failing.

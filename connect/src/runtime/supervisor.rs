@@ -70,6 +70,10 @@ pub(crate) struct SupervisorState {
     started_at: Instant,
     commits_at_start: u64,
     shutting_down: bool,
+    /// Shutdown was asked and this subscriber drains its memory topics.
+    draining_topics: bool,
+    /// The topics it publishes to were told it has finished.
+    topics_released: bool,
 }
 
 impl Actor for PipelineSupervisor {
@@ -85,8 +89,8 @@ impl Actor for PipelineSupervisor {
         myself.send_message(SupervisorMsg::Start(1))?;
         Ok(SupervisorState {
             name: Arc::from(args.pipeline.name.as_str()),
+            store: args.pipeline.store.clone().unwrap_or(args.store),
             pipeline: args.pipeline,
-            store: args.store,
             stats: args.stats,
             generation: 0,
             children: None,
@@ -95,6 +99,8 @@ impl Actor for PipelineSupervisor {
             started_at: Instant::now(),
             commits_at_start: 0,
             shutting_down: false,
+            draining_topics: false,
+            topics_released: false,
         })
     }
 
@@ -131,14 +137,23 @@ impl Actor for PipelineSupervisor {
                     if let Some(children) = st.children.take() {
                         children.stop().await;
                     }
-                    let state = if st.shutting_down {
+                    let state = if st.shutting_down || st.draining_topics {
                         PipelineState::Stopped
                     } else {
                         PipelineState::Completed
                     };
                     tracing::info!(pipeline = %st.name, %state, "pipeline finished");
-                    st.stats.set_state(state);
+                    st.set_terminal(state);
                 }
+            }
+            SupervisorMsg::Shutdown if st.pipeline.drains_topics() => {
+                // A memory topic's subscriber drains it: it ends when every
+                // publisher has finished and it has read the rest.
+                st.draining_topics = true;
+                if st.children.is_some() {
+                    st.stats.set_state(PipelineState::Draining);
+                }
+                tracing::info!(pipeline = %st.name, "draining its topics before stopping");
             }
             SupervisorMsg::Shutdown => {
                 st.shutting_down = true;
@@ -148,7 +163,7 @@ impl Actor for PipelineSupervisor {
                         let _ = children.source.send_message(SourceMsg::Stop);
                     }
                     None if !st.stats.state().is_terminal() => {
-                        st.stats.set_state(PipelineState::Stopped)
+                        st.set_terminal(PipelineState::Stopped)
                     }
                     None => {}
                 }
@@ -197,11 +212,26 @@ impl Actor for PipelineSupervisor {
         if !st.stats.state().is_terminal() {
             st.stats.set_state(PipelineState::Stopped);
         }
+        st.release_topics();
         Ok(())
     }
 }
 
 impl SupervisorState {
+    /// Enter a terminal state, and tell the topics it publishes to.
+    fn set_terminal(&mut self, state: PipelineState) {
+        self.stats.set_state(state);
+        self.release_topics();
+    }
+
+    fn release_topics(&mut self) {
+        if !std::mem::replace(&mut self.topics_released, true) {
+            for topic in &self.pipeline.publishes {
+                topic.publisher_finished();
+            }
+        }
+    }
+
     /// Load the committed state, check the connectors, and spawn the stages
     /// (checkpointer, sink, transforms back to front, then the source).
     async fn spawn_generation(&mut self, myself: &ActorRef<SupervisorMsg>) -> Result<Children> {
@@ -310,12 +340,12 @@ impl SupervisorState {
         if self.shutting_down {
             // It did not drain and commit: not a clean stop.
             tracing::error!(pipeline = %self.name, error = %message, "stage failed during shutdown");
-            self.stats.set_state(PipelineState::Failed);
+            self.set_terminal(PipelineState::Failed);
             return;
         }
         if failure.stop_pipeline {
             tracing::error!(pipeline = %self.name, error = %message, "pipeline failed");
-            self.stats.set_state(PipelineState::Failed);
+            self.set_terminal(PipelineState::Failed);
             return;
         }
         let policy = &self.pipeline.settings.restart;
@@ -338,7 +368,7 @@ impl SupervisorState {
                 "{} consecutive failures without progress; last: {message}",
                 self.consecutive_failures
             ));
-            self.stats.set_state(PipelineState::Failed);
+            self.set_terminal(PipelineState::Failed);
             return;
         }
         let delay = policy.delay(self.attempts, jitter_sample());

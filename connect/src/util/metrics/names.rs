@@ -50,6 +50,15 @@ pub const SINK_LATENCY_SECONDS: &str = "rivven_connect_sink_latency_seconds";
 /// Gauge: seconds since the runtime started.
 pub const UPTIME_SECONDS: &str = "rivven_connect_uptime_seconds";
 
+/// Gauge (label `topic`): offset of the next event appended to an embedded topic.
+pub const TOPIC_END_OFFSET: &str = "rivven_connect_topic_end_offset";
+/// Gauge (label `topic`): events an embedded topic holds in memory.
+pub const TOPIC_BUFFERED: &str = "rivven_connect_topic_buffered_events";
+/// Gauge (labels `topic`, `group`): a consumer group's committed offset.
+pub const TOPIC_COMMITTED_OFFSET: &str = "rivven_connect_topic_committed_offset";
+/// Gauge (labels `topic`, `group`): events appended and not yet acknowledged by the group.
+pub const TOPIC_LAG: &str = "rivven_connect_topic_lag_events";
+
 /// Register the help text of every runtime metric with `recorder`.
 pub(crate) fn describe(recorder: &dyn Recorder) {
     let counters: [(&'static str, &'static str, Option<Unit>); 12] = [
@@ -85,7 +94,7 @@ pub(crate) fn describe(recorder: &dyn Recorder) {
     for (name, help, unit) in counters {
         recorder.describe_counter(name.into(), unit, SharedString::const_str(help));
     }
-    let gauges: [(&'static str, &'static str, Option<Unit>); 5] = [
+    let gauges: [(&'static str, &'static str, Option<Unit>); 9] = [
         (
             IN_FLIGHT_EVENTS,
             "Events read but not yet acknowledged",
@@ -105,6 +114,26 @@ pub(crate) fn describe(recorder: &dyn Recorder) {
             SOURCE_LAG_SECONDS,
             "Event time of the newest durable write to when it was written, seconds",
             Some(Unit::Seconds),
+        ),
+        (
+            TOPIC_END_OFFSET,
+            "Offset of the next event appended to an embedded topic",
+            None,
+        ),
+        (
+            TOPIC_BUFFERED,
+            "Events an embedded topic holds in memory",
+            None,
+        ),
+        (
+            TOPIC_COMMITTED_OFFSET,
+            "A consumer group's committed offset in an embedded topic",
+            None,
+        ),
+        (
+            TOPIC_LAG,
+            "Events of an embedded topic not yet acknowledged by a consumer group",
+            None,
         ),
         (
             UPTIME_SECONDS,
