@@ -59,7 +59,9 @@ pub fn health_state(status: &RuntimeStatus) -> &'static str {
     }
 }
 
-/// The `/health` body: `{"status": <health_state>, "pipelines": [<PipelineStatus>…]}`.
+/// The `/health` body: `{"status": <health_state>, "pipelines": [<PipelineStatus>…]}`,
+/// plus `"topics": [<TopicStatus>…]` (end offset, and per consumer group the
+/// committed offset and lag) when the runtime has embedded topics.
 ///
 /// ```
 /// use rivven_connect::runtime::RuntimeStatus;
@@ -69,7 +71,11 @@ pub fn health_state(status: &RuntimeStatus) -> &'static str {
 /// assert!(body["pipelines"].as_array().is_some_and(|p| p.is_empty()));
 /// ```
 pub fn health_json(status: &RuntimeStatus) -> Value {
-    json!({ "status": health_state(status), "pipelines": status.pipelines })
+    let mut body = json!({ "status": health_state(status), "pipelines": status.pipelines });
+    if !status.topics.is_empty() {
+        body["topics"] = json!(status.topics);
+    }
+    body
 }
 
 /// The `/health` status code: 503 when [`health_state`] is `unhealthy`, else 200.

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use super::model::{PipelineSpec, SinkSpec, SourceSpec, TransformRef};
 use super::topology::PlannedPipeline;
-use crate::runtime::topics::Topic;
-use std::collections::BTreeMap;
 use super::ConnectConfig;
 use crate::catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, Stream, SyncMode};
 use crate::check::CheckResult;
@@ -16,12 +14,14 @@ use crate::connector::BatchConfig;
 use crate::error::{ConnectorError, Result};
 use crate::event::SourceEvent;
 use crate::registry::Registry;
+use crate::runtime::topics::Topic;
 use crate::runtime::{
     AnySource, AnyTransform, FileOffsetStore, MemoryOffsetStore, OffsetStore, Pipeline,
     PipelineSettings, RestartPolicy, Runtime, RuntimeBuilder,
 };
 use crate::spec::ConnectorSpec;
 use crate::state::State;
+use std::collections::BTreeMap;
 
 use super::diagnostics::Diagnostic;
 use super::model::OffsetBackend;
@@ -106,7 +106,11 @@ impl ConnectConfig {
 
     /// Every enabled pipeline, built (`open_files: false` keeps embedded
     /// topics in memory, for checks that must not touch the data directory).
-    pub fn planned_pipelines(&self, registry: &Registry, open_files: bool) -> Result<Vec<Pipeline>> {
+    pub fn planned_pipelines(
+        &self,
+        registry: &Registry,
+        open_files: bool,
+    ) -> Result<Vec<Pipeline>> {
         let plans = self.enabled_pipelines();
         let topics = if self.broker_servers().is_some() {
             BTreeMap::new()
@@ -170,7 +174,11 @@ impl ConnectConfig {
         p.settings(settings(spec, sink)).build()
     }
 
-    pub(super) fn source(&self, registry: &Registry, spec: &SourceSpec) -> Result<Arc<dyn AnySource>> {
+    pub(super) fn source(
+        &self,
+        registry: &Registry,
+        spec: &SourceSpec,
+    ) -> Result<Arc<dyn AnySource>> {
         let entry = registry.source(&spec.connector).ok_or_else(|| {
             ConnectorError::configuration(format!("unknown source connector `{}`", spec.connector))
         })?;
@@ -221,7 +229,10 @@ impl ConnectConfig {
     }
 }
 
-pub(super) fn build_sink(registry: &Registry, spec: &SinkSpec) -> Result<Arc<dyn crate::runtime::AnySink>> {
+pub(super) fn build_sink(
+    registry: &Registry,
+    spec: &SinkSpec,
+) -> Result<Arc<dyn crate::runtime::AnySink>> {
     let entry = registry.sink(&spec.connector).ok_or_else(|| {
         ConnectorError::configuration(format!("unknown sink connector `{}`", spec.connector))
     })?;

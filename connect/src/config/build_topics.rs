@@ -47,7 +47,9 @@ impl ConnectConfig {
                 config.insert("topic".into(), json!(topic));
                 config.insert(
                     "auto_create".into(),
-                    json!(overrides.and_then(|o| o.auto_create).unwrap_or(t.auto_create)),
+                    json!(overrides
+                        .and_then(|o| o.auto_create)
+                        .unwrap_or(t.auto_create)),
                 );
                 config.insert(
                     "partitions".into(),
@@ -63,7 +65,9 @@ impl ConnectConfig {
                 );
                 config.insert("require_topic_exists".into(), json!(t.require_topic_exists));
                 config.insert("validate_existing".into(), json!(t.validate_existing));
-                let entry = registry.sink(BROKER_CONNECTOR).ok_or_else(|| no_broker(name))?;
+                let entry = registry
+                    .sink(BROKER_CONNECTOR)
+                    .ok_or_else(|| no_broker(name))?;
                 entry
                     .build(Value::Object(config))
                     .map_err(|e| e.context(format!("pipeline `{name}`: broker")))?

@@ -199,7 +199,10 @@ impl ConnectConfig {
                 retention: Duration::from_millis(t.retention_ms),
             };
             let names = subscribers.iter().map(|(_, g)| g.to_string());
-            out.insert(topic.to_string(), Topic::open(topic, options, names, count)?);
+            out.insert(
+                topic.to_string(),
+                Topic::open(topic, options, names, count)?,
+            );
         }
         Ok(out)
     }

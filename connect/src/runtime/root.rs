@@ -138,7 +138,10 @@ fn snapshot<'a>(
 fn record_topic_metrics(metrics: &MetricsRecorder, status: &TopicStatus) {
     let topic = metrics::Label::new("topic", status.name.clone());
     metrics
-        .gauge(&Key::from_parts(names::TOPIC_END_OFFSET, vec![topic.clone()]))
+        .gauge(&Key::from_parts(
+            names::TOPIC_END_OFFSET,
+            vec![topic.clone()],
+        ))
         .set(status.end_offset as f64);
     metrics
         .gauge(&Key::from_parts(names::TOPIC_BUFFERED, vec![topic.clone()]))
@@ -147,7 +150,10 @@ fn record_topic_metrics(metrics: &MetricsRecorder, status: &TopicStatus) {
         let labels = vec![topic.clone(), metrics::Label::new("group", g.name.clone())];
         if let Some(c) = g.committed_offset {
             metrics
-                .gauge(&Key::from_parts(names::TOPIC_COMMITTED_OFFSET, labels.clone()))
+                .gauge(&Key::from_parts(
+                    names::TOPIC_COMMITTED_OFFSET,
+                    labels.clone(),
+                ))
                 .set(c as f64);
         }
         metrics

@@ -221,6 +221,17 @@ impl SupervisorState {
     /// Enter a terminal state, and tell the topics it publishes to.
     fn set_terminal(&mut self, state: PipelineState) {
         self.stats.set_state(state);
+        if state == PipelineState::Failed {
+            for topic in &self.pipeline.subscribes {
+                if topic.storage() == super::topics::TopicStorage::Memory {
+                    let error = self.stats.snapshot().last_error.unwrap_or_default();
+                    topic.fail(format!(
+                        "subscriber pipeline `{}` failed: {error}",
+                        self.name
+                    ));
+                }
+            }
+        }
         self.release_topics();
     }
 
@@ -340,6 +351,13 @@ impl SupervisorState {
         if self.shutting_down {
             // It did not drain and commit: not a clean stop.
             tracing::error!(pipeline = %self.name, error = %message, "stage failed during shutdown");
+            self.set_terminal(PipelineState::Failed);
+            return;
+        }
+        if let Some(reason) = self.pipeline.publishes.iter().find_map(|t| t.failure()) {
+            // A subscriber of its memory topic failed for good: going on would
+            // commit past what that subscriber never got.
+            tracing::error!(pipeline = %self.name, error = %reason, "pipeline failed: a subscriber of its topic failed");
             self.set_terminal(PipelineState::Failed);
             return;
         }

@@ -136,6 +136,9 @@ pub struct Topic {
     low: watch::Sender<u64>,
     /// Every publisher has finished: subscribers end once they reached `end`.
     closed: watch::Sender<bool>,
+    /// A subscriber failed for good: with memory storage the publishers stop
+    /// (committing past it would lose what it did not get).
+    failed: watch::Sender<Option<String>>,
     open_publishers: AtomicUsize,
     peak: AtomicU64,
 }
@@ -184,6 +187,7 @@ impl Topic {
             end: watch::Sender::new(end),
             low: watch::Sender::new(end),
             closed: watch::Sender::new(publishers == 0),
+            failed: watch::Sender::new(None),
             open_publishers: AtomicUsize::new(publishers),
             peak: AtomicU64::new(0),
             name,
@@ -216,23 +220,12 @@ impl Topic {
     pub async fn append(&self, events: &[SourceEvent], payloads: Vec<Vec<u8>>) -> Result<u64> {
         let n = events.len() as u64;
         if self.disk.is_none() {
-            let mut low = self.low.subscribe();
-            loop {
-                low.borrow_and_update();
-                {
-                    let inner = self.lock();
-                    let end = inner.base + inner.ring.len() as u64;
-                    let unacked = inner.ring.len() as u64;
-                    // A batch larger than the topic goes in alone.
-                    if unacked + n <= self.options.capacity as u64 || unacked == 0 {
-                        drop(inner);
-                        return Ok(self.push(events, end));
-                    }
-                }
-                if low.changed().await.is_err() {
-                    return Err(ConnectorError::fatal("topic dropped"));
-                }
+            // In pieces of at most `capacity`: the topic never holds more.
+            let mut end = self.end.borrow().to_owned();
+            for piece in events.chunks(self.options.capacity) {
+                end = self.append_memory(piece).await?;
             }
+            return Ok(end);
         }
         let Some(disk) = self.disk.clone() else {
             return Err(ConnectorError::fatal("topic without its log"));
@@ -249,6 +242,31 @@ impl Topic {
         self.push(events, start);
         self.retain()?;
         Ok(end)
+    }
+
+    /// Append at most `capacity` events to a memory topic, once there is room.
+    async fn append_memory(&self, events: &[SourceEvent]) -> Result<u64> {
+        let n = events.len() as u64;
+        let mut low = self.low.subscribe();
+        loop {
+            low.borrow_and_update();
+            {
+                let inner = self.lock();
+                let end = inner.base + inner.ring.len() as u64;
+                if inner.ring.len() as u64 + n <= self.options.capacity as u64 {
+                    drop(inner);
+                    return Ok(self.push(events, end));
+                }
+            }
+            let mut failed = self.failed.subscribe();
+            tokio::select! {
+                r = low.changed() => if r.is_err() {
+                    return Err(ConnectorError::fatal("topic dropped"));
+                },
+                _ = failed.wait_for(Option::is_some) => {}
+            }
+            self.check_failed()?;
+        }
     }
 
     /// Put appended events in memory (at `start`) and publish the new end.
@@ -277,10 +295,40 @@ impl Topic {
     /// Wait until every group has committed up to `offset` (memory storage).
     pub async fn wait_acknowledged(&self, offset: u64) -> Result<()> {
         let mut low = self.low.subscribe();
-        low.wait_for(|l| *l >= offset)
-            .await
-            .map(|_| ())
-            .map_err(|_| ConnectorError::fatal(format!("topic `{}` dropped", self.name)))
+        let mut failed = self.failed.subscribe();
+        tokio::select! {
+            r = low.wait_for(|l| *l >= offset) => r
+                .map(|_| ())
+                .map_err(|_| ConnectorError::fatal(format!("topic `{}` dropped", self.name))),
+            _ = failed.wait_for(Option::is_some) => self.check_failed(),
+        }
+    }
+
+    /// A subscriber failed for good (see [`Topic::failure`]).
+    pub(crate) fn fail(&self, reason: String) {
+        self.failed.send_if_modified(|f| {
+            let first = f.is_none();
+            if first {
+                *f = Some(reason);
+            }
+            first
+        });
+    }
+
+    /// Why the topic cannot go on, when a subscriber failed for good and
+    /// storage is memory: its publishers must not commit past that subscriber.
+    pub fn failure(&self) -> Option<String> {
+        self.failed.borrow().clone()
+    }
+
+    fn check_failed(&self) -> Result<()> {
+        match self.failure() {
+            Some(reason) => Err(ConnectorError::fatal(format!(
+                "topic `{}`: {reason}; the source's position is held at what it acknowledged",
+                self.name
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Where `group` starts when its pipeline has no committed cursor: its

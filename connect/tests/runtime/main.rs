@@ -23,5 +23,6 @@ mod skip_counts_and_acks;
 mod slow_sink_bounds_memory;
 mod stop_commits_nothing_past_failure;
 mod supervision_reports_exactly;
+mod topics_fan_out;
 mod transforms_in_place;
 mod two_runtimes_same_names_in_one_process;

@@ -99,6 +99,11 @@ pub(crate) fn summary(status: &RuntimeStatus, how: Summary) {
                     "pipeline ended"
                 );
             }
+            for t in &status.topics {
+                for g in &t.groups {
+                    tracing::info!(topic = %t.name, end_offset = t.end_offset, group = %g.name, committed = g.committed_offset, lag = g.lag, "topic group");
+                }
+            }
             return;
         }
         Summary::Text { display } => display,
@@ -128,5 +133,27 @@ pub(crate) fn summary(status: &RuntimeStatus, how: Summary) {
             p.commits,
             p.last_error.as_deref().map(|e| format!("\n    last error: {e}")).unwrap_or_default()
         );
+    }
+    for t in &status.topics {
+        eprintln!(
+            "  topic {:<18} {:<10} end offset {}  held {} (peak {})",
+            t.name,
+            match t.storage {
+                rivven_connect::runtime::topics::TopicStorage::Memory => "memory",
+                rivven_connect::runtime::topics::TopicStorage::Disk => "disk",
+            },
+            t.end_offset,
+            t.buffered,
+            t.peak_buffered
+        );
+        for g in &t.groups {
+            let committed = g
+                .committed_offset
+                .map_or("-".to_string(), |c| c.to_string());
+            eprintln!(
+                "    group {:<18} committed {committed}  lag {}",
+                g.name, g.lag
+            );
+        }
     }
 }

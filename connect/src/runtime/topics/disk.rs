@@ -51,11 +51,7 @@ pub(crate) struct DiskLog {
 }
 
 fn io_err(topic: &str, what: &str, path: &Path, e: std::io::Error) -> ConnectorError {
-    ConnectorError::io(format!(
-        "topic `{topic}`: {what} {}: {e}",
-        path.display()
-    ))
-    .with_source(e)
+    ConnectorError::io(format!("topic `{topic}`: {what} {}: {e}", path.display())).with_source(e)
 }
 
 fn segment_path(dir: &Path, base: u64) -> PathBuf {
@@ -148,7 +144,11 @@ impl DiskLog {
         if payloads.is_empty() {
             return Ok(self.end);
         }
-        if self.segments.last().is_some_and(|s| s.bytes >= self.segment_bytes) {
+        if self
+            .segments
+            .last()
+            .is_some_and(|s| s.bytes >= self.segment_bytes)
+        {
             self.roll()?;
         }
         let size: usize = payloads.iter().map(|p| p.len() + HEADER).sum();

@@ -84,7 +84,9 @@ impl AnySink for TopicSink {
 /// A record as stored on disk; one that could not be read back is refused here.
 fn encode(topic: &str, event: &SourceEvent) -> Result<Vec<u8>> {
     let payload = serde_json::to_vec(event).map_err(|e| {
-        ConnectorError::data(format!("topic `{topic}`: the event does not serialize: {e}"))
+        ConnectorError::data(format!(
+            "topic `{topic}`: the event does not serialize: {e}"
+        ))
     })?;
     let depth = json_depth(&payload);
     if depth > MAX_DEPTH {

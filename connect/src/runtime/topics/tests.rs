@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use super::disk::{json_depth, DiskLog};
 use super::*;
 use serde_json::json;
@@ -27,7 +29,10 @@ fn disk_options(dir: &std::path::Path, segment_bytes: u64) -> TopicOptions {
 }
 
 fn ids(events: &[SourceEvent]) -> Vec<u64> {
-    events.iter().map(|e| e.data["id"].as_u64().unwrap()).collect()
+    events
+        .iter()
+        .map(|e| e.data["id"].as_u64().unwrap())
+        .collect()
 }
 
 /// Reads everything from `offset` to the end through `Topic::read`.
@@ -60,12 +65,21 @@ async fn disk_records_survive_reopening_and_are_read_across_segments() {
     let topic = Topic::open("t", disk_options(dir.path(), 500), ["g".to_string()], 1).unwrap();
     assert_eq!(topic.status().end_offset, 50);
     // The ring is empty after reopening: everything comes from the files.
-    assert_eq!(ids(&read_all(&topic, 0).unwrap()), (0..50).collect::<Vec<_>>());
-    assert_eq!(ids(&read_all(&topic, 23).unwrap()), (23..50).collect::<Vec<_>>());
+    assert_eq!(
+        ids(&read_all(&topic, 0).unwrap()),
+        (0..50).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        ids(&read_all(&topic, 23).unwrap()),
+        (23..50).collect::<Vec<_>>()
+    );
     // Appends go on from the end, and recent events come from memory.
     let batch = events(50, 3);
     assert_eq!(topic.append(&batch, payloads(&batch)).await.unwrap(), 53);
-    assert_eq!(ids(&read_all(&topic, 48).unwrap()), vec![48, 49, 50, 51, 52]);
+    assert_eq!(
+        ids(&read_all(&topic, 48).unwrap()),
+        vec![48, 49, 50, 51, 52]
+    );
 }
 
 fn last_segment(dir: &std::path::Path) -> std::path::PathBuf {
@@ -98,7 +112,10 @@ async fn a_torn_tail_is_truncated_at_startup_never_read() {
     topic.append(&batch, payloads(&batch)).await.unwrap();
     drop(topic);
     let topic = Topic::open("t", disk_options(dir.path(), 1 << 20), [], 1).unwrap();
-    assert_eq!(ids(&read_all(&topic, 0).unwrap()), (0..7).collect::<Vec<_>>());
+    assert_eq!(
+        ids(&read_all(&topic, 0).unwrap()),
+        (0..7).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -119,17 +136,27 @@ async fn a_corrupt_last_record_is_cut_and_a_corrupt_sealed_one_fails_the_reader(
     bytes[n - 3] ^= 0xff;
     std::fs::write(&seg, &bytes).unwrap();
     let topic = Topic::open("t", disk_options(dir.path(), 400), [], 1).unwrap();
-    assert_eq!(topic.status().end_offset, 19, "the damaged last record is gone");
+    assert_eq!(
+        topic.status().end_offset,
+        19,
+        "the damaged last record is gone"
+    );
     drop(topic);
     // Flip a byte in the first (sealed) segment: reading fails there, naming it.
-    let mut files: Vec<_> = std::fs::read_dir(&tdir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&tdir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     let mut first = std::fs::read(&files[0]).unwrap();
     first[20] ^= 0xff;
     std::fs::write(&files[0], &first).unwrap();
     let topic = Topic::open("t", disk_options(dir.path(), 400), [], 1).unwrap();
     let err = read_all(&topic, 0).unwrap_err();
-    assert!(err.message().contains("checksum") && err.message().contains("record 0"), "{err}");
+    assert!(
+        err.message().contains("checksum") && err.message().contains("record 0"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -156,7 +183,10 @@ async fn retention_deletes_only_segments_every_group_has_passed() {
     let batch = events(33, 3);
     topic.append(&batch, payloads(&batch)).await.unwrap();
     assert!(count() < all, "old segments deleted");
-    assert_eq!(ids(&read_all(&topic, 10).unwrap()), (10..36).collect::<Vec<_>>());
+    assert_eq!(
+        ids(&read_all(&topic, 10).unwrap()),
+        (10..36).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -175,12 +205,18 @@ async fn a_memory_topic_holds_at_most_its_capacity_and_waits_for_every_group() {
     tokio::pin!(pending);
     assert!(futures::poll!(pending.as_mut()).is_pending());
     topic.commit("a", 8).unwrap();
-    assert!(futures::poll!(pending.as_mut()).is_pending(), "b has not acknowledged");
+    assert!(
+        futures::poll!(pending.as_mut()).is_pending(),
+        "b has not acknowledged"
+    );
     let acked = topic.wait_acknowledged(8);
     tokio::pin!(acked);
     assert!(futures::poll!(acked.as_mut()).is_pending());
     topic.commit("b", 5).unwrap();
-    assert!(futures::poll!(pending.as_mut()).is_pending(), "3 + 8 > 10 still");
+    assert!(
+        futures::poll!(pending.as_mut()).is_pending(),
+        "3 + 8 > 10 still"
+    );
     topic.commit("b", 8).unwrap();
     assert_eq!(pending.await.unwrap(), 16);
     acked.await.unwrap();
@@ -189,7 +225,10 @@ async fn a_memory_topic_holds_at_most_its_capacity_and_waits_for_every_group() {
     assert_eq!(status.buffered, 8);
     assert_eq!(status.groups[0].lag, 8);
     let mut reader = None;
-    assert_eq!(ids(&topic.read(8, 100, &mut reader).unwrap()), (8..16).collect::<Vec<_>>());
+    assert_eq!(
+        ids(&topic.read(8, 100, &mut reader).unwrap()),
+        (8..16).collect::<Vec<_>>()
+    );
     // Below what every group acknowledged is gone from memory: an error, not a gap.
     assert!(topic.read(3, 10, &mut reader).is_err());
 }
@@ -205,7 +244,10 @@ async fn readers_wait_for_events_and_end_once_every_publisher_finished() {
     topic.publisher_finished();
     let still_open = topic.wait_for(1);
     tokio::pin!(still_open);
-    assert!(futures::poll!(still_open.as_mut()).is_pending(), "one publisher is left");
+    assert!(
+        futures::poll!(still_open.as_mut()).is_pending(),
+        "one publisher is left"
+    );
     topic.publisher_finished();
     assert!(!still_open.await, "closed and read to its end");
     assert!(topic.wait_for(0).await, "what is there is still read");
