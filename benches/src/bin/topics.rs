@@ -98,6 +98,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn main() {
     let mut events = 500_000u64;
     let mut rounds = 5usize;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || {
@@ -109,7 +110,8 @@ fn main() {
         match a.as_str() {
             "--events" => events = value(),
             "--rounds" => rounds = value().max(1) as usize,
-            other => panic!("unknown argument {other} (--events N --rounds R)"),
+            "--only" => only = Some(args.next().expect("a mode")),
+            other => panic!("unknown argument {other} (--events N --rounds R --only MODE)"),
         }
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -118,6 +120,10 @@ fn main() {
     rt.block_on(async {
         for _ in 0..rounds {
             for (i, mode) in MODES.iter().enumerate() {
+                if only.as_deref().is_some_and(|o| o != *mode && i != 0) {
+                    times[i].push(Duration::from_secs(1_000_000));
+                    continue;
+                }
                 times[i].push(run(&registry, mode, events).await);
             }
         }

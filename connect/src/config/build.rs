@@ -67,18 +67,28 @@ impl ConnectConfig {
     /// `run`, which reports them.
     pub(crate) fn shared_resources(&self, registry: &Registry, tree: &Node) -> Vec<Diagnostic> {
         let plans = self.enabled_pipelines();
-        let topics = self.embedded_topics(&plans, false).unwrap_or_default();
+        let mut out: Vec<Diagnostic> = Vec::new();
+        let topics = if self.broker_servers().is_some() {
+            BTreeMap::new()
+        } else {
+            match self.embedded_topics(&plans, false) {
+                Ok(topics) => topics,
+                Err(e) => {
+                    out.push(Diagnostic::new("topics", Some(tree.locate(["sinks"])), e.message()));
+                    BTreeMap::new()
+                }
+            }
+        };
         let pipelines: Vec<Pipeline> = plans
             .iter()
             .filter_map(|(name, plan)| self.planned(registry, name, plan, &topics).ok())
             .collect();
-        let mut out: Vec<Diagnostic> = exclusive::conflicts(&pipelines)
+        out.extend(exclusive::conflicts(&pipelines)
             .into_iter()
             .map(|c| {
                 let path = [c.second.role.section(), c.second.name.as_str()];
                 Diagnostic::new(path.join("."), Some(tree.locate(path)), c.to_string())
-            })
-            .collect();
+            }));
         let store = self.offset_store();
         out.extend(
             exclusive::shared_offsets(store.as_ref(), &pipelines)

@@ -162,6 +162,12 @@ impl Topic {
         publishers: usize,
     ) -> Result<Arc<Self>> {
         let name = name.into();
+        let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if name.is_empty() || name == "." || name == ".." || !name.chars().all(valid) {
+            return Err(ConnectorError::config(format!(
+                "topic `{name}`: a topic name uses only letters, digits, `.`, `_` and `-`"
+            )));
+        }
         if options.capacity == 0 {
             return Err(ConnectorError::config(format!(
                 "topic `{name}`: capacity must be at least 1"
@@ -441,6 +447,9 @@ impl Topic {
         }
         let next = reader.as_ref().and_then(|r| disk.next_segment(r.base()));
         drop(disk);
+        // Only what is complete on disk: records below the published end
+        // (the one being appended now may be half written).
+        let max = (*self.end.borrow()).saturating_sub(offset).min(max as u64) as usize;
         let mut out = Vec::new();
         let Some(r) = reader.as_mut() else {
             return Ok(out);
