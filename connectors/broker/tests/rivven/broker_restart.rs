@@ -1,0 +1,81 @@
+//! A clean broker restart (`SIGTERM`) mid-stream: the sink's writes fail
+//! retryably, the runtime retries them, and no event is lost (by id).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use rivven_connect::runtime::{PipelineSettings, RestartPolicy};
+use rivven_connect::RetryConfig;
+use rivven_connect_testing::{MockSource, TestHarness};
+
+use crate::support::*;
+
+/// Retries that outlast a broker restart (~5 s to stop, ~1 s to start).
+pub fn patient_settings() -> PipelineSettings {
+    PipelineSettings {
+        batch_size: 100,
+        retry: RetryConfig {
+            max_retries: 40,
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            ..RetryConfig::default()
+        },
+        restart: RestartPolicy {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            max_consecutive_failures: 30,
+            ..RestartPolicy::default()
+        },
+        ..PipelineSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn a_sigterm_restart_of_the_broker_mid_stream_loses_nothing() {
+    let mut broker = broker().await;
+    let servers = broker.bootstrap_servers();
+    let mut config = sink_config(&servers, "restarted");
+    config.request_timeout_ms = 2000;
+    config.connection_timeout_ms = 1000;
+    let total = 3000;
+    let source = MockSource::counting(total).with_delay(Duration::from_micros(500));
+    let sink = Recording::default();
+    let harness = TestHarness::with_configs(source, Default::default(), sink.clone(), config)
+        .with_settings(patient_settings())
+        .with_timeout(Duration::from_secs(120));
+    let pipeline = tokio::spawn(async move { harness.run_pipeline().await });
+
+    // Restart once some events are on the broker, while the source still runs.
+    let acked = sink.acknowledged.clone();
+    let started = rivven_connect_testing::eventually(
+        || acked.lock().unwrap().len() > 300,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(
+        started,
+        "the pipeline did not get 300 events onto the broker"
+    );
+    broker.restart().await.unwrap();
+    let before_end = acked.lock().unwrap().len() as u64;
+    let result = pipeline.await.unwrap().unwrap();
+    assert!(result.success, "{result:?}");
+    assert!(
+        before_end < total,
+        "the restart happened after the stream ended"
+    );
+
+    let messages = read_back(&broker.addr(), "restarted").await;
+    let ids = id_set(&messages);
+    let missing: Vec<u64> = (0..total).filter(|i| !ids.contains(i)).collect();
+    println!(
+        "SIGTERM restart after {before_end} acknowledged events: {} messages for {total} events ({} duplicates), missing {missing:?}",
+        messages.len(),
+        messages.len() as u64 - ids.len() as u64
+    );
+    assert!(
+        missing.is_empty(),
+        "lost across a clean broker restart: {missing:?}"
+    );
+    assert_eq!(ids, (0..total).collect::<BTreeSet<u64>>());
+}
