@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use validator::{Validate, ValidationError};
 
-use super::codec::{message_key, message_value};
+use super::codec::{json_depth, message_key, message_value, MAX_DEPTH};
 use super::connection::{client_error, validate_servers, Endpoint, SaslSettings, TlsSettings};
 use super::topic::TopicPolicy;
 use super::{
@@ -275,6 +275,14 @@ impl RivvenSink {
                     let e = ConnectorError::data(format!(
                         "event of {} bytes is larger than the broker takes ({MAX_MESSAGE_BYTES} bytes)",
                         value.len()
+                    ));
+                    result.add_record_failure(index, &e);
+                }
+                // Deeper than the source reads back: rejected here, not there
+                // (a depth over MAX_DEPTH needs more than 2 × MAX_DEPTH bytes).
+                Ok(value) if value.len() > 2 * MAX_DEPTH && json_depth(&value) > MAX_DEPTH => {
+                    let e = ConnectorError::data(format!(
+                        "event nested deeper than {MAX_DEPTH} levels (the rivven source reads at most that)"
                     ));
                     result.add_record_failure(index, &e);
                 }

@@ -140,18 +140,23 @@ async fn a_first_bootstrap_server_that_is_down_is_skipped() {
 }
 
 #[tokio::test]
-async fn an_event_larger_than_the_broker_takes_is_rejected_per_record() {
+async fn an_event_too_large_or_too_deep_for_the_broker_round_trip_is_rejected_per_record() {
     let broker = broker().await;
     let config = sink_config(&broker.bootstrap_servers(), "big");
-    let mut events = orders(0..3);
+    let mut events = orders(0..4);
     events[1].data["blob"] = json!("x".repeat(MAX_MESSAGE_BYTES));
+    let mut deep = json!(0);
+    for _ in 0..1100 {
+        deep = json!([deep]);
+    }
+    events[3].data["deep"] = deep;
     let result = RivvenSink::new()
         .write_borrowed(&config, &events)
         .await
         .unwrap();
     assert_eq!(result.records_written, 2);
     let failures: Vec<usize> = result.record_failures().map(|(i, _)| i).collect();
-    assert_eq!(failures, [1]);
+    assert_eq!(failures, [1, 3]);
     assert_eq!(
         id_set(&read_back(&broker.addr(), "big").await),
         [0, 2].into()

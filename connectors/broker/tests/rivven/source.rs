@@ -22,10 +22,11 @@ fn ids(events: &[SourceEvent]) -> Vec<u64> {
 async fn a_group_resumes_at_its_committed_offsets_nothing_skipped_nothing_reread() {
     let broker = broker().await;
     let servers = broker.bootstrap_servers();
+    let produced = orders(0..300);
     write_all(
         &RivvenSink::new(),
         &sink_config(&servers, "resume"),
-        &orders(0..300),
+        &produced,
     )
     .await;
     let config = source_config(&servers, "resume", "g");
@@ -54,7 +55,6 @@ async fn a_group_resumes_at_its_committed_offsets_nothing_skipped_nothing_reread
     assert!(before.is_disjoint(&after), "re-read past the commit");
     assert_eq!(before.union(&after).count(), 300, "skipped ids");
     // Events come back exactly as they were produced.
-    let produced = orders(0..300);
     for event in read.iter().chain(&rest) {
         let mut event = event.clone();
         event.metadata.state = None;
