@@ -102,11 +102,21 @@ pub fn find_rivvend() -> Result<PathBuf, ServiceError> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
         .map(|home| home.join("bin"));
     let dirs: Vec<PathBuf> = cargo_bin.into_iter().collect();
-    let binary = find_binary_described("rivvend", &dirs, true, "$CARGO_HOME/bin, $PATH", "rivvend")
+    find_rivvend_in(&dirs, true)
+}
+
+/// `rivvend` in `dirs` (then `$PATH` if `search_path`), of [`RIVVEND_VERSION`].
+fn find_rivvend_in(dirs: &[PathBuf], search_path: bool) -> Result<PathBuf, ServiceError> {
+    let looked_in = if search_path {
+        "$CARGO_HOME/bin, $PATH"
+    } else {
+        "$CARGO_HOME/bin"
+    };
+    let binary = find_binary_described("rivvend", dirs, search_path, looked_in, "rivvend")
         .map_err(|_| ServiceError::Setup {
             service: "rivvend",
             message: format!(
-                "`rivvend` not found (looked in $CARGO_HOME/bin, $PATH): install it with `{RIVVEND_INSTALL}`"
+                "`rivvend` not found (looked in {looked_in}): install it with `{RIVVEND_INSTALL}`"
             ),
         })?;
     let output = Command::new(&binary)
@@ -219,5 +229,35 @@ impl Rivven {
     pub async fn restart(&mut self) -> Result<(), ServiceError> {
         self.terminate().await;
         self.server.relaunch().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_missing_rivvend_names_the_install_command() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = find_rivvend_in(&[empty.path().to_path_buf()], false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "rivvend: `rivvend` not found (looked in $CARGO_HOME/bin): \
+             install it with `cargo install rivvend --version 0.0.22 --locked`"
+        );
+    }
+
+    #[test]
+    fn another_rivvend_version_is_refused_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("rivvend");
+        std::fs::write(&fake, "#!/bin/sh\necho 'rivvend 0.0.21'\n").unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = find_rivvend_in(&[dir.path().to_path_buf()], false).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("is `rivvend 0.0.21`, not 0.0.22"), "{text}");
+        assert!(text.contains(RIVVEND_INSTALL), "{text}");
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use rivven_connect::runtime::{PipelineSettings, RestartPolicy};
-use rivven_connect::RetryConfig;
+use rivven_connect::{CircuitBreakerConfig, RetryConfig};
 use rivven_connect_testing::{MockSource, TestHarness};
 
 use crate::support::*;
@@ -19,6 +19,12 @@ pub fn patient_settings() -> PipelineSettings {
             initial_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(1),
             ..RetryConfig::default()
+        },
+        // The default breaker stays open 30 s after 5 failed writes: longer
+        // than the test needs to wait for the broker.
+        circuit_breaker: CircuitBreakerConfig {
+            open_duration: Duration::from_millis(500),
+            ..CircuitBreakerConfig::default()
         },
         restart: RestartPolicy {
             initial_backoff: Duration::from_millis(100),
