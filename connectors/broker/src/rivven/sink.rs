@@ -1,14 +1,16 @@
 //! The `rivven` sink: each batch produced to a broker topic, acknowledged.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::{BoxStream, FuturesOrdered, StreamExt};
 use rivven_client::{Error as ClientError, Producer, ProducerConfig};
 use rivven_connect::{
     CheckResult, ConnectorError, ErrorKind, Result, Sink, SinkConfig, SourceEvent, WriteResult,
 };
+use rivven_core::hash::murmur2_partition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -24,13 +26,23 @@ use super::{
 
 /// The largest message the sink sends: the broker takes requests of up to
 /// 10 MiB, and a message shares its request with up to `BATCH_BYTES` of
-/// others. A larger event is rejected per record.
-pub const MAX_MESSAGE_BYTES: usize = rivven_client::MAX_MESSAGE_SIZE - 2 * 1024 * 1024;
-/// Bytes per produce request (per partition) before the producer sends it.
-const BATCH_BYTES: usize = 1024 * 1024;
-/// How long the producer waits for more of a batch's messages before it
-/// sends them (they are handed over together, so this is rarely reached).
-const LINGER_MS: u64 = 2;
+/// others (plus framing). A larger event is rejected per record.
+pub const MAX_MESSAGE_BYTES: usize = rivven_client::MAX_MESSAGE_SIZE - BATCH_BYTES - 64 * 1024;
+/// Bytes per produce request (per partition) at which the producer sends it.
+const BATCH_BYTES: usize = 2 * 1024 * 1024;
+/// How long the producer gathers a batch's messages before it sends them:
+/// they are handed over together, so this only has to cover the handover.
+const LINGER_MS: u64 = 5;
+/// Messages the producer takes in at once: a whole batch of the runtime
+/// (default 10 000 events), so that one batch becomes one request per
+/// partition. rivven-client sizes its queue as `buffer_memory / batch_size`;
+/// memory is bounded by the runtime's batch, not by this.
+const QUEUED_MESSAGES: usize = 16 * 1024;
+/// rivven-client's own limit on a message's delivery (see `produce` for
+/// the limit that applies: no acknowledgement within `request_timeout_ms`).
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(3600);
+/// At most this many producer connections (partitions share them above).
+const MAX_CONNECTIONS: u32 = 16;
 
 /// Produces events to a topic on a Rivven broker, one batched produce
 /// request per partition per batch.
@@ -177,10 +189,13 @@ impl RivvenSinkConfig {
             .bootstrap_servers(self.bootstrap_servers.clone())
             .batch_size(BATCH_BYTES)
             .linger_ms(LINGER_MS)
-            .buffer_memory(64 * BATCH_BYTES)
+            .buffer_memory(QUEUED_MESSAGES * BATCH_BYTES)
             .max_in_flight_requests(5)
             .request_timeout(endpoint.request_timeout)
-            .delivery_timeout(endpoint.request_timeout)
+            // A batch may take long (rivvend 0.0.22 syncs its log once per
+            // message); `produce` fails on no progress within the request
+            // timeout instead.
+            .delivery_timeout(DELIVERY_TIMEOUT)
             .metadata_max_age(Duration::from_millis(self.metadata_refresh_ms))
             .connection_timeout(endpoint.connection_timeout)
             .acks(1);
@@ -195,18 +210,25 @@ impl RivvenSinkConfig {
     }
 }
 
-/// A producer and when the topic was last looked at.
+/// The producers (one connection each; partition `p` always goes through
+/// producer `p % producers.len()`, so a partition's messages stay in order)
+/// and when the topic was last looked at.
 struct Connected {
-    producer: Producer,
+    producers: Vec<Producer>,
+    partitions: u32,
     topic_checked: Instant,
 }
 
 impl Drop for Connected {
     fn drop(&mut self) {
-        // The producer's background tasks run until it is closed.
-        let producer = self.producer.clone();
+        // The producers' background tasks run until they are closed.
+        let producers = std::mem::take(&mut self.producers);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { producer.close().await });
+            runtime.spawn(async move {
+                for producer in producers {
+                    producer.close().await;
+                }
+            });
         }
     }
 }
@@ -216,6 +238,8 @@ impl Drop for Connected {
 #[derive(Default, Clone)]
 pub struct RivvenSink {
     connected: Arc<Mutex<Option<Connected>>>,
+    /// The partition of the next event without a key.
+    round_robin: Arc<AtomicU32>,
 }
 
 impl std::fmt::Debug for RivvenSink {
@@ -230,31 +254,41 @@ impl RivvenSink {
         Self::default()
     }
 
-    /// The producer, connected (and the topic made ready) when there is none
-    /// or the topic's metadata is due again.
-    async fn producer(&self, config: &RivvenSinkConfig) -> Result<Producer> {
+    /// The producers and the topic's partition count: connected (and the
+    /// topic made ready) when there are none or the topic is due again.
+    async fn producers(&self, config: &RivvenSinkConfig) -> Result<(Vec<Producer>, u32)> {
         let mut connected = self.connected.lock().await;
         let refresh = Duration::from_millis(config.metadata_refresh_ms);
         if let Some(c) = connected.as_mut() {
             if c.topic_checked.elapsed() < refresh {
-                return Ok(c.producer.clone());
+                return Ok((c.producers.clone(), c.partitions));
             }
-            prepare_topic(config).await?;
+            let partitions = prepare_topic(config).await?;
             c.topic_checked = Instant::now();
-            return Ok(c.producer.clone());
+            if partitions == c.partitions {
+                return Ok((c.producers.clone(), c.partitions));
+            }
+            tracing::info!(topic = %config.topic, from = c.partitions, to = partitions, "the topic's partition count changed");
         }
-        prepare_topic(config).await?;
-        let producer = Producer::new(config.producer_config()?)
-            .await
-            .map_err(|e| client_error(e).context("start the producer"))?;
+        connected.take();
+        let partitions = prepare_topic(config).await?.max(1);
+        let producer_config = config.producer_config()?;
+        let mut producers = Vec::new();
+        for _ in 0..partitions.min(MAX_CONNECTIONS) {
+            let producer = Producer::new(producer_config.clone())
+                .await
+                .map_err(|e| client_error(e).context("start a producer"))?;
+            producers.push(producer);
+        }
         *connected = Some(Connected {
-            producer: producer.clone(),
+            producers: producers.clone(),
+            partitions,
             topic_checked: Instant::now(),
         });
-        Ok(producer)
+        Ok((producers, partitions))
     }
 
-    /// Drop the producer: the next write connects again.
+    /// Drop the producers: the next write connects again.
     async fn disconnect(&self) {
         self.connected.lock().await.take();
     }
@@ -293,18 +327,47 @@ impl RivvenSink {
         if messages.is_empty() {
             return Ok(result);
         }
-        let producer = self.producer(config).await?;
+        let (producers, partitions) = self.producers(config).await?;
         let topic = config.topic.as_str();
-        // All messages are handed to the producer at once: it sends them as
-        // one batched request per partition and each send resolves with the
-        // broker's acknowledgement.
-        let sends = messages
+        // All messages are handed to the producers at once (in order: each
+        // send queues its message when first polled, and they are polled in
+        // order): each producer sends its partitions' messages as one
+        // batched request per partition, the producers in parallel (the
+        // broker syncs its log per message but groups concurrent writers'
+        // syncs), and each send resolves with the broker's acknowledgement.
+        // The write fails when no acknowledgement comes within the request
+        // timeout.
+        let mut acks: FuturesOrdered<_> = messages
             .iter()
-            .map(|(_, key, value)| producer.send_with_key(topic, key.clone(), value.clone()));
-        let acks = futures::future::join_all(sends).await;
+            .map(|(_, key, value)| {
+                let partition = match key {
+                    Some(key) => murmur2_partition(key, partitions),
+                    None => self.round_robin.fetch_add(1, Ordering::Relaxed) % partitions,
+                };
+                let producer = &producers[(partition as usize) % producers.len()];
+                producer.send_to_partition(topic, partition, key.clone(), value.clone())
+            })
+            .collect();
+        let patience = Duration::from_millis(config.request_timeout_ms);
         let (mut written, mut bytes, mut unacked) = (0u64, 0u64, 0usize);
         let mut first_error = None;
-        for ((index, _, value), ack) in messages.iter().zip(acks) {
+        let mut pending = messages.iter();
+        loop {
+            let ack = match tokio::time::timeout(patience, acks.next()).await {
+                Ok(Some(ack)) => ack,
+                Ok(None) => break,
+                Err(_) => {
+                    unacked += acks.len();
+                    first_error.get_or_insert(ClientError::TimeoutWithMessage(format!(
+                        "no acknowledgement from the broker within {} ms",
+                        config.request_timeout_ms
+                    )));
+                    break;
+                }
+            };
+            let Some((index, _, value)) = pending.next() else {
+                break;
+            };
             match ack {
                 Ok(_) => {
                     written += 1;
@@ -340,10 +403,12 @@ impl RivvenSink {
     }
 }
 
-/// Connect and make the topic ready (create it, check it).
-async fn prepare_topic(config: &RivvenSinkConfig) -> Result<()> {
+/// Connect and make the topic ready (create it, check it); its partition
+/// count.
+async fn prepare_topic(config: &RivvenSinkConfig) -> Result<u32> {
     let mut client = config.endpoint().connect().await?;
-    config.policy().apply(&mut client, true).await.map(|_| ())
+    let state = config.policy().apply(&mut client, true).await?;
+    Ok(state.partitions)
 }
 
 #[async_trait]

@@ -150,6 +150,28 @@ impl RivvenSourceConfig {
     }
 }
 
+/// One partition of the topic as the broker sees it for the group: for
+/// status and lag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionLag {
+    /// The partition.
+    pub partition: u32,
+    /// Its first offset still on the broker.
+    pub earliest: u64,
+    /// Its end offset (the next offset to be written).
+    pub end: u64,
+    /// The group's committed offset (the next one to read), if any.
+    pub committed: Option<u64>,
+}
+
+impl PartitionLag {
+    /// Messages the group has not committed yet.
+    pub fn lag(&self) -> u64 {
+        self.end
+            .saturating_sub(self.committed.unwrap_or(self.earliest).max(self.earliest))
+    }
+}
+
 /// Reads a Rivven topic under a consumer group (see the [module
 /// docs](super)).
 #[derive(Default, Clone)]
@@ -173,19 +195,38 @@ impl RivvenSource {
     /// The offsets committed for the group on the broker, per partition of
     /// the topic (partitions without a committed offset are left out).
     pub async fn committed_offsets(&self, config: &RivvenSourceConfig) -> Result<TopicOffsets> {
-        let mut client = config.endpoint().connect().await?;
         let mut offsets = TopicOffsets::default();
+        for p in self.group_lag(config).await? {
+            if let Some(next) = p.committed {
+                offsets.set(p.partition, next);
+            }
+        }
+        Ok(offsets)
+    }
+
+    /// Every partition's earliest and end offset and the group's committed
+    /// offset (empty while the topic does not exist): the group's lag.
+    pub async fn group_lag(&self, config: &RivvenSourceConfig) -> Result<Vec<PartitionLag>> {
+        let mut client = config.endpoint().connect().await?;
         let partitions = describe(&mut client, &config.topic).await?.unwrap_or(0);
+        let mut lag = Vec::with_capacity(partitions as usize);
         for partition in 0..partitions {
             let committed = client
                 .get_offset(&config.consumer_group, &config.topic, partition)
                 .await
                 .map_err(client_error)?;
-            if let Some(next) = committed {
-                offsets.set(partition, next);
-            }
+            let (earliest, end) = client
+                .get_offset_bounds(&config.topic, partition)
+                .await
+                .map_err(client_error)?;
+            lag.push(PartitionLag {
+                partition,
+                earliest,
+                end,
+                committed,
+            });
         }
-        Ok(offsets)
+        Ok(lag)
     }
 }
 
@@ -313,6 +354,20 @@ mod tests {
                 .auto_offset_reset,
             AutoOffsetReset::Latest
         );
+    }
+
+    #[test]
+    fn lag_counts_from_the_commit_or_the_earliest_offset() {
+        let p = |earliest, end, committed| PartitionLag {
+            partition: 0,
+            earliest,
+            end,
+            committed,
+        };
+        assert_eq!(p(0, 10, Some(4)).lag(), 6);
+        assert_eq!(p(3, 10, None).lag(), 7);
+        assert_eq!(p(5, 10, Some(2)).lag(), 5);
+        assert_eq!(p(0, 10, Some(10)).lag(), 0);
     }
 
     #[test]
