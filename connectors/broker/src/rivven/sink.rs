@@ -85,7 +85,7 @@ pub struct RivvenSinkConfig {
     #[validate(nested)]
     pub tls: TlsSettings,
     /// SASL authentication (`SCRAM-SHA-256`).
-    #[serde(default, alias = "auth", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(nested)]
     pub sasl: Option<SaslSettings>,
     /// Create the topic (with `partitions`) when it does not exist.
@@ -499,12 +499,20 @@ mod tests {
     fn a_numeric_password_is_a_secret_and_never_shown() {
         let config = RivvenSinkConfig::from_value(json!({
             "bootstrap_servers": ["b:1"], "topic": "t",
-            "auth": {"username": "u", "password": 123456789}
+            "sasl": {"username": "u", "password": 123456789}
         }));
-        // A number is not silently turned into a password, nor shown.
-        match config {
-            Ok(c) => assert!(!format!("{c:?}").contains("123456789")),
-            Err(e) => assert!(!e.to_string().contains("123456789"), "{e}"),
-        }
+        // A number is refused (not turned into a password), without showing it.
+        let err = config.unwrap_err().to_string();
+        assert!(err.contains("password"), "{err}");
+        assert!(!err.contains("123456789"), "{err}");
+        let config = RivvenSinkConfig::from_value(json!({
+            "bootstrap_servers": ["b:1"], "topic": "t",
+            "sasl": {"username": "u", "password": "123456789"}
+        }))
+        .unwrap();
+        assert!(!format!("{config:?}").contains("123456789"));
+        assert!(!serde_json::to_string(&config)
+            .unwrap()
+            .contains("123456789"));
     }
 }

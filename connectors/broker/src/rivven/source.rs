@@ -96,7 +96,7 @@ pub struct RivvenSourceConfig {
     #[validate(nested)]
     pub tls: TlsSettings,
     /// SASL authentication (`SCRAM-SHA-256`).
-    #[serde(default, alias = "auth", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(nested)]
     pub sasl: Option<SaslSettings>,
 }

@@ -85,3 +85,52 @@ async fn a_sigterm_restart_of_the_broker_mid_stream_loses_nothing() {
     );
     assert_eq!(ids, (0..total).collect::<BTreeSet<u64>>());
 }
+
+#[tokio::test]
+async fn the_source_reads_on_across_a_sigterm_restart_of_the_broker() {
+    use rivven_connect_broker::rivven::{RivvenSink, RivvenSource};
+    use rivven_connect_testing::MockSink;
+
+    let mut broker = broker().await;
+    let servers = broker.bootstrap_servers();
+    let sink = RivvenSink::new();
+    let sink_config = sink_config(&servers, "reread");
+    write_all(&sink, &sink_config, &orders(0..300)).await;
+    let mut config = source_config(&servers, "reread", "survivor");
+    config.request_timeout_ms = 2000;
+    config.connection_timeout_ms = 1000;
+    let written = MockSink::new();
+    let harness = TestHarness::with_configs(
+        RivvenSource::new(),
+        config.clone(),
+        written.clone(),
+        Default::default(),
+    )
+    .with_settings(patient_settings());
+    let pipeline = tokio::spawn(async move { harness.run_for(Duration::from_secs(20)).await });
+
+    let seen = written.clone();
+    let first =
+        rivven_connect_testing::eventually(|| seen.written_count() >= 300, Duration::from_secs(30))
+            .await;
+    assert!(first, "the first 300 events were not read");
+    broker.restart().await.unwrap();
+    write_all(&sink, &sink_config, &orders(300..600)).await;
+    let result = pipeline.await.unwrap().unwrap();
+    assert!(result.success, "{result:?}");
+    let ids: BTreeSet<u64> = written
+        .written_events()
+        .iter()
+        .map(|e| e.data["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, (0..600).collect::<BTreeSet<u64>>());
+    let committed = RivvenSource::new()
+        .committed_offsets(&config)
+        .await
+        .unwrap();
+    assert_eq!(
+        committed.iter().map(|(_, n)| n).sum::<u64>(),
+        600,
+        "{committed:?}"
+    );
+}
