@@ -15,6 +15,7 @@
 //! | [`Mosquitto`] | `mosquitto` | nothing guaranteed (persistence is written on shutdown) |
 //! | [`Nats`] | `nats-server` | JetStream streams and messages written to disk |
 //! | [`Redis`] | `redis-server` | every acknowledged write (`appendonly yes`, `appendfsync always`) |
+//! | [`Rivven`] | none: `cargo install rivvend --version 0.0.22 --locked` | acknowledged messages after a `SIGTERM` stop ([`Rivven::terminate`]); a `kill` loses some |
 //!
 //! A missing binary is an error naming the package to install: tests that need
 //! a server fail, they never skip. Servers are safe to start in parallel, in one
@@ -44,6 +45,7 @@ mod postgres;
 mod process;
 mod ready;
 mod redis;
+mod rivven;
 mod server;
 
 pub use mariadb::{MariaDb, MariaDbBuilder};
@@ -51,6 +53,7 @@ pub use mosquitto::Mosquitto;
 pub use nats::Nats;
 pub use postgres::{Postgres, PostgresBuilder};
 pub use redis::Redis;
+pub use rivven::{find_rivvend, Rivven, RIVVEND_INSTALL, RIVVEND_VERSION};
 
 /// The address every private server listens on.
 pub const HOST: &str = "127.0.0.1";

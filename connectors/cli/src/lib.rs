@@ -27,6 +27,8 @@
 //! - `cdc` (default) = `postgres`: the `rivven-connect-cdc` family
 //!   (`postgres-cdc`, and the legacy `rivven-connect postgres …` subcommand,
 //!   whose arguments that crate defines).
+//! - `rivven` (default): the `rivven-connect-broker` family (the `rivven`
+//!   source and sink on a Rivven broker).
 
 #![warn(missing_docs)]
 
@@ -313,4 +315,6 @@ where
 fn link_families() {
     #[cfg(any(feature = "postgres", feature = "mysql"))]
     rivven_connect_cdc::link();
+    #[cfg(feature = "rivven")]
+    rivven_connect_broker::link();
 }
