@@ -74,7 +74,11 @@ impl ConnectConfig {
             match self.embedded_topics(&plans, false) {
                 Ok(topics) => topics,
                 Err(e) => {
-                    out.push(Diagnostic::new("topics", Some(tree.locate(["sinks"])), e.message()));
+                    out.push(Diagnostic::new(
+                        "topics",
+                        Some(tree.locate(["sinks"])),
+                        e.message(),
+                    ));
                     BTreeMap::new()
                 }
             }
@@ -83,12 +87,10 @@ impl ConnectConfig {
             .iter()
             .filter_map(|(name, plan)| self.planned(registry, name, plan, &topics).ok())
             .collect();
-        out.extend(exclusive::conflicts(&pipelines)
-            .into_iter()
-            .map(|c| {
-                let path = [c.second.role.section(), c.second.name.as_str()];
-                Diagnostic::new(path.join("."), Some(tree.locate(path)), c.to_string())
-            }));
+        out.extend(exclusive::conflicts(&pipelines).into_iter().map(|c| {
+            let path = [c.second.role.section(), c.second.name.as_str()];
+            Diagnostic::new(path.join("."), Some(tree.locate(path)), c.to_string())
+        }));
         let store = self.offset_store();
         out.extend(
             exclusive::shared_offsets(store.as_ref(), &pipelines)

@@ -40,40 +40,67 @@ impl ConnectConfig {
                 p = p.publishes(embedded.clone());
                 Arc::new(TopicSink::new(embedded.clone()))
             }
-            None => {
-                let mut config = self.broker_config(name)?;
-                let t = &self.topics;
-                let overrides = source.topic_config;
-                config.insert("topic".into(), json!(topic));
-                config.insert(
-                    "auto_create".into(),
-                    json!(overrides
-                        .and_then(|o| o.auto_create)
-                        .unwrap_or(t.auto_create)),
-                );
-                config.insert(
-                    "partitions".into(),
-                    json!(overrides
-                        .and_then(|o| o.partitions)
-                        .unwrap_or(t.default_partitions)),
-                );
-                config.insert(
-                    "replication_factor".into(),
-                    json!(overrides
-                        .and_then(|o| o.replication_factor)
-                        .unwrap_or(t.default_replication_factor)),
-                );
-                config.insert("require_topic_exists".into(), json!(t.require_topic_exists));
-                config.insert("validate_existing".into(), json!(t.validate_existing));
-                let entry = registry
-                    .sink(BROKER_CONNECTOR)
-                    .ok_or_else(|| no_broker(name))?;
-                entry
-                    .build(Value::Object(config))
-                    .map_err(|e| e.context(format!("pipeline `{name}`: broker")))?
-            }
+            None => self.broker_sink(registry, name, source, topic)?,
         };
         p.any_sink(format!("topic:{topic}"), sink).build()
+    }
+
+    /// The `rivven` sink producing `source`'s events to broker topic `topic`.
+    fn broker_sink(
+        &self,
+        registry: &Registry,
+        name: &str,
+        source: &super::SourceSpec,
+        topic: &str,
+    ) -> Result<Arc<dyn AnySink>> {
+        let mut config = self.broker_config(name)?;
+        let t = &self.topics;
+        let overrides = source.topic_config;
+        config.insert("topic".into(), json!(topic));
+        config.insert(
+            "auto_create".into(),
+            json!(overrides
+                .and_then(|o| o.auto_create)
+                .unwrap_or(t.auto_create)),
+        );
+        config.insert(
+            "partitions".into(),
+            json!(overrides
+                .and_then(|o| o.partitions)
+                .unwrap_or(t.default_partitions)),
+        );
+        config.insert(
+            "replication_factor".into(),
+            json!(overrides
+                .and_then(|o| o.replication_factor)
+                .unwrap_or(t.default_replication_factor)),
+        );
+        config.insert("require_topic_exists".into(), json!(t.require_topic_exists));
+        config.insert("validate_existing".into(), json!(t.validate_existing));
+        let entry = registry
+            .sink(BROKER_CONNECTOR)
+            .ok_or_else(|| no_broker(name))?;
+        entry
+            .build(Value::Object(config))
+            .map_err(|e| e.context(format!("pipeline `{name}`: broker")))
+    }
+
+    /// With `broker.bootstrap_servers`: the broker sink of every source with a
+    /// `topic`, by topic, for `check` (connectivity, topic existence,
+    /// `validate_existing`).
+    pub fn broker_checks(&self, registry: &Registry) -> Vec<(String, Result<Arc<dyn AnySink>>)> {
+        if self.broker_servers().is_none() {
+            return Vec::new();
+        }
+        self.sources
+            .iter()
+            .filter_map(|(name, s)| {
+                let topic = s.topic.as_ref()?;
+                let sink =
+                    self.broker_sink(registry, &format!("{name}-to-topic-{topic}"), s, topic);
+                Some((topic.clone(), sink))
+            })
+            .collect()
     }
 
     /// `topics` read as consumer `group` into `spec.sink`.

@@ -296,6 +296,23 @@ pub(crate) async fn check_all(
             }
         }));
     }
+    for (topic, built) in config.broker_checks(registry) {
+        if !selected(ConnectorKind::Sink, "broker") {
+            continue;
+        }
+        tasks.push(tokio::spawn(async move {
+            let result = match built {
+                Ok(sink) => timed(sink.check()).await,
+                Err(e) => Err(e.to_string()),
+            };
+            CheckLine {
+                kind: ConnectorKind::Sink,
+                name: format!("broker topic {topic}"),
+                connector: "rivven".to_string(),
+                result,
+            }
+        }));
+    }
     for (name, k) in config
         .sinks
         .iter()
