@@ -170,8 +170,37 @@ impl ConnectConfig {
         })?;
         let mut p =
             Pipeline::builder(name).any_source(&spec.source, self.source(registry, source)?);
-        for (i, t) in source.transforms.iter().chain(&spec.transforms).enumerate() {
+        for (i, t) in source.transforms.iter().enumerate() {
             let (label, transform) = self.transform(registry, t, i)?;
+            p = p.any_transform(label, transform);
+        }
+        self.finish_pipeline(
+            registry,
+            name,
+            p,
+            spec,
+            source.transforms.len(),
+            settings(spec, sink),
+        )
+    }
+
+    /// The rest of a pipeline after its source (and the source's own
+    /// transforms, `first_index` of them): `spec`'s transforms, its sink and
+    /// dead-letter sink, and `settings`.
+    pub(super) fn finish_pipeline(
+        &self,
+        registry: &Registry,
+        name: &str,
+        mut p: crate::runtime::PipelineBuilder,
+        spec: &PipelineSpec,
+        first_index: usize,
+        settings: PipelineSettings,
+    ) -> Result<Pipeline> {
+        let sink = self.sinks.get(&spec.sink).ok_or_else(|| {
+            ConnectorError::configuration(format!("pipeline `{name}`: no sink `{}`", spec.sink))
+        })?;
+        for (i, t) in spec.transforms.iter().enumerate() {
+            let (label, transform) = self.transform(registry, t, first_index + i)?;
             p = p.any_transform(label, transform);
         }
         p = p.any_sink(&spec.sink, build_sink(registry, sink)?);
@@ -183,7 +212,7 @@ impl ConnectConfig {
             })?;
             p = p.any_dead_letter(dlq, build_sink(registry, dlq_spec)?);
         }
-        p.settings(settings(spec, sink)).build()
+        p.settings(settings).build()
     }
 
     pub(super) fn source(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::build::{build_sink, settings};
+use super::build::settings;
 use super::model::PipelineSpec;
 use super::ConnectConfig;
 use crate::error::{ConnectorError, Result};
@@ -161,20 +161,7 @@ impl ConnectConfig {
             }
             p = p.any_source(label, Arc::new(TopicSource::new(embedded, group)));
         }
-        for (i, t) in spec.transforms.iter().enumerate() {
-            let (label, transform) = self.transform(registry, t, i)?;
-            p = p.any_transform(label, transform);
-        }
-        p = p.any_sink(&spec.sink, build_sink(registry, sink)?);
-        if let Some(dlq) = &spec.settings.dead_letter {
-            let dlq_spec = self.sinks.get(dlq).ok_or_else(|| {
-                ConnectorError::configuration(format!(
-                    "pipeline `{name}`: no dead-letter sink `{dlq}`"
-                ))
-            })?;
-            p = p.any_dead_letter(dlq, build_sink(registry, dlq_spec)?);
-        }
-        p.settings(settings).build()
+        self.finish_pipeline(registry, name, p, spec, 0, settings)
     }
 
     /// The `broker:` section as a connector config object.
