@@ -1,5 +1,5 @@
 //! Building the publisher and subscriber pipelines of topics: embedded
-//! ([`TopicSink`], [`TopicSource`]) or on the broker (the `rivven` connectors).
+//! ([`TopicSink`](crate::runtime::topics::TopicSink), [`TopicSource`]) or on the broker (the `rivven` connectors).
 
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use super::model::PipelineSpec;
 use super::ConnectConfig;
 use crate::error::{ConnectorError, Result};
 use crate::registry::Registry;
-use crate::runtime::topics::{Topic, TopicSink, TopicSource, TopicStorage};
+use crate::runtime::topics::{Topic, TopicSource, TopicStorage};
 use crate::runtime::{AnySink, AnySource, MemoryOffsetStore, Pipeline};
 
 /// The broker connectors' name in the registry.
@@ -35,14 +35,14 @@ impl ConnectConfig {
             let (label, transform) = self.transform(registry, t, i)?;
             p = p.any_transform(label, transform);
         }
-        let sink: Arc<dyn AnySink> = match topics.get(topic) {
-            Some(embedded) => {
-                p = p.publishes(embedded.clone());
-                Arc::new(TopicSink::new(embedded.clone()))
-            }
-            None => self.broker_sink(registry, name, source, topic)?,
-        };
-        p.any_sink(format!("topic:{topic}"), sink).build()
+        match topics.get(topic) {
+            Some(embedded) => p.topic_sink(embedded.clone()),
+            None => p.any_sink(
+                format!("topic:{topic}"),
+                self.broker_sink(registry, name, source, topic)?,
+            ),
+        }
+        .build()
     }
 
     /// The `rivven` sink producing `source`'s events to broker topic `topic`.

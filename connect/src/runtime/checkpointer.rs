@@ -11,6 +11,12 @@
 //! succeeded. Its credit is returned only then, so tokens are outstanding only
 //! for batches inside the credit window. Tokens of batches that never get
 //! here are dropped with them, which rejects them (the broker redelivers).
+//!
+//! A pipeline publishing to memory topics (its sink appends to them and is
+//! acknowledged at once) commits a state only once every consumer group of
+//! those topics has acknowledged what was appended before it: the commit
+//! waits for the topics' *gate* in a task of its own, so acknowledgements,
+//! credit and the source go on meanwhile; the final commit waits in place.
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::BTreeMap;
@@ -22,6 +28,8 @@ use super::messages::{CheckpointMsg, SourceMsg, StageError, SupervisorMsg};
 use super::offset_store::OffsetStore;
 use super::pipeline::Named;
 use super::stats::PipelineStats;
+use super::topics::Topic;
+use crate::error::ConnectorError;
 use crate::event::AckToken;
 use crate::state::State;
 use crate::util::exports::{RetryConfig, RetryGuard};
@@ -36,7 +44,14 @@ pub(crate) struct CheckpointArgs {
     pub(crate) supervisor: ActorRef<SupervisorMsg>,
     pub(crate) interval: Duration,
     pub(crate) stats: Arc<PipelineStats>,
+    /// The memory topics it publishes to: a state is committed once they
+    /// hold no event before it that a consumer group has not acknowledged.
+    pub(crate) gates: Vec<Arc<Topic>>,
 }
+
+/// How long the last commit of a stopping pipeline waits for its topics'
+/// subscribers (within the supervisor's grace for stopping children).
+const FINAL_GATE_WAIT: Duration = Duration::from_secs(3);
 
 pub(crate) struct CheckpointState {
     args: CheckpointArgs,
@@ -49,6 +64,12 @@ pub(crate) struct CheckpointState {
     /// Credits of those batches, returned once their tokens are resolved.
     credits_on_resolve: u32,
     latest: Option<State>,
+    /// Bumped whenever `latest` changes.
+    version: u64,
+    /// The version in the offset store.
+    committed_version: u64,
+    /// A commit waiting for the gate: the state and its version.
+    gated: Option<(State, u64)>,
     dirty: bool,
     last_commit: Option<Instant>,
     tick_armed: bool,
@@ -75,6 +96,9 @@ impl Actor for Checkpointer {
             unresolved: Vec::new(),
             credits_on_resolve: 0,
             latest: None,
+            version: 0,
+            committed_version: 0,
+            gated: None,
             dirty: false,
             last_commit: None,
             tick_armed: false,
@@ -111,6 +135,7 @@ impl Actor for Checkpointer {
                 while let Some((cp, acks)) = st.acked.remove(&st.next_seq) {
                     if let Some(state) = cp {
                         st.latest = Some(state);
+                        st.version += 1;
                         st.dirty = true;
                     }
                     if !acks.is_empty() {
@@ -126,7 +151,7 @@ impl Actor for Checkpointer {
                     st.maybe_commit(&myself, true).await?;
                     st.resolve_acks();
                 }
-                st.maybe_finish(&myself).await?;
+                st.maybe_finish().await?;
             }
             CheckpointMsg::CommitTick => {
                 st.tick_armed = false;
@@ -134,7 +159,18 @@ impl Actor for Checkpointer {
             }
             CheckpointMsg::Eof { last_seq } => {
                 st.eof = Some(last_seq);
-                st.maybe_finish(&myself).await?;
+                st.maybe_finish().await?;
+            }
+            CheckpointMsg::GateOpen { version, result } => {
+                result.map_err(StageError::restartable)?;
+                if let Some((state, v)) = st.gated.take().filter(|(_, v)| *v == version) {
+                    if v > st.committed_version {
+                        st.save(&state, v).await?;
+                    }
+                }
+                st.maybe_commit(&myself, !st.unresolved.is_empty()).await?;
+                st.resolve_acks();
+                st.maybe_finish().await?;
             }
         }
         Ok(())
@@ -149,7 +185,15 @@ impl Actor for Checkpointer {
         st: &mut CheckpointState,
     ) -> Result<(), ActorProcessingErr> {
         if st.dirty {
-            match st.commit().await {
+            let gate = st.wait_for_gates();
+            let committed = match tokio::time::timeout(FINAL_GATE_WAIT, gate).await {
+                Ok(Ok(())) => st.commit_now().await,
+                Ok(Err(e)) => Err(StageError::restartable(e)),
+                Err(_) => Err(StageError::restartable(ConnectorError::timeout(
+                    "the subscribers of its topics did not acknowledge its last events in time",
+                ))),
+            };
+            match committed {
                 // Everything up to `next_seq` is durable and committed now.
                 Ok(()) => st.resolve_acks(),
                 Err(e) => {
@@ -206,7 +250,7 @@ impl CheckpointState {
         let interval = self.args.interval;
         let since = self.last_commit.map(|t| t.elapsed());
         if force || interval.is_zero() || since.is_none_or(|s| s >= interval) {
-            return self.commit().await;
+            return self.commit(myself).await;
         }
         if !self.tick_armed {
             self.tick_armed = true;
@@ -216,10 +260,70 @@ impl CheckpointState {
         Ok(())
     }
 
-    async fn commit(&mut self) -> Result<(), StageError> {
-        let Some(state) = self.latest.as_ref() else {
+    /// Commit `latest` now if the gates are open, else once they are (a
+    /// task waits for them and sends [`CheckpointMsg::GateOpen`]).
+    async fn commit(&mut self, myself: &ActorRef<CheckpointMsg>) -> Result<(), StageError> {
+        let ends: Vec<(Arc<Topic>, u64)> = self
+            .args
+            .gates
+            .iter()
+            .map(|t| (t.clone(), t.end()))
+            .filter(|(t, end)| !t.acknowledged(*end))
+            .collect();
+        if ends.is_empty() {
+            return self.commit_now().await;
+        }
+        if self.gated.is_some() {
+            // The waiting commit goes first; this one follows it.
+            return Ok(());
+        }
+        let Some(state) = self.latest.clone() else {
             return Ok(());
         };
+        let version = self.version;
+        self.gated = Some((state, version));
+        let myself = myself.clone();
+        tokio::spawn(async move {
+            let mut result = Ok(());
+            for (topic, end) in ends {
+                result = topic.wait_acknowledged(end).await;
+                if result.is_err() {
+                    break;
+                }
+            }
+            let _ = myself.send_message(CheckpointMsg::GateOpen { version, result });
+        });
+        Ok(())
+    }
+
+    /// Wait until every gate holds no unacknowledged event appended so far.
+    fn wait_for_gates(&self) -> impl std::future::Future<Output = crate::error::Result<()>> + Send {
+        let ends: Vec<(Arc<Topic>, u64)> = self
+            .args
+            .gates
+            .iter()
+            .map(|t| (t.clone(), t.end()))
+            .collect();
+        async move {
+            for (topic, end) in ends {
+                topic.wait_acknowledged(end).await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Commit `latest` (the gates, if any, are open for it).
+    async fn commit_now(&mut self) -> Result<(), StageError> {
+        let Some(state) = self.latest.clone() else {
+            return Ok(());
+        };
+        let version = self.version;
+        self.save(&state, version).await
+    }
+
+    /// Save `state` (of `version`) to the offset store, then confirm it to
+    /// the source.
+    async fn save(&mut self, state: &State, version: u64) -> Result<(), StageError> {
         let mut guard = RetryGuard::new(RetryConfig::default());
         loop {
             match self.args.store.save(&self.args.pipeline, state).await {
@@ -234,7 +338,10 @@ impl CheckpointState {
                 Err(e) => return Err(StageError::restartable(e.context("committing offsets"))),
             }
         }
-        self.dirty = false;
+        self.committed_version = version;
+        if version == self.version {
+            self.dirty = false;
+        }
         self.last_commit = Some(Instant::now());
         PipelineStats::add(&self.args.stats.commits, 1);
         tracing::debug!(pipeline = %self.args.pipeline, next_seq = self.next_seq, "offsets committed");
@@ -245,14 +352,21 @@ impl CheckpointState {
         Ok(())
     }
 
-    async fn maybe_finish(&mut self, myself: &ActorRef<CheckpointMsg>) -> Result<(), StageError> {
+    async fn maybe_finish(&mut self) -> Result<(), StageError> {
         let Some(last) = self.eof else {
             return Ok(());
         };
         if self.finished || last.is_some_and(|l| self.next_seq <= l) {
             return Ok(());
         }
-        self.maybe_commit(myself, true).await?;
+        if self.dirty {
+            // The last commit: wait here for the topics' subscribers.
+            self.wait_for_gates()
+                .await
+                .map_err(StageError::restartable)?;
+            self.commit_now().await?;
+        }
+        self.resolve_acks();
         self.finished = true;
         let _ = self
             .args

@@ -73,6 +73,12 @@ pub(crate) enum CheckpointMsg {
     Eof { last_seq: Option<u64> },
     /// The commit interval elapsed.
     CommitTick,
+    /// Every memory topic the pipeline publishes to acknowledged what the
+    /// state of commit `version` covers (or could not: a subscriber failed).
+    GateOpen {
+        version: u64,
+        result: crate::error::Result<()>,
+    },
 }
 
 /// Messages to a pipeline supervisor.

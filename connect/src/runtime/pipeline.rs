@@ -43,6 +43,9 @@ pub struct Pipeline {
     pub(crate) subscribes: Vec<Arc<Topic>>,
     /// Its own offset store instead of the runtime's.
     pub(crate) store: Option<Arc<dyn OffsetStore>>,
+    /// Its sink is this topic's [`TopicSink`](super::topics::TopicSink): the
+    /// sink actor hands the topic its batches by value (no copy).
+    pub(crate) appends_to: Option<Arc<Topic>>,
 }
 
 impl fmt::Debug for Pipeline {
@@ -74,6 +77,7 @@ impl Pipeline {
             publishes: Vec::new(),
             subscribes: Vec::new(),
             store: None,
+            appends_to: None,
         }
     }
 
@@ -113,6 +117,7 @@ pub struct PipelineBuilder {
     publishes: Vec<Arc<Topic>>,
     subscribes: Vec<Arc<Topic>>,
     store: Option<Arc<dyn OffsetStore>>,
+    appends_to: Option<Arc<Topic>>,
 }
 
 impl fmt::Debug for PipelineBuilder {
@@ -208,6 +213,16 @@ impl PipelineBuilder {
         self
     }
 
+    /// The pipeline's sink appends to `topic` (a publisher pipeline).
+    pub(crate) fn topic_sink(mut self, topic: Arc<Topic>) -> Self {
+        let sink = Arc::new(super::topics::TopicSink::new(topic.clone()));
+        self = self
+            .publishes(topic.clone())
+            .any_sink(format!("topic:{}", topic.name()), sink);
+        self.appends_to = Some(topic);
+        self
+    }
+
     /// The pipeline reads `topic` (its source is a
     /// [`TopicSource`](super::topics::TopicSource)); with memory storage it
     /// drains the topic at shutdown.
@@ -251,6 +266,7 @@ impl PipelineBuilder {
             publishes: self.publishes,
             subscribes: self.subscribes,
             store: self.store,
+            appends_to: self.appends_to,
         })
     }
 }

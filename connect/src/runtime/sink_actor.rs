@@ -28,6 +28,9 @@ pub(crate) struct SinkArgs {
     pub(crate) checkpointer: ActorRef<CheckpointMsg>,
     pub(crate) disposer: Disposer,
     pub(crate) stats: Arc<PipelineStats>,
+    /// The sink is this topic's `TopicSink`: batches are appended by value
+    /// instead of copied (a failed append is not retried in place).
+    pub(crate) appends_to: Option<Arc<super::topics::Topic>>,
 }
 
 pub(crate) struct SinkState {
@@ -157,6 +160,16 @@ impl SinkState {
         };
 
         let mut result = WriteResult::new();
+        let newest = events.iter().map(|e| e.timestamp).max();
+        let mut events = events;
+        let mut rejected = Vec::new();
+        if let Some(topic) = &self.args.appends_to {
+            // A failed append restarts the pipeline from its committed state.
+            (result, rejected) = topic
+                .append_batch(std::mem::take(&mut events))
+                .await
+                .map_err(StageError::restartable)?;
+        }
         let mut offset = 0;
         for chunk in events.chunks(self.batch.max_records) {
             let written = self
@@ -168,13 +181,26 @@ impl SinkState {
         }
         let stats = &self.args.stats;
         if result.records_written > 0 {
-            if let Some(newest) = events.iter().map(|e| e.timestamp).max() {
+            if let Some(newest) = newest {
                 stats.record_lag(newest);
             }
         }
         PipelineStats::add(&stats.written, result.records_written);
         PipelineStats::add(&stats.bytes, result.bytes_written);
 
+        for (index, event, error) in rejected {
+            self.args
+                .disposer
+                .reject(
+                    Stage::Sink,
+                    &self.args.sink.name,
+                    error,
+                    Some(event),
+                    Some(index),
+                    &mut dead,
+                )
+                .into_result()?;
+        }
         // `write_with_retry` retried unattributed failures: each one has a position.
         for (index, failure) in result.record_failures() {
             self.args

@@ -270,6 +270,12 @@ impl SupervisorState {
                     supervisor: myself.clone(),
                     interval: p.settings.checkpoint_interval,
                     stats: self.stats.clone(),
+                    gates: p
+                        .publishes
+                        .iter()
+                        .filter(|t| t.storage() == super::topics::TopicStorage::Memory)
+                        .cloned()
+                        .collect(),
                 },
                 sup.clone(),
             )
@@ -287,6 +293,7 @@ impl SupervisorState {
                     checkpointer: checkpointer.clone(),
                     disposer: disposer.clone(),
                     stats: self.stats.clone(),
+                    appends_to: p.appends_to.clone(),
                 },
                 sup.clone(),
             )

@@ -9,8 +9,10 @@
 //! **Storage `memory`** (the default): the topic holds at most `capacity`
 //! events in memory. An append waits while that many are not yet acknowledged
 //! by every group (a slow subscriber slows the source, it never grows a
-//! queue), and the publisher's write is acknowledged — so the source's state
-//! is committed — only when every group has committed past it. While a
+//! queue). The publisher's write is acknowledged once appended, so the
+//! source reads on while subscribers write, but the source's state is
+//! committed only once every group has committed past it (the publisher's
+//! checkpointer waits for the topic, see `checkpointer`). While a
 //! subscriber is down or restarting, the source's committed position stays at
 //! what that subscriber acknowledged; the source goes on reading until the
 //! topic is full, then waits. After a crash the source replays from there, and
@@ -222,14 +224,19 @@ impl Topic {
     }
 
     /// Append `events` (in memory storage, first waiting for room); returns
-    /// the offset after them. Disk storage returns once they are fsynced.
-    pub async fn append(&self, events: &[SourceEvent], payloads: Vec<Vec<u8>>) -> Result<u64> {
+    /// the offset after them. Disk storage returns once they are fsynced
+    /// (`payloads` are their encoded records).
+    pub async fn append(&self, events: Vec<SourceEvent>, payloads: Vec<Vec<u8>>) -> Result<u64> {
         let n = events.len() as u64;
         if self.disk.is_none() {
             // In pieces of at most `capacity`: the topic never holds more.
-            let mut end = self.end.borrow().to_owned();
-            for piece in events.chunks(self.options.capacity) {
-                end = self.append_memory(piece).await?;
+            let mut end = self.end();
+            let mut rest = events;
+            while !rest.is_empty() {
+                let tail = rest.split_off(rest.len().min(self.options.capacity));
+                end = self
+                    .append_memory(std::mem::replace(&mut rest, tail))
+                    .await?;
             }
             return Ok(end);
         }
@@ -251,10 +258,11 @@ impl Topic {
     }
 
     /// Append at most `capacity` events to a memory topic, once there is room.
-    async fn append_memory(&self, events: &[SourceEvent]) -> Result<u64> {
+    async fn append_memory(&self, events: Vec<SourceEvent>) -> Result<u64> {
         let n = events.len() as u64;
         let mut low = self.low.subscribe();
         loop {
+            self.check_failed()?;
             low.borrow_and_update();
             {
                 let inner = self.lock();
@@ -271,19 +279,18 @@ impl Topic {
                 },
                 _ = failed.wait_for(Option::is_some) => {}
             }
-            self.check_failed()?;
         }
     }
 
     /// Put appended events in memory (at `start`) and publish the new end.
-    fn push(&self, events: &[SourceEvent], start: u64) -> u64 {
+    fn push(&self, events: Vec<SourceEvent>, start: u64) -> u64 {
         let mut inner = self.lock();
         if inner.base + inner.ring.len() as u64 != start {
             // Disk storage after the ring was trimmed past a gap: restart it.
             inner.ring.clear();
             inner.base = start;
         }
-        inner.ring.extend(events.iter().cloned());
+        inner.ring.extend(events);
         if self.disk.is_some() {
             // The ring is only a cache of the newest events.
             let over = inner.ring.len().saturating_sub(self.options.capacity);
@@ -296,6 +303,16 @@ impl Topic {
         drop(inner);
         self.end.send_replace(end);
         end
+    }
+
+    /// Offset of the next event appended.
+    pub(crate) fn end(&self) -> u64 {
+        *self.end.borrow()
+    }
+
+    /// Every group has committed up to `offset`.
+    pub(crate) fn acknowledged(&self, offset: u64) -> bool {
+        *self.low.borrow() >= offset
     }
 
     /// Wait until every group has committed up to `offset` (memory storage).

@@ -236,3 +236,90 @@ async fn a_subscriber_failing_for_good_holds_the_source_position() {
     // The topic never held more than its capacity.
     assert!(status.topic("t").unwrap().peak_buffered <= 100);
 }
+
+/// The publisher's write to a memory topic is acknowledged once appended (so
+/// the source reads on while the subscribers write), but its committed
+/// position never passes what the slowest group acknowledged: sampled all
+/// through a run with a subscriber at 4 000 events/s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_source_never_commits_past_the_slowest_subscriber() {
+    const N: u64 = 12_000;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let yaml = format!(
+        "data_dir: {d}/data\n\
+         topics: {{ capacity: 2000 }}\n\
+         sources:\n  gen: {{ connector: datagen, topic: t, config: {{ pattern: sequence, max_events: {N}, events_per_second: 0 }} }}\n\
+         sinks:\n  fast: {{ connector: file, topics: [t], config: {{ path: {d}/fast.jsonl }} }}\n  \
+         slow: {{ connector: file, topics: [t], rate_limit: {{ events_per_second: 4000, burst_capacity: 500 }}, config: {{ path: {d}/slow.jsonl }} }}\n\
+         pipelines: {{}}\n"
+    );
+    let registry = Registry::builtin();
+    let config = Loader::new(&registry).load(&yaml).unwrap();
+    let runtime = config
+        .runtime_builder(&registry)
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let offsets = dir.path().join("data/offsets/gen-to-topic-t.offsets.json");
+    let committed = || -> Option<u64> {
+        let bytes = std::fs::read(&offsets).ok()?;
+        let state: State = serde_json::from_slice(&bytes).unwrap();
+        state.get_stream("datagen")?.get::<u64>("sequence").ok()
+    };
+    let (mut samples, mut ahead_of_commit) = (0u32, 0u32);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        // The publisher's commit first, then the groups' (which only grow).
+        let published = committed();
+        let status = runtime.status_now();
+        let topic = status.topic("t").unwrap();
+        let low = topic
+            .groups
+            .iter()
+            .map(|g| g.committed_offset.unwrap_or(0))
+            .min()
+            .unwrap();
+        if let Some(sequence) = published {
+            samples += 1;
+            assert!(
+                sequence <= low,
+                "the source committed sequence {sequence} while a group had acknowledged only {low}: {topic:?}"
+            );
+            if topic.end_offset > sequence + 1 {
+                ahead_of_commit += 1;
+            }
+        }
+        if status
+            .pipelines
+            .iter()
+            .all(|p| p.state == PipelineState::Completed)
+            || std::time::Instant::now() > deadline
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let status = runtime.wait().await;
+    assert!(
+        status
+            .pipelines
+            .iter()
+            .all(|p| p.state == PipelineState::Completed),
+        "{status:#?}"
+    );
+    assert!(samples > 20, "{samples} samples of a committed position");
+    // The source was ahead of its commit: its writes did not wait for the
+    // subscribers.
+    assert!(ahead_of_commit > 0, "{samples} samples");
+    // At the end the whole run is committed.
+    let last = committed().expect("the publisher committed");
+    assert!(last + 1 >= N, "committed sequence {last} of {N}");
+    for f in ["fast", "slow"] {
+        assert_eq!(
+            file_ids(&dir.path().join(format!("{f}.jsonl"))).len() as u64,
+            N
+        );
+    }
+}

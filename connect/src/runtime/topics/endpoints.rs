@@ -21,7 +21,8 @@ use crate::state::State;
 const READ_CHUNK: usize = 512;
 
 /// Appends a publisher pipeline's events to its topic. Memory storage
-/// acknowledges a write once every consumer group has committed past it;
+/// acknowledges a write once it is in the topic (the publisher's checkpointer
+/// commits its state only once every consumer group has committed past it);
 /// disk storage once it is fsynced.
 #[derive(Debug, Clone)]
 pub struct TopicSink {
@@ -53,31 +54,52 @@ impl AnySink for TopicSink {
     }
 
     async fn write(&self, events: &[SourceEvent]) -> Result<WriteResult> {
+        let (mut result, rejected) = self.topic.append_batch(events.to_vec()).await?;
+        for (index, _, error) in rejected {
+            result.add_record_failure(index, &error);
+        }
+        Ok(result)
+    }
+}
+
+/// A record of a batch that a disk topic cannot store: its index in the
+/// batch, the event and why.
+pub(crate) type Rejected = (usize, SourceEvent, ConnectorError);
+
+impl Topic {
+    /// Append a batch given up by the caller (the sink actor of a publisher
+    /// pipeline hands it over rather than have it copied). Memory storage
+    /// appends it as it is, once there is room; disk storage encodes each
+    /// record — one that cannot be stored comes back, for `on_error` — and
+    /// returns once the rest is fsynced.
+    pub(crate) async fn append_batch(
+        &self,
+        events: Vec<SourceEvent>,
+    ) -> Result<(WriteResult, Vec<Rejected>)> {
         let mut result = WriteResult::new();
-        let bytes: u64 = events.iter().map(|e| e.approx_size() as u64).sum();
-        match self.topic.storage() {
-            TopicStorage::Memory => {
-                let end = self.topic.append(events, Vec::new()).await?;
-                self.topic.wait_acknowledged(end).await?;
-                result.add_success(events.len() as u64, bytes);
-            }
+        let mut rejected = Vec::new();
+        let (kept, payloads) = match self.storage() {
+            TopicStorage::Memory => (events, Vec::new()),
             TopicStorage::Disk => {
                 let mut kept = Vec::with_capacity(events.len());
                 let mut payloads = Vec::with_capacity(events.len());
-                for (i, e) in events.iter().enumerate() {
-                    match encode(self.topic.name(), e) {
+                for (index, event) in events.into_iter().enumerate() {
+                    match encode(self.name(), &event) {
                         Ok(p) => {
                             payloads.push(p);
-                            kept.push(e.clone());
+                            kept.push(event);
                         }
-                        Err(err) => result.add_record_failure(i, &err),
+                        Err(error) => rejected.push((index, event, error)),
                     }
                 }
-                self.topic.append(&kept, payloads).await?;
-                result.add_success(kept.len() as u64, bytes);
+                (kept, payloads)
             }
-        }
-        Ok(result)
+        };
+        let n = kept.len() as u64;
+        let bytes = kept.iter().map(|e| e.approx_size() as u64).sum();
+        self.append(kept, payloads).await?;
+        result.add_success(n, bytes);
+        Ok((result, rejected))
     }
 }
 

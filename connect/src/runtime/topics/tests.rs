@@ -56,7 +56,7 @@ async fn disk_records_survive_reopening_and_are_read_across_segments() {
         let topic = Topic::open("t", disk_options(dir.path(), 500), ["g".to_string()], 1).unwrap();
         for start in (0..50).step_by(10) {
             let batch = events(start, 10);
-            let end = topic.append(&batch, payloads(&batch)).await.unwrap();
+            let end = topic.append(batch.clone(), payloads(&batch)).await.unwrap();
             assert_eq!(end, start + 10);
         }
     }
@@ -75,7 +75,10 @@ async fn disk_records_survive_reopening_and_are_read_across_segments() {
     );
     // Appends go on from the end, and recent events come from memory.
     let batch = events(50, 3);
-    assert_eq!(topic.append(&batch, payloads(&batch)).await.unwrap(), 53);
+    assert_eq!(
+        topic.append(batch.clone(), payloads(&batch)).await.unwrap(),
+        53
+    );
     assert_eq!(
         ids(&read_all(&topic, 48).unwrap()),
         vec![48, 49, 50, 51, 52]
@@ -97,7 +100,7 @@ async fn a_torn_tail_is_truncated_at_startup_never_read() {
     {
         let topic = Topic::open("t", disk_options(dir.path(), 1 << 20), [], 1).unwrap();
         let batch = events(0, 5);
-        topic.append(&batch, payloads(&batch)).await.unwrap();
+        topic.append(batch.clone(), payloads(&batch)).await.unwrap();
     }
     let seg = last_segment(&dir.path().join("t"));
     let good = std::fs::metadata(&seg).unwrap().len();
@@ -109,7 +112,7 @@ async fn a_torn_tail_is_truncated_at_startup_never_read() {
     assert_eq!(topic.status().end_offset, 5);
     assert_eq!(std::fs::metadata(&seg).unwrap().len(), good, "truncated");
     let batch = events(5, 2);
-    topic.append(&batch, payloads(&batch)).await.unwrap();
+    topic.append(batch.clone(), payloads(&batch)).await.unwrap();
     drop(topic);
     let topic = Topic::open("t", disk_options(dir.path(), 1 << 20), [], 1).unwrap();
     assert_eq!(
@@ -125,7 +128,7 @@ async fn a_corrupt_last_record_is_cut_and_a_corrupt_sealed_one_fails_the_reader(
         let topic = Topic::open("t", disk_options(dir.path(), 400), [], 1).unwrap();
         for start in (0..20).step_by(5) {
             let batch = events(start, 5);
-            topic.append(&batch, payloads(&batch)).await.unwrap();
+            topic.append(batch.clone(), payloads(&batch)).await.unwrap();
         }
     }
     let tdir = dir.path().join("t");
@@ -169,19 +172,19 @@ async fn retention_deletes_only_segments_every_group_has_passed() {
     let count = || std::fs::read_dir(dir.path().join("t")).unwrap().count();
     for start in (0..30).step_by(3) {
         let batch = events(start, 3);
-        topic.append(&batch, payloads(&batch)).await.unwrap();
+        topic.append(batch.clone(), payloads(&batch)).await.unwrap();
     }
     let all = count();
     assert!(all > 3);
     // Only one group has a cursor: nothing may go.
     topic.commit("a", 30).unwrap();
     let batch = events(30, 3);
-    topic.append(&batch, payloads(&batch)).await.unwrap();
+    topic.append(batch.clone(), payloads(&batch)).await.unwrap();
     assert!(count() > all, "kept while `b` has not committed");
     // `b` is at 10: segments wholly below 10 go, the one holding 10 stays.
     topic.commit("b", 10).unwrap();
     let batch = events(33, 3);
-    topic.append(&batch, payloads(&batch)).await.unwrap();
+    topic.append(batch.clone(), payloads(&batch)).await.unwrap();
     assert!(count() < all, "old segments deleted");
     assert_eq!(
         ids(&read_all(&topic, 10).unwrap()),
@@ -198,10 +201,10 @@ async fn a_memory_topic_holds_at_most_its_capacity_and_waits_for_every_group() {
     let groups = ["a".to_string(), "b".to_string()];
     let topic = Topic::open("t", options, groups, 1).unwrap();
     let first = events(0, 8);
-    assert_eq!(topic.append(&first, Vec::new()).await.unwrap(), 8);
+    assert_eq!(topic.append(first.clone(), Vec::new()).await.unwrap(), 8);
     // 8 + 8 > 10: the next append waits until both groups made room.
     let second = events(8, 8);
-    let pending = topic.append(&second, Vec::new());
+    let pending = topic.append(second.clone(), Vec::new());
     tokio::pin!(pending);
     assert!(futures::poll!(pending.as_mut()).is_pending());
     topic.commit("a", 8).unwrap();
@@ -239,7 +242,7 @@ async fn readers_wait_for_events_and_end_once_every_publisher_finished() {
     let waiting = topic.wait_for(0);
     tokio::pin!(waiting);
     assert!(futures::poll!(waiting.as_mut()).is_pending());
-    topic.append(&events(0, 1), Vec::new()).await.unwrap();
+    topic.append(events(0, 1), Vec::new()).await.unwrap();
     assert!(waiting.await);
     topic.publisher_finished();
     let still_open = topic.wait_for(1);
