@@ -25,7 +25,9 @@
 //! offsets, so a restarted subscriber resumes from it; segments every group
 //! has passed are deleted when the topic is over `retention_bytes` or a
 //! segment is older than `retention_ms`. A torn or corrupt tail is truncated at
-//! startup (those records were never acknowledged).
+//! startup (those records were never acknowledged). A topic's directory is
+//! locked while it is open: a second rivven-connect with the same `data_dir`
+//! (or a second runtime in one process) fails to start, naming the topic.
 
 pub(crate) mod disk;
 mod endpoints;

@@ -48,10 +48,34 @@ pub(crate) struct DiskLog {
     active: File,
     /// Offset of the next record appended.
     end: u64,
+    /// `<dir>/.lock`, locked while the log is open: one process writes a
+    /// topic (the lock goes with the process, even on `kill -9`).
+    _lock: File,
 }
 
 fn io_err(topic: &str, what: &str, path: &Path, e: std::io::Error) -> ConnectorError {
     ConnectorError::io(format!("topic `{topic}`: {what} {}: {e}", path.display())).with_source(e)
+}
+
+/// Lock `<dir>/.lock`, or fail naming the topic and the directory when
+/// another process (or another runtime in this one) has the topic open.
+fn lock_dir(topic: &str, dir: &Path) -> Result<File> {
+    let path = dir.join(".lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_err(topic, "opening", &path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(ConnectorError::config(format!(
+            "topic `{topic}`: {} is in use by another rivven-connect (one with the same \
+             data_dir, or another runtime in this process); a disk topic has one writer",
+            dir.display()
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(io_err(topic, "locking", &path, e)),
+    }
 }
 
 fn segment_path(dir: &Path, base: u64) -> PathBuf {
@@ -62,6 +86,7 @@ impl DiskLog {
     /// Open (or create) the topic's log in `dir`, truncating a torn tail.
     pub(crate) fn open(topic: &str, dir: &Path, segment_bytes: u64) -> Result<Self> {
         fs::create_dir_all(dir).map_err(|e| io_err(topic, "creating", dir, e))?;
+        let lock = lock_dir(topic, dir)?;
         let mut segments = Vec::new();
         let entries = fs::read_dir(dir).map_err(|e| io_err(topic, "listing", dir, e))?;
         for entry in entries {
@@ -121,6 +146,7 @@ impl DiskLog {
             segments,
             active,
             end,
+            _lock: lock,
         })
     }
 

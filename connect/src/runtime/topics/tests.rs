@@ -149,6 +149,7 @@ async fn a_corrupt_last_record_is_cut_and_a_corrupt_sealed_one_fails_the_reader(
     let mut files: Vec<_> = std::fs::read_dir(&tdir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
         .collect();
     files.sort();
     let mut first = std::fs::read(&files[0]).unwrap();
@@ -269,4 +270,26 @@ fn an_empty_disk_log_starts_at_zero() {
     let dir = tempfile::tempdir().unwrap();
     let log = DiskLog::open("t", dir.path(), 100).unwrap();
     assert_eq!((log.start(), log.end(), log.bytes()), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_disk_topic_has_one_writer_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Topic::open("t", disk_options(dir.path(), 1 << 20), ["g".into()], 1).unwrap();
+    let err = Topic::open("t", disk_options(dir.path(), 1 << 20), ["g".into()], 1).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("topic `t`"), "{message}");
+    assert!(
+        message.contains("is in use by another rivven-connect"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&dir.path().join("t").display().to_string()),
+        "{message}"
+    );
+    // Another topic in the same data_dir is another writer's.
+    Topic::open("u", disk_options(dir.path(), 1 << 20), ["g".into()], 1).unwrap();
+    // Closed, it is free again.
+    drop(first);
+    Topic::open("t", disk_options(dir.path(), 1 << 20), ["g".into()], 1).unwrap();
 }
