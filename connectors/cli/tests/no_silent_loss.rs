@@ -1,5 +1,6 @@
 //! No silent loss at the edges, through the real binary and YAML: two writers
-//! on one file are refused (exit 2) while fan-out to distinct files delivers
+//! on one file are refused (exit 2; in two processes, the second fails naming
+//! the file or disk topic) while fan-out to distinct files delivers
 //! every id to every sink, and dead letters from all three stages carry their
 //! whole records (input = written + dead-lettered).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -312,4 +313,96 @@ fn two_pipelines_on_one_replication_slot_exit_2() {
             "{stderr}"
         );
     }
+}
+
+/// Two processes are two writers too: while one rivven-connect writes a file
+/// (or has a disk topic open), a second one with the same file (or the same
+/// `data_dir` and topic) fails, naming it, and the first is unaffected.
+#[test]
+fn a_second_process_on_the_same_file_or_disk_topic_fails_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let first = dir.path().join("first.yaml");
+    std::fs::write(
+        &first,
+        format!(
+            "data_dir: {d}/data\ntopics: {{ storage: disk }}\n\
+             sources:\n  gen: {{ connector: datagen, topic: t, config: {{ pattern: sequence, events_per_second: 200 }} }}\n\
+             sinks:\n  out: {{ connector: file, topics: [t], config: {{ path: {d}/out.jsonl }} }}\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rivven-connect"))
+        .env_remove("RUST_LOG")
+        .arg("-c")
+        .arg(&first)
+        .arg("run")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lines(&dir.path().join("out.jsonl")).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first process wrote nothing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let gen = "{ pattern: sequence, max_events: 10, events_per_second: 0 }";
+    let cases = [
+        (
+            "the same file, another data_dir",
+            format!(
+                "sources:\n  a: {{ connector: datagen, config: {gen} }}\n\
+                 sinks:\n  out: {{ connector: file, config: {{ path: {d}/out.jsonl }} }}\n\
+                 pipelines:\n  p: {{ source: a, sink: out, settings: {{ restart: {{ max_consecutive_failures: 1 }} }} }}\n"
+            ),
+            format!("{d}/out.jsonl is being written by another process"),
+        ),
+        (
+            "the same disk topic",
+            format!(
+                "topics: {{ storage: disk }}\n\
+                 sources:\n  a: {{ connector: datagen, topic: t, config: {gen} }}\n\
+                 sinks:\n  other: {{ connector: file, topics: [t], config: {{ path: {d}/other.jsonl }} }}\n"
+            ),
+            "topic `t`".to_string(),
+        ),
+    ];
+    for (i, (what, body, expected)) in cases.into_iter().enumerate() {
+        let sub = dir.path().join(format!("second-{i}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        // The disk topic case shares the first process's data_dir.
+        let data_dir = if i == 1 {
+            dir.path().join("data")
+        } else {
+            sub.join("data")
+        };
+        let config = sub.join("second.yaml");
+        std::fs::write(&config, format!("data_dir: {}\n{body}", data_dir.display())).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_rivven-connect"))
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .arg("-c")
+            .arg(&config)
+            .arg("run")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}: {stderr}");
+        assert!(stderr.contains(&expected), "{what}: {stderr}");
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first process is still running"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The file holds only the first process's lines: 0, 1, 2, … once each.
+    let written: Vec<u64> = lines(&dir.path().join("out.jsonl"))
+        .iter()
+        .filter_map(|v| v["value"].as_u64())
+        .collect();
+    assert_eq!(written, (0..written.len() as u64).collect::<Vec<_>>());
 }

@@ -133,6 +133,19 @@ fn open_repaired(path: &Path) -> Result<OpenFile> {
         .truncate(false)
         .open(path)
         .map_err(io_error(path, "opening"))?;
+    // One writer per file, across processes too (the lock goes with the
+    // process, even on `kill -9`); readers are not affected.
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(ConnectorError::config(format!(
+                "{} is being written by another process (another rivven-connect?); \
+                 a file has one writer",
+                path.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_error(path, "locking")(e)),
+    }
     let len = file.metadata().map_err(io_error(path, "inspecting"))?.len();
     let good = complete_prefix_len(&mut file, len).map_err(io_error(path, "scanning"))?;
     if good < len {
@@ -246,6 +259,16 @@ impl Sink for FileSink {
     }
 
     async fn check(&self, config: &FileSinkConfig) -> Result<CheckResult> {
+        let holds_it = self
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        if holds_it {
+            // This sink has the file open (a pipeline restarting): opening
+            // it again would find it locked — by this very sink.
+            return CheckResult::builder().check_passed("file writable").build();
+        }
         let config = config.clone();
         let outcome = tokio::task::spawn_blocking(move || open_repaired(&config.path).map(|_| ()))
             .await
@@ -386,6 +409,22 @@ mod tests {
         sink.write(&config, events(3..5))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+        // A second writer while the first has the file open is refused.
+        let err = FileSink::new()
+            .write(&config, events(5..6))
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("out.jsonl is being written by another process"),
+            "{err}"
+        );
+        // Its check fails too; the writer's own check (a restart) passes.
+        let other = FileSink::new().check(&config).await.unwrap();
+        assert!(!other.is_success(), "{other:?}");
+        assert!(sink.check(&config).await.unwrap().is_success());
+        drop(sink);
         FileSink::new()
             .write(&config, events(5..6))
             .await
