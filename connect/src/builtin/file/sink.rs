@@ -421,9 +421,16 @@ mod tests {
             "{err}"
         );
         // Its check fails too; the writer's own check (a restart) passes.
-        let other = FileSink::new().check(&config).await.unwrap();
+        let other = FileSink::new()
+            .check(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(!other.is_success(), "{other:?}");
-        assert!(sink.check(&config).await.unwrap().is_success());
+        assert!(sink
+            .check(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_success());
         drop(sink);
         FileSink::new()
             .write(&config, events(5..6))
