@@ -70,6 +70,8 @@ pub(crate) struct CheckpointState {
     committed_version: u64,
     /// A commit waiting for the gate: the state and its version.
     gated: Option<(State, u64)>,
+    /// Dropped with the checkpointer: ends the task waiting for the gate.
+    gate_waiter: Option<tokio::sync::oneshot::Sender<()>>,
     dirty: bool,
     last_commit: Option<Instant>,
     tick_armed: bool,
@@ -99,6 +101,7 @@ impl Actor for Checkpointer {
             version: 0,
             committed_version: 0,
             gated: None,
+            gate_waiter: None,
             dirty: false,
             last_commit: None,
             tick_armed: false,
@@ -283,15 +286,22 @@ impl CheckpointState {
         let version = self.version;
         self.gated = Some((state, version));
         let myself = myself.clone();
+        let (waiter, stopped) = tokio::sync::oneshot::channel::<()>();
+        self.gate_waiter = Some(waiter);
         tokio::spawn(async move {
-            let mut result = Ok(());
-            for (topic, end) in ends {
-                result = topic.wait_acknowledged(end).await;
-                if result.is_err() {
-                    break;
+            let wait = async {
+                for (topic, end) in ends {
+                    topic.wait_acknowledged(end).await?;
                 }
+                Ok(())
+            };
+            tokio::select! {
+                result = wait => {
+                    let _ = myself.send_message(CheckpointMsg::GateOpen { version, result });
+                }
+                // The checkpointer stopped: nobody waits for this commit.
+                _ = stopped => {}
             }
-            let _ = myself.send_message(CheckpointMsg::GateOpen { version, result });
         });
         Ok(())
     }
