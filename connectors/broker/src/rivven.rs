@@ -54,6 +54,16 @@
 //!   messages when it is killed (`kill -9`); a clean stop (`SIGTERM`) keeps
 //!   them. rivven-connect itself never commits a source position for a batch
 //!   the broker did not acknowledge.
+//! - A loss is detected when it can be, never passed over: the sink keeps
+//!   the highest acknowledged offset of every partition; a later
+//!   acknowledgement at or below it, or an end offset at or below it when
+//!   the sink connects again or re-reads the topic, fails the write with a
+//!   non-retryable error naming topic, partition, the acknowledged offset
+//!   and the broker's end — and every later write of that sink too (its
+//!   events were committed upstream and are gone). The source refuses a
+//!   position (its committed state or the group's offset) past a
+//!   partition's end, naming group, partition and both offsets, instead of
+//!   waiting there and skipping whatever the broker writes at those offsets.
 //!
 //! # Connection
 //! `bootstrap_servers` are tried in order, the first reachable one wins
@@ -74,6 +84,7 @@
 
 mod codec;
 mod connection;
+mod loss;
 mod offsets;
 mod sink;
 mod source;
