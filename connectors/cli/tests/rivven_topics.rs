@@ -6,14 +6,17 @@
 //!
 //! End-to-end durability is bounded by the broker's: `rivvend` 0.0.22
 //! acknowledges a publish before it is on disk and loses acknowledged
-//! messages when it is `kill -9`ed (not on SIGTERM). rivven-connect cannot
-//! prevent that — those events were committed upstream — but it detects it
-//! when it can: the publisher's next write after the loss fails naming topic,
-//! partition, the acknowledged offset and the broker's end, and a subscriber
-//! whose position is past a partition's end refuses to skip. A loss after the
-//! publisher's last write that no subscriber had passed yet goes unnoticed.
+//! messages when it is `kill -9`ed (not on SIGTERM), keeping its end
+//! offsets (a loss is a hole below the end). rivven-connect cannot prevent
+//! that — those events were committed upstream — but it detects it when it
+//! can: after a reconnect the publisher reads back what the broker
+//! acknowledged and fails, naming topic, partition and offsets, on a hole; a
+//! subscriber refuses to skip an offset it cannot read. A loss that neither
+//! reaches goes unnoticed.
 //! [`a_broker_kill_9_is_lossless_or_the_loss_is_reported`] documents it:
-//! every id the source produced is in the file or in the reported loss.
+//! either every id reaches the file, or the log reports the loss — the
+//! publisher's (then every acknowledged id is in the file or in the range it
+//! read back) or the subscriber's refusal, naming the partition.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/crash.rs"]
@@ -132,8 +135,25 @@ fn an_unreachable_broker_fails_check_in_one_line() {
 /// last)` from "the broker lost N acknowledged messages of partition P of
 /// topic `T`: of offsets F..=L, which it had acknowledged, …".
 fn reported_loss(log: &str, topic: &str) -> Option<(u64, u32, u64, u64)> {
-    let at = log.find("the broker lost ")?;
-    let rest = &log[at + "the broker lost ".len()..];
+    log.match_indices("the broker lost ")
+        .find_map(|(at, _)| parse_loss(&log[at + "the broker lost ".len()..], topic))
+}
+
+/// The subscriber's refusal in the log: the offset of partition `partition`
+/// it would not read past ("group `G` is at offset X of partition P of topic
+/// `T`…refuses to skip").
+fn reported_refusal(log: &str, topic: &str) -> Option<(u32, u64)> {
+    log.lines()
+        .filter(|l| l.contains("refuses to skip"))
+        .find_map(|l| {
+            let (_, rest) = l.split_once("` is at offset ")?;
+            let (offset, rest) = rest.split_once(" of partition ")?;
+            let (partition, _) = rest.split_once(&format!(" of topic `{topic}`"))?;
+            Some((partition.parse().ok()?, offset.parse().ok()?))
+        })
+}
+
+fn parse_loss(rest: &str, topic: &str) -> Option<(u64, u32, u64, u64)> {
     let rest = rest.strip_prefix("at least ").unwrap_or(rest);
     let (lost, rest) = rest.split_once(" acknowledged messages of partition ")?;
     let (partition, rest) = rest.split_once(&format!(" of topic `{topic}`: of offsets "))?;
@@ -152,7 +172,8 @@ fn reported_loss(log: &str, topic: &str) -> Option<(u64, u32, u64, u64)> {
 /// file gets every id, or rivven-connect logs that the broker lost
 /// acknowledged messages, naming the partition and the range of offsets it
 /// read back, and every acknowledged id (0..=the last acknowledged offset)
-/// is in the file or in that range.
+/// is in the file or in that range; or the subscriber logs that it refuses
+/// to skip an offset the broker lost, naming the partition.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_kill_9_is_lossless_or_the_loss_is_reported() {
     const TOTAL: u64 = 2_000;
@@ -194,13 +215,14 @@ async fn a_broker_kill_9_is_lossless_or_the_loss_is_reported() {
         let got: BTreeSet<u64> = values(&out);
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let loss = reported_loss(&text, "events");
+        let refusal = reported_refusal(&text, "events");
         let exited = child.try_wait().unwrap().is_some();
         let accounted = match loss {
             None => all.is_subset(&got),
             // Everything before the damaged range reached the file.
             Some((_, _, first, _)) => (0..first).all(|i| got.contains(&i)),
         };
-        if accounted || exited || Instant::now() > deadline {
+        if accounted || refusal.is_some() || exited || Instant::now() > deadline {
             break (got, loss);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -208,7 +230,24 @@ async fn a_broker_kill_9_is_lossless_or_the_loss_is_reported() {
     let _ = child.kill();
     let _ = child.wait();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let refusal = reported_refusal(&text, "events");
+    if let Some((partition, offset)) = refusal {
+        // The subscriber found a message gone below the end (a hole) and
+        // refused to skip it: the loss is reported, naming the partition.
+        println!(
+            "the subscriber refused to skip lost offset {offset} of partition {partition}; \
+             {} of {TOTAL} ids in the file (the publisher's read-back {})",
+            got.len(),
+            if loss.is_some() {
+                "reported a loss too"
+            } else {
+                "found no hole"
+            }
+        );
+        assert_eq!(partition, 0);
+    }
     match loss {
+        None if refusal.is_some() => {}
         None => {
             let missing: Vec<&u64> = all.difference(&got).take(10).collect();
             println!("no loss: {} of {TOTAL} ids in the file", got.len());

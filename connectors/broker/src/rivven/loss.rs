@@ -268,6 +268,23 @@ pub(crate) fn unreadable_position(
     ))
 }
 
+/// The broker returned offset `returned` where the source expected `next`:
+/// the offsets in between are gone; reading on would skip them.
+pub(crate) fn offsets_skipped(
+    group: &str,
+    topic: &str,
+    partition: u32,
+    next: u64,
+    returned: u64,
+) -> ConnectorError {
+    ConnectorError::fatal(format!(
+        "group `{group}` is at offset {next} of partition {partition} of topic `{topic}` but the \
+         broker returned offset {returned} next: the broker lost offsets {next}..{returned} \
+         (rivvend loses acknowledged messages when it is killed); the source refuses to skip \
+         — to go on, reset the pipeline's offsets and the group's committed offsets"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -390,6 +407,14 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("refuses to skip"), "{text}");
+        let text = offsets_skipped("g", "t", 1, 5, 9).to_string();
+        assert!(
+            text.contains(
+                "group `g` is at offset 5 of partition 1 of topic `t` but the broker returned \
+                 offset 9 next: the broker lost offsets 5..9"
+            ),
+            "{text}"
+        );
         let text = unreadable_position("g", "t", 0, 3, 70).to_string();
         assert!(
             text.contains(

@@ -427,7 +427,7 @@ impl RivvenSink {
 
     /// Remember (and log) a detected loss: every later write fails with it.
     fn report_loss(&self, error: ConnectorError) -> ConnectorError {
-        tracing::error!(error = %error, "rivven sink: the broker lost acknowledged messages");
+        tracing::error!(error = %error, "rivven sink: acknowledged messages are gone from the broker");
         let mut lost = self.lost.lock().unwrap_or_else(|p| p.into_inner());
         lost.get_or_insert_with(|| error.message().to_string());
         error

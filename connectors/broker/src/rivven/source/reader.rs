@@ -12,7 +12,7 @@ use rivven_connect::{ConnectorError, Result, SourceEvent};
 
 use super::super::codec::decode_event;
 use super::super::connection::client_error;
-use super::super::loss::unreadable_position;
+use super::super::loss::{offsets_skipped, unreadable_position};
 use super::super::offsets::{event_update, TopicOffsets};
 use super::super::topic::describe;
 use super::{no_committed_offset, AutoOffsetReset, RivvenSourceConfig};
@@ -250,7 +250,13 @@ impl Reader {
     fn refuse(&self, partition: u32, next: u64, end: u64) -> ConnectorError {
         let c = &self.config;
         let e = unreadable_position(&c.consumer_group, &c.topic, partition, next, end);
-        tracing::error!(group = %c.consumer_group, topic = %c.topic, partition, next, end, "{}", e.message());
+        self.refuse_with(e)
+    }
+
+    /// Log `e` and remember it: no later read of this source goes on.
+    fn refuse_with(&self, e: ConnectorError) -> ConnectorError {
+        let c = &self.config;
+        tracing::error!(group = %c.consumer_group, topic = %c.topic, "rivven source: {}", e.message());
         let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         refused.get_or_insert_with(|| e.message().to_string());
         e
@@ -294,6 +300,19 @@ impl Reader {
                 let position = self.positions.get(partition).unwrap_or(0);
                 if message.offset < position {
                     continue; // already read
+                }
+                if message.offset > position {
+                    // A gap: the broker lost the messages in between.
+                    let c = &self.config;
+                    let e = offsets_skipped(
+                        &c.consumer_group,
+                        &topic,
+                        partition,
+                        position,
+                        message.offset,
+                    );
+                    items.push(Err(self.refuse_with(e)));
+                    return items;
                 }
                 let next = message.offset + 1;
                 self.positions.set(partition, next);
