@@ -54,6 +54,19 @@
 //!   messages when it is killed (`kill -9`); a clean stop (`SIGTERM`) keeps
 //!   them. rivven-connect itself never commits a source position for a batch
 //!   the broker did not acknowledge.
+//! - A loss is detected when it can be, never passed over. rivvend keeps
+//!   its end offsets when it loses messages, so a loss is a hole below the
+//!   end. The sink keeps, per partition, the offsets the broker acknowledged
+//!   since it last read them back; after a reconnect (its own, or one its
+//!   producers made by themselves) it reads them back (the newest 100 000
+//!   per partition), and a hole — or an acknowledgement or end offset at or
+//!   below an acknowledged offset — fails the write with a non-retryable
+//!   error naming topic, partition, the offsets and the broker's end, and
+//!   every later write of that sink too (its events were committed upstream
+//!   and are gone). The source refuses to read on from an offset it cannot
+//!   read (a hole, a gap in the offsets the broker returns, a position past
+//!   the end), naming group, partition and offsets, instead of stalling
+//!   there or skipping.
 //!
 //! # Connection
 //! `bootstrap_servers` are tried in order, the first reachable one wins
@@ -74,6 +87,7 @@
 
 mod codec;
 mod connection;
+mod loss;
 mod offsets;
 mod sink;
 mod source;

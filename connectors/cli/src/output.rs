@@ -251,7 +251,14 @@ pub(crate) fn checks(report: &Report, lines: &[CheckLine]) {
     }
     for l in lines {
         let (mark, detail) = match &l.result {
-            Ok(r) if r.is_success() => ("ok  ", String::new()),
+            // A passed check may still say something (a warning, say).
+            Ok(r) if r.is_success() => (
+                "ok  ",
+                r.message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default(),
+            ),
             Ok(r) => ("FAIL", format!(": {}", r.summary())),
             Err(e) => ("FAIL", format!(": {e}")),
         };

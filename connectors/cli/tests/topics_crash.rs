@@ -7,43 +7,11 @@
 mod crash;
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crash::{spawn, values};
+
 const N: u64 = 60_000;
-
-fn spawn(config: &Path, log: &Path) -> Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_rivven-connect"))
-        .env_remove("RUST_LOG")
-        .arg("-c")
-        .arg(config)
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn rivven-connect")
-}
-
-/// The datagen sequence values of a JSON Lines file (a torn last line, never
-/// acknowledged, is cut by the file sink on its next start and ignored here).
-fn values(path: &Path) -> Vec<u64> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let complete = text.rfind('\n').map_or("", |at| &text[..=at]);
-    complete
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("a complete line is not JSON ({e}): {l:.200}"));
-            v["value"].as_u64().unwrap()
-        })
-        .collect()
-}
 
 #[test]
 fn kill_nine_with_a_disk_topic_loses_and_skips_nothing() {
@@ -78,7 +46,7 @@ fn kill_nine_with_a_disk_topic_loses_and_skips_nothing() {
     assert!(status.success(), "final run: {status}\n{text}");
     let all: BTreeSet<u64> = (0..N).collect();
     for sink in ["a", "b", "slow"] {
-        let got = values(&dir.path().join(format!("{sink}.jsonl")));
+        let got: Vec<u64> = values(&dir.path().join(format!("{sink}.jsonl")));
         let distinct: BTreeSet<u64> = got.iter().copied().collect();
         let missing: Vec<&u64> = all.difference(&distinct).take(5).collect();
         assert!(missing.is_empty(), "sink {sink} lost {missing:?}");

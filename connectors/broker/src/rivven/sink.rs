@@ -1,5 +1,6 @@
 //! The `rivven` sink: each batch produced to a broker topic, acknowledged.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use validator::{Validate, ValidationError};
 
 use super::codec::{json_depth, message_key, message_value, MAX_DEPTH};
 use super::connection::{client_error, validate_servers, Endpoint, SaslSettings, TlsSettings};
+use super::loss::{read_back, AckRange, AckedOffsets};
 use super::topic::TopicPolicy;
 use super::{
     DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_METADATA_REFRESH_MS, DEFAULT_PARTITIONS,
@@ -217,6 +219,20 @@ struct Connected {
     producers: Vec<Producer>,
     partitions: u32,
     topic_checked: Instant,
+    /// The producers' failed and retried sends so far: when it grows, they
+    /// reconnected by themselves (the broker may have restarted).
+    disturbances: u64,
+}
+
+/// Failed and retried sends of `producers` so far.
+fn disturbances(producers: &[Producer]) -> u64 {
+    producers
+        .iter()
+        .map(|p| {
+            let stats = p.stats();
+            stats.errors + stats.retries
+        })
+        .sum()
 }
 
 impl Drop for Connected {
@@ -240,6 +256,13 @@ pub struct RivvenSink {
     connected: Arc<Mutex<Option<Connected>>>,
     /// The partition of the next event without a key.
     round_robin: Arc<AtomicU32>,
+    /// The highest offset per partition of the writes the broker
+    /// acknowledged (kept across reconnects), to detect a broker that lost
+    /// them.
+    acked: Arc<std::sync::Mutex<AckedOffsets>>,
+    /// A loss once detected: every later write fails with it (the events are
+    /// gone; writing on would hide that).
+    lost: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for RivvenSink {
@@ -256,6 +279,8 @@ impl RivvenSink {
 
     /// The producers and the topic's partition count: connected (and the
     /// topic made ready) when there are none or the topic is due again.
+    /// Either way the broker's end offsets are compared with what it
+    /// acknowledged before.
     async fn producers(&self, config: &RivvenSinkConfig) -> Result<(Vec<Producer>, u32)> {
         let mut connected = self.connected.lock().await;
         let refresh = Duration::from_millis(config.metadata_refresh_ms);
@@ -263,7 +288,7 @@ impl RivvenSink {
             if c.topic_checked.elapsed() < refresh {
                 return Ok((c.producers.clone(), c.partitions));
             }
-            let partitions = prepare_topic(config).await?;
+            let partitions = self.prepare_topic(config, false).await?;
             c.topic_checked = Instant::now();
             if partitions == c.partitions {
                 return Ok((c.producers.clone(), c.partitions));
@@ -271,7 +296,9 @@ impl RivvenSink {
             tracing::info!(topic = %config.topic, from = c.partitions, to = partitions, "the topic's partition count changed");
         }
         connected.take();
-        let partitions = prepare_topic(config).await?.max(1);
+        // A new connection: the broker may have restarted since the last
+        // write, so what it acknowledged is read back first.
+        let partitions = self.prepare_topic(config, true).await?.max(1);
         let producer_config = config.producer_config()?;
         let mut producers = Vec::new();
         for _ in 0..partitions.min(MAX_CONNECTIONS) {
@@ -284,6 +311,7 @@ impl RivvenSink {
             producers: producers.clone(),
             partitions,
             topic_checked: Instant::now(),
+            disturbances: 0,
         });
         Ok((producers, partitions))
     }
@@ -291,6 +319,125 @@ impl RivvenSink {
     /// Drop the producers: the next write connects again.
     async fn disconnect(&self) {
         self.connected.lock().await.take();
+    }
+
+    /// Connect and make the topic ready (create it, check it), then compare
+    /// the broker's end offsets with the acknowledged ones and, after a
+    /// possible restart (`restarted`), read the acknowledged messages back;
+    /// the topic's partition count.
+    async fn prepare_topic(&self, config: &RivvenSinkConfig, restarted: bool) -> Result<u32> {
+        let mut client = config.endpoint().connect().await?;
+        let state = config.policy().apply(&mut client, true).await?;
+        let acked = self.acked_offsets();
+        if acked.is_empty() {
+            return Ok(state.partitions);
+        }
+        let mut ends = BTreeMap::new();
+        for (partition, _) in acked.iter().filter(|(p, _)| *p < state.partitions) {
+            let (_, end) = client
+                .get_offset_bounds(&config.topic, partition)
+                .await
+                .map_err(|e| {
+                    client_error(e).context(format!(
+                        "read the end offset of `{}` partition {partition}",
+                        config.topic
+                    ))
+                })?;
+            ends.insert(partition, end);
+        }
+        if let Err(e) = acked.check_ends(&config.topic, |p| ends.get(&p).copied()) {
+            return Err(self.report_loss(e));
+        }
+        if restarted {
+            self.verify(&mut client, config, &ends).await?;
+        }
+        Ok(state.partitions)
+    }
+
+    /// Read back what the broker acknowledged since it last kept everything
+    /// across a restart (`rivvend` keeps its end offsets when it loses
+    /// messages: a loss is a hole below the end).
+    async fn verify(
+        &self,
+        client: &mut rivven_client::Client,
+        config: &RivvenSinkConfig,
+        ends: &BTreeMap<u32, u64>,
+    ) -> Result<()> {
+        let topic = config.topic.as_str();
+        let ranges = self.acked_offsets().unverified();
+        for (partition, first, last) in ranges {
+            let end = ends.get(&partition).copied().unwrap_or(0);
+            match read_back(client, topic, partition, first, last).await? {
+                Some(missing) => {
+                    let e = super::loss::lost(topic, partition, (first, last), missing, end);
+                    return Err(self.report_loss(e));
+                }
+                None => {
+                    tracing::debug!(
+                        topic,
+                        partition,
+                        first,
+                        last,
+                        "read back: no acknowledged message lost"
+                    );
+                    self.acked
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .verified(partition, last);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After a write: when the producers reconnected by themselves (failed
+    /// or retried sends), the broker may have restarted: read back.
+    async fn verify_if_disturbed(
+        &self,
+        config: &RivvenSinkConfig,
+        producers: &[Producer],
+    ) -> Result<()> {
+        let now = disturbances(producers);
+        let before = match self.connected.lock().await.as_ref() {
+            Some(c) if c.disturbances < now => c.disturbances,
+            _ => return Ok(()),
+        };
+        tracing::info!(topic = %config.topic, before, now, "rivven sink: the producers reconnected; reading acknowledged messages back");
+        let mut client = config.endpoint().connect().await?;
+        let mut ends = BTreeMap::new();
+        for (partition, _) in self.acked_offsets().iter() {
+            if let Ok((_, end)) = client.get_offset_bounds(&config.topic, partition).await {
+                ends.insert(partition, end);
+            }
+        }
+        self.verify(&mut client, config, &ends).await?;
+        // Only now: a failed read-back is tried again after the next write.
+        if let Some(c) = self.connected.lock().await.as_mut() {
+            c.disturbances = c.disturbances.max(now);
+        }
+        Ok(())
+    }
+
+    fn acked_offsets(&self) -> AckedOffsets {
+        self.acked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Remember (and log) a detected loss: every later write fails with it.
+    fn report_loss(&self, error: ConnectorError) -> ConnectorError {
+        tracing::error!(error = %error, "rivven sink: acknowledged messages are gone from the broker");
+        let mut lost = self.lost.lock().unwrap_or_else(|p| p.into_inner());
+        lost.get_or_insert_with(|| error.message().to_string());
+        error
+    }
+
+    /// The loss detected earlier, if any.
+    fn known_loss(&self) -> Option<ConnectorError> {
+        let lost = self.lost.lock().unwrap_or_else(|p| p.into_inner());
+        lost.as_ref()
+            .map(|message| ConnectorError::fatal(message.clone()))
     }
 
     async fn produce(
@@ -301,6 +448,9 @@ impl RivvenSink {
         let mut result = WriteResult::new();
         if events.is_empty() {
             return Ok(result);
+        }
+        if let Some(loss) = self.known_loss() {
+            return Err(loss);
         }
         let mut messages = Vec::with_capacity(events.len());
         for (index, event) in events.iter().enumerate() {
@@ -350,6 +500,7 @@ impl RivvenSink {
             .collect();
         let patience = Duration::from_millis(config.request_timeout_ms);
         let (mut written, mut bytes, mut unacked) = (0u64, 0u64, 0usize);
+        let mut ranges: BTreeMap<u32, AckRange> = BTreeMap::new();
         let mut first_error = None;
         let mut pending = messages.iter();
         loop {
@@ -369,9 +520,13 @@ impl RivvenSink {
                 break;
             };
             match ack {
-                Ok(_) => {
+                Ok(meta) => {
                     written += 1;
                     bytes += value.len() as u64;
+                    ranges
+                        .entry(meta.partition)
+                        .and_modify(|r| r.include(meta.offset))
+                        .or_insert_with(|| AckRange::at(meta.offset));
                 }
                 Err(ClientError::RequestTooLarge(size, max)) => {
                     let e = ConnectorError::data(format!(
@@ -398,17 +553,20 @@ impl RivvenSink {
                 messages.len()
             )));
         }
+        // Every message is acknowledged: the runtime may now commit these
+        // events upstream. Their offsets must lie past every earlier one.
+        let recorded = self
+            .acked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(topic, &ranges);
+        if let Err(e) = recorded {
+            return Err(self.report_loss(e));
+        }
+        self.verify_if_disturbed(config, &producers).await?;
         result.add_success(written, bytes);
         Ok(result)
     }
-}
-
-/// Connect and make the topic ready (create it, check it); its partition
-/// count.
-async fn prepare_topic(config: &RivvenSinkConfig) -> Result<u32> {
-    let mut client = config.endpoint().connect().await?;
-    let state = config.policy().apply(&mut client, true).await?;
-    Ok(state.partitions)
 }
 
 #[async_trait]

@@ -178,6 +178,9 @@ impl PartitionLag {
 pub struct RivvenSource {
     /// The connection `commit` uses (kept between commits).
     committer: Arc<Mutex<Option<Client>>>,
+    /// Set once a position was found past its partition's end (the broker
+    /// lost messages): every later `read` fails with it.
+    refused: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for RivvenSource {
@@ -265,10 +268,18 @@ impl Source for RivvenSource {
         _catalog: &ConfiguredCatalog,
         state: Option<State>,
     ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
+        let refused = self
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(message) = refused {
+            return Err(ConnectorError::fatal(message));
+        }
         let resume = state
             .map(|s| TopicOffsets::from_state(&s, &config.topic))
             .unwrap_or_default();
-        let reader = reader::Reader::connect(config.clone(), resume).await?;
+        let reader = reader::Reader::connect(config.clone(), resume, self.refused.clone()).await?;
         Ok(reader.into_stream().boxed())
     }
 

@@ -84,8 +84,8 @@ impl TopicPolicy<'_> {
     fn existing(&self, partitions: u32) -> TopicState {
         let mismatch = (self.validate_existing && partitions != self.partitions).then(|| {
             format!(
-                "topic `{}` exists with {partitions} partition(s) but the configuration says \
-                 partitions: {} (validate_existing); the existing topic is used unchanged",
+                "warning: topic `{}` exists with {partitions} partition(s) but the configuration \
+                 says partitions: {} (validate_existing); the existing topic is used unchanged",
                 self.topic, self.partitions
             )
         });

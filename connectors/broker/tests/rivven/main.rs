@@ -7,6 +7,7 @@ mod broker_kill;
 mod broker_restart;
 mod compliance;
 mod hostile;
+mod loss;
 mod service;
 mod sink;
 mod source;

@@ -104,6 +104,32 @@ pub async fn read_back(addr: &str, topic: &str) -> Vec<Message> {
     messages
 }
 
+/// The ids a consumer can read from `topic`: each partition walked offset by
+/// offset from its earliest to its end, a message counted only at its own
+/// offset (as the `rivven` source reads), a hole stepped over.
+pub async fn readable(addr: &str, topic: &str) -> BTreeSet<u64> {
+    let mut client = Client::connect(addr).await.unwrap();
+    let (_, partitions) = client.get_metadata(topic).await.unwrap();
+    let mut ids = BTreeSet::new();
+    for partition in 0..partitions {
+        let (mut at, end) = client.get_offset_bounds(topic, partition).await.unwrap();
+        while at < end {
+            let batch = client.consume(topic, partition, at, 1000).await.unwrap();
+            let mut next = at;
+            for m in &batch {
+                if m.offset != next {
+                    continue;
+                }
+                let event: serde_json::Value = serde_json::from_slice(&m.value).unwrap();
+                ids.insert(event["data"]["id"].as_u64().unwrap());
+                next += 1;
+            }
+            at = if next == at { at + 1 } else { next };
+        }
+    }
+    ids
+}
+
 pub fn id_set(messages: &[Message]) -> BTreeSet<u64> {
     messages.iter().map(Message::id).collect()
 }

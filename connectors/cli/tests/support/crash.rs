@@ -1,13 +1,53 @@
-//! Shared by the `kill -9` tests of the CDC sources through the binary
-//! (`#[path = "support/crash.rs"] mod crash;`): the changes a JSON Lines
-//! file holds, kill points from a printed seed, catching up and the final
-//! at-least-once / in-order check.
+//! Shared by the `kill -9` tests through the binary
+//! (`#[path = "support/crash.rs"] mod crash;`): spawning `rivven-connect
+//! run`, the values or changes a JSON Lines file holds, kill points from a
+//! printed seed, catching up and the final at-least-once / in-order check.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// `rivven-connect -c <config> run`, without `RUST_LOG`, its log (stderr)
+/// appended to `log`.
+pub fn spawn(config: &Path, log: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_rivven-connect"))
+        .env_remove("RUST_LOG")
+        .arg("-c")
+        .arg(config)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn rivven-connect")
+}
+
+/// The datagen `sequence` values (`value`) of a JSON Lines file, in file
+/// order, collected into `C` (a `Vec` keeps duplicates, a set drops them).
+///
+/// A torn last line (no newline yet: never acknowledged, the file sink cuts
+/// it on its next start) is ignored; any other line that is not such a
+/// value fails.
+pub fn values<C: FromIterator<u64>>(path: &Path) -> C {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |at| &text[..=at]);
+    complete
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("a complete line is not JSON ({e}): {l:.200}"));
+            v["value"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("a line without a `value`: {l:.200}"))
+        })
+        .collect()
+}
 
 /// One row version: `(after.id, after.n)`.
 pub type Change = (i64, i64);

@@ -2,6 +2,8 @@
 //! fetches of every partition, events with their offsets as state, and
 //! reconnecting in place after a lost connection.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::Stream;
@@ -10,6 +12,7 @@ use rivven_connect::{ConnectorError, Result, SourceEvent};
 
 use super::super::codec::decode_event;
 use super::super::connection::client_error;
+use super::super::loss::{offsets_skipped, unreadable_position};
 use super::super::offsets::{event_update, TopicOffsets};
 use super::super::topic::describe;
 use super::{no_committed_offset, AutoOffsetReset, RivvenSourceConfig};
@@ -18,6 +21,18 @@ use super::{no_committed_offset, AutoOffsetReset, RivvenSourceConfig};
 /// runtime then restarts the pipeline from its committed state).
 const MAX_RECONNECTS: u32 = 10;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A partition whose position has not moved for this long while its end is
+/// past it has a hole (the broker lost the message there).
+const HOLE_PATIENCE: Duration = Duration::from_secs(2);
+/// How often an idle partition's end is read.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// A partition whose position has not moved.
+struct Idle {
+    position: u64,
+    since: Instant,
+    checked: Option<Instant>,
+}
 
 pub(crate) struct Reader {
     config: RivvenSourceConfig,
@@ -29,11 +44,19 @@ pub(crate) struct Reader {
     partitions: u32,
     metadata_read: Option<Instant>,
     waiting_logged: bool,
+    /// Set when a position is past its partition's end or not readable
+    /// (the source's, kept across reads: it refuses to read on).
+    refused: Arc<Mutex<Option<String>>>,
+    idle: BTreeMap<u32, Idle>,
 }
 
 impl Reader {
     /// Connect (failing the `read` call itself when no server is reachable).
-    pub(crate) async fn connect(config: RivvenSourceConfig, resume: TopicOffsets) -> Result<Self> {
+    pub(crate) async fn connect(
+        config: RivvenSourceConfig,
+        resume: TopicOffsets,
+        refused: Arc<Mutex<Option<String>>>,
+    ) -> Result<Self> {
         let client = config.endpoint().connect().await?;
         Ok(Self {
             config,
@@ -43,6 +66,8 @@ impl Reader {
             partitions: 0,
             metadata_read: None,
             waiting_logged: false,
+            refused,
+            idle: BTreeMap::new(),
         })
     }
 
@@ -79,6 +104,8 @@ impl Reader {
     async fn poll(&mut self) -> Result<Vec<Result<SourceEvent>>> {
         if self.client.is_none() {
             self.client = Some(self.config.endpoint().connect().await?);
+            // The broker may have restarted (and lost messages) meanwhile.
+            self.verify_positions().await?;
         }
         let refresh = Duration::from_millis(self.config.metadata_refresh_ms);
         if self.partitions == 0 || self.metadata_read.is_none_or(|at| at.elapsed() >= refresh) {
@@ -91,6 +118,7 @@ impl Reader {
         }
         let fetched = self.fetch().await?;
         let items = self.events(fetched);
+        self.check_holes().await?;
         if items.is_empty() {
             tokio::time::sleep(poll_interval).await;
         }
@@ -127,33 +155,111 @@ impl Reader {
     }
 
     /// The runtime's state, else the group's committed offset, else
-    /// `auto_offset_reset`.
+    /// `auto_offset_reset`; a resumed position past the partition's end is
+    /// an error (the broker lost messages), never a silent reset.
     async fn start_of(&mut self, partition: u32) -> Result<u64> {
-        if let Some(next) = self.resume.get(partition) {
-            return Ok(next);
-        }
         let (group, topic, reset) = (
             self.config.consumer_group.clone(),
             self.config.topic.clone(),
             self.config.auto_offset_reset,
         );
-        let client = self.client()?;
-        if let Some(next) = client
-            .get_offset(&group, &topic, partition)
-            .await
-            .map_err(client_error)?
-        {
-            return Ok(next);
+        let resumed = match self.resume.get(partition) {
+            Some(next) => Some(next),
+            None => self
+                .client()?
+                .get_offset(&group, &topic, partition)
+                .await
+                .map_err(client_error)?,
+        };
+        let (earliest, end) = self.bounds(partition).await?;
+        match (resumed, reset) {
+            (Some(next), _) if next > end => Err(self.refuse(partition, next, end)),
+            (Some(next), _) => Ok(next),
+            (None, AutoOffsetReset::Earliest) => Ok(earliest),
+            (None, AutoOffsetReset::Latest) => Ok(end),
+            (None, AutoOffsetReset::None) => Err(no_committed_offset(&self.config, partition)),
         }
-        let (earliest, latest) = client
+    }
+
+    /// `(earliest, end)` offsets of `partition`.
+    async fn bounds(&mut self, partition: u32) -> Result<(u64, u64)> {
+        let topic = self.config.topic.clone();
+        self.client()?
             .get_offset_bounds(&topic, partition)
             .await
-            .map_err(client_error)?;
-        match reset {
-            AutoOffsetReset::Earliest => Ok(earliest),
-            AutoOffsetReset::Latest => Ok(latest),
-            AutoOffsetReset::None => Err(no_committed_offset(&self.config, partition)),
+            .map_err(|e| {
+                client_error(e).context(format!("offsets of `{topic}` partition {partition}"))
+            })
+    }
+
+    /// Every position against its partition's end (after a reconnect).
+    async fn verify_positions(&mut self) -> Result<()> {
+        let positions: Vec<(u32, u64)> = self.positions.iter().collect();
+        for (partition, next) in positions {
+            let (_, end) = self.bounds(partition).await?;
+            if next > end {
+                return Err(self.refuse(partition, next, end));
+            }
         }
+        Ok(())
+    }
+
+    /// A partition that does not move while its end is past its position has
+    /// a hole: `rivvend` keeps its end offsets when it loses messages, and
+    /// returns nothing at a lost offset — waiting there would stall the
+    /// partition for good, skipping would lose silently.
+    async fn check_holes(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let positions: Vec<(u32, u64)> = self.positions.iter().collect();
+        let mut due = Vec::new();
+        for (partition, next) in positions {
+            let idle = self.idle.entry(partition).or_insert(Idle {
+                position: next,
+                since: now,
+                checked: None,
+            });
+            if idle.position != next {
+                *idle = Idle {
+                    position: next,
+                    since: now,
+                    checked: None,
+                };
+                continue;
+            }
+            let waited = now.duration_since(idle.since) >= HOLE_PATIENCE;
+            if waited
+                && idle
+                    .checked
+                    .is_none_or(|at| now.duration_since(at) >= IDLE_CHECK)
+            {
+                idle.checked = Some(now);
+                due.push((partition, next));
+            }
+        }
+        for (partition, next) in due {
+            let (_, end) = self.bounds(partition).await?;
+            if next != end {
+                return Err(self.refuse(partition, next, end));
+            }
+        }
+        Ok(())
+    }
+
+    /// The unreadable-position error, remembered so that no later read of this
+    /// source goes on past it.
+    fn refuse(&self, partition: u32, next: u64, end: u64) -> ConnectorError {
+        let c = &self.config;
+        let e = unreadable_position(&c.consumer_group, &c.topic, partition, next, end);
+        self.refuse_with(e)
+    }
+
+    /// Log `e` and remember it: no later read of this source goes on.
+    fn refuse_with(&self, e: ConnectorError) -> ConnectorError {
+        let c = &self.config;
+        tracing::error!(group = %c.consumer_group, topic = %c.topic, "rivven source: {}", e.message());
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        refused.get_or_insert_with(|| e.message().to_string());
+        e
     }
 
     /// One pipelined fetch of every partition from its position.
@@ -194,6 +300,19 @@ impl Reader {
                 let position = self.positions.get(partition).unwrap_or(0);
                 if message.offset < position {
                     continue; // already read
+                }
+                if message.offset > position {
+                    // A gap: the broker lost the messages in between.
+                    let c = &self.config;
+                    let e = offsets_skipped(
+                        &c.consumer_group,
+                        &topic,
+                        partition,
+                        position,
+                        message.offset,
+                    );
+                    items.push(Err(self.refuse_with(e)));
+                    return items;
                 }
                 let next = message.offset + 1;
                 self.positions.set(partition, next);
