@@ -1,3 +1,6 @@
+//! The config derives with no attributes and with every attribute.
+#![allow(missing_docs)]
+
 use rivven_connect::prelude::*;
 
 /// Every attribute at its default.
@@ -34,7 +37,12 @@ pub struct TagConfig {
     pub tag: Option<String>,
 }
 
-fn main() {
+/// Every attribute at its default and every attribute given compile, and
+/// the generated spec holds them. (A plain test, not a trybuild `pass`
+/// case: one pass case makes trybuild build — not check — every dependency
+/// again in its own target directory.)
+#[test]
+fn minimal_and_full_attributes() {
     assert_eq!(MinimalConfigSpec::name(), "minimal");
     assert_eq!(MinimalConfigSpec::version(), "0.0.1");
     let spec = FullSinkConfigSpec::spec();
