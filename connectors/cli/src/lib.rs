@@ -29,6 +29,10 @@
 //!   whose arguments that crate defines).
 //! - `rivven` (default): the `rivven-connect-broker` family (the `rivven`
 //!   source and sink on a Rivven broker).
+//! - `mqtt` (default): the `rivven-connect-queue` family's `mqtt` source and
+//!   sink (MQTT 3.1.1; QoS 1/2 acknowledged after the commit).
+//! - `redis` (default): the `rivven-connect-queue` family's `redis-streams`
+//!   source (consumer group, XACK after the commit) and sink (pipelined XADD).
 
 #![warn(missing_docs)]
 
@@ -317,4 +321,6 @@ fn link_families() {
     rivven_connect_cdc::link();
     #[cfg(feature = "rivven")]
     rivven_connect_broker::link();
+    #[cfg(any(feature = "mqtt", feature = "redis"))]
+    rivven_connect_queue::link();
 }

@@ -1,0 +1,41 @@
+//! `rivven-connect-queue`: the queue family for rivven-connect — message
+//! brokers whose messages are acknowledged one by one.
+//!
+//! - [`mqtt`] (feature `mqtt`, on by default): the `mqtt` source, which
+//!   subscribes to topic filters (wildcards included) and acknowledges each
+//!   QoS 1/2 message to the broker only once the pipeline committed it, and
+//!   the `mqtt` sink, which publishes each event and returns only once the
+//!   broker acknowledged every QoS 1/2 publish.
+//! - [`redis`] (feature `redis`, on by default): the `redis-streams` source
+//!   (a consumer group member that `XACK`s after the commit and re-reads its
+//!   pending entries after a restart) and sink (pipelined `XADD`).
+//!
+//! The connectors register themselves (their config derive's `connector =
+//! …`), so linking this crate makes them available by name in YAML; a binary
+//! that does not otherwise reference the crate calls [`link`] once.
+//!
+//! ```
+//! rivven_connect_queue::link();
+//! let registry = rivven_connect::registry::Registry::discovered().unwrap();
+//! # #[cfg(feature = "mqtt")]
+//! assert!(registry.source("mqtt").is_some());
+//! # #[cfg(feature = "mqtt")]
+//! assert!(registry.sink("mqtt").is_some());
+//! # #[cfg(feature = "redis")]
+//! assert!(registry.source("redis-streams").is_some());
+//! ```
+#![warn(missing_docs)]
+
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
+#[cfg(any(feature = "mqtt", feature = "redis"))]
+mod payload;
+#[cfg(feature = "redis")]
+pub mod redis;
+
+/// Makes sure this crate — and so its connectors' registrations — is linked
+/// into the binary calling it. A no-op at run time.
+#[inline(never)]
+pub fn link() {
+    std::hint::black_box(());
+}

@@ -1,0 +1,97 @@
+//! The `mqtt` source and sink: MQTT 3.1.1 brokers (Mosquitto, EMQX, HiveMQ…)
+//! through [rumqttc](https://docs.rs/rumqttc) (no default features).
+//!
+//! ```yaml
+//! sources:
+//!   sensors:
+//!     connector: mqtt
+//!     config:
+//!       broker_url: mqtt://broker:1883
+//!       topics: ["sensors/+/temperature", "alerts/#"]
+//!       qos: at_least_once
+//!       auth: { username: reader, password: "${MQTT_PASSWORD}" }
+//! sinks:
+//!   commands:
+//!     connector: mqtt
+//!     config:
+//!       broker_url: mqtt://broker:1883
+//!       topic: "devices/{key}/commands"
+//! ```
+//!
+//! # Source delivery
+//! Messages are read with manual acknowledgements: each event carries an
+//! [`AckToken`](rivven_connect::AckToken), and the PUBACK (QoS 1) or PUBREC
+//! (QoS 2) is sent only when the runtime resolves it `Delivered` — after the
+//! commit covering the event. With `clean_session: false` (the default) the
+//! broker keeps the session across connections, so a message not
+//! acknowledged before a crash, a pipeline restart or a lost connection is
+//! redelivered (at-least-once; redelivered messages carry `mqtt_dup: true`).
+//! A rejected token (the pipeline dropped the event) makes the source
+//! reconnect, which is how MQTT redelivers. QoS 0 messages are never
+//! redelivered (at-most-once by the protocol). The client id defaults to a
+//! stable hash of the broker and the filters, so a restarted pipeline finds
+//! its session; two pipelines on the same filters need distinct
+//! `client_id`s.
+//!
+//! `max_inflight` is the credit: at most that many messages are with the
+//! pipeline unresolved; reading pauses (the broker queues) until tokens
+//! resolve. A lost connection is retried with exponential backoff
+//! (`retry_initial_ms`, `retry_multiplier`, `retry_max_ms`); refused
+//! credentials are an `Auth` error and not retried.
+//!
+//! Each event's stream and key are the message's topic; `include_metadata`
+//! adds `mqtt_topic`, `mqtt_qos`, `mqtt_retain`, `mqtt_dup`. Payloads: see
+//! `parse_json_payload` (a non-JSON payload with it on is a bad record,
+//! handled per `on_error`, its raw bytes kept for the dead letter queue).
+//!
+//! # Sink delivery
+//! Each event is one PUBLISH to `topic` (a template over `{stream}` and
+//! `{key}`); its payload is the event's data (a string as its text, base64
+//! decoded when flagged `payload_encoding: base64`, other JSON as JSON
+//! text). A batch is handed to the connection at once (up to `max_inflight`
+//! unacknowledged) and the write returns when every PUBACK/PUBCOMP arrived;
+//! a lost connection or `write_timeout_ms` fails the write retryably (the
+//! runtime writes the batch again: at-least-once). An event whose topic is
+//! not a valid MQTT topic name or whose payload exceeds 16 MiB is a
+//! per-record failure (dead letter queue), the others are published.
+//!
+//! # Not supported
+//! TLS (`mqtts://`) — rumqttc's TLS features pull crates with RUSTSEC
+//! advisories, so this build has none and such a URL is a configuration
+//! error; MQTT 5 (user properties) is not implemented yet.
+
+mod config;
+mod reader;
+mod sink;
+mod source;
+
+pub use config::{BrokerAddr, MqttAuth, MqttLastWill, Qos, DEFAULT_PORT, MAX_PACKET_BYTES};
+pub use sink::{MqttSink, MqttSinkConfig, MqttSinkConfigSpec};
+pub use source::{MqttSource, MqttSourceConfig, MqttSourceConfigSpec};
+
+use rivven_connect::{ConnectorError, Result};
+use rumqttc::{Event, Incoming};
+
+/// Connects once (no retries) and disconnects: the `check` of both.
+async fn connect_once(settings: &config::ClientSettings<'_>) -> Result<()> {
+    let (client, mut eventloop) = settings.client(4);
+    let timeout = std::time::Duration::from_secs(settings.connect_timeout_secs + 1);
+    let connected = tokio::time::timeout(timeout, async {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Incoming::ConnAck(_))) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(config::connection_error(&settings.addr, &e)),
+            }
+        }
+    })
+    .await
+    .map_err(|_| {
+        ConnectorError::timeout(format!(
+            "MQTT broker {}: no CONNACK within {} s",
+            settings.addr, settings.connect_timeout_secs
+        ))
+    })?;
+    let _ = client.try_disconnect();
+    connected
+}

@@ -1,0 +1,343 @@
+//! Settings the `mqtt` source and sink share: the broker address, QoS,
+//! credentials, last will, and the client options built from them.
+
+use std::time::Duration;
+
+use rivven_connect::{ConnectorError, SecretString};
+use rumqttc::{ConnectReturnCode, ConnectionError, LastWill, MqttOptions, QoS};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use validator::{Validate, ValidationError};
+
+/// Default MQTT port.
+pub const DEFAULT_PORT: u16 = 1883;
+
+/// MQTT quality of service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Qos {
+    /// QoS 0: fire and forget (no acknowledgement, a lost connection loses messages).
+    AtMostOnce,
+    /// QoS 1: acknowledged (PUBACK), redelivered until then.
+    #[default]
+    AtLeastOnce,
+    /// QoS 2: the four-way handshake (PUBREC/PUBREL/PUBCOMP).
+    ExactlyOnce,
+}
+
+impl From<Qos> for QoS {
+    fn from(qos: Qos) -> Self {
+        match qos {
+            Qos::AtMostOnce => QoS::AtMostOnce,
+            Qos::AtLeastOnce => QoS::AtLeastOnce,
+            Qos::ExactlyOnce => QoS::ExactlyOnce,
+        }
+    }
+}
+
+/// `auth`: username and password of the MQTT CONNECT.
+#[derive(Clone, Serialize, Deserialize, Validate, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MqttAuth {
+    /// User name.
+    #[validate(length(min = 1))]
+    pub username: String,
+    /// Password (a secret: never logged or shown).
+    pub password: SecretString,
+}
+
+impl PartialEq for MqttAuth {
+    fn eq(&self, other: &Self) -> bool {
+        self.username == other.username
+            && self.password.expose_secret() == other.password.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for MqttAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttAuth")
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// `last_will`: the message the broker publishes when the connection is
+/// lost without a DISCONNECT.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MqttLastWill {
+    /// Topic of the will.
+    #[validate(length(min = 1))]
+    pub topic: String,
+    /// Its payload.
+    pub message: String,
+    /// Its QoS (default `at_most_once`).
+    #[serde(default = "at_most_once")]
+    pub qos: Qos,
+    /// Whether the broker retains it.
+    #[serde(default)]
+    pub retain: bool,
+}
+
+fn at_most_once() -> Qos {
+    Qos::AtMostOnce
+}
+
+/// Where the broker is: `broker_url` (`mqtt://host:port`, `tcp://…`) or
+/// `host` and `port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerAddr {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+impl BrokerAddr {
+    /// The address from `broker_url` or else `host`/`port`.
+    pub fn resolve(
+        broker_url: Option<&str>,
+        host: Option<&str>,
+        port: u16,
+    ) -> Result<Self, ConnectorError> {
+        match (broker_url, host) {
+            (Some(url), _) => parse_url(url),
+            (None, Some(host)) if !host.is_empty() => Ok(Self {
+                host: host.to_owned(),
+                port,
+            }),
+            _ => Err(ConnectorError::config(
+                "broker_url (or host) is required: where the MQTT broker listens",
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for BrokerAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+fn parse_url(url: &str) -> Result<BrokerAddr, ConnectorError> {
+    let bad = |why: &str| ConnectorError::config(format!("broker_url `{url}`: {why}"));
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| bad("expected mqtt://host:port"))?;
+    match scheme {
+        "mqtt" | "tcp" => {}
+        "mqtts" | "ssl" | "tls" => {
+            return Err(bad(
+                "TLS is not supported: rumqttc is built without its TLS features \
+                 (their default dependencies carry RUSTSEC advisories); use mqtt://",
+            ))
+        }
+        other => return Err(bad(&format!("unsupported scheme `{other}`: use mqtt://"))),
+    }
+    let authority = rest.trim_end_matches('/');
+    if authority.contains('/') || authority.contains('@') {
+        return Err(bad(
+            "only host and port belong in the URL (credentials go in auth)",
+        ));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (
+            host,
+            port.parse::<u16>()
+                .map_err(|_| bad(&format!("invalid port `{port}`")))?,
+        ),
+        None => (authority, DEFAULT_PORT),
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    Ok(BrokerAddr {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+/// Validator of `broker_url`.
+pub fn validate_broker_url(url: &str) -> Result<(), ValidationError> {
+    parse_url(url)
+        .map(|_| ())
+        .map_err(|e| ValidationError::new("broker_url").with_message(e.message().to_owned().into()))
+}
+
+/// Validator of a topic filter (`+`/`#` wildcards allowed where MQTT allows them).
+pub fn validate_filters(filters: &[String]) -> Result<(), ValidationError> {
+    if filters.is_empty() {
+        return Err(ValidationError::new("topics")
+            .with_message("at least one topic filter is required".into()));
+    }
+    for filter in filters {
+        if !rumqttc::valid_filter(filter) {
+            return Err(ValidationError::new("topics")
+                .with_message(format!("`{filter}` is not a valid MQTT topic filter").into()));
+        }
+    }
+    Ok(())
+}
+
+/// Connection options common to source and sink.
+pub struct ClientSettings<'a> {
+    pub addr: BrokerAddr,
+    pub client_id: String,
+    pub clean_session: bool,
+    pub keep_alive_secs: u64,
+    pub connect_timeout_secs: u64,
+    pub max_inflight: u16,
+    pub auth: Option<&'a MqttAuth>,
+    pub last_will: Option<&'a MqttLastWill>,
+    pub manual_acks: bool,
+}
+
+impl ClientSettings<'_> {
+    /// A client and its event loop (not connected yet).
+    pub fn client(&self, capacity: usize) -> (rumqttc::AsyncClient, rumqttc::EventLoop) {
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(self.options(), capacity);
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_connection_timeout(self.connect_timeout_secs);
+        eventloop.set_network_options(network);
+        (client, eventloop)
+    }
+
+    /// rumqttc's options.
+    pub fn options(&self) -> MqttOptions {
+        let mut options = MqttOptions::new(&self.client_id, &self.addr.host, self.addr.port);
+        options
+            .set_keep_alive(Duration::from_secs(self.keep_alive_secs))
+            .set_clean_session(self.clean_session)
+            .set_inflight(self.max_inflight)
+            .set_manual_acks(self.manual_acks)
+            .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+        if let Some(auth) = self.auth {
+            options.set_credentials(&auth.username, auth.password.expose_secret());
+        }
+        if let Some(will) = self.last_will {
+            options.set_last_will(LastWill::new(
+                &will.topic,
+                will.message.clone(),
+                will.qos.into(),
+                will.retain,
+            ));
+        }
+        options
+    }
+}
+
+/// The largest packet sent or received (Mosquitto's default limit is 256 MiB;
+/// this bounds one message's memory).
+pub const MAX_PACKET_BYTES: usize = 16 * 1024 * 1024;
+
+/// A stable client id for a persistent session when none is configured:
+/// derived from the broker and the subscriptions (or `role`), so a restarted
+/// pipeline resumes its session.
+pub fn default_client_id(role: &str, addr: &BrokerAddr, topics: &[String]) -> String {
+    // FNV-1a: stable across builds and platforms (unlike std's hasher).
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let text = format!("{role}\0{addr}\0{}", topics.join("\0"));
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let tag = role.chars().next().unwrap_or('c');
+    format!("rvn-{tag}-{hash:016x}")
+}
+
+/// A rumqttc connection error as a connector error; credentials the broker
+/// refused are `Auth` (not retried), a refused client id is `Config`.
+pub fn connection_error(addr: &BrokerAddr, e: &ConnectionError) -> ConnectorError {
+    let at = format!("MQTT broker {addr}");
+    match e {
+        ConnectionError::ConnectionRefused(
+            code @ (ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized),
+        ) => ConnectorError::auth(format!("{at} refused the credentials ({code:?})"))
+            .with_retryable(false),
+        ConnectionError::ConnectionRefused(
+            code @ (ConnectReturnCode::BadClientId | ConnectReturnCode::RefusedProtocolVersion),
+        ) => ConnectorError::config(format!("{at} refused the connection ({code:?})")),
+        ConnectionError::ConnectionRefused(code) => {
+            ConnectorError::connection(format!("{at} refused the connection ({code:?})"))
+        }
+        ConnectionError::NetworkTimeout | ConnectionError::FlushTimeout => {
+            ConnectorError::timeout(format!("{at}: {e}"))
+        }
+        other => ConnectorError::connection(format!("{at}: {other}")),
+    }
+}
+
+/// Exponential backoff between reconnects.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    multiplier: f64,
+    next: Duration,
+}
+
+impl Backoff {
+    /// Starting at `initial_ms`, times `multiplier` each failure, at most `max_ms`.
+    pub fn new(initial_ms: u64, max_ms: u64, multiplier: f64) -> Self {
+        let initial = Duration::from_millis(initial_ms);
+        Self {
+            initial,
+            max: Duration::from_millis(max_ms.max(initial_ms)),
+            multiplier: multiplier.max(1.0),
+            next: initial,
+        }
+    }
+
+    /// The delay before the next attempt (and grows the one after).
+    pub fn delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = self.next.mul_f64(self.multiplier).min(self.max);
+        delay
+    }
+
+    /// Connected again: start over.
+    pub fn reset(&mut self) {
+        self.next = self.initial;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn broker_urls() {
+        let addr = BrokerAddr::resolve(Some("mqtt://broker:1884"), None, 1).unwrap();
+        assert_eq!(addr.to_string(), "broker:1884");
+        assert_eq!(parse_url("tcp://h").unwrap().port, DEFAULT_PORT);
+        let tls = parse_url("mqtts://h:8883").unwrap_err();
+        assert!(tls.message().contains("TLS is not supported"), "{tls}");
+        assert!(parse_url("h:1").is_err());
+        assert!(parse_url("mqtt://h:99999").is_err());
+        assert!(BrokerAddr::resolve(None, None, 1).is_err());
+        assert_eq!(BrokerAddr::resolve(None, Some("x"), 7).unwrap().port, 7);
+    }
+
+    #[test]
+    fn backoff_grows_to_its_cap_and_resets() {
+        let mut b = Backoff::new(100, 350, 2.0);
+        let delays: Vec<u64> = (0..4).map(|_| b.delay().as_millis() as u64).collect();
+        assert_eq!(delays, [100, 200, 350, 350]);
+        b.reset();
+        assert_eq!(b.delay(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn client_ids_are_stable_and_distinct() {
+        let addr = BrokerAddr::resolve(None, Some("h"), 1).unwrap();
+        let a = default_client_id("source", &addr, &["a/#".into()]);
+        assert_eq!(a, default_client_id("source", &addr, &["a/#".into()]));
+        assert_ne!(a, default_client_id("source", &addr, &["b/#".into()]));
+        assert!(
+            a.len() <= 23,
+            "MQTT 3.1.1 servers must accept ids up to 23 bytes: {a}"
+        );
+    }
+}

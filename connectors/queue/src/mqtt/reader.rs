@@ -1,0 +1,288 @@
+//! The `mqtt` source's connection: a poller task drives rumqttc's event
+//! loop (never cancelled mid-write), a controller task turns publishes into
+//! events with [`AckToken`]s, enforces the credit, and on the stream's end
+//! stays a moment to send the acknowledgements of the final commit.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{BoxStream, StreamExt};
+use rivven_connect::{AckOutcome, AckToken, ConnectorError, Result, SourceEvent};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, Publish, SubscribeFilter,
+    SubscribeReasonCode,
+};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+
+use super::config::{connection_error, Backoff, BrokerAddr, ClientSettings};
+use super::source::MqttSourceConfig;
+use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
+
+/// How long a finished stream's connection waits for its outstanding
+/// tokens (the runtime's final commit) before it disconnects; whatever is
+/// unresolved then is redelivered by the broker later.
+const GRACE: Duration = Duration::from_secs(10);
+
+type Polled = std::result::Result<Event, ConnectionError>;
+
+/// Starts the connection; the stream ends with the first fatal error.
+pub(super) fn spawn(
+    config: MqttSourceConfig,
+    settings: &ClientSettings<'_>,
+) -> BoxStream<'static, Result<SourceEvent>> {
+    let (client, eventloop) = settings.client(256);
+    let (tx, rx) = mpsc::channel(usize::from(config.max_inflight));
+    let (closed_tx, closed_rx) = oneshot::channel::<()>();
+    let (rejected_tx, rejected_rx) = mpsc::unbounded_channel();
+    let backoff = Backoff::new(
+        config.retry_initial_ms,
+        config.retry_max_ms,
+        config.retry_multiplier,
+    );
+    let controller = Controller {
+        addr: settings.addr.clone(),
+        client,
+        credit: Arc::new(Semaphore::new(usize::from(config.max_inflight))),
+        generation: Arc::new(AtomicU64::new(0)),
+        rejected_tx,
+        config,
+    };
+    tokio::spawn(controller.run(eventloop, backoff, tx, closed_rx, rejected_rx));
+    futures::stream::unfold((rx, closed_tx), |(mut rx, closed)| async move {
+        rx.recv().await.map(|item| (item, (rx, closed)))
+    })
+    .boxed()
+}
+
+/// Aborts the poller when the controller ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Drives the event loop; `clean` asks for a new connection (so the broker
+/// redelivers what was rejected).
+async fn poll(
+    mut eventloop: EventLoop,
+    events: mpsc::Sender<Polled>,
+    mut clean: mpsc::UnboundedReceiver<()>,
+    mut backoff: Backoff,
+) {
+    loop {
+        let mut reconnect = false;
+        while clean.try_recv().is_ok() {
+            reconnect = true;
+        }
+        if reconnect {
+            eventloop.clean();
+        }
+        let polled = eventloop.poll().await;
+        let disconnected = matches!(polled, Ok(Event::Outgoing(Outgoing::Disconnect)));
+        let failed = polled.is_err();
+        if matches!(polled, Ok(Event::Incoming(Incoming::ConnAck(_)))) {
+            backoff.reset();
+        }
+        if events.send(polled).await.is_err() || disconnected {
+            return;
+        }
+        if failed {
+            tokio::time::sleep(backoff.delay()).await;
+        }
+    }
+}
+
+struct Controller {
+    config: MqttSourceConfig,
+    addr: BrokerAddr,
+    client: AsyncClient,
+    credit: Arc<Semaphore>,
+    /// Connections so far: a token of an earlier connection acknowledges
+    /// nothing (packet ids are per connection).
+    generation: Arc<AtomicU64>,
+    rejected_tx: mpsc::UnboundedSender<u64>,
+}
+
+type Out = mpsc::Sender<Result<SourceEvent>>;
+
+impl Controller {
+    async fn run(
+        self,
+        eventloop: EventLoop,
+        backoff: Backoff,
+        tx: Out,
+        mut closed: oneshot::Receiver<()>,
+        mut rejected: mpsc::UnboundedReceiver<u64>,
+    ) {
+        let (events_tx, mut events) = mpsc::channel(64);
+        let (clean_tx, clean_rx) = mpsc::unbounded_channel();
+        let poller = AbortOnDrop(tokio::spawn(poll(eventloop, events_tx, clean_rx, backoff)));
+        let full = usize::from(self.config.max_inflight);
+        let mut closing: Option<tokio::time::Instant> = None;
+        loop {
+            if closing.is_some() && self.credit.available_permits() >= full {
+                break; // every token resolved: the acknowledgements are queued
+            }
+            let deadline = closing.unwrap_or_else(|| tokio::time::Instant::now() + GRACE);
+            tokio::select! {
+                _ = &mut closed, if closing.is_none() => {
+                    closing = Some(tokio::time::Instant::now() + GRACE);
+                }
+                _ = tokio::time::sleep_until(deadline), if closing.is_some() => {
+                    tracing::debug!(broker = %self.addr, "tokens still unresolved at the end: the broker redelivers those messages");
+                    break;
+                }
+                Some(generation) = rejected.recv() => {
+                    if closing.is_none() && generation == self.generation.load(Ordering::SeqCst) {
+                        tracing::info!(broker = %self.addr, "a message was rejected: reconnecting so the broker redelivers it");
+                        let _ = clean_tx.send(());
+                    }
+                }
+                polled = events.recv() => {
+                    let Some(polled) = polled else { break };
+                    if !self.handle(polled, &tx, closing.is_some()).await {
+                        break;
+                    }
+                    if tx.is_closed() && closing.is_none() {
+                        closing = Some(tokio::time::Instant::now() + GRACE);
+                    }
+                }
+            }
+        }
+        // The DISCONNECT goes after the queued acknowledgements (one FIFO).
+        if self.client.try_disconnect().is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                while let Some(polled) = events.recv().await {
+                    if polled.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        drop(poller);
+    }
+
+    /// One event of the connection; `false` ends the stream.
+    async fn handle(&self, polled: Polled, tx: &Out, closing: bool) -> bool {
+        match polled {
+            Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
+                self.generation.fetch_add(1, Ordering::SeqCst);
+                tracing::info!(broker = %self.addr, session_present = ack.session_present, "connected");
+                if !ack.session_present && !closing {
+                    let filters: Vec<SubscribeFilter> = self
+                        .config
+                        .topics
+                        .iter()
+                        .map(|t| SubscribeFilter::new(t.clone(), self.config.qos.into()))
+                        .collect();
+                    if let Err(e) = self.client.try_subscribe_many(filters) {
+                        let error = ConnectorError::connection(format!(
+                            "MQTT broker {}: subscribe: {e}",
+                            self.addr
+                        ));
+                        let _ = tx.send(Err(error)).await;
+                        return false;
+                    }
+                }
+                true
+            }
+            Ok(Event::Incoming(Incoming::SubAck(ack))) => {
+                let refused = ack
+                    .return_codes
+                    .iter()
+                    .position(|c| *c == SubscribeReasonCode::Failure);
+                if let Some(i) = refused {
+                    let filter = self.config.topics.get(i).cloned().unwrap_or_default();
+                    let error = ConnectorError::config(format!(
+                        "MQTT broker {} refused the subscription to `{filter}`",
+                        self.addr
+                    ))
+                    .with_retryable(false);
+                    let _ = tx.send(Err(error)).await;
+                    return false;
+                }
+                true
+            }
+            // After the end no new message is taken: the broker redelivers it.
+            Ok(Event::Incoming(Incoming::Publish(_))) if closing => true,
+            Ok(Event::Incoming(Incoming::Publish(publish))) => {
+                let Ok(permit) = self.credit.clone().acquire_owned().await else {
+                    return false;
+                };
+                tx.send(self.message(publish, permit)).await.is_ok()
+            }
+            Ok(_) => true,
+            Err(e) => {
+                let error = connection_error(&self.addr, &e);
+                if closing {
+                    return false;
+                }
+                if !error.is_retryable() {
+                    let _ = tx.send(Err(error)).await;
+                    return false;
+                }
+                tracing::warn!(broker = %self.addr, error = %error, "connection lost; reconnecting with backoff");
+                true
+            }
+        }
+    }
+
+    fn token(&self, publish: Publish, permit: OwnedSemaphorePermit) -> AckToken {
+        let client = self.client.clone();
+        let rejected = self.rejected_tx.clone();
+        let current = self.generation.clone();
+        let generation = current.load(Ordering::SeqCst);
+        let addr = self.addr.to_string();
+        AckToken::new(move |outcome: AckOutcome| {
+            match outcome {
+                // A packet id of an earlier connection may name another
+                // message now: that one is redelivered instead.
+                AckOutcome::Delivered if current.load(Ordering::SeqCst) == generation => {
+                    if let Err(e) = client.try_ack(&publish) {
+                        tracing::warn!(broker = %addr, topic = %publish.topic, pkid = publish.pkid, error = %e, "acknowledgement not sent: the broker redelivers the message");
+                    }
+                }
+                AckOutcome::Delivered => {}
+                AckOutcome::Rejected => {
+                    let _ = rejected.send(generation);
+                }
+            }
+            drop(permit);
+        })
+    }
+
+    fn message(&self, publish: Publish, permit: OwnedSemaphorePermit) -> Result<SourceEvent> {
+        let topic = publish.topic.clone();
+        let decoded = payload::decode(&publish.payload, self.config.parse_json_payload);
+        let flags = (publish.qos as u8, publish.retain, publish.dup);
+        let raw = publish.payload.to_vec();
+        let token = self.token(publish, permit);
+        let (data, base64) = match decoded {
+            Ok(decoded) => decoded,
+            Err(why) => {
+                return Err(ConnectorError::data(format!("MQTT topic `{topic}`: {why}"))
+                    .with_raw_record(raw)
+                    .with_ack(token))
+            }
+        };
+        let mut event =
+            SourceEvent::record(topic.clone(), data).with_key(Value::String(topic.clone()));
+        if base64 {
+            event = event.with_metadata(PAYLOAD_ENCODING, json!(BASE64));
+        }
+        if self.config.include_metadata {
+            let (qos, retain, dup) = flags;
+            event = event
+                .with_metadata("mqtt_topic", json!(topic))
+                .with_metadata("mqtt_qos", json!(qos))
+                .with_metadata("mqtt_retain", json!(retain))
+                .with_metadata("mqtt_dup", json!(dup));
+        }
+        Ok(event.with_ack(token))
+    }
+}

@@ -1,0 +1,85 @@
+//! The connection settings of the `redis-streams` source and sink.
+
+use std::time::Duration;
+
+use rivven_connect::{ConnectorError, SecretString};
+use validator::ValidationError;
+
+/// Validator of `url`: `redis://host[:port][/db]`; `rediss://` is refused.
+pub fn validate_url(url: &str) -> Result<(), ValidationError> {
+    check_url(url)
+        .map_err(|e| ValidationError::new("url").with_message(e.message().to_owned().into()))
+}
+
+fn check_url(url: &str) -> Result<(), ConnectorError> {
+    if url.starts_with("rediss://") {
+        return Err(ConnectorError::config(format!(
+            "url `{url}`: TLS (rediss://) is not supported in this build (the redis crate's TLS features are not enabled)"
+        )));
+    }
+    if !url.starts_with("redis://") {
+        return Err(ConnectorError::config(format!(
+            "url `{url}`: expected redis://host:port/db"
+        )));
+    }
+    if url.contains('@') {
+        return Err(ConnectorError::config(
+            "url: credentials go in username/password, not in the URL",
+        ));
+    }
+    Ok(())
+}
+
+/// A client for `url` with the credentials.
+pub fn client(
+    url: &str,
+    username: Option<&str>,
+    password: Option<&SecretString>,
+) -> Result<redis::Client, ConnectorError> {
+    check_url(url)?;
+    let mut info: redis::ConnectionInfo = redis::IntoConnectionInfo::into_connection_info(url)
+        .map_err(|e| ConnectorError::config(format!("url `{url}`: {e}")))?;
+    let mut redis_info = info.redis_settings().clone();
+    if let Some(user) = username {
+        redis_info = redis_info.set_username(user);
+    }
+    if let Some(password) = password {
+        redis_info = redis_info.set_password(password.expose_secret());
+    }
+    info = info.set_redis_settings(redis_info);
+    redis::Client::open(info).map_err(|e| ConnectorError::config(format!("url `{url}`: {e}")))
+}
+
+/// Connects within `timeout`.
+pub async fn connect(
+    client: &redis::Client,
+    url: &str,
+    timeout: Duration,
+) -> Result<redis::aio::MultiplexedConnection, ConnectorError> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(None);
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| redis_error(url, &e))
+}
+
+/// A redis error as a connector error: refused credentials are `Auth`
+/// (not retried), a dropped or refused connection is retryable.
+pub fn redis_error(url: &str, e: &redis::RedisError) -> ConnectorError {
+    let message = format!("Redis {url}: {e}");
+    if e.kind() == redis::ErrorKind::AuthenticationFailed
+        || e.code() == Some("WRONGPASS")
+        || e.code() == Some("NOAUTH")
+    {
+        return ConnectorError::auth(message).with_retryable(false);
+    }
+    if e.is_connection_dropped() || e.is_connection_refusal() || e.is_io_error() {
+        return ConnectorError::connection(message);
+    }
+    if e.is_timeout() {
+        return ConnectorError::timeout(message);
+    }
+    ConnectorError::data(message)
+}
