@@ -32,6 +32,7 @@ use crate::payload;
 pub struct RedisStreamsSinkConfig {
     /// `redis://host:port/db` (`rediss://` is refused: no TLS in this build).
     #[validate(custom(function = "validate_url"))]
+    #[schemars(example = &"redis://127.0.0.1:6379/0")]
     pub url: String,
     /// ACL user name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
