@@ -33,6 +33,13 @@
 //! its session; two pipelines on the same filters need distinct
 //! `client_id`s.
 //!
+//! The broker bounds what it keeps for a session while its client is away:
+//! Mosquitto queues at most `max_queued_messages` (1 000 by default) per
+//! offline persistent session and drops the rest, so an outage of
+//! rivven-connect longer than that at the publishers' rate loses messages at
+//! the broker, where no client can see it. Raise the broker's limit (or set
+//! it to 0, unlimited) for sessions that must survive long outages.
+//!
 //! `max_inflight` is the credit: at most that many messages are with the
 //! pipeline unresolved; reading pauses (the broker queues) until tokens
 //! resolve. A lost connection is retried with exponential backoff
