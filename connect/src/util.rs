@@ -1,7 +1,9 @@
-//! Utilities for connector authors: retry, circuit breaker, batching, rate limiting, metrics.
+//! Utilities for connector authors: retry, circuit breaker, batching, rate limiting, metrics,
+//! exact JSON documents.
 
 pub mod batch;
 pub mod circuit_breaker;
+pub mod json;
 pub mod metrics;
 pub mod rate_limit;
 pub mod retry;

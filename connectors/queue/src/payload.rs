@@ -2,7 +2,9 @@
 //!
 //! Source side: with `parse_json_payload` a payload must be JSON (anything
 //! else is a bad record, handled per the pipeline's `on_error`, with the raw
-//! payload kept); without it the data is the payload as a JSON string —
+//! payload kept; a valid document whose numbers a JSON value cannot hold
+//! exactly, such as `1e400`, is its exact text, a string, which the sink
+//! publishes unchanged); without it the data is the payload as a JSON string —
 //! UTF-8 text as is, other bytes as base64 with the event's
 //! `metadata.extra["payload_encoding"] = "base64"`. Nothing is dropped.
 //!
@@ -11,6 +13,7 @@
 //! data as its JSON text.
 
 use base64::Engine;
+use rivven_connect::util::json;
 use rivven_connect::{ConnectorError, SourceEvent};
 use serde_json::Value;
 
@@ -22,9 +25,18 @@ pub const BASE64: &str = "base64";
 /// The event data of `payload`, and whether it is base64 (non-UTF-8 bytes).
 pub fn decode(payload: &[u8], parse_json: bool) -> Result<(Value, bool), String> {
     if parse_json {
-        return serde_json::from_slice(payload)
-            .map(|v| (v, false))
-            .map_err(|e| format!("payload is not JSON ({e}) and parse_json_payload is on"));
+        // A valid document is never a bad record: one whose numbers a JSON
+        // value cannot hold exactly (`1e400`) is kept as its exact text.
+        return match std::str::from_utf8(payload) {
+            Ok(text) if json::is_json(text) => Ok((json::decode_json(text), false)),
+            Ok(text) => Err(match serde_json::from_str::<Value>(text) {
+                Err(e) => format!("payload is not JSON ({e}) and parse_json_payload is on"),
+                Ok(_) => "payload is not JSON and parse_json_payload is on".to_string(),
+            }),
+            Err(e) => Err(format!(
+                "payload is not UTF-8 ({e}), so not JSON, and parse_json_payload is on"
+            )),
+        };
     }
     Ok(match std::str::from_utf8(payload) {
         Ok(text) => (Value::String(text.to_owned()), false),
@@ -75,6 +87,16 @@ mod tests {
             (json!({"a": 1}), false)
         );
         assert!(decode(b"not json", true).unwrap_err().contains("not JSON"));
+        assert!(decode(b"\xff{}", true).unwrap_err().contains("not UTF-8"));
+        // Valid JSON beyond what a JSON value holds exactly: its exact text,
+        // published back byte for byte.
+        let beyond = br#"{"v": 1e400, "n": 18446744073709551616}"#;
+        let (data, b64) = decode(beyond, true).unwrap();
+        assert_eq!(
+            (&data, b64),
+            (&json!(std::str::from_utf8(beyond).unwrap()), false)
+        );
+        assert_eq!(encode(&SourceEvent::record("t", data)).unwrap(), beyond);
         assert_eq!(decode(b"hello", false).unwrap(), (json!("hello"), false));
         let (data, b64) = decode(b"\xff\x00", false).unwrap();
         assert_eq!((data.clone(), b64), (json!("/wA="), true));

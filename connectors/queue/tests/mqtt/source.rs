@@ -1,5 +1,6 @@
 //! The `mqtt` source through the runtime: round trip, redelivery of what
-//! was not committed, a broker restart mid-stream, a poison message.
+//! was not committed, a broker restart mid-stream, a poison message (and a
+//! valid document beyond what a JSON value holds, which is not one).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -134,6 +135,9 @@ async fn a_poison_message_is_dead_lettered_with_its_payload_and_acknowledged() {
         .unwrap();
     let mut payloads = ids_payloads(0..5);
     payloads.push("not json at all".into());
+    // Valid JSON, though no JSON value holds 1e400: written, as its exact text.
+    let beyond = r#"{"id": 99, "v": 1e400}"#;
+    payloads.push(beyond.into());
     payloads.extend(ids_payloads(5..10));
     publish(&broker, "mixed", &payloads);
     let dead = MockSink::new();
@@ -148,8 +152,15 @@ async fn a_poison_message_is_dead_lettered_with_its_payload_and_acknowledged() {
         .run_for(Duration::from_secs(4))
         .await
         .unwrap();
-    assert_eq!(result.events_written, 10, "{result:?}");
+    assert_eq!(result.events_written, 11, "{result:?}");
     assert_eq!(result.dead_lettered, 1, "{result:?}");
+    assert!(
+        written
+            .written_events()
+            .iter()
+            .any(|e| e.data == serde_json::json!(beyond)),
+        "the 1e400 document is written as its exact text"
+    );
     let letters = serde_json::to_string(&dead.written_events()).unwrap();
     assert!(letters.contains("not JSON"), "{letters}");
     assert!(letters.contains("not json at all"), "{letters}");
