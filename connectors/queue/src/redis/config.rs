@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rivven_connect::{ConnectorError, SecretString};
+use rivven_connect::{CheckResult, ConnectorError, SecretString};
 use validator::ValidationError;
 
 /// Validator of `url`: `redis://host[:port][/db]`; `rediss://` is refused.
@@ -63,6 +63,29 @@ pub async fn connect(
         .get_multiplexed_async_connection_with_config(&config)
         .await
         .map_err(|e| redis_error(url, &e))
+}
+
+/// The `check` of the source and the sink: connect and `PING`, one line
+/// when it fails.
+pub async fn check(
+    url: &str,
+    username: Option<&str>,
+    password: Option<&SecretString>,
+    timeout: Duration,
+) -> CheckResult {
+    let outcome = async {
+        let client = client(url, username, password)?;
+        let mut conn = connect(&client, url, timeout).await?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map_err(|e| redis_error(url, &e))
+    }
+    .await;
+    match outcome {
+        Ok(_) => CheckResult::builder().check_passed("redis").finish(),
+        Err(e) => CheckResult::builder().check("redis", Err(e)).finish(),
+    }
 }
 
 /// A redis error as a connector error: refused credentials are `Auth`

@@ -123,23 +123,13 @@ impl Source for RedisStreamsSource {
     type Config = RedisStreamsSourceConfig;
 
     async fn check(&self, config: &Self::Config) -> Result<CheckResult> {
-        let outcome = async {
-            let client = client(
-                &config.url,
-                config.username.as_deref(),
-                config.password.as_ref(),
-            )?;
-            let mut conn = connect(&client, &config.url, timeout(config)).await?;
-            redis::cmd("PING")
-                .query_async::<String>(&mut conn)
-                .await
-                .map_err(|e| redis_error(&config.url, &e))
-        }
-        .await;
-        Ok(match outcome {
-            Ok(_) => CheckResult::builder().check_passed("redis").finish(),
-            Err(e) => CheckResult::builder().check("redis", Err(e)).finish(),
-        })
+        Ok(super::config::check(
+            &config.url,
+            config.username.as_deref(),
+            config.password.as_ref(),
+            timeout(config),
+        )
+        .await)
     }
 
     async fn discover(&self, config: &Self::Config) -> Result<Catalog> {
