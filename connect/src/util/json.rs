@@ -28,8 +28,8 @@ pub fn decode_json(text: &str) -> Value {
 }
 
 /// Whether `text` is one JSON document, by its syntax alone: numbers of any
-/// size or precision (`1e400`) are JSON, though a `Value` cannot hold them.
-/// Nesting deeper than serde_json follows (128 levels) counts as not JSON.
+/// size or precision (`1e400`) and nesting of any depth are JSON, though a
+/// `Value` cannot hold them (then [`decode_json`] keeps the text).
 pub fn is_json(text: &str) -> bool {
     serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
@@ -117,6 +117,8 @@ mod tests {
             decode_json(r#"{"a": [1, -2.5e3]}"#),
             json!({"a": [1, -2500.0]})
         );
+        let deep = format!("{}{}", "[".repeat(500), "]".repeat(500));
+        assert!(is_json(&deep));
         for not_json in ["hello", "{", r#"{"a": }"#, "1 2", ""] {
             assert!(!is_json(not_json), "{not_json}");
         }

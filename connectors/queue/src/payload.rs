@@ -97,6 +97,15 @@ mod tests {
             (&json!(std::str::from_utf8(beyond).unwrap()), false)
         );
         assert_eq!(encode(&SourceEvent::record("t", data)).unwrap(), beyond);
+        // Nesting deeper than a JSON value is parsed by default (128) is
+        // valid JSON too: kept (as its text when it cannot be parsed) and
+        // published back byte for byte.
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let (data, _) = decode(deep.as_bytes(), true).unwrap();
+        assert_eq!(
+            encode(&SourceEvent::record("t", data)).unwrap(),
+            deep.as_bytes()
+        );
         assert_eq!(decode(b"hello", false).unwrap(), (json!("hello"), false));
         let (data, b64) = decode(b"\xff\x00", false).unwrap();
         assert_eq!((data.clone(), b64), (json!("/wA="), true));

@@ -279,5 +279,24 @@ mod tests {
         .unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
         assert!(!serde_json::to_string(&config).unwrap().contains("hunter2"));
+        // A numeric password (YAML `password: 123456789`) is refused without
+        // showing it; quoted, it is a secret like any other.
+        let err = MqttSourceConfig::from_value(json!({
+            "broker_url": "mqtt://h", "topics": ["t"],
+            "auth": {"username": "u", "password": 123456789}
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("password"), "{err}");
+        assert!(!err.contains("123456789"), "{err}");
+        let config = MqttSourceConfig::from_value(json!({
+            "broker_url": "mqtt://h", "topics": ["t"],
+            "auth": {"username": "u", "password": "123456789"}
+        }))
+        .unwrap();
+        assert!(!format!("{config:?}").contains("123456789"));
+        assert!(!serde_json::to_string(&config)
+            .unwrap()
+            .contains("123456789"));
     }
 }

@@ -411,3 +411,29 @@ impl Reader {
         Ok(event.with_ack(token))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use rivven_connect::SourceConfig;
+
+    #[test]
+    fn a_numeric_password_is_refused_without_showing_it_and_a_quoted_one_never_shows() {
+        let err = RedisStreamsSourceConfig::from_value(json!({
+            "url": "redis://h:6379", "stream": "s", "group": "g", "password": 123456789
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("password"), "{err}");
+        assert!(!err.contains("123456789"), "{err}");
+        let config = RedisStreamsSourceConfig::from_value(json!({
+            "url": "redis://h:6379", "stream": "s", "group": "g", "password": "123456789"
+        }))
+        .unwrap();
+        assert!(!format!("{config:?}").contains("123456789"));
+        assert!(!serde_json::to_string(&config)
+            .unwrap()
+            .contains("123456789"));
+    }
+}
