@@ -267,10 +267,8 @@ impl CheckpointState {
     /// task waits for them and sends [`CheckpointMsg::GateOpen`]).
     async fn commit(&mut self, myself: &ActorRef<CheckpointMsg>) -> Result<(), StageError> {
         let ends: Vec<(Arc<Topic>, u64)> = self
-            .args
-            .gates
-            .iter()
-            .map(|t| (t.clone(), t.end()))
+            .gate_ends()
+            .into_iter()
             .filter(|(t, end)| !t.acknowledged(*end))
             .collect();
         if ends.is_empty() {
@@ -306,14 +304,18 @@ impl CheckpointState {
         Ok(())
     }
 
-    /// Wait until every gate holds no unacknowledged event appended so far.
-    fn wait_for_gates(&self) -> impl std::future::Future<Output = crate::error::Result<()>> + Send {
-        let ends: Vec<(Arc<Topic>, u64)> = self
-            .args
+    /// Each gate and its end now: what a commit made now must wait for.
+    fn gate_ends(&self) -> Vec<(Arc<Topic>, u64)> {
+        self.args
             .gates
             .iter()
             .map(|t| (t.clone(), t.end()))
-            .collect();
+            .collect()
+    }
+
+    /// Wait until every gate holds no unacknowledged event appended so far.
+    fn wait_for_gates(&self) -> impl std::future::Future<Output = crate::error::Result<()>> + Send {
+        let ends = self.gate_ends();
         async move {
             for (topic, end) in ends {
                 topic.wait_acknowledged(end).await?;
