@@ -17,6 +17,9 @@
 //! | [`Redis`] | `redis-server` | every acknowledged write (`appendonly yes`, `appendfsync always`) |
 //! | [`Rivven`] | none: `cargo install rivvend --version 0.0.22 --locked` | acknowledged messages after a `SIGTERM` stop ([`Rivven::terminate`]); a `kill` loses some |
 //!
+//! Independent Python clients for checking what a connector wrote run from
+//! the venv of [`test_python`] (made by `.ci/install-test-deps`).
+//!
 //! A missing binary is an error naming the package to install: tests that need
 //! a server fail, they never skip. Servers are safe to start in parallel, in one
 //! process and across processes: each gets its own directory and port, and a
@@ -43,6 +46,7 @@ mod mosquitto;
 mod nats;
 mod postgres;
 mod process;
+mod python;
 mod ready;
 mod redis;
 mod rivven;
@@ -52,6 +56,7 @@ pub use mariadb::{MariaDb, MariaDbBuilder};
 pub use mosquitto::Mosquitto;
 pub use nats::Nats;
 pub use postgres::{Postgres, PostgresBuilder};
+pub use python::{test_python, test_venv, TEST_VENV_INSTALL, TEST_VENV_VAR};
 pub use redis::Redis;
 pub use rivven::{find_rivvend, Rivven, RIVVEND_INSTALL, RIVVEND_VERSION};
 
