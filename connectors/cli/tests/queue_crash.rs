@@ -32,8 +32,8 @@ fn ids(out: &Path) -> BTreeSet<u64> {
         .collect()
 }
 
-/// Feed `lines` to `command`'s stdin from a thread, in chunks of 200 every
-/// 60 ms (about 6 s for [`N`]), so that the kills fall mid-stream.
+/// Feed `lines` to `command`'s stdin from a thread, in chunks of 100 every
+/// 50 ms (about 10 s for [`N`]), so that the kills fall mid-stream.
 fn publish_slowly(mut command: Command, lines: Vec<String>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut child = command
@@ -42,20 +42,21 @@ fn publish_slowly(mut command: Command, lines: Vec<String>) -> std::thread::Join
             .spawn()
             .expect("the independent client");
         let mut stdin = child.stdin.take().unwrap();
-        for chunk in lines.chunks(200) {
+        for chunk in lines.chunks(100) {
             for line in chunk {
                 writeln!(stdin, "{line}").unwrap();
             }
             stdin.flush().unwrap();
-            std::thread::sleep(Duration::from_millis(60));
+            std::thread::sleep(Duration::from_millis(50));
         }
         drop(stdin);
         assert!(child.wait().unwrap().success(), "the publisher failed");
     })
 }
 
-/// Kill the binary 5 times at random points, then run it until the file
-/// holds every id of `0..N` and stop it with SIGTERM; prints the replays.
+/// Kill the binary 5 times mid-stream (each time once it wrote something
+/// new, then after a random delay), then run it until the file holds every
+/// id of `0..N` and stop it with SIGTERM; prints the replays.
 fn kill_restart_and_catch_up(
     config: &Path,
     log: &Path,
@@ -64,12 +65,22 @@ fn kill_restart_and_catch_up(
 ) {
     let mut points = Lcg::from_clock();
     for round in 0..5 {
+        let before = values::<Vec<u64>>(out).len();
         let mut child = spawn(config, log);
-        let after = points.next(300, 1500);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while values::<Vec<u64>>(out).len() == before {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: nothing written in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let after = points.next(0, 700);
         std::thread::sleep(Duration::from_millis(after));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        println!("round {round}: killed after {after} ms");
+        let written = values::<Vec<u64>>(out).len();
+        println!("round {round}: killed {after} ms after the first new line; {written} lines");
     }
     publisher.join().unwrap();
     let child = spawn(config, log);

@@ -1,7 +1,12 @@
 //! The `mqtt` source's connection: a poller task drives rumqttc's event
 //! loop (never cancelled mid-write), a controller task turns publishes into
 //! events with [`AckToken`]s, enforces the credit, and on the stream's end
-//! stays a moment to send the acknowledgements of the final commit.
+//! stays a moment to send the acknowledgements of the final commit; an
+//! acknowledger task hands each delivered token's PUBACK/PUBREC to the
+//! client, waiting for room in its request queue (a commit resolves many
+//! tokens at once: an acknowledgement dropped on a full queue left the
+//! message unacknowledged until a reconnect, and the broker, whose inflight
+//! window it held, stopped sending).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,6 +30,10 @@ use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
 /// unresolved then is redelivered by the broker later.
 const GRACE: Duration = Duration::from_secs(10);
 
+/// How long the end waits for the acknowledger to queue the last
+/// acknowledgements (it never ends while unresolved tokens remain).
+const ACK_DRAIN: Duration = Duration::from_secs(3);
+
 type Polled = std::result::Result<Event, ConnectionError>;
 
 /// Starts the connection; the stream ends with the first fatal error.
@@ -41,15 +50,24 @@ pub(super) fn spawn(
         config.retry_max_ms,
         config.retry_multiplier,
     );
+    let generation = Arc::new(AtomicU64::new(0));
+    let (acks_tx, acks_rx) = mpsc::unbounded_channel();
+    let acknowledger = tokio::spawn(acknowledge(
+        client.clone(),
+        generation.clone(),
+        settings.addr.to_string(),
+        acks_rx,
+    ));
     let controller = Controller {
         addr: settings.addr.clone(),
         client,
         credit: Arc::new(Semaphore::new(usize::from(config.max_inflight))),
-        generation: Arc::new(AtomicU64::new(0)),
+        generation,
         rejected_tx,
+        acks_tx,
         config,
     };
-    tokio::spawn(controller.run(eventloop, backoff, tx, closed_rx, rejected_rx));
+    tokio::spawn(controller.run(eventloop, backoff, tx, closed_rx, rejected_rx, acknowledger));
     futures::stream::unfold((rx, closed_tx), |(mut rx, closed)| async move {
         rx.recv().await.map(|item| (item, (rx, closed)))
     })
@@ -105,6 +123,28 @@ struct Controller {
     /// nothing (packet ids are per connection).
     generation: Arc<AtomicU64>,
     rejected_tx: mpsc::UnboundedSender<u64>,
+    /// Delivered tokens' messages with their connection's generation, to
+    /// the acknowledger.
+    acks_tx: mpsc::UnboundedSender<(u64, Publish)>,
+}
+
+/// Hands each acknowledgement to the client in order, waiting for room in
+/// its request queue; one of an earlier connection is not sent (see
+/// [`Controller::generation`]). Ends when every sender is gone.
+async fn acknowledge(
+    client: AsyncClient,
+    current: Arc<AtomicU64>,
+    addr: String,
+    mut acks: mpsc::UnboundedReceiver<(u64, Publish)>,
+) {
+    while let Some((generation, publish)) = acks.recv().await {
+        if current.load(Ordering::SeqCst) != generation {
+            continue;
+        }
+        if let Err(e) = client.ack(&publish).await {
+            tracing::warn!(broker = %addr, topic = %publish.topic, pkid = publish.pkid, error = %e, "acknowledgement not sent: the broker redelivers the message");
+        }
+    }
 }
 
 type Out = mpsc::Sender<Result<SourceEvent>>;
@@ -117,6 +157,7 @@ impl Controller {
         tx: Out,
         mut closed: oneshot::Receiver<()>,
         mut rejected: mpsc::UnboundedReceiver<u64>,
+        acknowledger: tokio::task::JoinHandle<()>,
     ) {
         let (events_tx, mut events) = mpsc::channel(64);
         let (clean_tx, clean_rx) = mpsc::unbounded_channel();
@@ -153,8 +194,25 @@ impl Controller {
                 }
             }
         }
-        // The DISCONNECT goes after the queued acknowledgements (one FIFO).
-        if self.client.try_disconnect().is_ok() {
+        // The DISCONNECT goes after the acknowledgements (one FIFO): once
+        // every token is gone, the acknowledger ends after queueing the last.
+        let Self {
+            client,
+            addr,
+            acks_tx,
+            ..
+        } = self;
+        drop(acks_tx);
+        let polled_meanwhile = async { while events.recv().await.is_some() {} };
+        tokio::select! {
+            _ = acknowledger => {}
+            // The acknowledger may wait for room that only polling makes.
+            _ = polled_meanwhile => {}
+            _ = tokio::time::sleep(ACK_DRAIN) => {
+                tracing::debug!(broker = %addr, "acknowledgements still queued at the end: the broker redelivers those messages");
+            }
+        }
+        if client.try_disconnect().is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(2), async {
                 while let Some(polled) = events.recv().await {
                     if polled.is_err() {
@@ -233,19 +291,16 @@ impl Controller {
     }
 
     fn token(&self, publish: Publish, permit: OwnedSemaphorePermit) -> AckToken {
-        let client = self.client.clone();
+        let acks = self.acks_tx.clone();
         let rejected = self.rejected_tx.clone();
         let current = self.generation.clone();
         let generation = current.load(Ordering::SeqCst);
-        let addr = self.addr.to_string();
         AckToken::new(move |outcome: AckOutcome| {
             match outcome {
                 // A packet id of an earlier connection may name another
                 // message now: that one is redelivered instead.
                 AckOutcome::Delivered if current.load(Ordering::SeqCst) == generation => {
-                    if let Err(e) = client.try_ack(&publish) {
-                        tracing::warn!(broker = %addr, topic = %publish.topic, pkid = publish.pkid, error = %e, "acknowledgement not sent: the broker redelivers the message");
-                    }
+                    let _ = acks.send((generation, publish));
                 }
                 AckOutcome::Delivered => {}
                 AckOutcome::Rejected => {
