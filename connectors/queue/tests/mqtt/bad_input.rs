@@ -87,7 +87,7 @@ async fn wrong_credentials_are_an_auth_error_not_retried() {
         .await
         .expect("the refusal is reported, not retried forever")
         .expect("an item");
-    let err = first.err().expect("refused");
+    let err = first.expect_err("refused");
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(!err.is_retryable());
 
@@ -98,8 +98,7 @@ async fn wrong_credentials_are_an_auth_error_not_retried() {
     let err = MqttSink::new()
         .write_borrowed(&sink, &events)
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(!err.is_retryable());
 
