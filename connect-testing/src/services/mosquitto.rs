@@ -46,6 +46,8 @@ struct MosquittoLauncher {
     dir: PathBuf,
     /// `Some(password file)`: no anonymous access.
     password_file: Option<PathBuf>,
+    /// `Some((certificate, key))`: the listener speaks TLS only.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl MosquittoLauncher {
@@ -66,6 +68,13 @@ impl Launcher for MosquittoLauncher {
              log_dest stderr\n",
             self.dir.display()
         );
+        if let Some((cert, key)) = &self.tls {
+            config.push_str(&format!(
+                "certfile {}\nkeyfile {}\n",
+                cert.display(),
+                key.display()
+            ));
+        }
         match &self.password_file {
             None => config.push_str("allow_anonymous true\n"),
             Some(file) => config.push_str(&format!(
@@ -87,32 +96,72 @@ impl Launcher for MosquittoLauncher {
     }
 
     fn probe(&self, port: u16) -> impl std::future::Future<Output = bool> + Send {
-        tcp_exchange(port, PROBE_CONNECT, PROBE_CONNACK)
+        // A TLS listener answers no plain CONNECT: accepting is the sign.
+        let (request, reply): (&'static [u8], &'static [u8]) = match self.tls {
+            None => (PROBE_CONNECT, PROBE_CONNACK),
+            Some(_) => (b"", b""),
+        };
+        tcp_exchange(port, request, reply)
+    }
+}
+
+/// Options of a private broker: [`Mosquitto::builder`].
+#[derive(Debug, Default)]
+pub struct MosquittoBuilder {
+    user: Option<(String, String)>,
+    tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl MosquittoBuilder {
+    /// Admit only `user` with `password` (no anonymous access).
+    pub fn user(mut self, user: &str, password: &str) -> Self {
+        self.user = Some((user.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Serve TLS only, with this certificate and key (PEM), e.g. from
+    /// [`TestCertificates`](super::TestCertificates).
+    pub fn tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// Start the broker and wait until it accepts connections.
+    pub async fn start(self) -> Result<Mosquitto, ServiceError> {
+        Mosquitto::launch(self).await
     }
 }
 
 impl Mosquitto {
     /// Start a private broker and wait until it accepts an MQTT connection.
     pub async fn start() -> Result<Self, ServiceError> {
-        Self::launch(None).await
+        Self::builder().start().await
     }
 
     /// Start a private broker that admits only `user` with `password` (a
     /// password file made with `mosquitto_passwd`), for authentication tests.
     pub async fn start_with_user(user: &str, password: &str) -> Result<Self, ServiceError> {
-        Self::launch(Some((user, password))).await
+        Self::builder().user(user, password).start().await
     }
 
-    async fn launch(user: Option<(&str, &str)>) -> Result<Self, ServiceError> {
+    /// A broker with options: a user, TLS.
+    pub fn builder() -> MosquittoBuilder {
+        MosquittoBuilder::default()
+    }
+
+    async fn launch(options: MosquittoBuilder) -> Result<Self, ServiceError> {
         let binary = find_system_binary("mosquitto", PACKAGE)?;
         let dir = service_dir("mosquitto")?;
         let log = dir.path().join("mosquitto.log");
-        let password_file = match user {
+        let password_file = match &options.user {
             None => None,
             Some((user, password)) => {
                 let file = dir.path().join("passwords");
                 let mut command = Command::new(find_system_binary("mosquitto_passwd", PACKAGE)?);
-                command.args(["-b", "-c"]).arg(&file).args([user, password]);
+                command
+                    .args(["-b", "-c"])
+                    .arg(&file)
+                    .args([user.as_str(), password.as_str()]);
                 run_setup("mosquitto", command, &log).await?;
                 Some(file)
             }
@@ -121,6 +170,7 @@ impl Mosquitto {
             binary,
             dir: dir.path().to_path_buf(),
             password_file,
+            tls: options.tls,
         };
         let server = Server::start(launcher, &log).await?;
         Ok(Self { server, dir })
@@ -136,9 +186,13 @@ impl Mosquitto {
         self.server.port()
     }
 
-    /// `mqtt://127.0.0.1:<port>`.
+    /// `mqtt://127.0.0.1:<port>` (`mqtts://` with TLS).
     pub fn url(&self) -> String {
-        format!("mqtt://{HOST}:{}", self.port())
+        let scheme = match self.server.launcher().tls {
+            None => "mqtt",
+            Some(_) => "mqtts",
+        };
+        format!("{scheme}://{HOST}:{}", self.port())
     }
 
     /// `MQTT_URL`, `MQTT_HOST` and `MQTT_PORT`.

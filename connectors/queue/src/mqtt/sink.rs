@@ -16,12 +16,14 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use validator::Validate;
 
+use super::config::tls_settings;
 use super::config::{
     connection_error, default_client_id, validate_broker_url, BrokerAddr, ClientSettings, MqttAuth,
     MqttLastWill, Qos, DEFAULT_PORT, MAX_PACKET_BYTES,
 };
 use super::connect_once;
 use super::source::{default_connect_timeout, default_keep_alive, default_max_inflight};
+use super::MqttTls;
 use crate::payload;
 
 /// Publishes events to MQTT topics.
@@ -89,6 +91,10 @@ pub struct MqttSinkConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(nested)]
     pub last_will: Option<MqttLastWill>,
+    /// TLS: trusted CA, client certificate (`mqtts://` uses the system's
+    /// roots without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<MqttTls>,
 }
 
 fn default_port() -> u16 {
@@ -118,6 +124,7 @@ impl MqttSinkConfig {
             max_inflight: default_max_inflight(),
             write_timeout_ms: default_write_timeout(),
             last_will: None,
+            tls: None,
         }
     }
 
@@ -133,6 +140,7 @@ impl MqttSinkConfig {
             None => default_client_id("sink", &addr, std::slice::from_ref(&self.topic)),
         };
         Ok(ClientSettings {
+            tls: tls_settings(&addr, self.broker_url.is_some(), self.tls.as_ref())?,
             addr,
             client_id,
             clean_session: true,

@@ -13,11 +13,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use validator::Validate;
 
+use super::config::tls_settings;
 use super::config::{
     default_client_id, validate_broker_url, validate_filters, BrokerAddr, ClientSettings, MqttAuth,
     MqttLastWill, Qos, DEFAULT_PORT,
 };
 use super::connect_once;
+use super::MqttTls;
 
 /// Subscribes to MQTT topic filters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, JsonSchema, SourceConfig)]
@@ -101,6 +103,10 @@ pub struct MqttSourceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(nested)]
     pub last_will: Option<MqttLastWill>,
+    /// TLS: trusted CA, client certificate (`mqtts://` uses the system's
+    /// roots without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<MqttTls>,
 }
 
 fn default_port() -> u16 {
@@ -149,6 +155,7 @@ impl MqttSourceConfig {
             parse_json_payload: true,
             include_metadata: true,
             last_will: None,
+            tls: None,
         }
     }
 
@@ -166,8 +173,10 @@ impl MqttSourceConfig {
     }
 
     fn settings(&self) -> Result<ClientSettings<'_>> {
+        let addr = self.addr()?;
         Ok(ClientSettings {
-            addr: self.addr()?,
+            tls: tls_settings(&addr, self.broker_url.is_some(), self.tls.as_ref())?,
+            addr,
             client_id: self.effective_client_id()?,
             clean_session: self.clean_session,
             keep_alive_secs: self.keep_alive_secs,
@@ -263,11 +272,26 @@ mod tests {
         }))
         .unwrap_err();
         assert!(bad_filter.to_string().contains("a/#/b"), "{bad_filter}");
-        let tls = MqttSourceConfig::from_value(json!({
-            "broker_url": "mqtts://h:8883", "topics": ["t"]
+        let scheme = MqttSourceConfig::from_value(json!({
+            "broker_url": "ws://h:8883", "topics": ["t"]
         }))
         .unwrap_err();
-        assert!(tls.to_string().contains("TLS is not supported"), "{tls}");
+        assert!(
+            scheme.to_string().contains("unsupported scheme `ws`"),
+            "{scheme}"
+        );
+        // `tls` with a plain URL contradicts it: an error, not a silent
+        // plain connection.
+        let plain = MqttSourceConfig::from_value(json!({
+            "broker_url": "mqtt://h", "topics": ["t"], "tls": {"ca_file": "/ca.pem"}
+        }))
+        .unwrap();
+        let err = plain
+            .settings()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("use mqtts://"), "{err}");
     }
 
     #[test]
