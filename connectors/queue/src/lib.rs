@@ -10,6 +10,10 @@
 //!   (a consumer group member that `XACK`s after the commit and re-reads its
 //!   pending entries after a restart) and sink (pipelined `XADD`).
 //!
+//! Every connector counts what it does in a [`metrics::QueueMetrics`]
+//! (messages, bytes, errors, acknowledgements, reconnects), readable in
+//! process with `metrics()` and served on the runtime's `/metrics`.
+//!
 //! The connectors register themselves (their config derive's `connector =
 //! …`), so linking this crate makes them available by name in YAML; a binary
 //! that does not otherwise reference the crate calls [`link`] once.
@@ -26,6 +30,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod metrics;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(any(feature = "mqtt", feature = "redis"))]

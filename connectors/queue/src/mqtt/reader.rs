@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::config::{connection_error, Backoff, BrokerAddr, ClientSettings};
 use super::source::MqttSourceConfig;
+use crate::metrics::QueueMetrics;
 use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
 
 /// How long a finished stream's connection waits for its outstanding
@@ -40,6 +41,7 @@ type Polled = std::result::Result<Event, ConnectionError>;
 pub(super) fn spawn(
     config: MqttSourceConfig,
     settings: &ClientSettings<'_>,
+    metrics: Arc<QueueMetrics>,
 ) -> BoxStream<'static, Result<SourceEvent>> {
     let (client, eventloop) = settings.client(256);
     let (tx, rx) = mpsc::channel(usize::from(config.max_inflight));
@@ -56,6 +58,7 @@ pub(super) fn spawn(
         client.clone(),
         generation.clone(),
         settings.addr.to_string(),
+        metrics.clone(),
         acks_rx,
     ));
     let controller = Controller {
@@ -65,6 +68,7 @@ pub(super) fn spawn(
         generation,
         rejected_tx,
         acks_tx,
+        metrics,
         config,
     };
     tokio::spawn(controller.run(eventloop, backoff, tx, closed_rx, rejected_rx, acknowledger));
@@ -126,6 +130,7 @@ struct Controller {
     /// Delivered tokens' messages with their connection's generation, to
     /// the acknowledger.
     acks_tx: mpsc::UnboundedSender<(u64, Publish)>,
+    metrics: Arc<QueueMetrics>,
 }
 
 /// Hands each acknowledgement to the client in order, waiting for room in
@@ -135,14 +140,18 @@ async fn acknowledge(
     client: AsyncClient,
     current: Arc<AtomicU64>,
     addr: String,
+    metrics: Arc<QueueMetrics>,
     mut acks: mpsc::UnboundedReceiver<(u64, Publish)>,
 ) {
     while let Some((generation, publish)) = acks.recv().await {
         if current.load(Ordering::SeqCst) != generation {
             continue;
         }
-        if let Err(e) = client.ack(&publish).await {
-            tracing::warn!(broker = %addr, topic = %publish.topic, pkid = publish.pkid, error = %e, "acknowledgement not sent: the broker redelivers the message");
+        match client.ack(&publish).await {
+            Ok(()) => metrics.acked(),
+            Err(e) => {
+                tracing::warn!(broker = %addr, topic = %publish.topic, pkid = publish.pkid, error = %e, "acknowledgement not sent: the broker redelivers the message")
+            }
         }
     }
 }
@@ -229,7 +238,9 @@ impl Controller {
     async fn handle(&self, polled: Polled, tx: &Out, closing: bool) -> bool {
         match polled {
             Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
-                self.generation.fetch_add(1, Ordering::SeqCst);
+                if self.generation.fetch_add(1, Ordering::SeqCst) > 0 {
+                    self.metrics.reconnected();
+                }
                 tracing::info!(broker = %self.addr, session_present = ack.session_present, "connected");
                 if !ack.session_present && !closing {
                     let filters: Vec<SubscribeFilter> = self
@@ -269,10 +280,17 @@ impl Controller {
             // After the end no new message is taken: the broker redelivers it.
             Ok(Event::Incoming(Incoming::Publish(_))) if closing => true,
             Ok(Event::Incoming(Incoming::Publish(publish))) => {
+                let arrived = std::time::Instant::now();
                 let Ok(permit) = self.credit.clone().acquire_owned().await else {
                     return false;
                 };
-                tx.send(self.message(publish, permit)).await.is_ok()
+                self.metrics
+                    .received(publish.payload.len(), arrived.elapsed());
+                let message = self.message(publish, permit);
+                if message.is_err() {
+                    self.metrics.error();
+                }
+                tx.send(message).await.is_ok()
             }
             Ok(_) => true,
             Err(e) => {
@@ -284,6 +302,7 @@ impl Controller {
                     let _ = tx.send(Err(error)).await;
                     return false;
                 }
+                self.metrics.error();
                 tracing::warn!(broker = %self.addr, error = %error, "connection lost; reconnecting with backoff");
                 true
             }

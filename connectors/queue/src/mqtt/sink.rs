@@ -24,6 +24,7 @@ use super::config::{
 use super::connect_once;
 use super::source::{default_connect_timeout, default_keep_alive, default_max_inflight};
 use super::MqttTls;
+use crate::metrics::QueueMetrics;
 use crate::payload;
 
 /// Publishes events to MQTT topics.
@@ -170,9 +171,18 @@ impl MqttSinkConfig {
 }
 
 /// The `mqtt` sink (see the [module docs](super)).
-#[derive(Default)]
 pub struct MqttSink {
     connection: Mutex<Option<(AsyncClient, EventLoop)>>,
+    metrics: QueueMetrics,
+}
+
+impl Default for MqttSink {
+    fn default() -> Self {
+        Self {
+            connection: Mutex::new(None),
+            metrics: QueueMetrics::new("mqtt", "sink"),
+        }
+    }
 }
 
 impl std::fmt::Debug for MqttSink {
@@ -185,6 +195,11 @@ impl MqttSink {
     /// A sink; it connects on the first write.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// What its writes counted so far.
+    pub fn metrics(&self) -> &QueueMetrics {
+        &self.metrics
     }
 }
 
@@ -241,7 +256,10 @@ impl Sink for MqttSink {
             };
             match message {
                 Ok(m) => messages.push((index, m)),
-                Err(e) => result.add_record_failure(index, &e),
+                Err(e) => {
+                    self.metrics.error();
+                    result.add_record_failure(index, &e);
+                }
             }
         }
         if messages.is_empty() {
@@ -269,10 +287,12 @@ impl Sink for MqttSink {
         .await;
         match outcome {
             Ok(bytes) => {
+                self.metrics.published(messages.len() as u64, bytes);
                 result.add_success(messages.len() as u64, bytes);
                 Ok(result)
             }
             Err(e) => {
+                self.metrics.error();
                 // A fresh connection for the retry: nothing of this one's
                 // state is reused.
                 connection.take();

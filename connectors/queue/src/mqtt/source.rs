@@ -2,6 +2,8 @@
 //! acknowledged to the broker only when the runtime resolves its token
 //! `Delivered` (after the commit covering it).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use rivven_connect::{
@@ -20,6 +22,7 @@ use super::config::{
 };
 use super::connect_once;
 use super::MqttTls;
+use crate::metrics::QueueMetrics;
 
 /// Subscribes to MQTT topic filters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, JsonSchema, SourceConfig)]
@@ -190,13 +193,28 @@ impl MqttSourceConfig {
 }
 
 /// The `mqtt` source (see the [module docs](super)).
-#[derive(Debug, Default, Clone)]
-pub struct MqttSource;
+#[derive(Debug, Clone)]
+pub struct MqttSource {
+    metrics: Arc<QueueMetrics>,
+}
+
+impl Default for MqttSource {
+    fn default() -> Self {
+        Self {
+            metrics: Arc::new(QueueMetrics::new("mqtt", "source")),
+        }
+    }
+}
 
 impl MqttSource {
     /// A source; it connects when it reads.
     pub fn new() -> Self {
-        Self
+        Self::default()
+    }
+
+    /// What its readers counted so far (every `read` of this instance).
+    pub fn metrics(&self) -> &QueueMetrics {
+        &self.metrics
     }
 }
 
@@ -233,7 +251,11 @@ impl Source for MqttSource {
         _state: Option<State>,
     ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
         let settings = config.settings()?;
-        Ok(super::reader::spawn(config.clone(), &settings))
+        Ok(super::reader::spawn(
+            config.clone(),
+            &settings,
+            self.metrics.clone(),
+        ))
     }
 
     fn exclusive_resource(&self, config: &Self::Config) -> Option<String> {

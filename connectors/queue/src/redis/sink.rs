@@ -15,6 +15,7 @@ use validator::Validate;
 
 use super::config::{client, connect, redis_error, validate_url};
 use super::source::{default_connect_timeout, default_payload_field};
+use crate::metrics::QueueMetrics;
 use crate::payload;
 
 /// Appends events to Redis streams.
@@ -70,9 +71,18 @@ impl RedisStreamsSinkConfig {
 }
 
 /// The `redis-streams` sink (see the [module docs](super)).
-#[derive(Default)]
 pub struct RedisStreamsSink {
     connection: Mutex<Option<redis::aio::MultiplexedConnection>>,
+    metrics: QueueMetrics,
+}
+
+impl Default for RedisStreamsSink {
+    fn default() -> Self {
+        Self {
+            connection: Mutex::new(None),
+            metrics: QueueMetrics::new("redis-streams", "sink"),
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisStreamsSink {
@@ -85,6 +95,11 @@ impl RedisStreamsSink {
     /// A sink; it connects on the first write.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// What its writes counted so far.
+    pub fn metrics(&self) -> &QueueMetrics {
+        &self.metrics
     }
 }
 
@@ -124,6 +139,7 @@ impl Sink for RedisStreamsSink {
             let bytes = match payload::encode(event) {
                 Ok(bytes) => bytes,
                 Err(e) => {
+                    self.metrics.error();
                     result.add_record_failure(index, &e);
                     continue;
                 }
@@ -163,6 +179,7 @@ impl Sink for RedisStreamsSink {
             Ok(replies) => replies,
             Err(e) => {
                 connection.take();
+                self.metrics.error();
                 return Err(
                     redis_error(&config.url, &e).context(format!("XADD {} entries", sent.len()))
                 );
@@ -177,9 +194,13 @@ impl Sink for RedisStreamsSink {
                         e.code(),
                         e.details().unwrap_or("")
                     ));
+                    self.metrics.error();
                     result.add_record_failure(index, &error);
                 }
-                _ => result.add_success(1, bytes as u64),
+                _ => {
+                    self.metrics.published(1, bytes as u64);
+                    result.add_success(1, bytes as u64);
+                }
             }
         }
         Ok(result)

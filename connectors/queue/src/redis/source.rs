@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use validator::Validate;
 
 use super::config::{client, connect, redis_error, validate_url};
+use crate::metrics::QueueMetrics;
 use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
 
 /// Reads a Redis stream as a member of a consumer group.
@@ -108,13 +109,28 @@ fn yes() -> bool {
 }
 
 /// The `redis-streams` source (see the [module docs](super)).
-#[derive(Debug, Default, Clone)]
-pub struct RedisStreamsSource;
+#[derive(Debug, Clone)]
+pub struct RedisStreamsSource {
+    metrics: Arc<QueueMetrics>,
+}
+
+impl Default for RedisStreamsSource {
+    fn default() -> Self {
+        Self {
+            metrics: Arc::new(QueueMetrics::new("redis-streams", "source")),
+        }
+    }
+}
 
 impl RedisStreamsSource {
     /// A source; it connects when it reads.
     pub fn new() -> Self {
-        Self
+        Self::default()
+    }
+
+    /// What its readers counted so far (every `read` of this instance).
+    pub fn metrics(&self) -> &QueueMetrics {
+        &self.metrics
     }
 }
 
@@ -158,6 +174,7 @@ impl Source for RedisStreamsSource {
             client.clone(),
             Some(acks),
             config.clone(),
+            self.metrics.clone(),
             ack_rx,
         ));
         let (tx, rx) = mpsc::channel(64);
@@ -165,6 +182,7 @@ impl Source for RedisStreamsSource {
             config: config.clone(),
             credit: Arc::new(Semaphore::new(config.max_inflight as usize)),
             ack_tx,
+            metrics: self.metrics.clone(),
         };
         let task = tokio::spawn(reader.run(client, conn, tx));
         let guard = AbortOnDrop(task);
@@ -212,6 +230,7 @@ async fn acknowledge(
     client: redis::Client,
     mut conn: Option<redis::aio::MultiplexedConnection>,
     config: RedisStreamsSourceConfig,
+    metrics: Arc<QueueMetrics>,
     mut ids: mpsc::UnboundedReceiver<String>,
 ) {
     while let Some(first) = ids.recv().await {
@@ -226,7 +245,12 @@ async fn acknowledge(
                     let acked: redis::RedisResult<u64> =
                         c.xack(&config.stream, &config.group, &batch).await;
                     match acked {
-                        Ok(_) => break,
+                        Ok(_) => {
+                            for _ in &batch {
+                                metrics.acked();
+                            }
+                            break;
+                        }
                         Err(e) => redis_error(&config.url, &e),
                     }
                 }
@@ -239,6 +263,7 @@ async fn acknowledge(
                 },
             };
             conn = None;
+            metrics.error();
             // Still pending after the last attempt: this consumer re-reads
             // those entries when it starts again.
             tracing::warn!(stream = %config.stream, group = %config.group, entries = batch.len(), attempt, error = %error, "XACK failed");
@@ -250,6 +275,14 @@ async fn acknowledge(
 
 /// XACK attempts of one batch before its entries are left pending.
 const ACK_ATTEMPTS: u32 = 8;
+
+/// The size of an event's data, as the metrics' payload bytes.
+fn payload_bytes(event: &SourceEvent) -> usize {
+    match &event.data {
+        Value::String(s) => s.len(),
+        other => other.to_string().len(),
+    }
+}
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -263,6 +296,7 @@ struct Reader {
     config: RedisStreamsSourceConfig,
     credit: Arc<Semaphore>,
     ack_tx: mpsc::UnboundedSender<String>,
+    metrics: Arc<QueueMetrics>,
 }
 
 impl Reader {
@@ -300,6 +334,7 @@ impl Reader {
                     .unwrap_or_default(),
                 Err(e) => {
                     drop(first);
+                    self.metrics.error();
                     let error = redis_error(&self.config.url, &e);
                     if !error.is_retryable() {
                         let _ = tx.send(Err(error)).await;
@@ -309,7 +344,10 @@ impl Reader {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                     match connect(&client, &self.config.url, timeout(&self.config)).await {
-                        Ok(new) => conn = new,
+                        Ok(new) => {
+                            self.metrics.reconnected();
+                            conn = new;
+                        }
                         Err(e) if !e.is_retryable() => {
                             let _ = tx.send(Err(e)).await;
                             return;
@@ -330,6 +368,7 @@ impl Reader {
                 cursor = entries.last().map(|e| e.id.clone());
             }
             let mut permit = Some(first);
+            let arrived = std::time::Instant::now();
             for entry in entries {
                 let permit = match permit.take() {
                     Some(p) => p,
@@ -338,7 +377,12 @@ impl Reader {
                         Err(_) => return,
                     },
                 };
-                if tx.send(self.event(entry, permit)).await.is_err() {
+                let event = self.event(entry, permit);
+                match &event {
+                    Ok(e) => self.metrics.received(payload_bytes(e), arrived.elapsed()),
+                    Err(_) => self.metrics.error(),
+                }
+                if tx.send(event).await.is_err() {
                     return;
                 }
             }

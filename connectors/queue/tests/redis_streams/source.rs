@@ -28,15 +28,27 @@ async fn every_entry_arrives_once_and_is_acknowledged() {
     add(&redis, "orders", 0..200);
     let config = source_config(&redis, "orders", "g");
     let sink = MockSink::new();
-    let result = harness(config.clone(), sink.clone())
-        .run_for(Duration::from_secs(3))
-        .await
-        .unwrap();
+    let source = RedisStreamsSource::new();
+    let result = TestHarness::with_configs(
+        source.clone(),
+        config.clone(),
+        sink.clone(),
+        Default::default(),
+    )
+    .run_for(Duration::from_secs(3))
+    .await
+    .unwrap();
     assert!(result.success, "{result:?}");
     let events = sink.written_events();
     assert_eq!(id_counts(&events), once_each(0..200));
     assert_eq!(events[0].metadata.extra["redis_stream"], "orders");
     assert_eq!(pending(&redis, "orders", "g"), 0, "every entry XACKed");
+    let counted = source.metrics().snapshot();
+    assert_eq!(
+        (counted.messages, counted.acks, counted.errors),
+        (200, 200, 0),
+        "{counted:?}"
+    );
     add(&redis, "orders", 200..210);
     let next = MockSink::new();
     harness(config, next.clone())
