@@ -3,7 +3,8 @@
 //! source's persistent session, `redis-cli` `XADD`s into the stream of the
 //! `redis-streams` source's consumer group. Messages are acknowledged
 //! upstream only after the file sink's commit, so after the restarts the file
-//! holds every message at least once, checked by id.
+//! holds every message at least once, checked by id. And a killed binary's
+//! MQTT last will is published by the broker.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/crash.rs"]
@@ -185,4 +186,50 @@ fn kill_nine_of_a_redis_streams_pipeline_loses_no_entry() {
         .collect();
     let publisher = publish_slowly(cli, lines);
     kill_restart_and_catch_up(&config, &log, &out, publisher);
+}
+
+#[test]
+fn the_last_will_is_published_when_the_binary_dies() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let broker = rt
+        .block_on(Mosquitto::start())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let config = dir.path().join("will.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir: {d}/data\n\
+             sources:\n  sensors: {{ connector: mqtt, config: {{ broker_url: \"{}\", topics: [\"will/in\"], client_id: will-test, last_will: {{ topic: status/rivven, message: offline, qos: at_least_once }} }} }}\n\
+             sinks:\n  out: {{ connector: file, config: {{ path: {d}/out.jsonl }} }}\n\
+             pipelines:\n  p: {{ source: sensors, sink: out }}\n",
+            broker.url()
+        ),
+    )
+    .unwrap();
+    let watcher = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
+        .args(["-t", "status/#", "-q", "1", "-v", "-C", "1", "-W", "30"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("mosquitto_sub (Debian package mosquitto-clients)");
+    let log = dir.path().join("run.log");
+    let mut child = spawn(&config, &log);
+    // Connected: the broker logs the client id.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(broker.log_path())
+        .unwrap_or_default()
+        .contains("as will-test")
+    {
+        assert!(Instant::now() < deadline, "the source never connected");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL: no DISCONNECT, so the will goes out
+    child.wait().unwrap();
+    let out = watcher.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "status/rivven offline"
+    );
 }
