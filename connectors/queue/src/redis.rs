@@ -23,8 +23,13 @@
 //! entry stays pending and comes again when the source starts again. A lost
 //! connection is retried with backoff (pending entries are re-read:
 //! at-least-once); refused credentials are an `Auth` error, not retried.
-//! Entries pending for a consumer that never comes back are not claimed by
-//! another (no `XAUTOCLAIM` yet): keep `consumer` stable.
+//! Entries another consumer of the group left pending for `claim_idle_ms`
+//! (default 5 min; it died, or was renamed) are taken over with
+//! `XAUTOCLAIM` — right after the own pending entries and then that often —
+//! and delivered; pending entries deleted from the stream meanwhile (e.g.
+//! trimmed by `MAXLEN`) cannot be, and are reported as an error, never
+//! skipped silently. Keep `consumer` stable across restarts all the same:
+//! the own pending entries come back at once, without waiting for the claim.
 //!
 //! The event's data is the `payload_field` (default `payload`) decoded as
 //! described for `parse_json_payload`; an entry without that field becomes

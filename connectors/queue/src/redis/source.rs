@@ -84,6 +84,13 @@ pub struct RedisStreamsSourceConfig {
     #[serde(default = "default_connect_timeout")]
     #[validate(range(min = 1, max = 3600000))]
     pub connect_timeout_ms: u64,
+    /// Take over (`XAUTOCLAIM`) entries of the group that another consumer
+    /// — one that died or was renamed — left pending for at least this
+    /// long, and deliver them; checked this often too. `0` never claims
+    /// (entries of a consumer that never comes back then stay pending).
+    #[serde(default = "default_claim_idle")]
+    #[validate(range(max = 86400000))]
+    pub claim_idle_ms: u64,
 }
 
 fn default_consumer() -> String {
@@ -103,6 +110,9 @@ pub(super) fn default_payload_field() -> String {
 }
 pub(super) fn default_connect_timeout() -> u64 {
     10_000
+}
+fn default_claim_idle() -> u64 {
+    300_000
 }
 fn yes() -> bool {
     true
@@ -308,30 +318,40 @@ impl Reader {
     ) {
         let mut backoff = Duration::from_millis(100);
         // First this consumer's pending entries (delivered before, never
-        // acknowledged), from id 0 on; then new ones (`>`).
+        // acknowledged), from id 0 on; then new ones (`>`), with a claim
+        // round over the others' idle entries every `claim_idle_ms`.
         let mut cursor = Some("0".to_string());
+        let claim_every = Duration::from_millis(self.config.claim_idle_ms);
+        let mut claim: Option<String> = None; // a claim round's next start
+        let mut last_claim: Option<std::time::Instant> = None; // first right away
         loop {
             let Ok(first) = self.credit.clone().acquire_owned().await else {
                 return;
             };
             let free = 1 + self.credit.available_permits();
-            let mut options = StreamReadOptions::default()
-                .group(&self.config.group, &self.config.consumer)
-                .count(free);
-            let from = match &cursor {
-                Some(id) => id.clone(),
-                None => {
-                    options = options.block(self.config.block_ms as usize);
-                    ">".to_string()
-                }
+            if cursor.is_none()
+                && claim.is_none()
+                && !claim_every.is_zero()
+                && last_claim.is_none_or(|at| at.elapsed() >= claim_every)
+            {
+                claim = Some("0-0".into());
+            }
+            let reply = match &claim {
+                Some(start) => self
+                    .claim(&mut conn, start, free)
+                    .await
+                    .map(|(next, entries)| {
+                        // A round ends where the stream ends (`0-0`).
+                        claim = (next != "0-0").then_some(next);
+                        if claim.is_none() {
+                            last_claim = Some(std::time::Instant::now());
+                        }
+                        entries
+                    }),
+                None => self.read_group(&mut conn, cursor.as_deref(), free).await,
             };
-            let reply: redis::RedisResult<Option<StreamReadReply>> = conn
-                .xread_options(&[&self.config.stream], &[&from], &options)
-                .await;
             let entries = match reply {
-                Ok(reply) => reply
-                    .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect::<Vec<_>>())
-                    .unwrap_or_default(),
+                Ok(entries) => entries,
                 Err(e) => {
                     drop(first);
                     self.metrics.error();
@@ -360,11 +380,12 @@ impl Reader {
                     // Entries read before the loss and not acknowledged are
                     // pending again: read them first (at-least-once).
                     cursor = Some("0".into());
+                    claim = None;
                     continue;
                 }
             };
             backoff = Duration::from_millis(100);
-            if cursor.is_some() {
+            if cursor.is_some() && claim.is_none() {
                 cursor = entries.last().map(|e| e.id.clone());
             }
             let mut permit = Some(first);
@@ -387,6 +408,61 @@ impl Reader {
                 }
             }
         }
+    }
+
+    /// One XREADGROUP: this consumer's pending entries after `pending`, or
+    /// new ones (blocking up to `block_ms`) when `None`.
+    async fn read_group(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        pending: Option<&str>,
+        count: usize,
+    ) -> redis::RedisResult<Vec<redis::streams::StreamId>> {
+        let mut options = StreamReadOptions::default()
+            .group(&self.config.group, &self.config.consumer)
+            .count(count);
+        let from = match pending {
+            Some(id) => id,
+            None => {
+                options = options.block(self.config.block_ms as usize);
+                ">"
+            }
+        };
+        let reply: Option<StreamReadReply> = conn
+            .xread_options(&[&self.config.stream], &[from], &options)
+            .await?;
+        Ok(reply
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+            .unwrap_or_default())
+    }
+
+    /// One XAUTOCLAIM step from `start`: the next start and the entries now
+    /// this consumer's. Entries deleted from the stream while pending (e.g.
+    /// trimmed) can never be delivered: that loss upstream is reported.
+    async fn claim(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        start: &str,
+        count: usize,
+    ) -> redis::RedisResult<(String, Vec<redis::streams::StreamId>)> {
+        let reply: redis::streams::StreamAutoClaimReply = conn
+            .xautoclaim_options(
+                &self.config.stream,
+                &self.config.group,
+                &self.config.consumer,
+                self.config.claim_idle_ms,
+                start,
+                redis::streams::StreamAutoClaimOptions::default().count(count),
+            )
+            .await?;
+        if !reply.deleted_ids.is_empty() {
+            self.metrics.error();
+            tracing::error!(stream = %self.config.stream, group = %self.config.group, deleted = reply.deleted_ids.len(), first = %reply.deleted_ids[0], "pending entries were deleted from the stream (trimmed?) before any consumer acknowledged them: they are lost upstream");
+        }
+        if !reply.claimed.is_empty() {
+            tracing::info!(stream = %self.config.stream, group = %self.config.group, claimed = reply.claimed.len(), "claimed entries another consumer left pending");
+        }
+        Ok((reply.next_stream_id, reply.claimed))
     }
 
     fn token(&self, id: String, permit: OwnedSemaphorePermit) -> AckToken {

@@ -193,3 +193,36 @@ async fn bad_config_unreachable_server_and_wrong_password() {
         "the password never shows"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_a_dead_consumer_left_pending_are_claimed_and_delivered() {
+    let redis = server().await;
+    add(&redis, "claims", 0..30);
+    cli(
+        &redis,
+        &[
+            "XGROUP CREATE claims g 0".to_string(),
+            // Another consumer takes 10 entries and dies without XACK.
+            "XREADGROUP GROUP g gone COUNT 10 STREAMS claims >".to_string(),
+            // One of them is deleted before anyone acknowledged it.
+            format!("XDEL claims {}", first_id(&redis, "claims")),
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut config = source_json(&redis, "claims", "g");
+    config["claim_idle_ms"] = json!(200);
+    let config = RedisStreamsSourceConfig::from_value(config).unwrap();
+    let sink = MockSink::new();
+    let source = RedisStreamsSource::new();
+    TestHarness::with_configs(source.clone(), config, sink.clone(), Default::default())
+        .run_for(Duration::from_secs(3))
+        .await
+        .unwrap();
+    // The deleted entry is gone from the stream; every other one arrives.
+    assert_eq!(id_counts(&sink.written_events()), once_each(1..30));
+    assert_eq!(pending(&redis, "claims", "g"), 0, "claimed entries XACKed");
+    assert!(
+        source.metrics().snapshot().errors >= 1,
+        "the deleted entry is reported"
+    );
+}
