@@ -1,14 +1,15 @@
 //! The `mqtt` source's connection: a poller task drives rumqttc's event
 //! loop (never cancelled mid-write), a controller task turns publishes into
 //! events with [`AckToken`]s, enforces the credit, and on the stream's end
-//! stays a moment to send the acknowledgements of the final commit; an
-//! acknowledger task hands each delivered token's PUBACK/PUBREC to the
-//! client, waiting for room in its request queue (a commit resolves many
-//! tokens at once: an acknowledgement dropped on a full queue left the
-//! message unacknowledged until a reconnect, and the broker, whose inflight
-//! window it held, stopped sending).
+//! stays a moment to send the acknowledgements of the final commit. A
+//! delivered token's PUBACK/PUBREC goes straight into the client's request
+//! queue when it has room; when it has none, an acknowledger task queues it,
+//! waiting for room (a commit resolves many tokens at once: an
+//! acknowledgement dropped on a full queue left the message unacknowledged
+//! until a reconnect, and the broker, whose inflight window it held,
+//! stopped sending).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,20 +55,29 @@ pub(super) fn spawn(
     );
     let generation = Arc::new(AtomicU64::new(0));
     let (acks_tx, acks_rx) = mpsc::unbounded_channel();
+    let waiting = Arc::new(AtomicUsize::new(0));
     let acknowledger = tokio::spawn(acknowledge(
         client.clone(),
         generation.clone(),
         settings.addr.to_string(),
         metrics.clone(),
+        waiting.clone(),
         acks_rx,
     ));
+    let acks = Arc::new(AckQueue {
+        client: client.clone(),
+        waiting,
+        tx: acks_tx,
+        metrics: metrics.clone(),
+        addr: settings.addr.to_string(),
+    });
     let controller = Controller {
         addr: settings.addr.clone(),
         client,
         credit: Arc::new(Semaphore::new(usize::from(config.max_inflight))),
         generation,
         rejected_tx,
-        acks_tx,
+        acks,
         metrics,
         config,
     };
@@ -127,10 +137,41 @@ struct Controller {
     /// nothing (packet ids are per connection).
     generation: Arc<AtomicU64>,
     rejected_tx: mpsc::UnboundedSender<u64>,
-    /// Delivered tokens' messages with their connection's generation, to
-    /// the acknowledger.
-    acks_tx: mpsc::UnboundedSender<(u64, Publish)>,
+    acks: Arc<AckQueue>,
     metrics: Arc<QueueMetrics>,
+}
+
+/// How a delivered token's acknowledgement reaches the client: straight
+/// into its request queue when there is room and nothing waits before it,
+/// else through the acknowledger (in order, waiting for room).
+struct AckQueue {
+    client: AsyncClient,
+    /// Acknowledgements handed to the acknowledger and not yet queued.
+    waiting: Arc<AtomicUsize>,
+    /// To the acknowledger, with their connection's generation.
+    tx: mpsc::UnboundedSender<(u64, Publish)>,
+    metrics: Arc<QueueMetrics>,
+    addr: String,
+}
+
+impl AckQueue {
+    fn send(&self, generation: u64, publish: Publish) {
+        let publish = if self.waiting.load(Ordering::SeqCst) == 0 {
+            match self.client.try_ack(&publish) {
+                Ok(()) => return self.metrics.acked(),
+                Err(rumqttc::ClientError::TryRequest(_)) => publish,
+                Err(e) => {
+                    return tracing::warn!(broker = %self.addr, topic = %publish.topic, pkid = publish.pkid, error = %e, "acknowledgement not sent: the broker redelivers the message");
+                }
+            }
+        } else {
+            publish
+        };
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        if self.tx.send((generation, publish)).is_err() {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// Hands each acknowledgement to the client in order, waiting for room in
@@ -141,18 +182,19 @@ async fn acknowledge(
     current: Arc<AtomicU64>,
     addr: String,
     metrics: Arc<QueueMetrics>,
+    waiting: Arc<AtomicUsize>,
     mut acks: mpsc::UnboundedReceiver<(u64, Publish)>,
 ) {
     while let Some((generation, publish)) = acks.recv().await {
-        if current.load(Ordering::SeqCst) != generation {
-            continue;
-        }
-        match client.ack(&publish).await {
-            Ok(()) => metrics.acked(),
-            Err(e) => {
-                tracing::warn!(broker = %addr, topic = %publish.topic, pkid = publish.pkid, error = %e, "acknowledgement not sent: the broker redelivers the message")
+        if current.load(Ordering::SeqCst) == generation {
+            match client.ack(&publish).await {
+                Ok(()) => metrics.acked(),
+                Err(e) => {
+                    tracing::warn!(broker = %addr, topic = %publish.topic, pkid = publish.pkid, error = %e, "acknowledgement not sent: the broker redelivers the message")
+                }
             }
         }
+        waiting.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -206,12 +248,9 @@ impl Controller {
         // The DISCONNECT goes after the acknowledgements (one FIFO): once
         // every token is gone, the acknowledger ends after queueing the last.
         let Self {
-            client,
-            addr,
-            acks_tx,
-            ..
+            client, addr, acks, ..
         } = self;
-        drop(acks_tx);
+        drop(acks);
         let polled_meanwhile = async { while events.recv().await.is_some() {} };
         tokio::select! {
             _ = acknowledger => {}
@@ -310,7 +349,7 @@ impl Controller {
     }
 
     fn token(&self, publish: Publish, permit: OwnedSemaphorePermit) -> AckToken {
-        let acks = self.acks_tx.clone();
+        let acks = self.acks.clone();
         let rejected = self.rejected_tx.clone();
         let current = self.generation.clone();
         let generation = current.load(Ordering::SeqCst);
@@ -319,7 +358,7 @@ impl Controller {
                 // A packet id of an earlier connection may name another
                 // message now: that one is redelivered instead.
                 AckOutcome::Delivered if current.load(Ordering::SeqCst) == generation => {
-                    let _ = acks.send((generation, publish));
+                    acks.send(generation, publish);
                 }
                 AckOutcome::Delivered => {}
                 AckOutcome::Rejected => {
