@@ -250,7 +250,7 @@ impl Sink for MqttSink {
                             bytes.len()
                         )))
                     } else {
-                        Ok((topic, bytes))
+                        Ok((topic, bytes::Bytes::from(bytes)))
                     }
                 })
             };
@@ -268,7 +268,7 @@ impl Sink for MqttSink {
         let mut connection = self.connection.lock().await;
         if connection.is_none() {
             let settings = config.settings()?;
-            *connection = Some(settings.client(64));
+            *connection = Some(settings.client(256));
         }
         let Some((client, eventloop)) = connection.as_mut() else {
             return Err(ConnectorError::fatal("MQTT sink connection missing"));
@@ -309,7 +309,7 @@ async fn publish_all(
     eventloop: &mut EventLoop,
     qos: QoS,
     retain: bool,
-    messages: &[(usize, (String, Vec<u8>))],
+    messages: &[(usize, (String, bytes::Bytes))],
     deadline: Instant,
     addr: &BrokerAddr,
 ) -> Result<u64> {
