@@ -37,6 +37,8 @@ pub mod mqtt;
 mod payload;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(any(feature = "mqtt", feature = "redis"))]
+pub mod tls;
 
 /// Makes sure this crate — and so its connectors' registrations — is linked
 /// into the binary calling it. A no-op at run time.

@@ -85,14 +85,14 @@ mod config;
 mod reader;
 mod sink;
 mod source;
-mod tls;
 
+/// The `tls` options of the `mqtt` source and sink.
+pub use crate::tls::TlsOptions as MqttTls;
 pub use config::{
     BrokerAddr, MqttAuth, MqttLastWill, Qos, DEFAULT_PORT, DEFAULT_TLS_PORT, MAX_PACKET_BYTES,
 };
 pub use sink::{MqttSink, MqttSinkConfig, MqttSinkConfigSpec};
 pub use source::{MqttSource, MqttSourceConfig, MqttSourceConfigSpec};
-pub use tls::MqttTls;
 
 use rivven_connect::{ConnectorError, Result};
 use rumqttc::{Event, Incoming};

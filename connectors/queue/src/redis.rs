@@ -1,5 +1,5 @@
 //! The `redis-streams` source and sink: Redis streams through the
-//! [redis](https://docs.rs/redis) crate (tokio, no TLS).
+//! [redis](https://docs.rs/redis) crate (tokio; TLS with rustls).
 //!
 //! ```yaml
 //! sources:
@@ -42,9 +42,13 @@
 //! type: `WRONGTYPE`) is a per-record failure (dead letter queue), a lost
 //! connection fails the write retryably.
 //!
-//! # Not supported
-//! `rediss://` (the redis crate's TLS features are not enabled): a
-//! configuration error.
+//! # TLS
+//! A `rediss://` URL connects with TLS (rustls): the server's certificate
+//! must chain to `tls.ca_file` (PEM) or the system's roots and name the
+//! URL's host; `tls.client_cert_file`/`tls.client_key_file` present a
+//! client certificate (Redis' `tls-auth-clients`). `tls` with a plain
+//! `redis://` URL is a configuration error, never a silent plain
+//! connection.
 
 mod config;
 mod sink;

@@ -18,9 +18,10 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use validator::Validate;
 
-use super::config::{client, connect, redis_error, validate_url};
+use super::config::{client, connect, redis_error, validate_url, Endpoint};
 use crate::metrics::QueueMetrics;
 use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
+use crate::tls::TlsOptions;
 
 /// Reads a Redis stream as a member of a consumer group.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, JsonSchema, SourceConfig)]
@@ -35,7 +36,7 @@ use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
 )]
 #[serde(deny_unknown_fields)]
 pub struct RedisStreamsSourceConfig {
-    /// `redis://host:port/db` (`rediss://` is refused: no TLS in this build).
+    /// `redis://host:port/db`, or `rediss://…` for TLS.
     #[validate(custom(function = "validate_url"))]
     #[schemars(example = &"redis://127.0.0.1:6379/0")]
     pub url: String,
@@ -45,6 +46,10 @@ pub struct RedisStreamsSourceConfig {
     /// Password (a secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<SecretString>,
+    /// TLS of a `rediss://` URL: trusted CA, client certificate (without
+    /// it the system's roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsOptions>,
     /// The stream's key.
     #[validate(length(min = 1))]
     pub stream: String,
@@ -149,13 +154,7 @@ impl Source for RedisStreamsSource {
     type Config = RedisStreamsSourceConfig;
 
     async fn check(&self, config: &Self::Config) -> Result<CheckResult> {
-        Ok(super::config::check(
-            &config.url,
-            config.username.as_deref(),
-            config.password.as_ref(),
-            timeout(config),
-        )
-        .await)
+        Ok(super::config::check(config.endpoint(), timeout(config)).await)
     }
 
     async fn discover(&self, config: &Self::Config) -> Result<Catalog> {
@@ -171,11 +170,7 @@ impl Source for RedisStreamsSource {
         _catalog: &ConfiguredCatalog,
         _state: Option<State>,
     ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
-        let client = client(
-            &config.url,
-            config.username.as_deref(),
-            config.password.as_ref(),
-        )?;
+        let client = client(config.endpoint())?;
         let mut conn = connect(&client, &config.url, timeout(config)).await?;
         create_group(&mut conn, config).await?;
         let acks = connect(&client, &config.url, timeout(config)).await?;
@@ -209,6 +204,17 @@ impl Source for RedisStreamsSource {
             "redis-streams:{}/{}/{}/{}",
             config.url, config.stream, config.group, config.consumer
         ))
+    }
+}
+
+impl RedisStreamsSourceConfig {
+    fn endpoint(&self) -> Endpoint<'_> {
+        Endpoint {
+            url: &self.url,
+            username: self.username.as_deref(),
+            password: self.password.as_ref(),
+            tls: self.tls.as_ref(),
+        }
     }
 }
 
