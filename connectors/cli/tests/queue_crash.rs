@@ -25,6 +25,24 @@ const N: u64 = 20_000;
 /// counted.
 const PROBE: u64 = 1_000_000;
 
+/// `<dir>/<name>.yaml`: source `src` (connector and config, as YAML flow)
+/// into the file sink `<dir>/out.jsonl`, offsets in `<dir>/data`.
+fn pipeline_config(dir: &Path, name: &str, source: &str) -> std::path::PathBuf {
+    let d = dir.display();
+    let config = dir.join(format!("{name}.yaml"));
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir: {d}/data\n\
+             sources:\n  src: {{ {source} }}\n\
+             sinks:\n  out: {{ connector: file, config: {{ path: {d}/out.jsonl }} }}\n\
+             pipelines:\n  p: {{ source: src, sink: out }}\n"
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// The file sink's output, as a set of ids below [`PROBE`].
 fn ids(out: &Path) -> BTreeSet<u64> {
     values::<Vec<u64>>(out)
@@ -116,19 +134,11 @@ fn kill_nine_of_an_mqtt_pipeline_loses_no_message() {
         .block_on(Mosquitto::start())
         .unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let config = dir.path().join("mqtt.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir: {d}/data\n\
-             sources:\n  sensors: {{ connector: mqtt, config: {{ broker_url: \"{}\", topics: [\"crash/#\"], client_id: crash-test, retry_initial_ms: 50, retry_max_ms: 500 }} }}\n\
-             sinks:\n  out: {{ connector: file, config: {{ path: {d}/out.jsonl }} }}\n\
-             pipelines:\n  p: {{ source: sensors, sink: out }}\n",
-            broker.url()
-        ),
-    )
-    .unwrap();
+    let config = pipeline_config(
+        dir.path(),
+        "mqtt",
+        &format!("connector: mqtt, config: {{ broker_url: \"{}\", topics: [\"crash/#\"], client_id: crash-test, retry_initial_ms: 50, retry_max_ms: 500 }}", broker.url()),
+    );
     let (log, out) = (dir.path().join("run.log"), dir.path().join("out.jsonl"));
     let pub_command = || {
         let mut c = Command::new("mosquitto_pub");
@@ -164,19 +174,11 @@ fn kill_nine_of_a_redis_streams_pipeline_loses_no_entry() {
         .block_on(Redis::start())
         .unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let config = dir.path().join("redis.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir: {d}/data\n\
-             sources:\n  entries: {{ connector: redis-streams, config: {{ url: \"{}\", stream: crash, group: g, block_ms: 100 }} }}\n\
-             sinks:\n  out: {{ connector: file, config: {{ path: {d}/out.jsonl }} }}\n\
-             pipelines:\n  p: {{ source: entries, sink: out }}\n",
-            redis.url()
-        ),
-    )
-    .unwrap();
+    let config = pipeline_config(
+        dir.path(),
+        "redis",
+        &format!("connector: redis-streams, config: {{ url: \"{}\", stream: crash, group: g, block_ms: 100 }}", redis.url()),
+    );
     let (log, out) = (dir.path().join("run.log"), dir.path().join("out.jsonl"));
     let mut cli = Command::new("redis-cli");
     cli.args(["-h", "127.0.0.1", "-p", &redis.port().to_string()]);
@@ -195,19 +197,11 @@ fn the_last_will_is_published_when_the_binary_dies() {
         .block_on(Mosquitto::start())
         .unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let config = dir.path().join("will.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir: {d}/data\n\
-             sources:\n  sensors: {{ connector: mqtt, config: {{ broker_url: \"{}\", topics: [\"will/in\"], client_id: will-test, last_will: {{ topic: status/rivven, message: offline, qos: at_least_once }} }} }}\n\
-             sinks:\n  out: {{ connector: file, config: {{ path: {d}/out.jsonl }} }}\n\
-             pipelines:\n  p: {{ source: sensors, sink: out }}\n",
-            broker.url()
-        ),
-    )
-    .unwrap();
+    let config = pipeline_config(
+        dir.path(),
+        "will",
+        &format!("connector: mqtt, config: {{ broker_url: \"{}\", topics: [\"will/in\"], client_id: will-test, last_will: {{ topic: status/rivven, message: offline, qos: at_least_once }} }}", broker.url()),
+    );
     let watcher = Command::new("mosquitto_sub")
         .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
         .args(["-t", "status/#", "-q", "1", "-v", "-C", "1", "-W", "30"])
