@@ -21,12 +21,24 @@
 //! metrics.error();
 //! let snapshot = metrics.snapshot();
 //! assert_eq!(snapshot.messages, 1);
-//! assert_eq!(snapshot.error_rate_percent(), 100.0);
+//! assert_eq!(snapshot.error_rate_percent(), 50.0); // 1 error per 2 handled
 //! assert!(snapshot.to_prometheus_format("myapp").contains("myapp_mqtt_source_messages_total 1"));
 //! ```
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// The facade's counters of one instance, made on first use (after the
+/// runtime installed its recorder), then reused: no key lookup per message.
+#[derive(Debug)]
+struct Facade {
+    messages: metrics::Counter,
+    bytes: metrics::Counter,
+    errors: metrics::Counter,
+    acks: metrics::Counter,
+    reconnects: metrics::Counter,
+}
 
 /// The counters of one connector instance (see the [module docs](self)).
 #[derive(Debug)]
@@ -39,6 +51,7 @@ pub struct QueueMetrics {
     acks: AtomicU64,
     reconnects: AtomicU64,
     latency_micros: AtomicU64,
+    facade: OnceLock<Facade>,
 }
 
 impl QueueMetrics {
@@ -53,12 +66,24 @@ impl QueueMetrics {
             acks: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             latency_micros: AtomicU64::new(0),
+            facade: OnceLock::new(),
         }
     }
 
-    fn facade(&self, name: &'static str, n: u64) {
-        metrics::counter!(name, "connector" => self.connector, "direction" => self.direction)
-            .increment(n);
+    fn facade(&self) -> &Facade {
+        self.facade.get_or_init(|| {
+            let (connector, direction) = (self.connector, self.direction);
+            let counter = |name: &'static str| {
+                metrics::counter!(name, "connector" => connector, "direction" => direction)
+            };
+            Facade {
+                messages: counter("rivven_queue_messages_total"),
+                bytes: counter("rivven_queue_bytes_total"),
+                errors: counter("rivven_queue_errors_total"),
+                acks: counter("rivven_queue_acks_total"),
+                reconnects: counter("rivven_queue_reconnects_total"),
+            }
+        })
     }
 
     /// A message of `bytes` received (source) and handed on `latency` after
@@ -68,8 +93,8 @@ impl QueueMetrics {
         self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         self.latency_micros.fetch_add(micros, Ordering::Relaxed);
-        self.facade("rivven_queue_messages_total", 1);
-        self.facade("rivven_queue_bytes_total", bytes as u64);
+        self.facade().messages.increment(1);
+        self.facade().bytes.increment(bytes as u64);
     }
 
     /// `messages` published and acknowledged by the broker (sink), `bytes`
@@ -77,26 +102,26 @@ impl QueueMetrics {
     pub fn published(&self, messages: u64, bytes: u64) {
         self.messages.fetch_add(messages, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.facade("rivven_queue_messages_total", messages);
-        self.facade("rivven_queue_bytes_total", bytes);
+        self.facade().messages.increment(messages);
+        self.facade().bytes.increment(bytes);
     }
 
     /// An error: a lost connection, a refused or bad message.
     pub fn error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
-        self.facade("rivven_queue_errors_total", 1);
+        self.facade().errors.increment(1);
     }
 
     /// An acknowledgement sent upstream after the commit.
     pub fn acked(&self) {
         self.acks.fetch_add(1, Ordering::Relaxed);
-        self.facade("rivven_queue_acks_total", 1);
+        self.facade().acks.increment(1);
     }
 
     /// A connection re-established after a loss.
     pub fn reconnected(&self) {
         self.reconnects.fetch_add(1, Ordering::Relaxed);
-        self.facade("rivven_queue_reconnects_total", 1);
+        self.facade().reconnects.increment(1);
     }
 
     /// The counters now.
