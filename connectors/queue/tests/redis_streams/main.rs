@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod compliance;
+mod metrics;
 mod sink;
 mod source;
 mod support;
