@@ -107,3 +107,63 @@ async fn a_lost_broker_fails_the_write_retryably_and_the_next_write_reconnects()
         "the confirmed first batch survived the kill"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_kill_and_restart_mid_stream_loses_nothing_through_the_runtime() {
+    use rivven_connect::runtime::{PipelineSettings, RestartPolicy};
+    use rivven_connect::util::retry::RetryConfig;
+    use rivven_connect_testing::{MockSource, TestHarness};
+    use std::time::Duration;
+
+    let mut rabbit = server().await;
+    let config = sink_config(
+        &rabbit,
+        json!({"routing_key": "mid", "declare_queues": [{"name": "mid"}]}),
+    );
+    const N: u64 = 3000;
+    let source = MockSource::counting(N).with_delay(Duration::from_micros(1500));
+    // The write retries in place for a while, then the supervisor restarts
+    // the pipeline from the last commit: either way nothing is lost.
+    let settings = PipelineSettings {
+        retry: RetryConfig {
+            max_retries: 50,
+            initial_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(500),
+            ..RetryConfig::default()
+        },
+        restart: RestartPolicy {
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(1),
+            ..RestartPolicy::default()
+        },
+        ..PipelineSettings::default()
+    };
+    let harness = TestHarness::with_configs(source, Default::default(), AmqpSink::new(), config)
+        .with_settings(settings)
+        .with_timeout(Duration::from_secs(90));
+    let pipeline = tokio::spawn(async move { harness.run_pipeline().await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    rabbit.kill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    rabbit.restart().await.unwrap();
+    let result = pipeline.await.unwrap().unwrap();
+    assert!(result.success, "{result:?}");
+    let messages = get_all(&rabbit, "mid");
+    let mut ids: Vec<u64> = messages
+        .iter()
+        .map(|m| {
+            serde_json::from_slice::<serde_json::Value>(&unb64(&m["body"])).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let lines = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        ids,
+        (0..N).collect::<Vec<_>>(),
+        "every event, at least once"
+    );
+    println!("{lines} messages for {N} events");
+}
