@@ -18,7 +18,7 @@ port, user, password, op = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[
 conn = pika.BlockingConnection(pika.ConnectionParameters(host="127.0.0.1", port=port,
     credentials=pika.PlainCredentials(user, password), connection_attempts=1))
 ch = conn.channel()
-ch.queue_declare(queue="kept", durable=True)
+ch.queue_declare(queue="kept", durable=True, passive=(op != "publish"))
 if op == "publish":
     ch.confirm_delivery()
     ch.basic_publish(exchange="", routing_key="kept", body=b"hello",

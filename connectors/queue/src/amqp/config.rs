@@ -275,8 +275,8 @@ fn amqp_value(value: &Value, key: &str) -> Result<AMQPValue, ConnectorError> {
     })
 }
 
-/// An AMQP field value as JSON (byte strings that are not UTF-8 as
-/// base64-free lossy text: header values are metadata, not payload).
+/// An AMQP field value as JSON (byte strings that are not UTF-8 become
+/// lossy text: header values are metadata, not payload).
 pub fn json_value(value: &AMQPValue) -> Value {
     match value {
         AMQPValue::Boolean(b) => Value::Bool(*b),
