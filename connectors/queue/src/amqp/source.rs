@@ -256,7 +256,7 @@ impl Outstanding {
 }
 
 /// How long a clean close waits for the pipeline to resolve the tokens.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
+const CLOSE_GRACE: Duration = Duration::from_secs(30);
 
 impl Session {
     async fn open(config: &AmqpSourceConfig, generation: u64) -> Result<Self> {
@@ -345,15 +345,17 @@ impl Session {
     }
 
     /// Closes cleanly: the consumer first (nothing more is delivered), then,
-    /// once the tokens are resolved (or after [`CLOSE_GRACE`]), the channel —
-    /// the broker requeues whatever is still unacknowledged.
-    async fn close(self) {
+    /// once the tokens are resolved (or after `grace`), the channel — the
+    /// broker requeues whatever is still unacknowledged.
+    async fn close(self, grace: Duration) {
         let _ = self
             .channel
             .basic_cancel(self.consumer.tag(), BasicCancelOptions::default())
             .await;
         drop(self.consumer);
-        self.outstanding.drained(CLOSE_GRACE).await;
+        if !grace.is_zero() {
+            self.outstanding.drained(grace).await;
+        }
         let _ = self.channel.close(200, "OK".into()).await;
         let _ = self.connection.close(200, "OK".into()).await;
     }
@@ -433,7 +435,7 @@ async fn acknowledge(mut resolved: mpsc::UnboundedReceiver<Resolved>, on_reject:
                 }
             };
             if let Err(e) = outcome {
-                tracing::debug!(tag = item.tag, error = %e, "amqp acknowledgement on a closed channel; the broker redelivers");
+                tracing::warn!(tag = item.tag, error = %e, "amqp acknowledgement on a closed channel; the broker redelivers");
             }
             for outstanding in done {
                 outstanding.done();
@@ -457,7 +459,11 @@ impl Reader {
             let next = tokio::select! {
                 next = session.consumer.next() => next,
                 () = tx.closed() => {
-                    session.close().await;
+                    // The stream is gone: dropping our sender frees the
+                    // events still buffered (their tokens resolve, requeued)
+                    // before the close waits for the tokens.
+                    drop(tx);
+                    session.close(CLOSE_GRACE).await;
                     return;
                 }
             };
@@ -466,7 +472,8 @@ impl Reader {
                     let handed = Arc::new(AtomicBool::new(false));
                     let item = self.event(delivery, &session, &handed);
                     if tx.send((item, handed)).await.is_err() {
-                        session.close().await;
+                        drop(tx);
+                        session.close(CLOSE_GRACE).await;
                         return;
                     }
                 }
@@ -476,7 +483,8 @@ impl Reader {
                         _ => "the broker cancelled the consumer".to_string(),
                     };
                     let generation = session.generation + 1;
-                    session.close().await;
+                    // The connection is gone: nothing to wait for.
+                    session.close(Duration::ZERO).await;
                     match self.reconnect(generation, &why, &tx).await {
                         Some(new) => session = new,
                         None => return,

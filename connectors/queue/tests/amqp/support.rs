@@ -162,12 +162,12 @@ pub fn get_all_at(port: u16, user: &str, password: &str, queue: &str) -> Vec<Val
     out["messages"].as_array().unwrap().clone()
 }
 
-/// Waits (up to 10 s) until `queues` have no consumer (so nothing is
+/// Waits (up to 40 s) until `queues` have no consumer (so nothing is
 /// delivered and unacknowledged: a closed channel's messages are requeued)
 /// and together hold `expected` messages: acknowledgements reach the broker
 /// shortly after the pipeline resolved them.
 pub async fn settle(rabbit: &RabbitMq, queues: &[&str], expected: u64) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
     loop {
         let (mut total, mut consumers) = (0, 0);
         for q in queues {
