@@ -15,6 +15,7 @@
 //! | [`Mosquitto`] | `mosquitto` | nothing guaranteed (persistence is written on shutdown) |
 //! | [`Nats`] | `nats-server` | JetStream streams and messages written to disk |
 //! | [`Redis`] | `redis-server` | every acknowledged write (`appendonly yes`, `appendfsync always`) |
+//! | [`RabbitMq`] | `rabbitmq-server` | durable queues and the persistent messages the broker confirmed |
 //! | [`Rivven`] | none: `cargo install rivvend --version 0.0.22 --locked` | acknowledged messages after a `SIGTERM` stop ([`Rivven::terminate`]); a `kill` loses some |
 //!
 //! Independent Python clients for checking what a connector wrote run from
@@ -24,7 +25,7 @@
 //! a server fail, they never skip. Servers are safe to start in parallel, in one
 //! process and across processes: each gets its own directory and port, and a
 //! lost race for a port is retried on a new one. The system instances on the
-//! default ports (5432, 3306, 1883, 4222, 6379) are never used.
+//! default ports (5432, 3306, 1883, 4222, 6379, 5672 and epmd's 4369) are never used.
 //!
 //! ```no_run
 //! use rivven_connect_testing::services::Postgres;
@@ -48,6 +49,7 @@ mod nats;
 mod postgres;
 mod process;
 mod python;
+mod rabbitmq;
 mod ready;
 mod redis;
 mod rivven;
@@ -59,6 +61,7 @@ pub use mosquitto::{Mosquitto, MosquittoBuilder};
 pub use nats::Nats;
 pub use postgres::{Postgres, PostgresBuilder};
 pub use python::{test_python, test_venv, TEST_VENV_INSTALL, TEST_VENV_VAR};
+pub use rabbitmq::{RabbitMq, RabbitMqBuilder};
 pub use redis::Redis;
 pub use rivven::{find_rivvend, Rivven, RIVVEND_INSTALL, RIVVEND_VERSION};
 

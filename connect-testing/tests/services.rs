@@ -16,6 +16,8 @@ mod mosquitto;
 mod nats;
 #[path = "services/postgres.rs"]
 mod postgres;
+#[path = "services/rabbitmq.rs"]
+mod rabbitmq;
 #[path = "services/redis.rs"]
 mod redis;
 
@@ -58,4 +60,5 @@ fn starting_a_server_can_run_on_a_spawned_task() {
     assert_send(&Mosquitto::start());
     assert_send(&Nats::start());
     assert_send(&Redis::start());
+    assert_send(&rivven_connect_testing::services::RabbitMq::start());
 }

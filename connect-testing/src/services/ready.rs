@@ -76,7 +76,10 @@ where
             let log_tail = process.log_tail();
             let log = process.log().to_path_buf();
             return Err(
-                if log_tail.to_lowercase().contains("address already in use") {
+                if log_tail.to_lowercase().contains("address already in use")
+                    // Erlang servers (RabbitMQ) say it with the POSIX name.
+                    || log_tail.contains("eaddrinuse")
+                {
                     ServiceError::PortInUse {
                         service,
                         port,

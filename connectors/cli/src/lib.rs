@@ -33,6 +33,9 @@
 //!   sink (MQTT 3.1.1; QoS 1/2 acknowledged after the commit).
 //! - `redis` (default): the `rivven-connect-queue` family's `redis-streams`
 //!   source (consumer group, XACK after the commit) and sink (pipelined XADD).
+//! - `amqp` (default): the `rivven-connect-queue` family's `amqp` source
+//!   (RabbitMQ queue, basic.ack after the commit) and sink (publisher
+//!   confirms).
 
 #![warn(missing_docs)]
 
@@ -321,6 +324,6 @@ fn link_families() {
     rivven_connect_cdc::link();
     #[cfg(feature = "rivven")]
     rivven_connect_broker::link();
-    #[cfg(any(feature = "mqtt", feature = "redis"))]
+    #[cfg(any(feature = "mqtt", feature = "redis", feature = "amqp"))]
     rivven_connect_queue::link();
 }

@@ -9,6 +9,9 @@
 //! - [`redis`] (feature `redis`, on by default): the `redis-streams` source
 //!   (a consumer group member that `XACK`s after the commit and re-reads its
 //!   pending entries after a restart) and sink (pipelined `XADD`).
+//! - [`amqp`] (feature `amqp`, on by default): the `amqp` source, a RabbitMQ
+//!   queue consumer that `basic.ack`s each message after the commit (the
+//!   broker redelivers the rest), and sink (publisher confirms per batch).
 //!
 //! Every connector counts what it does in a [`metrics::QueueMetrics`]
 //! (messages, bytes, errors, acknowledgements, reconnects), readable in
@@ -27,13 +30,17 @@
 //! assert!(registry.sink("mqtt").is_some());
 //! # #[cfg(feature = "redis")]
 //! assert!(registry.source("redis-streams").is_some());
+//! # #[cfg(feature = "amqp")]
+//! assert!(registry.sink("amqp").is_some());
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
 pub mod metrics;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
-#[cfg(any(feature = "mqtt", feature = "redis"))]
+#[cfg(any(feature = "mqtt", feature = "redis", feature = "amqp"))]
 mod payload;
 #[cfg(feature = "redis")]
 pub mod redis;
