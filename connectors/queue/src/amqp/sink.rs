@@ -27,6 +27,7 @@ use super::config::{
 };
 use super::properties;
 use super::source::default_connect_timeout;
+use crate::metrics::QueueMetrics;
 use crate::payload;
 
 /// Publishes events to an AMQP 0-9-1 exchange (RabbitMQ).
@@ -157,9 +158,18 @@ struct Publisher {
 }
 
 /// The `amqp` sink (see the [module docs](super)).
-#[derive(Default)]
 pub struct AmqpSink {
     publisher: Mutex<Option<Publisher>>,
+    metrics: QueueMetrics,
+}
+
+impl Default for AmqpSink {
+    fn default() -> Self {
+        Self {
+            publisher: Mutex::new(None),
+            metrics: QueueMetrics::new("amqp", "sink"),
+        }
+    }
 }
 
 impl std::fmt::Debug for AmqpSink {
@@ -172,6 +182,11 @@ impl AmqpSink {
     /// A sink; it connects on the first write.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// What its writes counted so far.
+    pub fn metrics(&self) -> &QueueMetrics {
+        &self.metrics
     }
 }
 
@@ -308,6 +323,7 @@ impl Sink for AmqpSink {
             let (bytes, key, props) = match prepared {
                 Ok(p) => p,
                 Err(e) => {
+                    self.metrics.error();
                     result.add_record_failure(index, &e);
                     continue;
                 }
@@ -319,6 +335,7 @@ impl Sink for AmqpSink {
                 Ok(confirm) => pending.push((index, bytes.len(), confirm)),
                 Err(e) => {
                     publisher.take();
+                    self.metrics.error();
                     return Err(amqp_error(&config.url, &e)
                         .context(format!("publish to exchange `{}`", config.exchange)));
                 }
@@ -336,6 +353,7 @@ impl Sink for AmqpSink {
             Ok(confirmed) => confirmed,
             Err(_) => {
                 publisher.take();
+                self.metrics.error();
                 return Err(ConnectorError::timeout(format!(
                     "AMQP {}: publisher confirms not all received within {timeout:?}",
                     config.url
@@ -345,6 +363,7 @@ impl Sink for AmqpSink {
         for (index, bytes, confirmation) in confirmed {
             match confirmation {
                 Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => {
+                    self.metrics.published(1, bytes as u64);
                     result.add_success(1, bytes as u64)
                 }
                 Ok(Confirmation::Ack(Some(returned))) => {
@@ -355,6 +374,7 @@ impl Sink for AmqpSink {
                         returned.reply_code,
                         returned.reply_text
                     ));
+                    self.metrics.error();
                     result.add_record_failure(index, &error);
                 }
                 Ok(Confirmation::Nack(_)) => {
@@ -362,10 +382,12 @@ impl Sink for AmqpSink {
                         "AMQP: the broker nacked the message to exchange `{}` (not stored)",
                         config.exchange
                     ));
+                    self.metrics.error();
                     result.add_record_failure(index, &error);
                 }
                 Err(e) => {
                     publisher.take();
+                    self.metrics.error();
                     return Err(amqp_error(&config.url, &e).context("await publisher confirms"));
                 }
             }

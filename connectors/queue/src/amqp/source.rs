@@ -30,6 +30,7 @@ use super::config::{
     QueueDeclare,
 };
 use super::properties;
+use crate::metrics::QueueMetrics;
 use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
 
 /// Consumes an AMQP 0-9-1 queue (RabbitMQ).
@@ -151,13 +152,28 @@ impl AmqpSourceConfig {
 }
 
 /// The `amqp` source (see the [module docs](super)).
-#[derive(Debug, Default, Clone)]
-pub struct AmqpSource;
+#[derive(Debug, Clone)]
+pub struct AmqpSource {
+    metrics: Arc<QueueMetrics>,
+}
+
+impl Default for AmqpSource {
+    fn default() -> Self {
+        Self {
+            metrics: Arc::new(QueueMetrics::new("amqp", "source")),
+        }
+    }
+}
 
 impl AmqpSource {
     /// A source; it connects when it reads.
     pub fn new() -> Self {
-        Self
+        Self::default()
+    }
+
+    /// What its readers counted so far (every `read` of this instance).
+    pub fn metrics(&self) -> &QueueMetrics {
+        &self.metrics
     }
 }
 
@@ -186,11 +202,12 @@ impl Source for AmqpSource {
         // the read's: not retried here.
         let session = Session::open(config, 0).await?;
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
-        tokio::spawn(acknowledge(ack_rx, config.on_reject));
+        tokio::spawn(acknowledge(ack_rx, config.on_reject, self.metrics.clone()));
         let (tx, rx) = mpsc::channel::<(Result<SourceEvent>, Arc<AtomicBool>)>(256);
         let reader = Reader {
             config: config.clone(),
             ack_tx,
+            metrics: self.metrics.clone(),
         };
         // The reader ends by itself once the stream is dropped (it sees the
         // channel closed) and closes its connection: the broker requeues
@@ -381,7 +398,11 @@ struct Resolved {
 /// run of `Delivered` with consecutive tags on one channel is one
 /// `basic.ack multiple`. A failure (the channel is gone) is only logged:
 /// the broker requeued that channel's unacknowledged messages.
-async fn acknowledge(mut resolved: mpsc::UnboundedReceiver<Resolved>, on_reject: OnReject) {
+async fn acknowledge(
+    mut resolved: mpsc::UnboundedReceiver<Resolved>,
+    on_reject: OnReject,
+    metrics: Arc<QueueMetrics>,
+) {
     let mut pending: Vec<Resolved> = Vec::new();
     while let Some(first) = resolved.recv().await {
         pending.push(first);
@@ -391,7 +412,8 @@ async fn acknowledge(mut resolved: mpsc::UnboundedReceiver<Resolved>, on_reject:
         let mut items = pending.drain(..).peekable();
         while let Some(item) = items.next() {
             let mut done = vec![item.outstanding.clone()];
-            let outcome = if item.outcome == AckOutcome::Delivered {
+            let delivered = item.outcome == AckOutcome::Delivered;
+            let outcome = if delivered {
                 let mut last = item.tag;
                 while let Some(next) = items.peek() {
                     if next.outcome == AckOutcome::Delivered
@@ -434,8 +456,17 @@ async fn acknowledge(mut resolved: mpsc::UnboundedReceiver<Resolved>, on_reject:
                     }
                 }
             };
-            if let Err(e) = outcome {
-                tracing::warn!(tag = item.tag, error = %e, "amqp acknowledgement on a closed channel; the broker redelivers");
+            match outcome {
+                Ok(()) if delivered => {
+                    for _ in &done {
+                        metrics.acked();
+                    }
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    metrics.error();
+                    tracing::warn!(tag = item.tag, error = %e, "amqp acknowledgement on a closed channel; the broker redelivers");
+                }
             }
             for outstanding in done {
                 outstanding.done();
@@ -451,6 +482,7 @@ type Sender = mpsc::Sender<(Result<SourceEvent>, Arc<AtomicBool>)>;
 struct Reader {
     config: AmqpSourceConfig,
     ack_tx: mpsc::UnboundedSender<Resolved>,
+    metrics: Arc<QueueMetrics>,
 }
 
 impl Reader {
@@ -469,8 +501,14 @@ impl Reader {
             };
             match next {
                 Some(Ok(delivery)) => {
+                    let arrived = std::time::Instant::now();
+                    let bytes = delivery.data.len();
                     let handed = Arc::new(AtomicBool::new(false));
                     let item = self.event(delivery, &session, &handed);
+                    match &item {
+                        Ok(_) => self.metrics.received(bytes, arrived.elapsed()),
+                        Err(_) => self.metrics.error(),
+                    }
                     if tx.send((item, handed)).await.is_err() {
                         drop(tx);
                         session.close(CLOSE_GRACE).await;
@@ -482,6 +520,7 @@ impl Reader {
                         Some(Err(e)) => amqp_error(&self.config.url, &e).to_string(),
                         _ => "the broker cancelled the consumer".to_string(),
                     };
+                    self.metrics.error();
                     let generation = session.generation + 1;
                     // The connection is gone: nothing to wait for.
                     session.close(Duration::ZERO).await;
@@ -507,6 +546,7 @@ impl Reader {
             }
             match Session::open(&self.config, generation).await {
                 Ok(session) => {
+                    self.metrics.reconnected();
                     tracing::info!(queue = %self.config.queue, "amqp reconnected");
                     return Some(session);
                 }

@@ -24,13 +24,25 @@ async fn every_message_arrives_once_with_its_properties_and_is_acknowledged() {
     publish_raw(&rabbit, "exact", &[br#"{"v": 1e400}"#, deep.as_bytes()]);
     let config = source_config(&rabbit, "orders");
     let sink = MockSink::new();
-    let result = harness(config.clone(), sink.clone())
-        .run_for(Duration::from_secs(3))
-        .await
-        .unwrap();
+    let source = AmqpSource::new();
+    let result = TestHarness::with_configs(
+        source.clone(),
+        config.clone(),
+        sink.clone(),
+        Default::default(),
+    )
+    .run_for(Duration::from_secs(3))
+    .await
+    .unwrap();
     assert!(result.success, "{result:?}");
     let events = sink.written_events();
     assert_eq!(id_counts(&events), once_each(0..300));
+    let counted = source.metrics().snapshot();
+    assert_eq!((counted.messages, counted.errors), (300, 0), "{counted:?}");
+    assert_eq!(
+        counted.acks, 300,
+        "each acknowledged after the commit: {counted:?}"
+    );
     let first = events.iter().find(|e| e.data["id"] == 7).unwrap();
     assert_eq!(first.stream, "orders");
     assert_eq!(first.key, Some(json!("orders")), "key = routing key");
