@@ -9,6 +9,10 @@
 //! - [`redis`] (feature `redis`, on by default): the `redis-streams` source
 //!   (a consumer group member that `XACK`s after the commit and re-reads its
 //!   pending entries after a restart) and sink (pipelined `XADD`).
+//! - [`nats`] (feature `nats`, on by default): the `nats` source (a
+//!   JetStream durable pull consumer whose messages are acked after the
+//!   commit, or a core NATS subscription, at-most-once) and sink (JetStream
+//!   publishes whose acks are awaited together, or core publish + flush).
 //!
 //! The connectors register themselves (their config derive's `connector =
 //! …`), so linking this crate makes them available by name in YAML; a binary
@@ -23,12 +27,16 @@
 //! assert!(registry.sink("mqtt").is_some());
 //! # #[cfg(feature = "redis")]
 //! assert!(registry.source("redis-streams").is_some());
+//! # #[cfg(feature = "nats")]
+//! assert!(registry.source("nats").is_some() && registry.sink("nats").is_some());
 //! ```
 #![warn(missing_docs)]
 
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
-#[cfg(any(feature = "mqtt", feature = "redis"))]
+#[cfg(feature = "nats")]
+pub mod nats;
+#[cfg(any(feature = "mqtt", feature = "redis", feature = "nats"))]
 mod payload;
 #[cfg(feature = "redis")]
 pub mod redis;
