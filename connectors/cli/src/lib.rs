@@ -33,6 +33,10 @@
 //!   sink (MQTT 3.1.1; QoS 1/2 acknowledged after the commit).
 //! - `redis` (default): the `rivven-connect-queue` family's `redis-streams`
 //!   source (consumer group, XACK after the commit) and sink (pipelined XADD).
+//! - `nats` (default): the `rivven-connect-queue` family's `nats` source
+//!   (JetStream durable pull consumer, each message acked after the commit;
+//!   or a core NATS subscription, at-most-once) and sink (JetStream publish
+//!   with pipelined acks, or core publish + flush).
 
 #![warn(missing_docs)]
 
@@ -321,6 +325,6 @@ fn link_families() {
     rivven_connect_cdc::link();
     #[cfg(feature = "rivven")]
     rivven_connect_broker::link();
-    #[cfg(any(feature = "mqtt", feature = "redis"))]
+    #[cfg(any(feature = "mqtt", feature = "redis", feature = "nats"))]
     rivven_connect_queue::link();
 }

@@ -213,7 +213,9 @@ impl Reader {
                     Err(e) => {
                         // A status such as a server restart ends the batch;
                         // unacked messages come again after ack_wait.
-                        tracing::warn!(nats = %self.config.url, error = %e, "pull batch ended");
+                        tracing::warn!(nats = %self.config.url, error = %e, ?backoff, "pull batch ended; pulling again");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(max_backoff);
                         break;
                     }
                 };

@@ -172,3 +172,72 @@ asyncio.run(main())
     assert_eq!(lines.len(), 20, "{rest}");
     assert_eq!(lines[4], r#"core.c {"id":4} k1"#);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_runtime_bad_records_go_to_the_dead_letter_queue_and_a_server_restart_loses_nothing(
+) {
+    use rivven_connect::runtime::{OnError, PipelineSettings, RestartPolicy};
+    use rivven_connect_testing::{MockSink, MockSource, TestHarness};
+    let mut nats = server().await;
+    create_stream(&nats, "PIPE", &["pipe.>"]).await;
+    // 300 events, key "bad key" (a subject with a space) on every 50th.
+    let batch: Vec<SourceEvent> = events("s", 0..300)
+        .into_iter()
+        .map(|e| {
+            if e.data["id"].as_u64().unwrap() % 50 == 7 {
+                e.with_key(json!("bad key"))
+            } else {
+                e
+            }
+        })
+        .collect();
+    let source = MockSource::new()
+        .with_events(batch)
+        .with_delay(Duration::from_millis(10));
+    let dead = MockSink::new();
+    let settings = PipelineSettings {
+        on_error: OnError::DeadLetter,
+        ..PipelineSettings::default()
+    }
+    .with_restart(RestartPolicy {
+        initial_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(500),
+        ..RestartPolicy::default()
+    });
+    let harness = TestHarness::with_configs(
+        source,
+        Default::default(),
+        NatsSink::new(),
+        sink_config(&nats, "pipe.{key}"),
+    )
+    .with_dead_letter(dead.clone(), Default::default())
+    .with_settings(settings)
+    .with_timeout(Duration::from_secs(40));
+    let pipeline = tokio::spawn(async move { harness.run_pipeline().await });
+    // Mid-stream: the server is killed and restarted.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    nats.kill();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    nats.restart().await.unwrap();
+    let result = pipeline.await.unwrap().unwrap();
+    assert!(result.success, "{result:?}");
+    assert_eq!(result.dead_lettered, 6, "{result:?}");
+    let letters = dead.written_events();
+    assert!(letters
+        .iter()
+        .all(|e| serde_json::to_string(e).unwrap().contains("whitespace")));
+    let mut ids: Vec<u64> = read_back(&nats, "PIPE")
+        .iter()
+        .map(|(_, p, _)| {
+            serde_json::from_slice::<serde_json::Value>(p).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    let want: Vec<u64> = (0..300).filter(|i| i % 50 != 7).collect();
+    assert_eq!(
+        ids, want,
+        "each good record stored once (Nats-Msg-Id dedup of the retries)"
+    );
+}
