@@ -57,9 +57,10 @@ pub struct NatsSourceConfig {
     /// `core` (a plain subscription: AT-MOST-ONCE).
     #[serde(default)]
     pub mode: NatsMode,
-    /// JetStream: the stream to read (it must exist).
+    /// JetStream: the stream to read (it must exist; required with `mode: jetstream`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(length(min = 1))]
+    #[schemars(example = &"ORDERS")]
     pub stream: Option<String>,
     /// JetStream: the durable consumer's name; default a stable name
     /// derived from the stream and the filter subject (keep it across
@@ -91,7 +92,8 @@ pub struct NatsSourceConfig {
     #[serde(default = "default_fetch_expires")]
     #[validate(range(min = 100, max = 60000))]
     pub fetch_expires_ms: u64,
-    /// Core: the subject to subscribe to (wildcards `*` and `>` allowed).
+    /// Core: the subject to subscribe to (wildcards `*` and `>` allowed;
+    /// required with `mode: core`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(custom(function = "validate_filter"))]
     pub subject: Option<String>,
