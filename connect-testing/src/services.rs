@@ -41,6 +41,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod certs;
 mod mariadb;
 mod mosquitto;
 mod nats;
@@ -52,8 +53,9 @@ mod redis;
 mod rivven;
 mod server;
 
+pub use certs::TestCertificates;
 pub use mariadb::{MariaDb, MariaDbBuilder};
-pub use mosquitto::Mosquitto;
+pub use mosquitto::{Mosquitto, MosquittoBuilder};
 pub use nats::Nats;
 pub use postgres::{Postgres, PostgresBuilder};
 pub use python::{test_python, test_venv, TEST_VENV_INSTALL, TEST_VENV_VAR};

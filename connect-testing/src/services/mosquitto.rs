@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::process::{find_system_binary, is_root, service_dir};
+use super::process::{find_system_binary, is_root, run_setup, service_dir};
 use super::ready::tcp_exchange;
 use super::server::{Launcher, Server};
 use super::{ServiceError, HOST};
@@ -16,11 +16,18 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// MQTT 3.1.1 CONNECT, clean session, client id `rivven-ready-probe`.
 const PROBE_CONNECT: &[u8] = b"\x10\x1e\x00\x04MQTT\x04\x02\x00\x3c\x00\x12rivven-ready-probe";
-/// CONNACK, session not present, connection accepted.
-const PROBE_CONNACK: &[u8] = b"\x20\x02\x00\x00";
+/// A CONNACK, session not present, whatever its return code: accepted
+/// (anonymous access) or refused (a broker with a password file).
+const PROBE_CONNACK: &[u8] = b"\x20\x02\x00";
 
-/// A private Mosquitto MQTT broker (Debian package `mosquitto`), anonymous
-/// access, one plain TCP listener.
+/// A private Mosquitto MQTT broker (Debian package `mosquitto`), one plain
+/// TCP listener, anonymous access ([`start`](Self::start)) or one user with
+/// a password ([`start_with_user`](Self::start_with_user)).
+///
+/// The queue of an offline persistent session is unlimited
+/// (`max_queued_messages 0`; Mosquitto's default, 1 000, drops the rest),
+/// so a test that keeps a subscriber away while publishing loses nothing at
+/// the broker.
 ///
 /// Persistence is on, but Mosquitto writes its database only on a clean
 /// shutdown (or every 30 minutes): after [`kill`](Self::kill) +
@@ -37,6 +44,10 @@ pub struct Mosquitto {
 struct MosquittoLauncher {
     binary: PathBuf,
     dir: PathBuf,
+    /// `Some(password file)`: no anonymous access.
+    password_file: Option<PathBuf>,
+    /// `Some((certificate, key))`: the listener speaks TLS only.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl MosquittoLauncher {
@@ -51,12 +62,26 @@ impl Launcher for MosquittoLauncher {
     fn command(&self, port: u16) -> Result<Command, ServiceError> {
         let mut config = format!(
             "listener {port} {HOST}\n\
-             allow_anonymous true\n\
+             max_queued_messages 0\n\
              persistence true\n\
              persistence_location {}/\n\
              log_dest stderr\n",
             self.dir.display()
         );
+        if let Some((cert, key)) = &self.tls {
+            config.push_str(&format!(
+                "certfile {}\nkeyfile {}\n",
+                cert.display(),
+                key.display()
+            ));
+        }
+        match &self.password_file {
+            None => config.push_str("allow_anonymous true\n"),
+            Some(file) => config.push_str(&format!(
+                "allow_anonymous false\npassword_file {}\n",
+                file.display()
+            )),
+        }
         if is_root() {
             // As root Mosquitto would switch to the `mosquitto` user, which
             // cannot write to our directory.
@@ -71,20 +96,83 @@ impl Launcher for MosquittoLauncher {
     }
 
     fn probe(&self, port: u16) -> impl std::future::Future<Output = bool> + Send {
-        tcp_exchange(port, PROBE_CONNECT, PROBE_CONNACK)
+        // A TLS listener answers no plain CONNECT: accepting is the sign.
+        let (request, reply): (&'static [u8], &'static [u8]) = match self.tls {
+            None => (PROBE_CONNECT, PROBE_CONNACK),
+            Some(_) => (b"", b""),
+        };
+        tcp_exchange(port, request, reply)
+    }
+}
+
+/// Options of a private broker: [`Mosquitto::builder`].
+#[derive(Debug, Default)]
+pub struct MosquittoBuilder {
+    user: Option<(String, String)>,
+    tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl MosquittoBuilder {
+    /// Admit only `user` with `password` (no anonymous access).
+    pub fn user(mut self, user: &str, password: &str) -> Self {
+        self.user = Some((user.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Serve TLS only, with this certificate and key (PEM), e.g. from
+    /// [`TestCertificates`](super::TestCertificates).
+    pub fn tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// Start the broker and wait until it accepts connections.
+    pub async fn start(self) -> Result<Mosquitto, ServiceError> {
+        Mosquitto::launch(self).await
     }
 }
 
 impl Mosquitto {
     /// Start a private broker and wait until it accepts an MQTT connection.
     pub async fn start() -> Result<Self, ServiceError> {
+        Self::builder().start().await
+    }
+
+    /// Start a private broker that admits only `user` with `password` (a
+    /// password file made with `mosquitto_passwd`), for authentication tests.
+    pub async fn start_with_user(user: &str, password: &str) -> Result<Self, ServiceError> {
+        Self::builder().user(user, password).start().await
+    }
+
+    /// A broker with options: a user, TLS.
+    pub fn builder() -> MosquittoBuilder {
+        MosquittoBuilder::default()
+    }
+
+    async fn launch(options: MosquittoBuilder) -> Result<Self, ServiceError> {
         let binary = find_system_binary("mosquitto", PACKAGE)?;
         let dir = service_dir("mosquitto")?;
+        let log = dir.path().join("mosquitto.log");
+        let password_file = match &options.user {
+            None => None,
+            Some((user, password)) => {
+                let file = dir.path().join("passwords");
+                let mut command = Command::new(find_system_binary("mosquitto_passwd", PACKAGE)?);
+                command
+                    .args(["-b", "-c"])
+                    .arg(&file)
+                    .args([user.as_str(), password.as_str()]);
+                run_setup("mosquitto", command, &log).await?;
+                Some(file)
+            }
+        };
         let launcher = MosquittoLauncher {
             binary,
             dir: dir.path().to_path_buf(),
+            password_file,
+            tls: options.tls,
         };
-        let server = Server::start(launcher, &dir.path().join("mosquitto.log")).await?;
+        let server = Server::start(launcher, &log).await?;
         Ok(Self { server, dir })
     }
 
@@ -98,9 +186,13 @@ impl Mosquitto {
         self.server.port()
     }
 
-    /// `mqtt://127.0.0.1:<port>`.
+    /// `mqtt://127.0.0.1:<port>` (`mqtts://` with TLS).
     pub fn url(&self) -> String {
-        format!("mqtt://{HOST}:{}", self.port())
+        let scheme = match self.server.launcher().tls {
+            None => "mqtt",
+            Some(_) => "mqtts",
+        };
+        format!("{scheme}://{HOST}:{}", self.port())
     }
 
     /// `MQTT_URL`, `MQTT_HOST` and `MQTT_PORT`.

@@ -30,6 +30,8 @@ pub struct Redis {
 struct RedisLauncher {
     binary: PathBuf,
     dir: PathBuf,
+    /// `Some((certificate, key))`: the port speaks TLS only.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Launcher for RedisLauncher {
@@ -37,9 +39,19 @@ impl Launcher for RedisLauncher {
 
     fn command(&self, port: u16) -> Result<Command, ServiceError> {
         let mut command = Command::new(&self.binary);
+        command.current_dir(&self.dir);
+        match &self.tls {
+            None => command.args(["--port", &port.to_string()]),
+            Some((cert, key)) => command
+                .args(["--port", "0", "--tls-port", &port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key)
+                .args(["--tls-auth-clients", "no"]),
+        };
         command
-            .current_dir(&self.dir)
-            .args(["--port", &port.to_string(), "--bind", HOST])
+            .args(["--bind", HOST])
             .arg("--dir")
             .arg(&self.dir)
             .args(["--save", ""])
@@ -49,19 +61,40 @@ impl Launcher for RedisLauncher {
     }
 
     fn probe(&self, port: u16) -> impl std::future::Future<Output = bool> + Send {
-        // While it loads the append-only file Redis answers `-LOADING`.
-        tcp_exchange(port, b"PING\r\n", b"+PONG\r\n")
+        // While it loads the append-only file Redis answers `-LOADING`; a
+        // TLS port answers no plain PING: accepting is the sign.
+        let (request, reply): (&'static [u8], &'static [u8]) = match self.tls {
+            None => (b"PING\r\n", b"+PONG\r\n"),
+            Some(_) => (b"", b""),
+        };
+        tcp_exchange(port, request, reply)
     }
 }
 
 impl Redis {
     /// Start a private Redis and wait until it answers `PING`.
     pub async fn start() -> Result<Self, ServiceError> {
+        Self::launch(None).await
+    }
+
+    /// Start a private Redis whose port speaks TLS only, with this
+    /// certificate and key (PEM, e.g. from
+    /// [`TestCertificates`](super::TestCertificates)); clients need no
+    /// certificate of their own.
+    pub async fn start_with_tls(
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Result<Self, ServiceError> {
+        Self::launch(Some((cert.into(), key.into()))).await
+    }
+
+    async fn launch(tls: Option<(PathBuf, PathBuf)>) -> Result<Self, ServiceError> {
         let binary = find_system_binary("redis-server", PACKAGE)?;
         let dir = service_dir("redis")?;
         let launcher = RedisLauncher {
             binary,
             dir: dir.path().to_path_buf(),
+            tls,
         };
         let server = Server::start(launcher, &dir.path().join("redis.log")).await?;
         Ok(Self { server, dir })
@@ -77,9 +110,13 @@ impl Redis {
         self.server.port()
     }
 
-    /// `redis://127.0.0.1:<port>/`.
+    /// `redis://127.0.0.1:<port>/` (`rediss://` with TLS).
     pub fn url(&self) -> String {
-        format!("redis://{HOST}:{}/", self.port())
+        let scheme = match self.server.launcher().tls {
+            None => "redis",
+            Some(_) => "rediss",
+        };
+        format!("{scheme}://{HOST}:{}/", self.port())
     }
 
     /// `REDIS_URL`, `REDIS_HOST` and `REDIS_PORT`.

@@ -14,6 +14,10 @@
 //!   commit, or a core NATS subscription, at-most-once) and sink (JetStream
 //!   publishes whose acks are awaited together, or core publish + flush).
 //!
+//! Every connector counts what it does in a [`metrics::QueueMetrics`]
+//! (messages, bytes, errors, acknowledgements, reconnects), readable in
+//! process with `metrics()` and served on the runtime's `/metrics`.
+//!
 //! The connectors register themselves (their config derive's `connector =
 //! …`), so linking this crate makes them available by name in YAML; a binary
 //! that does not otherwise reference the crate calls [`link`] once.
@@ -32,6 +36,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod metrics;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "nats")]
@@ -40,6 +45,8 @@ pub mod nats;
 mod payload;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(any(feature = "mqtt", feature = "redis"))]
+pub mod tls;
 
 /// Makes sure this crate — and so its connectors' registrations — is linked
 /// into the binary calling it. A no-op at run time.

@@ -62,17 +62,35 @@
 //! not a valid MQTT topic name or whose payload exceeds 16 MiB is a
 //! per-record failure (dead letter queue), the others are published.
 //!
+//! # TLS
+//! `mqtts://host` (port 8883 by default; `ssl://`, `tls://` too) connects
+//! with TLS 1.2/1.3 (rustls, ring): the broker's certificate must chain to
+//! `tls.ca_file` (PEM) or, without it, to the system's roots, and name the
+//! URL's host (DNS name or IP address). `tls.client_cert_file` and
+//! `tls.client_key_file` present a client certificate. A certificate that
+//! fails verification is a configuration error, not retried.
+//!
+//! ```yaml
+//! config:
+//!   broker_url: mqtts://broker:8883
+//!   topics: ["plant/#"]
+//!   tls: { ca_file: /etc/rivven/mqtt-ca.pem }
+//! ```
+//!
 //! # Not supported
-//! TLS (`mqtts://`) — rumqttc's TLS features pull crates with RUSTSEC
-//! advisories, so this build has none and such a URL is a configuration
-//! error; MQTT 5 (user properties) is not implemented yet.
+//! MQTT 5 (user properties, reason codes) is not implemented yet: the
+//! connectors speak MQTT 3.1.1, which MQTT 5 brokers accept.
 
 mod config;
 mod reader;
 mod sink;
 mod source;
 
-pub use config::{BrokerAddr, MqttAuth, MqttLastWill, Qos, DEFAULT_PORT, MAX_PACKET_BYTES};
+/// The `tls` options of the `mqtt` source and sink.
+pub use crate::tls::TlsOptions as MqttTls;
+pub use config::{
+    BrokerAddr, MqttAuth, MqttLastWill, Qos, DEFAULT_PORT, DEFAULT_TLS_PORT, MAX_PACKET_BYTES,
+};
 pub use sink::{MqttSink, MqttSinkConfig, MqttSinkConfigSpec};
 pub use source::{MqttSource, MqttSourceConfig, MqttSourceConfigSpec};
 

@@ -1,5 +1,5 @@
 //! The `redis-streams` source and sink: Redis streams through the
-//! [redis](https://docs.rs/redis) crate (tokio, no TLS).
+//! [redis](https://docs.rs/redis) crate (tokio; TLS with rustls).
 //!
 //! ```yaml
 //! sources:
@@ -23,8 +23,13 @@
 //! entry stays pending and comes again when the source starts again. A lost
 //! connection is retried with backoff (pending entries are re-read:
 //! at-least-once); refused credentials are an `Auth` error, not retried.
-//! Entries pending for a consumer that never comes back are not claimed by
-//! another (no `XAUTOCLAIM` yet): keep `consumer` stable.
+//! Entries another consumer of the group left pending for `claim_idle_ms`
+//! (default 5 min; it died, or was renamed) are taken over with
+//! `XAUTOCLAIM` — right after the own pending entries and then that often —
+//! and delivered; pending entries deleted from the stream meanwhile (e.g.
+//! trimmed by `MAXLEN`) cannot be, and are reported as an error, never
+//! skipped silently. Keep `consumer` stable across restarts all the same:
+//! the own pending entries come back at once, without waiting for the claim.
 //!
 //! The event's data is the `payload_field` (default `payload`) decoded as
 //! described for `parse_json_payload`; an entry without that field becomes
@@ -37,9 +42,13 @@
 //! type: `WRONGTYPE`) is a per-record failure (dead letter queue), a lost
 //! connection fails the write retryably.
 //!
-//! # Not supported
-//! `rediss://` (the redis crate's TLS features are not enabled): a
-//! configuration error.
+//! # TLS
+//! A `rediss://` URL connects with TLS (rustls): the server's certificate
+//! must chain to `tls.ca_file` (PEM) or the system's roots and name the
+//! URL's host; `tls.client_cert_file`/`tls.client_key_file` present a
+//! client certificate (Redis' `tls-auth-clients`). `tls` with a plain
+//! `redis://` URL is a configuration error, never a silent plain
+//! connection.
 
 mod config;
 mod sink;

@@ -11,6 +11,8 @@ use validator::{Validate, ValidationError};
 
 /// Default MQTT port.
 pub const DEFAULT_PORT: u16 = 1883;
+/// Default port of `mqtts://`.
+pub const DEFAULT_TLS_PORT: u16 = 8883;
 
 /// MQTT quality of service.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -84,14 +86,16 @@ fn at_most_once() -> Qos {
     Qos::AtMostOnce
 }
 
-/// Where the broker is: `broker_url` (`mqtt://host:port`, `tcp://…`) or
-/// `host` and `port`.
+/// Where the broker is: `broker_url` (`mqtt://host:port`, `tcp://…`;
+/// `mqtts://`, `ssl://` or `tls://` for TLS) or `host` and `port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerAddr {
     /// Host name or address.
     pub host: String,
     /// Port.
     pub port: u16,
+    /// Whether the URL's scheme asks for TLS.
+    pub tls: bool,
 }
 
 impl BrokerAddr {
@@ -106,6 +110,7 @@ impl BrokerAddr {
             (None, Some(host)) if !host.is_empty() => Ok(Self {
                 host: host.to_owned(),
                 port,
+                tls: false,
             }),
             _ => Err(ConnectorError::config(
                 "broker_url (or host) is required: where the MQTT broker listens",
@@ -125,16 +130,15 @@ fn parse_url(url: &str) -> Result<BrokerAddr, ConnectorError> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| bad("expected mqtt://host:port"))?;
-    match scheme {
-        "mqtt" | "tcp" => {}
-        "mqtts" | "ssl" | "tls" => {
-            return Err(bad(
-                "TLS is not supported: rumqttc is built without its TLS features \
-                 (their default dependencies carry RUSTSEC advisories); use mqtt://",
-            ))
+    let tls = match scheme {
+        "mqtt" | "tcp" => false,
+        "mqtts" | "ssl" | "tls" => true,
+        other => {
+            return Err(bad(&format!(
+                "unsupported scheme `{other}`: use mqtt:// or mqtts://"
+            )))
         }
-        other => return Err(bad(&format!("unsupported scheme `{other}`: use mqtt://"))),
-    }
+    };
     let authority = rest.trim_end_matches('/');
     if authority.contains('/') || authority.contains('@') {
         return Err(bad(
@@ -147,6 +151,7 @@ fn parse_url(url: &str) -> Result<BrokerAddr, ConnectorError> {
             port.parse::<u16>()
                 .map_err(|_| bad(&format!("invalid port `{port}`")))?,
         ),
+        None if tls => (authority, DEFAULT_TLS_PORT),
         None => (authority, DEFAULT_PORT),
     };
     if host.is_empty() {
@@ -155,6 +160,7 @@ fn parse_url(url: &str) -> Result<BrokerAddr, ConnectorError> {
     Ok(BrokerAddr {
         host: host.to_owned(),
         port,
+        tls,
     })
 }
 
@@ -191,6 +197,26 @@ pub struct ClientSettings<'a> {
     pub auth: Option<&'a MqttAuth>,
     pub last_will: Option<&'a MqttLastWill>,
     pub manual_acks: bool,
+    /// `Some`: the connection is TLS.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+/// The TLS configuration of a connection to `addr` with `tls` configured:
+/// TLS when the URL's scheme asks for it or `tls` is given with
+/// `host`/`port`; `tls` with a plain `mqtt://` URL is a contradiction.
+pub fn tls_settings(
+    addr: &BrokerAddr,
+    url_given: bool,
+    tls: Option<&super::MqttTls>,
+) -> Result<Option<std::sync::Arc<rustls::ClientConfig>>, ConnectorError> {
+    match (addr.tls, tls) {
+        (false, Some(_)) if url_given => Err(ConnectorError::config(
+            "tls is set but broker_url is a plain mqtt:// URL: use mqtts://",
+        )),
+        (false, None) => Ok(None),
+        (_, Some(tls)) => tls.client_config().map(Some),
+        (true, None) => super::MqttTls::default().client_config().map(Some),
+    }
 }
 
 impl ClientSettings<'_> {
@@ -212,6 +238,11 @@ impl ClientSettings<'_> {
             .set_inflight(self.max_inflight)
             .set_manual_acks(self.manual_acks)
             .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+        if let Some(tls) = &self.tls {
+            options.set_transport(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(tls.clone()),
+            ));
+        }
         if let Some(auth) = self.auth {
             options.set_credentials(&auth.username, auth.password.expose_secret());
         }
@@ -261,10 +292,28 @@ pub fn connection_error(addr: &BrokerAddr, e: &ConnectionError) -> ConnectorErro
         ConnectionError::ConnectionRefused(code) => {
             ConnectorError::connection(format!("{at} refused the connection ({code:?})"))
         }
+        // The broker's certificate failed verification (unknown CA, wrong
+        // name) or the handshake was refused: retrying changes nothing.
+        ConnectionError::Tls(tls) if is_tls_refusal(tls) => ConnectorError::config(format!(
+            "{at}: TLS handshake failed ({tls}): check tls.ca_file and the broker's name in broker_url"
+        ))
+        .with_retryable(false),
         ConnectionError::NetworkTimeout | ConnectionError::FlushTimeout => {
             ConnectorError::timeout(format!("{at}: {e}"))
         }
         other => ConnectorError::connection(format!("{at}: {other}")),
+    }
+}
+
+/// Whether a TLS error is the handshake's verdict (not a network failure):
+/// a rustls error, directly or inside the I/O error tokio-rustls returns.
+fn is_tls_refusal(e: &rumqttc::TlsError) -> bool {
+    match e {
+        rumqttc::TlsError::TLS(_) | rumqttc::TlsError::WebPki(_) => true,
+        rumqttc::TlsError::Io(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()),
+        _ => false,
     }
 }
 
@@ -312,8 +361,10 @@ mod tests {
         let addr = BrokerAddr::resolve(Some("mqtt://broker:1884"), None, 1).unwrap();
         assert_eq!(addr.to_string(), "broker:1884");
         assert_eq!(parse_url("tcp://h").unwrap().port, DEFAULT_PORT);
-        let tls = parse_url("mqtts://h:8883").unwrap_err();
-        assert!(tls.message().contains("TLS is not supported"), "{tls}");
+        let tls = parse_url("mqtts://h").unwrap();
+        assert!(tls.tls);
+        assert_eq!(tls.port, DEFAULT_TLS_PORT);
+        assert!(!parse_url("mqtt://h").unwrap().tls);
         assert!(parse_url("h:1").is_err());
         assert!(parse_url("mqtt://h:99999").is_err());
         assert!(BrokerAddr::resolve(None, None, 1).is_err());

@@ -1,9 +1,15 @@
 //! The `mqtt` source's connection: a poller task drives rumqttc's event
 //! loop (never cancelled mid-write), a controller task turns publishes into
 //! events with [`AckToken`]s, enforces the credit, and on the stream's end
-//! stays a moment to send the acknowledgements of the final commit.
+//! stays a moment to send the acknowledgements of the final commit. A
+//! delivered token's PUBACK/PUBREC goes straight into the client's request
+//! queue when it has room; when it has none, an acknowledger task queues it,
+//! waiting for room (a commit resolves many tokens at once: an
+//! acknowledgement dropped on a full queue left the message unacknowledged
+//! until a reconnect, and the broker, whose inflight window it held,
+//! stopped sending).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +24,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::config::{connection_error, Backoff, BrokerAddr, ClientSettings};
 use super::source::MqttSourceConfig;
+use crate::metrics::QueueMetrics;
 use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
 
 /// How long a finished stream's connection waits for its outstanding
@@ -25,12 +32,17 @@ use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
 /// unresolved then is redelivered by the broker later.
 const GRACE: Duration = Duration::from_secs(10);
 
+/// How long the end waits for the acknowledger to queue the last
+/// acknowledgements (it never ends while unresolved tokens remain).
+const ACK_DRAIN: Duration = Duration::from_secs(3);
+
 type Polled = std::result::Result<Event, ConnectionError>;
 
 /// Starts the connection; the stream ends with the first fatal error.
 pub(super) fn spawn(
     config: MqttSourceConfig,
     settings: &ClientSettings<'_>,
+    metrics: Arc<QueueMetrics>,
 ) -> BoxStream<'static, Result<SourceEvent>> {
     let (client, eventloop) = settings.client(256);
     let (tx, rx) = mpsc::channel(usize::from(config.max_inflight));
@@ -41,15 +53,35 @@ pub(super) fn spawn(
         config.retry_max_ms,
         config.retry_multiplier,
     );
+    let generation = Arc::new(AtomicU64::new(0));
+    let (acks_tx, acks_rx) = mpsc::unbounded_channel();
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let acknowledger = tokio::spawn(acknowledge(
+        client.clone(),
+        generation.clone(),
+        settings.addr.to_string(),
+        metrics.clone(),
+        waiting.clone(),
+        acks_rx,
+    ));
+    let acks = Arc::new(AckQueue {
+        client: client.clone(),
+        waiting,
+        tx: acks_tx,
+        metrics: metrics.clone(),
+        addr: settings.addr.to_string(),
+    });
     let controller = Controller {
         addr: settings.addr.clone(),
         client,
         credit: Arc::new(Semaphore::new(usize::from(config.max_inflight))),
-        generation: Arc::new(AtomicU64::new(0)),
+        generation,
         rejected_tx,
+        acks,
+        metrics,
         config,
     };
-    tokio::spawn(controller.run(eventloop, backoff, tx, closed_rx, rejected_rx));
+    tokio::spawn(controller.run(eventloop, backoff, tx, closed_rx, rejected_rx, acknowledger));
     futures::stream::unfold((rx, closed_tx), |(mut rx, closed)| async move {
         rx.recv().await.map(|item| (item, (rx, closed)))
     })
@@ -105,6 +137,65 @@ struct Controller {
     /// nothing (packet ids are per connection).
     generation: Arc<AtomicU64>,
     rejected_tx: mpsc::UnboundedSender<u64>,
+    acks: Arc<AckQueue>,
+    metrics: Arc<QueueMetrics>,
+}
+
+/// How a delivered token's acknowledgement reaches the client: straight
+/// into its request queue when there is room and nothing waits before it,
+/// else through the acknowledger (in order, waiting for room).
+struct AckQueue {
+    client: AsyncClient,
+    /// Acknowledgements handed to the acknowledger and not yet queued.
+    waiting: Arc<AtomicUsize>,
+    /// To the acknowledger, with their connection's generation.
+    tx: mpsc::UnboundedSender<(u64, Publish)>,
+    metrics: Arc<QueueMetrics>,
+    addr: String,
+}
+
+impl AckQueue {
+    fn send(&self, generation: u64, publish: Publish) {
+        let publish = if self.waiting.load(Ordering::SeqCst) == 0 {
+            match self.client.try_ack(&publish) {
+                Ok(()) => return self.metrics.acked(),
+                Err(rumqttc::ClientError::TryRequest(_)) => publish,
+                Err(e) => {
+                    return tracing::warn!(broker = %self.addr, topic = %publish.topic, pkid = publish.pkid, error = %e, "acknowledgement not sent: the broker redelivers the message");
+                }
+            }
+        } else {
+            publish
+        };
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        if self.tx.send((generation, publish)).is_err() {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Hands each acknowledgement to the client in order, waiting for room in
+/// its request queue; one of an earlier connection is not sent (see
+/// [`Controller::generation`]). Ends when every sender is gone.
+async fn acknowledge(
+    client: AsyncClient,
+    current: Arc<AtomicU64>,
+    addr: String,
+    metrics: Arc<QueueMetrics>,
+    waiting: Arc<AtomicUsize>,
+    mut acks: mpsc::UnboundedReceiver<(u64, Publish)>,
+) {
+    while let Some((generation, publish)) = acks.recv().await {
+        if current.load(Ordering::SeqCst) == generation {
+            match client.ack(&publish).await {
+                Ok(()) => metrics.acked(),
+                Err(e) => {
+                    tracing::warn!(broker = %addr, topic = %publish.topic, pkid = publish.pkid, error = %e, "acknowledgement not sent: the broker redelivers the message")
+                }
+            }
+        }
+        waiting.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 type Out = mpsc::Sender<Result<SourceEvent>>;
@@ -117,6 +208,7 @@ impl Controller {
         tx: Out,
         mut closed: oneshot::Receiver<()>,
         mut rejected: mpsc::UnboundedReceiver<u64>,
+        acknowledger: tokio::task::JoinHandle<()>,
     ) {
         let (events_tx, mut events) = mpsc::channel(64);
         let (clean_tx, clean_rx) = mpsc::unbounded_channel();
@@ -153,8 +245,22 @@ impl Controller {
                 }
             }
         }
-        // The DISCONNECT goes after the queued acknowledgements (one FIFO).
-        if self.client.try_disconnect().is_ok() {
+        // The DISCONNECT goes after the acknowledgements (one FIFO): once
+        // every token is gone, the acknowledger ends after queueing the last.
+        let Self {
+            client, addr, acks, ..
+        } = self;
+        drop(acks);
+        let polled_meanwhile = async { while events.recv().await.is_some() {} };
+        tokio::select! {
+            _ = acknowledger => {}
+            // The acknowledger may wait for room that only polling makes.
+            _ = polled_meanwhile => {}
+            _ = tokio::time::sleep(ACK_DRAIN) => {
+                tracing::debug!(broker = %addr, "acknowledgements still queued at the end: the broker redelivers those messages");
+            }
+        }
+        if client.try_disconnect().is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(2), async {
                 while let Some(polled) = events.recv().await {
                     if polled.is_err() {
@@ -171,7 +277,9 @@ impl Controller {
     async fn handle(&self, polled: Polled, tx: &Out, closing: bool) -> bool {
         match polled {
             Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
-                self.generation.fetch_add(1, Ordering::SeqCst);
+                if self.generation.fetch_add(1, Ordering::SeqCst) > 0 {
+                    self.metrics.reconnected();
+                }
                 tracing::info!(broker = %self.addr, session_present = ack.session_present, "connected");
                 if !ack.session_present && !closing {
                     let filters: Vec<SubscribeFilter> = self
@@ -211,10 +319,17 @@ impl Controller {
             // After the end no new message is taken: the broker redelivers it.
             Ok(Event::Incoming(Incoming::Publish(_))) if closing => true,
             Ok(Event::Incoming(Incoming::Publish(publish))) => {
+                let arrived = std::time::Instant::now();
                 let Ok(permit) = self.credit.clone().acquire_owned().await else {
                     return false;
                 };
-                tx.send(self.message(publish, permit)).await.is_ok()
+                self.metrics
+                    .received(publish.payload.len(), arrived.elapsed());
+                let message = self.message(publish, permit);
+                if message.is_err() {
+                    self.metrics.error();
+                }
+                tx.send(message).await.is_ok()
             }
             Ok(_) => true,
             Err(e) => {
@@ -226,6 +341,7 @@ impl Controller {
                     let _ = tx.send(Err(error)).await;
                     return false;
                 }
+                self.metrics.error();
                 tracing::warn!(broker = %self.addr, error = %error, "connection lost; reconnecting with backoff");
                 true
             }
@@ -233,19 +349,16 @@ impl Controller {
     }
 
     fn token(&self, publish: Publish, permit: OwnedSemaphorePermit) -> AckToken {
-        let client = self.client.clone();
+        let acks = self.acks.clone();
         let rejected = self.rejected_tx.clone();
         let current = self.generation.clone();
         let generation = current.load(Ordering::SeqCst);
-        let addr = self.addr.to_string();
         AckToken::new(move |outcome: AckOutcome| {
             match outcome {
                 // A packet id of an earlier connection may name another
                 // message now: that one is redelivered instead.
                 AckOutcome::Delivered if current.load(Ordering::SeqCst) == generation => {
-                    if let Err(e) = client.try_ack(&publish) {
-                        tracing::warn!(broker = %addr, topic = %publish.topic, pkid = publish.pkid, error = %e, "acknowledgement not sent: the broker redelivers the message");
-                    }
+                    acks.send(generation, publish);
                 }
                 AckOutcome::Delivered => {}
                 AckOutcome::Rejected => {

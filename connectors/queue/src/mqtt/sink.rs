@@ -16,12 +16,15 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use validator::Validate;
 
+use super::config::tls_settings;
 use super::config::{
     connection_error, default_client_id, validate_broker_url, BrokerAddr, ClientSettings, MqttAuth,
     MqttLastWill, Qos, DEFAULT_PORT, MAX_PACKET_BYTES,
 };
 use super::connect_once;
 use super::source::{default_connect_timeout, default_keep_alive, default_max_inflight};
+use super::MqttTls;
+use crate::metrics::QueueMetrics;
 use crate::payload;
 
 /// Publishes events to MQTT topics.
@@ -89,6 +92,10 @@ pub struct MqttSinkConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(nested)]
     pub last_will: Option<MqttLastWill>,
+    /// TLS: trusted CA, client certificate (`mqtts://` uses the system's
+    /// roots without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<MqttTls>,
 }
 
 fn default_port() -> u16 {
@@ -118,6 +125,7 @@ impl MqttSinkConfig {
             max_inflight: default_max_inflight(),
             write_timeout_ms: default_write_timeout(),
             last_will: None,
+            tls: None,
         }
     }
 
@@ -133,6 +141,7 @@ impl MqttSinkConfig {
             None => default_client_id("sink", &addr, std::slice::from_ref(&self.topic)),
         };
         Ok(ClientSettings {
+            tls: tls_settings(&addr, self.broker_url.is_some(), self.tls.as_ref())?,
             addr,
             client_id,
             clean_session: true,
@@ -162,9 +171,18 @@ impl MqttSinkConfig {
 }
 
 /// The `mqtt` sink (see the [module docs](super)).
-#[derive(Default)]
 pub struct MqttSink {
     connection: Mutex<Option<(AsyncClient, EventLoop)>>,
+    metrics: QueueMetrics,
+}
+
+impl Default for MqttSink {
+    fn default() -> Self {
+        Self {
+            connection: Mutex::new(None),
+            metrics: QueueMetrics::new("mqtt", "sink"),
+        }
+    }
 }
 
 impl std::fmt::Debug for MqttSink {
@@ -177,6 +195,11 @@ impl MqttSink {
     /// A sink; it connects on the first write.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// What its writes counted so far.
+    pub fn metrics(&self) -> &QueueMetrics {
+        &self.metrics
     }
 }
 
@@ -227,13 +250,16 @@ impl Sink for MqttSink {
                             bytes.len()
                         )))
                     } else {
-                        Ok((topic, bytes))
+                        Ok((topic, bytes::Bytes::from(bytes)))
                     }
                 })
             };
             match message {
                 Ok(m) => messages.push((index, m)),
-                Err(e) => result.add_record_failure(index, &e),
+                Err(e) => {
+                    self.metrics.error();
+                    result.add_record_failure(index, &e);
+                }
             }
         }
         if messages.is_empty() {
@@ -242,7 +268,7 @@ impl Sink for MqttSink {
         let mut connection = self.connection.lock().await;
         if connection.is_none() {
             let settings = config.settings()?;
-            *connection = Some(settings.client(64));
+            *connection = Some(settings.client(256));
         }
         let Some((client, eventloop)) = connection.as_mut() else {
             return Err(ConnectorError::fatal("MQTT sink connection missing"));
@@ -261,10 +287,12 @@ impl Sink for MqttSink {
         .await;
         match outcome {
             Ok(bytes) => {
+                self.metrics.published(messages.len() as u64, bytes);
                 result.add_success(messages.len() as u64, bytes);
                 Ok(result)
             }
             Err(e) => {
+                self.metrics.error();
                 // A fresh connection for the retry: nothing of this one's
                 // state is reused.
                 connection.take();
@@ -281,7 +309,7 @@ async fn publish_all(
     eventloop: &mut EventLoop,
     qos: QoS,
     retain: bool,
-    messages: &[(usize, (String, Vec<u8>))],
+    messages: &[(usize, (String, bytes::Bytes))],
     deadline: Instant,
     addr: &BrokerAddr,
 ) -> Result<u64> {

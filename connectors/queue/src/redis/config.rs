@@ -5,21 +5,18 @@ use std::time::Duration;
 use rivven_connect::{CheckResult, ConnectorError, SecretString};
 use validator::ValidationError;
 
-/// Validator of `url`: `redis://host[:port][/db]`; `rediss://` is refused.
+use crate::tls::TlsOptions;
+
+/// Validator of `url`: `redis://host[:port][/db]` or `rediss://` (TLS).
 pub fn validate_url(url: &str) -> Result<(), ValidationError> {
     check_url(url)
         .map_err(|e| ValidationError::new("url").with_message(e.message().to_owned().into()))
 }
 
 fn check_url(url: &str) -> Result<(), ConnectorError> {
-    if url.starts_with("rediss://") {
+    if !url.starts_with("redis://") && !url.starts_with("rediss://") {
         return Err(ConnectorError::config(format!(
-            "url `{url}`: TLS (rediss://) is not supported in this build (the redis crate's TLS features are not enabled)"
-        )));
-    }
-    if !url.starts_with("redis://") {
-        return Err(ConnectorError::config(format!(
-            "url `{url}`: expected redis://host:port/db"
+            "url `{url}`: expected redis://host:port/db (rediss:// for TLS)"
         )));
     }
     if url.contains('@') {
@@ -30,13 +27,35 @@ fn check_url(url: &str) -> Result<(), ConnectorError> {
     Ok(())
 }
 
-/// A client for `url` with the credentials.
-pub fn client(
-    url: &str,
-    username: Option<&str>,
-    password: Option<&SecretString>,
-) -> Result<redis::Client, ConnectorError> {
+/// Where and how to connect: the source's and the sink's shared keys.
+#[derive(Clone, Copy)]
+pub struct Endpoint<'a> {
+    /// `url`.
+    pub url: &'a str,
+    /// `username`.
+    pub username: Option<&'a str>,
+    /// `password`.
+    pub password: Option<&'a SecretString>,
+    /// `tls` (only with `rediss://`).
+    pub tls: Option<&'a TlsOptions>,
+}
+
+/// A client for the endpoint: `rediss://` connects with TLS (rustls),
+/// verified against `tls.ca_file` or the system's roots.
+pub fn client(endpoint: Endpoint<'_>) -> Result<redis::Client, ConnectorError> {
+    let Endpoint {
+        url,
+        username,
+        password,
+        tls,
+    } = endpoint;
     check_url(url)?;
+    let secure = url.starts_with("rediss://");
+    if tls.is_some() && !secure {
+        return Err(ConnectorError::config(
+            "tls is set but url is a plain redis:// URL: use rediss://",
+        ));
+    }
     let mut info: redis::ConnectionInfo = redis::IntoConnectionInfo::into_connection_info(url)
         .map_err(|e| ConnectorError::config(format!("url `{url}`: {e}")))?;
     let mut redis_info = info.redis_settings().clone();
@@ -47,7 +66,21 @@ pub fn client(
         redis_info = redis_info.set_password(password.expose_secret());
     }
     info = info.set_redis_settings(redis_info);
-    redis::Client::open(info).map_err(|e| ConnectorError::config(format!("url `{url}`: {e}")))
+    let bad = |e: redis::RedisError| ConnectorError::config(format!("url `{url}`: {e}"));
+    if !secure {
+        return redis::Client::open(info).map_err(bad);
+    }
+    crate::tls::install_ring_default();
+    let files = tls.map(TlsOptions::pem_files).transpose()?;
+    let (root_cert, client) = files.map_or((None, None), |f| (f.ca, f.client));
+    let certificates = redis::TlsCertificates {
+        client_tls: client.map(|(client_cert, client_key)| redis::ClientTlsConfig {
+            client_cert,
+            client_key,
+        }),
+        root_cert,
+    };
+    redis::Client::build_with_tls(info, certificates).map_err(bad)
 }
 
 /// Connects within `timeout`.
@@ -67,14 +100,10 @@ pub async fn connect(
 
 /// The `check` of the source and the sink: connect and `PING`, one line
 /// when it fails.
-pub async fn check(
-    url: &str,
-    username: Option<&str>,
-    password: Option<&SecretString>,
-    timeout: Duration,
-) -> CheckResult {
+pub async fn check(endpoint: Endpoint<'_>, timeout: Duration) -> CheckResult {
+    let url = endpoint.url;
     let outcome = async {
-        let client = client(url, username, password)?;
+        let client = client(endpoint)?;
         let mut conn = connect(&client, url, timeout).await?;
         redis::cmd("PING")
             .query_async::<String>(&mut conn)

@@ -13,9 +13,11 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use validator::Validate;
 
-use super::config::{client, connect, redis_error, validate_url};
+use super::config::{client, connect, redis_error, validate_url, Endpoint};
 use super::source::{default_connect_timeout, default_payload_field};
+use crate::metrics::QueueMetrics;
 use crate::payload;
+use crate::tls::TlsOptions;
 
 /// Appends events to Redis streams.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, JsonSchema, SinkConfig)]
@@ -30,7 +32,7 @@ use crate::payload;
 )]
 #[serde(deny_unknown_fields)]
 pub struct RedisStreamsSinkConfig {
-    /// `redis://host:port/db` (`rediss://` is refused: no TLS in this build).
+    /// `redis://host:port/db`, or `rediss://…` for TLS.
     #[validate(custom(function = "validate_url"))]
     #[schemars(example = &"redis://127.0.0.1:6379/0")]
     pub url: String,
@@ -40,6 +42,10 @@ pub struct RedisStreamsSinkConfig {
     /// Password (a secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<SecretString>,
+    /// TLS of a `rediss://` URL: trusted CA, client certificate (without
+    /// it the system's roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsOptions>,
     /// Stream key: fixed, or a template with `{stream}`.
     #[serde(default = "default_stream")]
     #[validate(length(min = 1))]
@@ -70,9 +76,18 @@ impl RedisStreamsSinkConfig {
 }
 
 /// The `redis-streams` sink (see the [module docs](super)).
-#[derive(Default)]
 pub struct RedisStreamsSink {
     connection: Mutex<Option<redis::aio::MultiplexedConnection>>,
+    metrics: QueueMetrics,
+}
+
+impl Default for RedisStreamsSink {
+    fn default() -> Self {
+        Self {
+            connection: Mutex::new(None),
+            metrics: QueueMetrics::new("redis-streams", "sink"),
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisStreamsSink {
@@ -86,6 +101,11 @@ impl RedisStreamsSink {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// What its writes counted so far.
+    pub fn metrics(&self) -> &QueueMetrics {
+        &self.metrics
+    }
 }
 
 #[async_trait]
@@ -93,13 +113,7 @@ impl Sink for RedisStreamsSink {
     type Config = RedisStreamsSinkConfig;
 
     async fn check(&self, config: &Self::Config) -> Result<CheckResult> {
-        Ok(super::config::check(
-            &config.url,
-            config.username.as_deref(),
-            config.password.as_ref(),
-            timeout(config),
-        )
-        .await)
+        Ok(super::config::check(config.endpoint(), timeout(config)).await)
     }
 
     async fn write(
@@ -124,6 +138,7 @@ impl Sink for RedisStreamsSink {
             let bytes = match payload::encode(event) {
                 Ok(bytes) => bytes,
                 Err(e) => {
+                    self.metrics.error();
                     result.add_record_failure(index, &e);
                     continue;
                 }
@@ -151,11 +166,7 @@ impl Sink for RedisStreamsSink {
         let conn = match connection.as_mut() {
             Some(conn) => conn,
             None => {
-                let client = client(
-                    &config.url,
-                    config.username.as_deref(),
-                    config.password.as_ref(),
-                )?;
+                let client = client(config.endpoint())?;
                 connection.insert(connect(&client, &config.url, timeout(config)).await?)
             }
         };
@@ -163,6 +174,7 @@ impl Sink for RedisStreamsSink {
             Ok(replies) => replies,
             Err(e) => {
                 connection.take();
+                self.metrics.error();
                 return Err(
                     redis_error(&config.url, &e).context(format!("XADD {} entries", sent.len()))
                 );
@@ -177,12 +189,27 @@ impl Sink for RedisStreamsSink {
                         e.code(),
                         e.details().unwrap_or("")
                     ));
+                    self.metrics.error();
                     result.add_record_failure(index, &error);
                 }
-                _ => result.add_success(1, bytes as u64),
+                _ => {
+                    self.metrics.published(1, bytes as u64);
+                    result.add_success(1, bytes as u64);
+                }
             }
         }
         Ok(result)
+    }
+}
+
+impl RedisStreamsSinkConfig {
+    fn endpoint(&self) -> Endpoint<'_> {
+        Endpoint {
+            url: &self.url,
+            username: self.username.as_deref(),
+            password: self.password.as_ref(),
+            tls: self.tls.as_ref(),
+        }
     }
 }
 

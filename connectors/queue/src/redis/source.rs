@@ -18,8 +18,10 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use validator::Validate;
 
-use super::config::{client, connect, redis_error, validate_url};
+use super::config::{client, connect, redis_error, validate_url, Endpoint};
+use crate::metrics::QueueMetrics;
 use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
+use crate::tls::TlsOptions;
 
 /// Reads a Redis stream as a member of a consumer group.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, JsonSchema, SourceConfig)]
@@ -34,7 +36,7 @@ use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
 )]
 #[serde(deny_unknown_fields)]
 pub struct RedisStreamsSourceConfig {
-    /// `redis://host:port/db` (`rediss://` is refused: no TLS in this build).
+    /// `redis://host:port/db`, or `rediss://…` for TLS.
     #[validate(custom(function = "validate_url"))]
     #[schemars(example = &"redis://127.0.0.1:6379/0")]
     pub url: String,
@@ -44,6 +46,10 @@ pub struct RedisStreamsSourceConfig {
     /// Password (a secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<SecretString>,
+    /// TLS of a `rediss://` URL: trusted CA, client certificate (without
+    /// it the system's roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsOptions>,
     /// The stream's key.
     #[validate(length(min = 1))]
     pub stream: String,
@@ -83,6 +89,13 @@ pub struct RedisStreamsSourceConfig {
     #[serde(default = "default_connect_timeout")]
     #[validate(range(min = 1, max = 3600000))]
     pub connect_timeout_ms: u64,
+    /// Take over (`XAUTOCLAIM`) entries of the group that another consumer
+    /// — one that died or was renamed — left pending for at least this
+    /// long, and deliver them; checked this often too. `0` never claims
+    /// (entries of a consumer that never comes back then stay pending).
+    #[serde(default = "default_claim_idle")]
+    #[validate(range(max = 86400000))]
+    pub claim_idle_ms: u64,
 }
 
 fn default_consumer() -> String {
@@ -103,18 +116,36 @@ pub(super) fn default_payload_field() -> String {
 pub(super) fn default_connect_timeout() -> u64 {
     10_000
 }
+fn default_claim_idle() -> u64 {
+    300_000
+}
 fn yes() -> bool {
     true
 }
 
 /// The `redis-streams` source (see the [module docs](super)).
-#[derive(Debug, Default, Clone)]
-pub struct RedisStreamsSource;
+#[derive(Debug, Clone)]
+pub struct RedisStreamsSource {
+    metrics: Arc<QueueMetrics>,
+}
+
+impl Default for RedisStreamsSource {
+    fn default() -> Self {
+        Self {
+            metrics: Arc::new(QueueMetrics::new("redis-streams", "source")),
+        }
+    }
+}
 
 impl RedisStreamsSource {
     /// A source; it connects when it reads.
     pub fn new() -> Self {
-        Self
+        Self::default()
+    }
+
+    /// What its readers counted so far (every `read` of this instance).
+    pub fn metrics(&self) -> &QueueMetrics {
+        &self.metrics
     }
 }
 
@@ -123,13 +154,7 @@ impl Source for RedisStreamsSource {
     type Config = RedisStreamsSourceConfig;
 
     async fn check(&self, config: &Self::Config) -> Result<CheckResult> {
-        Ok(super::config::check(
-            &config.url,
-            config.username.as_deref(),
-            config.password.as_ref(),
-            timeout(config),
-        )
-        .await)
+        Ok(super::config::check(config.endpoint(), timeout(config)).await)
     }
 
     async fn discover(&self, config: &Self::Config) -> Result<Catalog> {
@@ -145,11 +170,7 @@ impl Source for RedisStreamsSource {
         _catalog: &ConfiguredCatalog,
         _state: Option<State>,
     ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
-        let client = client(
-            &config.url,
-            config.username.as_deref(),
-            config.password.as_ref(),
-        )?;
+        let client = client(config.endpoint())?;
         let mut conn = connect(&client, &config.url, timeout(config)).await?;
         create_group(&mut conn, config).await?;
         let acks = connect(&client, &config.url, timeout(config)).await?;
@@ -158,6 +179,7 @@ impl Source for RedisStreamsSource {
             client.clone(),
             Some(acks),
             config.clone(),
+            self.metrics.clone(),
             ack_rx,
         ));
         let (tx, rx) = mpsc::channel(64);
@@ -165,6 +187,7 @@ impl Source for RedisStreamsSource {
             config: config.clone(),
             credit: Arc::new(Semaphore::new(config.max_inflight as usize)),
             ack_tx,
+            metrics: self.metrics.clone(),
         };
         let task = tokio::spawn(reader.run(client, conn, tx));
         let guard = AbortOnDrop(task);
@@ -181,6 +204,17 @@ impl Source for RedisStreamsSource {
             "redis-streams:{}/{}/{}/{}",
             config.url, config.stream, config.group, config.consumer
         ))
+    }
+}
+
+impl RedisStreamsSourceConfig {
+    fn endpoint(&self) -> Endpoint<'_> {
+        Endpoint {
+            url: &self.url,
+            username: self.username.as_deref(),
+            password: self.password.as_ref(),
+            tls: self.tls.as_ref(),
+        }
     }
 }
 
@@ -212,6 +246,7 @@ async fn acknowledge(
     client: redis::Client,
     mut conn: Option<redis::aio::MultiplexedConnection>,
     config: RedisStreamsSourceConfig,
+    metrics: Arc<QueueMetrics>,
     mut ids: mpsc::UnboundedReceiver<String>,
 ) {
     while let Some(first) = ids.recv().await {
@@ -226,7 +261,12 @@ async fn acknowledge(
                     let acked: redis::RedisResult<u64> =
                         c.xack(&config.stream, &config.group, &batch).await;
                     match acked {
-                        Ok(_) => break,
+                        Ok(_) => {
+                            for _ in &batch {
+                                metrics.acked();
+                            }
+                            break;
+                        }
                         Err(e) => redis_error(&config.url, &e),
                     }
                 }
@@ -239,6 +279,7 @@ async fn acknowledge(
                 },
             };
             conn = None;
+            metrics.error();
             // Still pending after the last attempt: this consumer re-reads
             // those entries when it starts again.
             tracing::warn!(stream = %config.stream, group = %config.group, entries = batch.len(), attempt, error = %error, "XACK failed");
@@ -250,6 +291,14 @@ async fn acknowledge(
 
 /// XACK attempts of one batch before its entries are left pending.
 const ACK_ATTEMPTS: u32 = 8;
+
+/// The size of an event's data, as the metrics' payload bytes.
+fn payload_bytes(event: &SourceEvent) -> usize {
+    match &event.data {
+        Value::String(s) => s.len(),
+        other => other.to_string().len(),
+    }
+}
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -263,6 +312,7 @@ struct Reader {
     config: RedisStreamsSourceConfig,
     credit: Arc<Semaphore>,
     ack_tx: mpsc::UnboundedSender<String>,
+    metrics: Arc<QueueMetrics>,
 }
 
 impl Reader {
@@ -274,32 +324,43 @@ impl Reader {
     ) {
         let mut backoff = Duration::from_millis(100);
         // First this consumer's pending entries (delivered before, never
-        // acknowledged), from id 0 on; then new ones (`>`).
+        // acknowledged), from id 0 on; then new ones (`>`), with a claim
+        // round over the others' idle entries every `claim_idle_ms`.
         let mut cursor = Some("0".to_string());
+        let claim_every = Duration::from_millis(self.config.claim_idle_ms);
+        let mut claim: Option<String> = None; // a claim round's next start
+        let mut last_claim: Option<std::time::Instant> = None; // first right away
         loop {
             let Ok(first) = self.credit.clone().acquire_owned().await else {
                 return;
             };
             let free = 1 + self.credit.available_permits();
-            let mut options = StreamReadOptions::default()
-                .group(&self.config.group, &self.config.consumer)
-                .count(free);
-            let from = match &cursor {
-                Some(id) => id.clone(),
-                None => {
-                    options = options.block(self.config.block_ms as usize);
-                    ">".to_string()
-                }
+            if cursor.is_none()
+                && claim.is_none()
+                && !claim_every.is_zero()
+                && last_claim.is_none_or(|at| at.elapsed() >= claim_every)
+            {
+                claim = Some("0-0".into());
+            }
+            let reply = match &claim {
+                Some(start) => self
+                    .claim(&mut conn, start, free)
+                    .await
+                    .map(|(next, entries)| {
+                        // A round ends where the stream ends (`0-0`).
+                        claim = (next != "0-0").then_some(next);
+                        if claim.is_none() {
+                            last_claim = Some(std::time::Instant::now());
+                        }
+                        entries
+                    }),
+                None => self.read_group(&mut conn, cursor.as_deref(), free).await,
             };
-            let reply: redis::RedisResult<Option<StreamReadReply>> = conn
-                .xread_options(&[&self.config.stream], &[&from], &options)
-                .await;
             let entries = match reply {
-                Ok(reply) => reply
-                    .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect::<Vec<_>>())
-                    .unwrap_or_default(),
+                Ok(entries) => entries,
                 Err(e) => {
                     drop(first);
+                    self.metrics.error();
                     let error = redis_error(&self.config.url, &e);
                     if !error.is_retryable() {
                         let _ = tx.send(Err(error)).await;
@@ -309,7 +370,10 @@ impl Reader {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                     match connect(&client, &self.config.url, timeout(&self.config)).await {
-                        Ok(new) => conn = new,
+                        Ok(new) => {
+                            self.metrics.reconnected();
+                            conn = new;
+                        }
                         Err(e) if !e.is_retryable() => {
                             let _ = tx.send(Err(e)).await;
                             return;
@@ -322,14 +386,16 @@ impl Reader {
                     // Entries read before the loss and not acknowledged are
                     // pending again: read them first (at-least-once).
                     cursor = Some("0".into());
+                    claim = None;
                     continue;
                 }
             };
             backoff = Duration::from_millis(100);
-            if cursor.is_some() {
+            if cursor.is_some() && claim.is_none() {
                 cursor = entries.last().map(|e| e.id.clone());
             }
             let mut permit = Some(first);
+            let arrived = std::time::Instant::now();
             for entry in entries {
                 let permit = match permit.take() {
                     Some(p) => p,
@@ -338,11 +404,71 @@ impl Reader {
                         Err(_) => return,
                     },
                 };
-                if tx.send(self.event(entry, permit)).await.is_err() {
+                let event = self.event(entry, permit);
+                match &event {
+                    Ok(e) => self.metrics.received(payload_bytes(e), arrived.elapsed()),
+                    Err(_) => self.metrics.error(),
+                }
+                if tx.send(event).await.is_err() {
                     return;
                 }
             }
         }
+    }
+
+    /// One XREADGROUP: this consumer's pending entries after `pending`, or
+    /// new ones (blocking up to `block_ms`) when `None`.
+    async fn read_group(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        pending: Option<&str>,
+        count: usize,
+    ) -> redis::RedisResult<Vec<redis::streams::StreamId>> {
+        let mut options = StreamReadOptions::default()
+            .group(&self.config.group, &self.config.consumer)
+            .count(count);
+        let from = match pending {
+            Some(id) => id,
+            None => {
+                options = options.block(self.config.block_ms as usize);
+                ">"
+            }
+        };
+        let reply: Option<StreamReadReply> = conn
+            .xread_options(&[&self.config.stream], &[from], &options)
+            .await?;
+        Ok(reply
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+            .unwrap_or_default())
+    }
+
+    /// One XAUTOCLAIM step from `start`: the next start and the entries now
+    /// this consumer's. Entries deleted from the stream while pending (e.g.
+    /// trimmed) can never be delivered: that loss upstream is reported.
+    async fn claim(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        start: &str,
+        count: usize,
+    ) -> redis::RedisResult<(String, Vec<redis::streams::StreamId>)> {
+        let reply: redis::streams::StreamAutoClaimReply = conn
+            .xautoclaim_options(
+                &self.config.stream,
+                &self.config.group,
+                &self.config.consumer,
+                self.config.claim_idle_ms,
+                start,
+                redis::streams::StreamAutoClaimOptions::default().count(count),
+            )
+            .await?;
+        if !reply.deleted_ids.is_empty() {
+            self.metrics.error();
+            tracing::error!(stream = %self.config.stream, group = %self.config.group, deleted = reply.deleted_ids.len(), first = %reply.deleted_ids[0], "pending entries were deleted from the stream (trimmed?) before any consumer acknowledged them: they are lost upstream");
+        }
+        if !reply.claimed.is_empty() {
+            tracing::info!(stream = %self.config.stream, group = %self.config.group, claimed = reply.claimed.len(), "claimed entries another consumer left pending");
+        }
+        Ok((reply.next_stream_id, reply.claimed))
     }
 
     fn token(&self, id: String, permit: OwnedSemaphorePermit) -> AckToken {

@@ -6,6 +6,8 @@
 
 mod bad_input;
 mod compliance;
+mod options;
 mod sink;
 mod source;
 mod support;
+mod tls;

@@ -1,8 +1,11 @@
 //! The `mqtt` sink: an independent subscriber reads back exactly what was
-//! written; invalid topics are per-record failures.
+//! written; invalid topics are per-record failures, which the runtime
+//! dead-letters.
 
-use rivven_connect::{ErrorKind, Sink, SourceEvent};
+use rivven_connect::runtime::{OnError, PipelineSettings};
+use rivven_connect::{ErrorKind, Sink, SourceConfig, SourceEvent};
 use rivven_connect_queue::mqtt::MqttSink;
+use rivven_connect_testing::{MockConfig, MockSink, MockSource, TestHarness};
 use serde_json::json;
 
 use crate::support::*;
@@ -90,6 +93,8 @@ async fn an_invalid_topic_is_a_per_record_failure_the_rest_is_published() {
     let got = subscriber.finish();
     assert_eq!(got.len(), 4);
     assert!(got.iter().all(|(_, p)| !p.contains("99")), "{got:?}");
+    let counted = sink.metrics().snapshot();
+    assert_eq!((counted.messages, counted.errors), (4, 1), "{counted:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,4 +118,54 @@ async fn a_broker_restart_fails_the_write_retryably_and_the_next_write_reconnect
         .unwrap()
         .is_success());
     assert_eq!(subscriber.finish().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_runtime_the_dead_letter_queue_gets_exactly_the_rejected_messages() {
+    let broker = broker().await;
+    let subscriber = Subscriber::start(&broker, "dlq/#", 6).await;
+    let mut batch = events(6);
+    batch.insert(
+        3,
+        SourceEvent::record("orders", json!({"id": 100})).with_key(json!("bad/#")),
+    );
+    batch.push(SourceEvent::record("orders", json!({"id": 101})).with_key(json!("bad+")));
+    let source_config = <MockConfig as SourceConfig>::from_value(json!({})).unwrap();
+    let dead = MockSink::new();
+    let settings = PipelineSettings {
+        on_error: OnError::DeadLetter,
+        ..PipelineSettings::default()
+    };
+    let harness = TestHarness::with_configs(
+        MockSource::new().with_events(batch),
+        source_config,
+        MqttSink::new(),
+        sink_config(&broker, "dlq/{key}"),
+    )
+    .with_dead_letter(dead.clone(), Default::default())
+    .with_settings(settings);
+    let result = harness.run_pipeline().await.unwrap();
+    assert_eq!(
+        (result.events_written, result.dead_lettered),
+        (6, 2),
+        "{result:?}"
+    );
+    let letters = serde_json::to_string(&dead.written_events()).unwrap();
+    for rejected in [
+        r#""id":100"#,
+        r#""id":101"#,
+        "bad/#",
+        "not a valid MQTT topic",
+    ] {
+        assert!(letters.contains(rejected), "{rejected} in {letters}");
+    }
+    assert!(
+        !letters.contains(r#""id":0"#),
+        "only the rejected: {letters}"
+    );
+    let got = subscriber.finish();
+    assert_eq!(got.len(), 6, "{got:?}");
+    assert!(got.iter().all(|(_, p)| !p.contains("10")), "{got:?}");
+    let counted = harness.sink().metrics().snapshot();
+    assert_eq!((counted.messages, counted.errors), (6, 2), "{counted:?}");
 }

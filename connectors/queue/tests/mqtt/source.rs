@@ -37,10 +37,16 @@ async fn every_published_message_arrives_once_and_the_session_keeps_the_rest() {
     publish(&broker, "sensors/a/temp", &ids_payloads(0..150));
     publish(&broker, "sensors/b/humidity", &ids_payloads(1000..1010));
     let sink = MockSink::new();
-    let result = harness(config.clone(), sink.clone())
-        .run_for(Duration::from_secs(4))
-        .await
-        .unwrap();
+    let source = MqttSource::new();
+    let result = TestHarness::with_configs(
+        source.clone(),
+        config.clone(),
+        sink.clone(),
+        Default::default(),
+    )
+    .run_for(Duration::from_secs(4))
+    .await
+    .unwrap();
     assert!(result.success, "{result:?}");
     let events = sink.written_events();
     assert_eq!(
@@ -48,6 +54,15 @@ async fn every_published_message_arrives_once_and_the_session_keeps_the_rest() {
         once_each(150),
         "the filter matched, once each"
     );
+    // The instance's metrics (shared by its clones) counted each message
+    // and its acknowledgement after the commit.
+    let counted = source.metrics().snapshot();
+    assert_eq!(
+        (counted.messages, counted.acks, counted.errors),
+        (150, 150, 0),
+        "{counted:?}"
+    );
+    assert!(counted.bytes >= 150 * 8, "{counted:?}");
     let e = &events[0];
     assert_eq!(e.stream, "sensors/a/temp");
     assert_eq!(e.metadata.extra["mqtt_topic"], "sensors/a/temp");

@@ -7,3 +7,4 @@ mod compliance;
 mod sink;
 mod source;
 mod support;
+mod tls;

@@ -28,15 +28,27 @@ async fn every_entry_arrives_once_and_is_acknowledged() {
     add(&redis, "orders", 0..200);
     let config = source_config(&redis, "orders", "g");
     let sink = MockSink::new();
-    let result = harness(config.clone(), sink.clone())
-        .run_for(Duration::from_secs(3))
-        .await
-        .unwrap();
+    let source = RedisStreamsSource::new();
+    let result = TestHarness::with_configs(
+        source.clone(),
+        config.clone(),
+        sink.clone(),
+        Default::default(),
+    )
+    .run_for(Duration::from_secs(3))
+    .await
+    .unwrap();
     assert!(result.success, "{result:?}");
     let events = sink.written_events();
     assert_eq!(id_counts(&events), once_each(0..200));
     assert_eq!(events[0].metadata.extra["redis_stream"], "orders");
     assert_eq!(pending(&redis, "orders", "g"), 0, "every entry XACKed");
+    let counted = source.metrics().snapshot();
+    assert_eq!(
+        (counted.messages, counted.acks, counted.errors),
+        (200, 200, 0),
+        "{counted:?}"
+    );
     add(&redis, "orders", 200..210);
     let next = MockSink::new();
     harness(config, next.clone())
@@ -131,11 +143,11 @@ async fn a_poison_entry_is_dead_lettered_and_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_config_unreachable_server_and_wrong_password() {
     let err = RedisStreamsSourceConfig::from_value(json!({
-        "url": "rediss://h:6380", "stream": "s", "group": "g"
+        "url": "http://h:6380", "stream": "s", "group": "g"
     }))
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
-    assert!(err.to_string().contains("rediss"), "{err}");
+    assert!(err.to_string().contains("expected redis://"), "{err}");
     let err = RedisStreamsSourceConfig::from_value(json!({
         "url": "redis://h", "stream": "s", "group": "g", "max_inflight": 0
     }))
@@ -179,5 +191,38 @@ async fn bad_config_unreachable_server_and_wrong_password() {
     assert!(
         !format!("{wrong:?}").contains("wrong\""),
         "the password never shows"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_a_dead_consumer_left_pending_are_claimed_and_delivered() {
+    let redis = server().await;
+    add(&redis, "claims", 0..30);
+    cli(
+        &redis,
+        &[
+            "XGROUP CREATE claims g 0".to_string(),
+            // Another consumer takes 10 entries and dies without XACK.
+            "XREADGROUP GROUP g gone COUNT 10 STREAMS claims >".to_string(),
+            // One of them is deleted before anyone acknowledged it.
+            format!("XDEL claims {}", first_id(&redis, "claims")),
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut config = source_json(&redis, "claims", "g");
+    config["claim_idle_ms"] = json!(200);
+    let config = RedisStreamsSourceConfig::from_value(config).unwrap();
+    let sink = MockSink::new();
+    let source = RedisStreamsSource::new();
+    TestHarness::with_configs(source.clone(), config, sink.clone(), Default::default())
+        .run_for(Duration::from_secs(3))
+        .await
+        .unwrap();
+    // The deleted entry is gone from the stream; every other one arrives.
+    assert_eq!(id_counts(&sink.written_events()), once_each(1..30));
+    assert_eq!(pending(&redis, "claims", "g"), 0, "claimed entries XACKed");
+    assert!(
+        source.metrics().snapshot().errors >= 1,
+        "the deleted entry is reported"
     );
 }

@@ -62,3 +62,9 @@ pub fn pending(redis: &Redis, stream: &str, group: &str) -> u64 {
     let out = cli(redis, &[format!("XPENDING {stream} {group}")]);
     out.lines().next().unwrap().trim().parse().unwrap()
 }
+
+/// The id of the first entry of `stream`.
+pub fn first_id(redis: &Redis, stream: &str) -> String {
+    let out = cli(redis, &[format!("XRANGE {stream} - + COUNT 1")]);
+    out.lines().next().unwrap().trim().to_string()
+}
