@@ -207,7 +207,13 @@ impl Reader {
             };
             backoff = Duration::from_millis(self.config.retry_initial_ms);
             let mut permit = Some(first);
-            while let Some(message) = batch.next().await {
+            // A live pull ends at its expiry (the server says so); a pull
+            // lost with the server (a restart) is given up when no message
+            // came for a second longer than that (async-nats itself waits
+            // five), so the next pull is not held up long. Time spent
+            // handing events downstream does not count.
+            let idle = expires + Duration::from_secs(1);
+            while let Ok(Some(message)) = tokio::time::timeout(idle, batch.next()).await {
                 let message = match message {
                     Ok(message) => message,
                     Err(e) => {

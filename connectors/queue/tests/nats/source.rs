@@ -138,7 +138,7 @@ async fn a_server_restart_mid_stream_loses_nothing() {
     let sink = MockSink::new();
     let pipeline = {
         let h = harness(config, sink.clone());
-        tokio::spawn(async move { h.run_for(Duration::from_secs(14)).await })
+        tokio::spawn(async move { h.run_for(Duration::from_secs(16)).await })
     };
     publish_ids(&nats, "events.a", 0..50);
     assert!(eventually(|| sink.written_count() >= 50, Duration::from_secs(5)).await);
