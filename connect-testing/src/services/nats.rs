@@ -32,6 +32,8 @@ pub struct Nats {
 struct NatsLauncher {
     binary: PathBuf,
     dir: PathBuf,
+    /// A configuration file (credentials) passed with `-c`.
+    config: Option<PathBuf>,
 }
 
 impl NatsLauncher {
@@ -51,6 +53,9 @@ impl Launcher for NatsLauncher {
             .arg(self.store_dir())
             .arg("-P")
             .arg(self.dir.join("nats.pid"));
+        if let Some(config) = &self.config {
+            command.arg("-c").arg(config);
+        }
         Ok(command)
     }
 
@@ -64,11 +69,38 @@ impl Nats {
     /// Start a private NATS server with JetStream and wait until it greets
     /// clients.
     pub async fn start() -> Result<Self, ServiceError> {
+        Self::launch(None).await
+    }
+
+    /// Start a private NATS server with JetStream that accepts only the
+    /// user `username` with `password` (and the JetStream API for them).
+    pub async fn start_with_auth(username: &str, password: &str) -> Result<Self, ServiceError> {
+        // A JSON string is a valid NATS configuration string.
+        let quote = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
+        let config = format!(
+            "authorization {{\n  users = [\n    {{ user: {}, password: {} }}\n  ]\n}}\n",
+            quote(username),
+            quote(password)
+        );
+        Self::launch(Some(config)).await
+    }
+
+    async fn launch(config: Option<String>) -> Result<Self, ServiceError> {
         let binary = find_system_binary("nats-server", PACKAGE)?;
         let dir = service_dir("nats")?;
+        let config = match config {
+            Some(text) => {
+                let path = dir.path().join("nats.conf");
+                std::fs::write(&path, text)
+                    .map_err(|e| ServiceError::io(format!("writing {}", path.display()), e))?;
+                Some(path)
+            }
+            None => None,
+        };
         let launcher = NatsLauncher {
             binary,
             dir: dir.path().to_path_buf(),
+            config,
         };
         let server = Server::start(launcher, &dir.path().join("nats.log")).await?;
         Ok(Self { server, dir })

@@ -36,6 +36,10 @@
 //! - `amqp` (default): the `rivven-connect-queue` family's `amqp` source
 //!   (RabbitMQ queue, basic.ack after the commit) and sink (publisher
 //!   confirms).
+//! - `nats` (default): the `rivven-connect-queue` family's `nats` source
+//!   (JetStream durable pull consumer, each message acked after the commit;
+//!   or a core NATS subscription, at-most-once) and sink (JetStream publish
+//!   with pipelined acks, or core publish + flush).
 
 #![warn(missing_docs)]
 
@@ -324,6 +328,6 @@ fn link_families() {
     rivven_connect_cdc::link();
     #[cfg(feature = "rivven")]
     rivven_connect_broker::link();
-    #[cfg(any(feature = "mqtt", feature = "redis", feature = "amqp"))]
+    #[cfg(any(feature = "mqtt", feature = "redis", feature = "amqp", feature = "nats"))]
     rivven_connect_queue::link();
 }

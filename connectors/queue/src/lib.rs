@@ -12,6 +12,10 @@
 //! - [`amqp`] (feature `amqp`, on by default): the `amqp` source, a RabbitMQ
 //!   queue consumer that `basic.ack`s each message after the commit (the
 //!   broker redelivers the rest), and sink (publisher confirms per batch).
+//! - [`nats`] (feature `nats`, on by default): the `nats` source (a
+//!   JetStream durable pull consumer whose messages are acked after the
+//!   commit, or a core NATS subscription, at-most-once) and sink (JetStream
+//!   publishes whose acks are awaited together, or core publish + flush).
 //!
 //! Every connector counts what it does in a [`metrics::QueueMetrics`]
 //! (messages, bytes, errors, acknowledgements, reconnects), readable in
@@ -32,6 +36,8 @@
 //! assert!(registry.source("redis-streams").is_some());
 //! # #[cfg(feature = "amqp")]
 //! assert!(registry.sink("amqp").is_some());
+//! # #[cfg(feature = "nats")]
+//! assert!(registry.source("nats").is_some() && registry.sink("nats").is_some());
 //! ```
 #![warn(missing_docs)]
 
@@ -40,7 +46,9 @@ pub mod amqp;
 pub mod metrics;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
-#[cfg(any(feature = "mqtt", feature = "redis", feature = "amqp"))]
+#[cfg(feature = "nats")]
+pub mod nats;
+#[cfg(any(feature = "mqtt", feature = "redis", feature = "amqp", feature = "nats"))]
 mod payload;
 #[cfg(feature = "redis")]
 pub mod redis;

@@ -1,0 +1,363 @@
+//! The `nats` source's tasks: a reader that pulls batches of the free
+//! credit from the durable consumer (or drains a core subscription) and
+//! turns messages into events, and an acker that acks (or naks) each
+//! JetStream message in the order the runtime resolves their tokens.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, AckPolicy, PullConsumer};
+use async_nats::jetstream::message::Acker;
+use async_nats::jetstream::{self, AckKind};
+use async_nats::HeaderMap;
+use futures::stream::{BoxStream, StreamExt};
+use rivven_connect::{AckOutcome, AckToken, ConnectorError, Result, SourceEvent};
+use serde_json::{json, Map, Value};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+use super::config::NatsMode;
+use super::source::{DeliverPolicy, NatsSourceConfig};
+use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
+
+/// The stream `name`, or a `Config` error naming it when it does not exist.
+pub(super) async fn get_stream(
+    js: &jetstream::Context,
+    name: &str,
+    url: &str,
+) -> Result<jetstream::stream::Stream> {
+    use async_nats::jetstream::context::GetStreamErrorKind;
+    js.get_stream(name).await.map_err(|e| match e.kind() {
+        GetStreamErrorKind::JetStream(js_error)
+            if js_error.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+        {
+            ConnectorError::config(format!(
+                "NATS {url}: JetStream stream `{name}` does not exist (the nats source reads an existing stream: create it first, e.g. with the nats sink's create_stream or `nats stream add`)"
+            ))
+        }
+        GetStreamErrorKind::EmptyName | GetStreamErrorKind::InvalidStreamName => {
+            ConnectorError::config(format!("stream `{name}` is not a valid stream name"))
+        }
+        _ => ConnectorError::connection(format!(
+            "NATS {url}: JetStream stream `{name}`: {e} (is JetStream enabled?)"
+        )),
+    })
+}
+
+/// Connects, binds the consumer (creating it if needed) and starts the tasks.
+pub(super) async fn start(
+    config: NatsSourceConfig,
+) -> Result<BoxStream<'static, Result<SourceEvent>>> {
+    let settings = config.settings();
+    let client = settings.connect().await?;
+    let (tx, rx) = mpsc::channel(256);
+    let credit = Arc::new(Semaphore::new(config.max_inflight as usize));
+    let task = match config.mode {
+        NatsMode::Jetstream => {
+            let js = settings.jetstream(client.clone(), 16);
+            let consumer = bind_consumer(&js, &config).await?;
+            let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+            tokio::spawn(acknowledge(client, config.clone(), ack_rx));
+            let reader = Reader {
+                config,
+                credit,
+                ack_tx,
+            };
+            tokio::spawn(reader.pull(consumer, tx))
+        }
+        NatsMode::Core => {
+            let subject = config
+                .subject
+                .clone()
+                .ok_or_else(|| ConnectorError::config("subject is required with mode: core"))?;
+            let subscription = match &config.queue_group {
+                Some(group) => client.queue_subscribe(subject.clone(), group.clone()).await,
+                None => client.subscribe(subject.clone()).await,
+            }
+            .map_err(|e| {
+                ConnectorError::connection(format!(
+                    "NATS {}: subscribe to `{subject}`: {e}",
+                    config.url
+                ))
+            })?;
+            let (ack_tx, _) = mpsc::unbounded_channel();
+            let reader = Reader {
+                config,
+                credit,
+                ack_tx,
+            };
+            tokio::spawn(reader.core(client, subscription, tx))
+        }
+    };
+    let guard = AbortOnDrop(task);
+    Ok(
+        futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {
+            rx.recv().await.map(|item| (item, (rx, guard)))
+        })
+        .boxed(),
+    )
+}
+
+async fn bind_consumer(js: &jetstream::Context, config: &NatsSourceConfig) -> Result<PullConsumer> {
+    let name = config
+        .stream
+        .as_deref()
+        .ok_or_else(|| ConnectorError::config("stream is required with mode: jetstream"))?;
+    let stream = get_stream(js, name, &config.url).await?;
+    let durable = config.effective_durable_name();
+    let deliver_policy = match config.deliver_policy {
+        DeliverPolicy::All => jetstream::consumer::DeliverPolicy::All,
+        DeliverPolicy::New => jetstream::consumer::DeliverPolicy::New,
+        DeliverPolicy::Last => jetstream::consumer::DeliverPolicy::Last,
+        DeliverPolicy::ByStartSequence => jetstream::consumer::DeliverPolicy::ByStartSequence {
+            start_sequence: config.start_sequence.unwrap_or(1),
+        },
+    };
+    let consumer_config = pull::Config {
+        durable_name: Some(durable.clone()),
+        deliver_policy,
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(config.ack_wait_secs),
+        max_ack_pending: config.max_ack_pending,
+        filter_subject: config.filter_subject.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    match stream.create_consumer(consumer_config).await {
+        Ok(consumer) => Ok(consumer),
+        Err(create_error) => {
+            // An existing durable whose settings cannot change (e.g. its
+            // deliver policy): use it as it is.
+            match stream.get_consumer::<pull::Config>(&durable).await {
+                Ok(consumer) => {
+                    tracing::warn!(nats = %config.url, stream = name, durable = %durable, error = %create_error, "the durable consumer exists with other settings; using it as it is");
+                    Ok(consumer)
+                }
+                Err(_) => Err(ConnectorError::connection(format!(
+                    "NATS {}: create durable consumer `{durable}` on stream `{name}`: {create_error}",
+                    config.url
+                ))),
+            }
+        }
+    }
+}
+
+/// Acks or naks messages in the order their tokens are resolved; ends (and
+/// flushes the connection) once every token is gone.
+async fn acknowledge(
+    client: async_nats::Client,
+    config: NatsSourceConfig,
+    mut acks: mpsc::UnboundedReceiver<(Acker, AckOutcome)>,
+) {
+    while let Some((acker, outcome)) = acks.recv().await {
+        let kind = match outcome {
+            AckOutcome::Delivered => AckKind::Ack,
+            AckOutcome::Rejected => AckKind::Nak(None),
+        };
+        // A failed ack (no connection) is not retried: the server
+        // redelivers the message after ack_wait (at-least-once).
+        if let Err(e) = acker.ack_with(kind).await {
+            tracing::warn!(nats = %config.url, stream = ?config.stream, error = %e, "ack not sent: the server redelivers the message after ack_wait");
+        }
+    }
+    if let Err(e) = client.flush().await {
+        tracing::warn!(nats = %config.url, error = %e, "final acks not flushed: the server redelivers those messages");
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+type Out = mpsc::Sender<Result<SourceEvent>>;
+
+struct Reader {
+    config: NatsSourceConfig,
+    credit: Arc<Semaphore>,
+    ack_tx: mpsc::UnboundedSender<(Acker, AckOutcome)>,
+}
+
+impl Reader {
+    async fn pull(self, consumer: PullConsumer, tx: Out) {
+        let expires = Duration::from_millis(self.config.fetch_expires_ms);
+        let mut backoff = Duration::from_millis(self.config.retry_initial_ms);
+        let max_backoff = Duration::from_millis(self.config.retry_max_ms);
+        loop {
+            let Ok(first) = self.credit.clone().acquire_owned().await else {
+                return;
+            };
+            let free = 1 + self.credit.available_permits();
+            let batch = consumer
+                .batch()
+                .max_messages(free)
+                .expires(expires)
+                .messages()
+                .await;
+            let mut batch = match batch {
+                Ok(batch) => batch,
+                Err(e) => {
+                    drop(first);
+                    tracing::warn!(nats = %self.config.url, stream = ?self.config.stream, error = %e, ?backoff, "pull failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(max_backoff);
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(self.config.retry_initial_ms);
+            let mut permit = Some(first);
+            // A live pull ends at its expiry (the server says so); a pull
+            // lost with the server (a restart) is given up when no message
+            // came for a second longer than that (async-nats itself waits
+            // five), so the next pull is not held up long. Time spent
+            // handing events downstream does not count.
+            let idle = expires + Duration::from_secs(1);
+            while let Ok(Some(message)) = tokio::time::timeout(idle, batch.next()).await {
+                let message = match message {
+                    Ok(message) => message,
+                    Err(e) => {
+                        // A status such as a server restart ends the batch;
+                        // unacked messages come again after ack_wait.
+                        tracing::warn!(nats = %self.config.url, error = %e, ?backoff, "pull batch ended; pulling again");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(max_backoff);
+                        break;
+                    }
+                };
+                let permit = match permit.take() {
+                    Some(p) => p,
+                    None => match self.credit.clone().acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    },
+                };
+                if tx
+                    .send(self.jetstream_event(message, permit))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn core(
+        self,
+        client: async_nats::Client,
+        mut subscription: async_nats::Subscriber,
+        tx: Out,
+    ) {
+        // The client resubscribes after a reconnect by itself; `None`
+        // means the client was closed.
+        while let Some(message) = subscription.next().await {
+            let event = self.event(
+                &message.subject,
+                message.headers.as_ref(),
+                &message.payload,
+                None,
+                Map::new(),
+            );
+            if tx.send(event).await.is_err() {
+                return;
+            }
+        }
+        drop(client);
+        let _ = tx
+            .send(Err(ConnectorError::connection(format!(
+                "NATS {}: the subscription to `{}` ended",
+                self.config.url,
+                self.config.subject.as_deref().unwrap_or("")
+            ))))
+            .await;
+    }
+
+    fn jetstream_event(
+        &self,
+        message: jetstream::Message,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<SourceEvent> {
+        let mut extra = Map::new();
+        if let Ok(info) = message.info() {
+            extra.insert("nats_stream".into(), json!(info.stream));
+            extra.insert("nats_stream_seq".into(), json!(info.stream_sequence));
+            extra.insert("nats_consumer_seq".into(), json!(info.consumer_sequence));
+            extra.insert("nats_delivered".into(), json!(info.delivered));
+            extra.insert("nats_redelivered".into(), json!(info.delivered > 1));
+        }
+        let (message, acker) = message.split();
+        let acks = self.ack_tx.clone();
+        let token = AckToken::new(move |outcome: AckOutcome| {
+            let _ = acks.send((acker, outcome));
+            drop(permit);
+        });
+        self.event(
+            &message.subject,
+            message.headers.as_ref(),
+            &message.payload,
+            Some(token),
+            extra,
+        )
+    }
+
+    fn event(
+        &self,
+        subject: &str,
+        headers: Option<&HeaderMap>,
+        body: &[u8],
+        token: Option<AckToken>,
+        extra: Map<String, Value>,
+    ) -> Result<SourceEvent> {
+        let (data, base64) = match payload::decode(body, self.config.parse_json_payload) {
+            Ok(decoded) => decoded,
+            Err(why) => {
+                let mut error = ConnectorError::data(format!("NATS subject `{subject}`: {why}"))
+                    .with_raw_record(body.to_vec());
+                if let Some(token) = token {
+                    error = error.with_ack(token);
+                }
+                return Err(error);
+            }
+        };
+        let header_map = headers.map(headers_json).unwrap_or_default();
+        let key = self
+            .config
+            .key_header
+            .as_ref()
+            .and_then(|name| headers?.get(name.as_str()))
+            .map(|v| v.as_str().to_owned())
+            .unwrap_or_else(|| subject.to_owned());
+        let mut event = SourceEvent::record(subject.to_owned(), data).with_key(Value::String(key));
+        if base64 {
+            event = event.with_metadata(PAYLOAD_ENCODING, json!(BASE64));
+        }
+        if !header_map.is_empty() {
+            event = event.with_metadata("nats_headers", Value::Object(header_map));
+        }
+        if self.config.include_metadata {
+            event = event.with_metadata("nats_subject", json!(subject));
+            for (name, value) in extra {
+                event = event.with_metadata(name, value);
+            }
+        }
+        Ok(match token {
+            Some(token) => event.with_ack(token),
+            None => event,
+        })
+    }
+}
+
+/// Headers as a JSON object: one value as a string, several as an array.
+fn headers_json(headers: &HeaderMap) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (name, values) in headers.iter() {
+        let values: Vec<Value> = values.iter().map(|v| json!(v.as_str())).collect();
+        let value = match <[Value; 1]>::try_from(values) {
+            Ok([one]) => one,
+            Err(many) => Value::Array(many),
+        };
+        out.insert(name.to_string(), value);
+    }
+    out
+}
