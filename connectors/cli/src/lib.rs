@@ -328,6 +328,11 @@ fn link_families() {
     rivven_connect_cdc::link();
     #[cfg(feature = "rivven")]
     rivven_connect_broker::link();
-    #[cfg(any(feature = "mqtt", feature = "redis", feature = "amqp", feature = "nats"))]
+    #[cfg(any(
+        feature = "mqtt",
+        feature = "redis",
+        feature = "amqp",
+        feature = "nats"
+    ))]
     rivven_connect_queue::link();
 }

@@ -48,7 +48,12 @@ pub mod metrics;
 pub mod mqtt;
 #[cfg(feature = "nats")]
 pub mod nats;
-#[cfg(any(feature = "mqtt", feature = "redis", feature = "amqp", feature = "nats"))]
+#[cfg(any(
+    feature = "mqtt",
+    feature = "redis",
+    feature = "amqp",
+    feature = "nats"
+))]
 mod payload;
 #[cfg(feature = "redis")]
 pub mod redis;

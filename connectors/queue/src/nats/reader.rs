@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::config::NatsMode;
 use super::source::{DeliverPolicy, NatsSourceConfig};
+use crate::metrics::QueueMetrics;
 use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
 
 /// The stream `name`, or a `Config` error naming it when it does not exist.
@@ -46,6 +47,7 @@ pub(super) async fn get_stream(
 /// Connects, binds the consumer (creating it if needed) and starts the tasks.
 pub(super) async fn start(
     config: NatsSourceConfig,
+    metrics: Arc<QueueMetrics>,
 ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
     let settings = config.settings();
     let client = settings.connect().await?;
@@ -56,7 +58,7 @@ pub(super) async fn start(
             let js = settings.jetstream(client.clone(), 16);
             let consumer = bind_consumer(&js, &config).await?;
             let (ack_tx, ack_rx) = mpsc::unbounded_channel();
-            tokio::spawn(acknowledge(client, config.clone(), ack_rx));
+            tokio::spawn(acknowledge(client, config.clone(), metrics.clone(), ack_rx));
             let reader = Reader {
                 config,
                 credit,
@@ -92,6 +94,11 @@ pub(super) async fn start(
     Ok(
         futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {
             rx.recv().await.map(|item| (item, (rx, guard)))
+        })
+        .inspect(move |item| match item {
+            // Counted as handed over: the wait for credit is the reader's.
+            Ok(event) => metrics.received(data_bytes(event), Duration::ZERO),
+            Err(_) => metrics.error(),
         })
         .boxed(),
     )
@@ -145,6 +152,7 @@ async fn bind_consumer(js: &jetstream::Context, config: &NatsSourceConfig) -> Re
 async fn acknowledge(
     client: async_nats::Client,
     config: NatsSourceConfig,
+    metrics: Arc<QueueMetrics>,
     mut acks: mpsc::UnboundedReceiver<(Acker, AckOutcome)>,
 ) {
     while let Some((acker, outcome)) = acks.recv().await {
@@ -154,12 +162,25 @@ async fn acknowledge(
         };
         // A failed ack (no connection) is not retried: the server
         // redelivers the message after ack_wait (at-least-once).
-        if let Err(e) = acker.ack_with(kind).await {
-            tracing::warn!(nats = %config.url, stream = ?config.stream, error = %e, "ack not sent: the server redelivers the message after ack_wait");
+        let delivered = outcome == AckOutcome::Delivered;
+        match acker.ack_with(kind).await {
+            Ok(()) if delivered => metrics.acked(),
+            Ok(()) => {}
+            Err(e) => {
+                tracing::warn!(nats = %config.url, stream = ?config.stream, error = %e, "ack not sent: the server redelivers the message after ack_wait")
+            }
         }
     }
     if let Err(e) = client.flush().await {
         tracing::warn!(nats = %config.url, error = %e, "final acks not flushed: the server redelivers those messages");
+    }
+}
+
+/// The size of an event's data, as the metrics' payload bytes.
+fn data_bytes(event: &SourceEvent) -> usize {
+    match &event.data {
+        serde_json::Value::String(s) => s.len(),
+        other => other.to_string().len(),
     }
 }
 

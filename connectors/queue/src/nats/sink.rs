@@ -24,6 +24,7 @@ use super::config::{
 use super::source::{
     default_connect_timeout, default_request_timeout, default_retry_initial, default_retry_max,
 };
+use crate::metrics::QueueMetrics;
 use crate::payload;
 
 /// The header JetStream deduplicates on.
@@ -302,9 +303,18 @@ struct Connection {
 }
 
 /// The `nats` sink (see the [module docs](super)).
-#[derive(Default)]
 pub struct NatsSink {
     connection: Mutex<Option<Connection>>,
+    metrics: QueueMetrics,
+}
+
+impl Default for NatsSink {
+    fn default() -> Self {
+        Self {
+            connection: Mutex::new(None),
+            metrics: QueueMetrics::new("nats", "sink"),
+        }
+    }
 }
 
 impl std::fmt::Debug for NatsSink {
@@ -317,6 +327,11 @@ impl NatsSink {
     /// A sink; it connects on the first write.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// What its writes counted so far.
+    pub fn metrics(&self) -> &QueueMetrics {
+        &self.metrics
     }
 
     async fn connect(config: &NatsSinkConfig) -> Result<Connection> {
@@ -381,6 +396,27 @@ impl Sink for NatsSink {
     async fn write_borrowed(
         &self,
         config: &Self::Config,
+        events: &[SourceEvent],
+    ) -> Result<WriteResult> {
+        let written = self.write_uncounted(config, events).await;
+        match &written {
+            Ok(result) => {
+                self.metrics
+                    .published(result.records_written, result.bytes_written);
+                for _ in result.record_failures() {
+                    self.metrics.error();
+                }
+            }
+            Err(_) => self.metrics.error(),
+        }
+        written
+    }
+}
+
+impl NatsSink {
+    async fn write_uncounted(
+        &self,
+        config: &NatsSinkConfig,
         events: &[SourceEvent],
     ) -> Result<WriteResult> {
         let mut result = WriteResult::new();

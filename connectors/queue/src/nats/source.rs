@@ -2,6 +2,7 @@
 //! only when the runtime resolves its token `Delivered`), or a core NATS
 //! subscription (at-most-once).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,6 +19,7 @@ use validator::{Validate, ValidationError};
 use super::config::{
     stable_name, validate_auth, validate_filter, validate_url, ConnectSettings, NatsAuth, NatsMode,
 };
+use crate::metrics::QueueMetrics;
 
 /// Where a new durable consumer starts in its stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -255,13 +257,28 @@ impl NatsSourceConfig {
 }
 
 /// The `nats` source (see the [module docs](super)).
-#[derive(Debug, Default, Clone)]
-pub struct NatsSource;
+#[derive(Debug, Clone)]
+pub struct NatsSource {
+    metrics: Arc<QueueMetrics>,
+}
+
+impl Default for NatsSource {
+    fn default() -> Self {
+        Self {
+            metrics: Arc::new(QueueMetrics::new("nats", "source")),
+        }
+    }
+}
 
 impl NatsSource {
     /// A source; it connects when it reads.
     pub fn new() -> Self {
-        Self
+        Self::default()
+    }
+
+    /// What its readers counted so far (every `read` of this instance).
+    pub fn metrics(&self) -> &QueueMetrics {
+        &self.metrics
     }
 }
 
@@ -306,7 +323,7 @@ impl Source for NatsSource {
         _catalog: &ConfiguredCatalog,
         _state: Option<State>,
     ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
-        super::reader::start(config.clone()).await
+        super::reader::start(config.clone(), self.metrics.clone()).await
     }
 
     fn exclusive_resource(&self, config: &Self::Config) -> Option<String> {

@@ -42,13 +42,25 @@ async fn every_message_arrives_once_with_headers_and_is_acked() {
     config.key_header = Some("order-key".into());
     config.max_inflight = 64;
     let sink = MockSink::new();
-    let result = harness(config.clone(), sink.clone())
-        .run_for(Duration::from_secs(3))
-        .await
-        .unwrap();
+    let source = NatsSource::new();
+    let result = TestHarness::with_configs(
+        source.clone(),
+        config.clone(),
+        sink.clone(),
+        Default::default(),
+    )
+    .run_for(Duration::from_secs(3))
+    .await
+    .unwrap();
     assert!(result.success, "{result:?}");
     let events = sink.written_events();
     assert_eq!(id_counts(&events), (0..200).map(|i| (i, 1)).collect());
+    let counted = source.metrics().snapshot();
+    assert_eq!(
+        (counted.messages, counted.acks, counted.errors),
+        (200, 200, 0),
+        "{counted:?}"
+    );
     let e = events.iter().find(|e| e.data["id"] == 8).unwrap();
     assert_eq!(e.stream, "orders.2");
     assert_eq!(e.key, Some(json!("k1")));
