@@ -6,6 +6,7 @@
 pub mod binary;
 pub mod cdc;
 pub mod lowrate;
+pub mod messaging;
 pub mod plain;
 pub mod process;
 pub mod sinks;

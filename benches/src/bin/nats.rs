@@ -16,11 +16,12 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use rivven_connect_benches::messaging::{self, events, payload, rate, BATCH};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::pull, stream};
 use futures::StreamExt;
-use rivven_connect::{ConfiguredCatalog, Sink, SinkConfig, Source, SourceConfig, SourceEvent};
+use rivven_connect::{ConfiguredCatalog, Sink, SinkConfig, Source, SourceConfig};
 use rivven_connect_queue::nats::{NatsSink, NatsSinkConfig, NatsSource, NatsSourceConfig};
 use rivven_connect_testing::services::Nats;
 use serde_json::json;
@@ -28,23 +29,6 @@ use serde_json::json;
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-const BATCH: usize = 1000;
-
-fn payload() -> String {
-    "x".repeat(1024)
-}
-
-fn events(n: usize) -> Vec<SourceEvent> {
-    let p = payload();
-    (0..n)
-        .map(|_| SourceEvent::record("bench", json!(p)))
-        .collect()
-}
-
-fn rate(n: usize, elapsed: Duration) -> f64 {
-    n as f64 / elapsed.as_secs_f64()
-}
 
 async fn context(nats: &Nats) -> jetstream::Context {
     jetstream::new(async_nats::connect(nats.url()).await.unwrap())
@@ -176,27 +160,7 @@ async fn bench(n: usize) -> Vec<(String, f64, f64)> {
 
 #[tokio::main]
 async fn main() {
-    let mut n = 50_000;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--messages" => {
-                n = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--messages N")
-            }
-            other => panic!("unknown argument {other}"),
-        }
-    }
+    let n = messaging::messages_arg(50_000);
     let rows = bench(n).await;
-    println!("{n} messages of 1 KiB\n");
-    println!("| path | connector msg/s | client loop msg/s | ratio |");
-    println!("|---|---:|---:|---:|");
-    for (name, connector, raw) in rows {
-        println!(
-            "| {name} | {connector:.0} | {raw:.0} | {:.2} |",
-            connector / raw
-        );
-    }
+    messaging::print_table(n, "async-nats", &rows);
 }

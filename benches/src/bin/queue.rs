@@ -18,11 +18,12 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use rivven_connect_benches::messaging::{self, events, payload, rate, BATCH};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use redis::AsyncCommands;
-use rivven_connect::{ConfiguredCatalog, Sink, SinkConfig, Source, SourceConfig, SourceEvent};
+use rivven_connect::{ConfiguredCatalog, Sink, SinkConfig, Source, SourceConfig};
 use rivven_connect_queue::mqtt::{MqttSink, MqttSinkConfig, MqttSource, MqttSourceConfig};
 use rivven_connect_queue::redis::{
     RedisStreamsSink, RedisStreamsSinkConfig, RedisStreamsSource, RedisStreamsSourceConfig,
@@ -35,24 +36,8 @@ use serde_json::json;
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-const BATCH: usize = 1000;
 /// Mosquitto's default `max_queued_messages` of an offline session.
 const QUEUED: usize = 1000;
-
-fn payload() -> String {
-    "x".repeat(1024)
-}
-
-fn events(n: usize) -> Vec<SourceEvent> {
-    let p = payload();
-    (0..n)
-        .map(|_| SourceEvent::record("bench", json!(p)))
-        .collect()
-}
-
-fn rate(n: usize, elapsed: Duration) -> f64 {
-    n as f64 / elapsed.as_secs_f64()
-}
 
 fn options(id: &str, broker: &Mosquitto, clean: bool) -> MqttOptions {
     let mut o = MqttOptions::new(id, "127.0.0.1", broker.port());
@@ -275,28 +260,8 @@ async fn redis_bench(n: usize) -> Vec<(String, f64, f64)> {
 
 #[tokio::main]
 async fn main() {
-    let mut n = 50_000;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--messages" => {
-                n = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--messages N")
-            }
-            other => panic!("unknown argument {other}"),
-        }
-    }
+    let n = messaging::messages_arg(50_000);
     let mut rows = mqtt(n).await;
     rows.extend(redis_bench(n).await);
-    println!("{n} messages of 1 KiB\n");
-    println!("| path | connector msg/s | client loop msg/s | ratio |");
-    println!("|---|---:|---:|---:|");
-    for (name, connector, raw) in rows {
-        println!(
-            "| {name} | {connector:.0} | {raw:.0} | {:.2} |",
-            connector / raw
-        );
-    }
+    messaging::print_table(n, "client", &rows);
 }
