@@ -63,6 +63,7 @@ pub(super) async fn start(
                 config,
                 credit,
                 ack_tx,
+                metrics,
             };
             tokio::spawn(reader.pull(consumer, tx))
         }
@@ -86,6 +87,7 @@ pub(super) async fn start(
                 config,
                 credit,
                 ack_tx,
+                metrics,
             };
             tokio::spawn(reader.core(client, subscription, tx))
         }
@@ -94,11 +96,6 @@ pub(super) async fn start(
     Ok(
         futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {
             rx.recv().await.map(|item| (item, (rx, guard)))
-        })
-        .inspect(move |item| match item {
-            // Counted as handed over: the wait for credit is the reader's.
-            Ok(event) => metrics.received(data_bytes(event), Duration::ZERO),
-            Err(_) => metrics.error(),
         })
         .boxed(),
     )
@@ -176,14 +173,6 @@ async fn acknowledge(
     }
 }
 
-/// The size of an event's data, as the metrics' payload bytes.
-fn data_bytes(event: &SourceEvent) -> usize {
-    match &event.data {
-        serde_json::Value::String(s) => s.len(),
-        other => other.to_string().len(),
-    }
-}
-
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -198,6 +187,7 @@ struct Reader {
     config: NatsSourceConfig,
     credit: Arc<Semaphore>,
     ack_tx: mpsc::UnboundedSender<(Acker, AckOutcome)>,
+    metrics: Arc<QueueMetrics>,
 }
 
 impl Reader {
@@ -330,9 +320,11 @@ impl Reader {
         token: Option<AckToken>,
         extra: Map<String, Value>,
     ) -> Result<SourceEvent> {
+        self.metrics.received(body.len(), Duration::ZERO);
         let (data, base64) = match payload::decode(body, self.config.parse_json_payload) {
             Ok(decoded) => decoded,
             Err(why) => {
+                self.metrics.error();
                 let mut error = ConnectorError::data(format!("NATS subject `{subject}`: {why}"))
                     .with_raw_record(body.to_vec());
                 if let Some(token) = token {

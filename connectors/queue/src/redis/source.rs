@@ -292,14 +292,6 @@ async fn acknowledge(
 /// XACK attempts of one batch before its entries are left pending.
 const ACK_ATTEMPTS: u32 = 8;
 
-/// The size of an event's data, as the metrics' payload bytes.
-fn payload_bytes(event: &SourceEvent) -> usize {
-    match &event.data {
-        Value::String(s) => s.len(),
-        other => other.to_string().len(),
-    }
-}
-
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -404,10 +396,19 @@ impl Reader {
                         Err(_) => return,
                     },
                 };
+                // The entry's field bytes as received, not re-encoded.
+                let size = entry
+                    .map
+                    .values()
+                    .map(|v| match v {
+                        redis::Value::BulkString(b) => b.len(),
+                        _ => 0,
+                    })
+                    .sum();
+                self.metrics.received(size, arrived.elapsed());
                 let event = self.event(entry, permit);
-                match &event {
-                    Ok(e) => self.metrics.received(payload_bytes(e), arrived.elapsed()),
-                    Err(_) => self.metrics.error(),
+                if event.is_err() {
+                    self.metrics.error();
                 }
                 if tx.send(event).await.is_err() {
                     return;
