@@ -57,9 +57,12 @@
 //! `{key}`); its payload is the event's data (a string as its text, base64
 //! decoded when flagged `payload_encoding: base64`, other JSON as JSON
 //! text). A batch is handed to the connection at once (up to `max_inflight`
-//! unacknowledged) and the write returns when every PUBACK/PUBCOMP arrived;
-//! a lost connection or `write_timeout_ms` fails the write retryably (the
-//! runtime writes the batch again: at-least-once). An event whose topic is
+//! unacknowledged) and the write returns when every PUBACK/PUBCOMP arrived.
+//! A connection lost after the broker answered some of the batch goes on
+//! with the rest on a new connection; one lost before any answer is tried
+//! once more one publish at a time, then fails the write retryably, as
+//! `write_timeout_ms` does (the runtime writes the batch again:
+//! at-least-once, so a message may be published twice). An event whose topic is
 //! not a valid MQTT topic name or whose payload exceeds 16 MiB is a
 //! per-record failure (dead letter queue), the others are published.
 //!

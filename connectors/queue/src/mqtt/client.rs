@@ -359,6 +359,15 @@ impl Connection {
         }
     }
 
+    /// The events read before a connection error and not yielded yet (a
+    /// PUBACK read in the same batch as the end of the connection).
+    pub fn drain_buffered(&mut self) -> Vec<Polled> {
+        match self {
+            Self::V311(eventloop) => eventloop.state.events.drain(..).map(polled_v311).collect(),
+            Self::V5(eventloop) => eventloop.state.events.drain(..).map(polled_v5).collect(),
+        }
+    }
+
     /// Drops the network connection: the next poll reconnects.
     pub fn clean(&mut self) {
         match self {

@@ -41,8 +41,7 @@ impl From<Qos> for QoS {
 ///
 /// `"3.1.1"` (the default; also `"3"`, `"v3.1.1"`) or `"5"` (also `"5.0"`,
 /// `"v5"`). Anything else is a configuration error naming the key.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, JsonSchema)]
-#[schemars(with = "String")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ProtocolVersion {
     /// MQTT 3.1.1 (protocol level 4).
     #[default]
@@ -72,6 +71,23 @@ impl std::fmt::Display for ProtocolVersion {
         f.write_str(match self {
             Self::V311 => "3.1.1",
             Self::V5 => "5",
+        })
+    }
+}
+
+impl JsonSchema for ProtocolVersion {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ProtocolVersion".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // The number 5 too: `protocol_version: 5` in YAML is a number.
+        schemars::json_schema!({
+            "enum": ["3.1.1", "5", "3", "v3.1.1", "5.0", "v5", 5]
         })
     }
 }

@@ -80,7 +80,8 @@ pub struct MqttSinkConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(nested)]
     pub auth: Option<MqttAuth>,
-    /// Keep-alive interval in seconds (0: none).
+    /// Keep-alive interval in seconds (0: none, with 3.1.1 only; MQTT 5
+    /// needs 5 or more).
     #[serde(default = "default_keep_alive")]
     #[validate(range(max = 65535))]
     pub keep_alive_secs: u64,
@@ -411,10 +412,14 @@ async fn publish_all(
     addr: &BrokerAddr,
 ) -> (Published, Option<ConnectorError>) {
     let mut queued = 0usize; // next message to hand over
-    let mut sent = 0usize; // next message whose outgoing PUBLISH is due
-    let mut awaiting: HashMap<u16, usize> = HashMap::new();
-    let mut answered = Published::default();
-    while answered.accepted.len() + answered.refused.len() < messages.len() {
+    let mut tracker = Tracker {
+        qos,
+        messages,
+        sent: 0,
+        awaiting: HashMap::new(),
+        answered: Published::default(),
+    };
+    while tracker.unanswered() > 0 {
         // Keep the request channel fed without blocking the event loop.
         while let Some(m) = messages.get(queued) {
             match client.try_publish(
@@ -431,34 +436,61 @@ async fn publish_all(
                         "MQTT broker {addr}: publish to `{}`: {e}",
                         m.topic
                     ));
-                    return (answered, Some(e));
+                    return (tracker.answered, Some(e));
                 }
             }
         }
-        let unanswered = messages.len() - answered.accepted.len() - answered.refused.len();
-        let event = match tokio::time::timeout_at(deadline.into(), eventloop.poll(addr)).await {
-            Ok(Ok(event)) => event,
-            Ok(Err(e)) => return (answered, Some(e)),
+        match tokio::time::timeout_at(deadline.into(), eventloop.poll(addr)).await {
+            Ok(Ok(event)) => tracker.apply(event),
+            Ok(Err(e)) => {
+                // Answers read together with the end of the connection.
+                for event in eventloop.drain_buffered() {
+                    tracker.apply(event);
+                }
+                return (tracker.answered, Some(e));
+            }
             Err(_) => {
                 let e = ConnectorError::timeout(format!(
-                    "MQTT broker {addr}: {unanswered} of {} publishes unacknowledged after the write timeout",
+                    "MQTT broker {addr}: {} of {} publishes unacknowledged after the write timeout",
+                    tracker.unanswered(),
                     messages.len()
                 ));
-                return (answered, Some(e));
+                return (tracker.answered, Some(e));
             }
-        };
+        }
+    }
+    (tracker.answered, None)
+}
+
+/// Matches the connection's events to the messages of a round.
+struct Tracker<'a> {
+    qos: Qos,
+    messages: &'a [&'a Message],
+    /// Next message whose outgoing PUBLISH is due.
+    sent: usize,
+    /// Packet id → message, until answered.
+    awaiting: HashMap<u16, usize>,
+    answered: Published,
+}
+
+impl Tracker<'_> {
+    fn unanswered(&self) -> usize {
+        self.messages.len() - self.answered.accepted.len() - self.answered.refused.len()
+    }
+
+    fn apply(&mut self, event: Polled) {
         match event {
             Polled::Sent(pkid) => {
-                let Some(m) = messages.get(sent) else {
-                    continue;
+                let Some(m) = self.messages.get(self.sent) else {
+                    return;
                 };
-                if qos == Qos::AtMostOnce {
-                    answered.accepted.push(sent);
-                    answered.bytes += m.payload.len() as u64;
+                if self.qos == Qos::AtMostOnce {
+                    self.answered.accepted.push(self.sent);
+                    self.answered.bytes += m.payload.len() as u64;
                 } else {
-                    awaiting.insert(pkid, sent);
+                    self.awaiting.insert(pkid, self.sent);
                 }
-                sent += 1;
+                self.sent += 1;
             }
             Polled::Acked {
                 pkid,
@@ -468,27 +500,28 @@ async fn publish_all(
                 // QoS 1 completes with PUBACK, QoS 2 with PUBCOMP; a
                 // refusal (MQTT 5 reason code) ends either.
                 let completes = refused.is_some()
-                    || match qos {
+                    || match self.qos {
                         Qos::AtLeastOnce => step == AckStep::Ack,
                         _ => step == AckStep::Comp,
                     };
                 if !completes {
-                    continue;
+                    return;
                 }
-                if let Some(i) = awaiting.remove(&pkid) {
-                    match refused {
-                        Some(refusal) => answered.refused.push((i, refusal)),
-                        None => {
-                            answered.bytes += messages.get(i).map_or(0, |m| m.payload.len() as u64);
-                            answered.accepted.push(i);
-                        }
+                let Some(i) = self.awaiting.remove(&pkid) else {
+                    return;
+                };
+                match refused {
+                    Some(refusal) => self.answered.refused.push((i, refusal)),
+                    None => {
+                        self.answered.bytes +=
+                            self.messages.get(i).map_or(0, |m| m.payload.len() as u64);
+                        self.answered.accepted.push(i);
                     }
                 }
             }
             _ => {}
         }
     }
-    (answered, None)
 }
 
 #[cfg(test)]

@@ -67,7 +67,8 @@ pub struct MqttSourceConfig {
     pub client_id: Option<String>,
     /// Start without the broker's session. Default `false`: the session
     /// (subscriptions and unacknowledged messages) survives restarts, so
-    /// nothing is lost (at-least-once).
+    /// nothing is lost (at-least-once). With MQTT 5, `false` is clean start
+    /// off with `session_expiry_secs`, `true` clean start with no expiry.
     #[serde(default)]
     pub clean_session: bool,
     /// MQTT 5: how long (seconds) the broker keeps the session after a
@@ -82,7 +83,8 @@ pub struct MqttSourceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(nested)]
     pub auth: Option<MqttAuth>,
-    /// Keep-alive interval in seconds (0: none).
+    /// Keep-alive interval in seconds (0: none, with 3.1.1 only; MQTT 5
+    /// needs 5 or more).
     #[serde(default = "default_keep_alive")]
     #[validate(range(max = 65535))]
     pub keep_alive_secs: u64,
@@ -113,7 +115,8 @@ pub struct MqttSourceConfig {
     #[serde(default = "yes")]
     pub parse_json_payload: bool,
     /// Add `mqtt_topic`, `mqtt_qos`, `mqtt_retain`, `mqtt_dup` to the
-    /// event's metadata.
+    /// event's metadata (MQTT 5 properties, `mqtt_user_properties` and the
+    /// others, are recorded either way).
     #[serde(default = "yes")]
     pub include_metadata: bool,
     /// Last will and testament.

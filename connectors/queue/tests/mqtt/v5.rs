@@ -298,3 +298,25 @@ async fn v5_properties_survive_an_mqtt_to_mqtt_round_trip() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_the_last_will_is_published_when_the_connection_drops_without_disconnect() {
+    let broker = broker().await;
+    let watcher = subscribe_v5(&broker, "wills/#", 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut json = sink_json(&broker, "alive");
+    json["protocol_version"] = json!("5");
+    json["last_will"] = json!({"topic": "wills/sink", "message": "gone", "qos": "at_least_once"});
+    let config = MqttSinkConfig::from_value(json).unwrap();
+    let sink = MqttSink::new();
+    let events = [SourceEvent::record("s", json!({"id": 1}))];
+    assert!(sink
+        .write_borrowed(&config, &events)
+        .await
+        .unwrap()
+        .is_success());
+    // Dropping the sink closes its socket without a DISCONNECT.
+    drop(sink);
+    let out = String::from_utf8(watcher.wait_with_output().unwrap().stdout).unwrap();
+    assert!(out.starts_with("wills/sink|gone|"), "{out:?}");
+}

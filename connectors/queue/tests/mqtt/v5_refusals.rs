@@ -153,3 +153,24 @@ fn an_unknown_protocol_version_is_a_config_error_naming_the_key() {
         rivven_connect_queue::mqtt::ProtocolVersion::V5
     );
 }
+
+#[test]
+fn yaml_protocol_version_is_checked_against_the_schema_naming_the_key() {
+    let yaml = |version: &str| {
+        format!(
+            "sources:\n  m: {{ connector: mqtt, config: {{ broker_url: \"mqtt://127.0.0.1:1883\", \
+             topics: [\"a/#\"], protocol_version: {version} }} }}\n\
+             sinks:\n  o: {{ connector: stdout }}\npipelines:\n  p: {{ source: m, sink: o }}\n"
+        )
+    };
+    // YAML numbers and strings alike.
+    for ok in ["5", "\"5\"", "5.0", "\"3.1.1\"", "v5"] {
+        rivven_connect::config::ConnectConfig::from_str(&yaml(ok))
+            .unwrap_or_else(|e| panic!("{ok}: {}", e.render()));
+    }
+    for bad in ["4", "\"3.1\"", "mqttv5"] {
+        let err = rivven_connect::config::ConnectConfig::from_str(&yaml(bad)).unwrap_err();
+        let text = err.render();
+        assert!(text.contains("protocol_version"), "{bad}: {text}");
+    }
+}
