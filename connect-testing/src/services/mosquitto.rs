@@ -48,6 +48,8 @@ struct MosquittoLauncher {
     password_file: Option<PathBuf>,
     /// `Some((certificate, key))`: the listener speaks TLS only.
     tls: Option<(PathBuf, PathBuf)>,
+    /// `Some(acl file)`: topic access is restricted.
+    acl_file: Option<PathBuf>,
 }
 
 impl MosquittoLauncher {
@@ -82,6 +84,9 @@ impl Launcher for MosquittoLauncher {
                 file.display()
             )),
         }
+        if let Some(file) = &self.acl_file {
+            config.push_str(&format!("acl_file {}\n", file.display()));
+        }
         if is_root() {
             // As root Mosquitto would switch to the `mosquitto` user, which
             // cannot write to our directory.
@@ -110,6 +115,7 @@ impl Launcher for MosquittoLauncher {
 pub struct MosquittoBuilder {
     user: Option<(String, String)>,
     tls: Option<(PathBuf, PathBuf)>,
+    acl: Option<String>,
 }
 
 impl MosquittoBuilder {
@@ -123,6 +129,15 @@ impl MosquittoBuilder {
     /// [`TestCertificates`](super::TestCertificates).
     pub fn tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
         self.tls = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// Restrict topic access with this Mosquitto `acl_file` text (e.g.
+    /// `"topic read public/#\n"`: lines before any `user` line apply to
+    /// anonymous clients); for tests of refused subscriptions and publishes
+    /// (MQTT 5 reason code 0x87 not authorized).
+    pub fn acl(mut self, acl: &str) -> Self {
+        self.acl = Some(acl.to_owned());
         self
     }
 
@@ -166,11 +181,22 @@ impl Mosquitto {
                 Some(file)
             }
         };
+        let acl_file = match &options.acl {
+            None => None,
+            Some(acl) => {
+                let file = dir.path().join("acl");
+                std::fs::write(&file, acl).map_err(|e| {
+                    ServiceError::io(format!("mosquitto: write {}", file.display()), e)
+                })?;
+                Some(file)
+            }
+        };
         let launcher = MosquittoLauncher {
             binary,
             dir: dir.path().to_path_buf(),
             password_file,
             tls: options.tls,
+            acl_file,
         };
         let server = Server::start(launcher, &log).await?;
         Ok(Self { server, dir })

@@ -1,7 +1,7 @@
 //! `rivven-connect-queue`: the queue family for rivven-connect — message
 //! brokers whose messages are acknowledged one by one.
 //!
-//! - [`mqtt`] (feature `mqtt`, on by default): the `mqtt` source, which
+//! - [`mqtt`] (feature `mqtt`, on by default; MQTT 3.1.1 and 5): the `mqtt` source, which
 //!   subscribes to topic filters (wildcards included) and acknowledges each
 //!   QoS 1/2 message to the broker only once the pipeline committed it, and
 //!   the `mqtt` sink, which publishes each event and returns only once the

@@ -1,5 +1,6 @@
-//! The `mqtt` source and sink: MQTT 3.1.1 brokers (Mosquitto, EMQX, HiveMQ…)
-//! through [rumqttc](https://docs.rs/rumqttc) (no default features).
+//! The `mqtt` source and sink: MQTT 3.1.1 and MQTT 5 brokers (Mosquitto,
+//! EMQX, HiveMQ…) through [rumqttc](https://docs.rs/rumqttc) (no default
+//! features; its `v5` module for MQTT 5).
 //!
 //! ```yaml
 //! sources:
@@ -56,9 +57,12 @@
 //! `{key}`); its payload is the event's data (a string as its text, base64
 //! decoded when flagged `payload_encoding: base64`, other JSON as JSON
 //! text). A batch is handed to the connection at once (up to `max_inflight`
-//! unacknowledged) and the write returns when every PUBACK/PUBCOMP arrived;
-//! a lost connection or `write_timeout_ms` fails the write retryably (the
-//! runtime writes the batch again: at-least-once). An event whose topic is
+//! unacknowledged) and the write returns when every PUBACK/PUBCOMP arrived.
+//! A connection lost after the broker answered some of the batch goes on
+//! with the rest on a new connection; one lost before any answer is tried
+//! once more one publish at a time, then fails the write retryably, as
+//! `write_timeout_ms` does (the runtime writes the batch again:
+//! at-least-once, so a message may be published twice). An event whose topic is
 //! not a valid MQTT topic name or whose payload exceeds 16 MiB is a
 //! per-record failure (dead letter queue), the others are published.
 //!
@@ -77,11 +81,48 @@
 //!   tls: { ca_file: /etc/rivven/mqtt-ca.pem }
 //! ```
 //!
-//! # Not supported
-//! MQTT 5 (user properties, reason codes) is not implemented yet: the
-//! connectors speak MQTT 3.1.1, which MQTT 5 brokers accept.
+//! # MQTT 5
+//! `protocol_version: "5"` (also `"5.0"`, `"v5"`; default `"3.1.1"`, also
+//! `"3"`, `"v3.1.1"`; anything else is a configuration error) speaks MQTT 5
+//! with the same delivery as above: manual acknowledgements after the
+//! commit, QoS 0/1/2, `max_inflight` as the credit (sent to the broker as
+//! the CONNECT's receive maximum, so it sends no more unacknowledged
+//! messages), reconnects with backoff, LWT, TLS, credentials, the same
+//! metrics.
+//!
+//! - **Sessions.** `clean_session: false` (the default) is MQTT 5's clean
+//!   start off with a session expiry interval of `session_expiry_secs`
+//!   (default 4294967295: never expires, so the session and its
+//!   unacknowledged messages survive any restart, as with 3.1.1; a shorter
+//!   interval lets the broker drop the session of a pipeline gone for good,
+//!   and the messages queued for it). `clean_session: true` is clean start
+//!   with no expiry.
+//! - **Properties → metadata** (source, always when present):
+//!   `mqtt_user_properties` (an object: a name given once as its string, a
+//!   name given several times as an array of its values in order, as the
+//!   `nats` connectors' `nats_headers`), `mqtt_content_type`,
+//!   `mqtt_response_topic`, `mqtt_correlation_data` (its UTF-8 text, else
+//!   base64 with `mqtt_correlation_data_encoding: base64`),
+//!   `mqtt_message_expiry_secs` (what remained on arrival),
+//!   `mqtt_payload_format`.
+//! - **Metadata → properties** (sink): the same keys set the properties of
+//!   each publish, so an `mqtt` → `mqtt` pipeline keeps them; a malformed
+//!   value (a user property that is not a string, a response topic with
+//!   wildcards, bad base64) is a per-record failure. A 3.1.1 sink ignores
+//!   them.
+//! - **Reason codes.** A subscription the broker refuses ends the source's
+//!   stream with the reason and its code (`NotAuthorized (reason code
+//!   0x87)` is an `Auth` error, others `Config`; neither is retried). A
+//!   publish the broker refuses in its PUBACK/PUBREC is a per-record failure
+//!   of the sink (`Auth` for 0x87, else `Data`: dead letter queue per
+//!   `on_error`), the batch's other events are written. Refused credentials
+//!   (0x86, 0x87, 0x8A, 0x8C in the CONNACK) are `Auth`.
+//! - rumqttc's MQTT 5 client needs `keep_alive_secs` of 5 or more (0, no
+//!   keep-alive, is 3.1.1 only); a smaller value is a configuration error.
 
+mod client;
 mod config;
+mod properties;
 mod reader;
 mod sink;
 mod source;
@@ -89,24 +130,26 @@ mod source;
 /// The `tls` options of the `mqtt` source and sink.
 pub use crate::tls::TlsOptions as MqttTls;
 pub use config::{
-    BrokerAddr, MqttAuth, MqttLastWill, Qos, DEFAULT_PORT, DEFAULT_TLS_PORT, MAX_PACKET_BYTES,
+    BrokerAddr, MqttAuth, MqttLastWill, ProtocolVersion, Qos, DEFAULT_PORT,
+    DEFAULT_SESSION_EXPIRY_SECS, DEFAULT_TLS_PORT, MAX_PACKET_BYTES,
+};
+pub use properties::{
+    CONTENT_TYPE, CORRELATION_DATA, CORRELATION_DATA_ENCODING, MESSAGE_EXPIRY, PAYLOAD_FORMAT,
+    RESPONSE_TOPIC, USER_PROPERTIES,
 };
 pub use sink::{MqttSink, MqttSinkConfig, MqttSinkConfigSpec};
 pub use source::{MqttSource, MqttSourceConfig, MqttSourceConfigSpec};
 
 use rivven_connect::{ConnectorError, Result};
-use rumqttc::{Event, Incoming};
 
 /// Connects once (no retries) and disconnects: the `check` of both.
 async fn connect_once(settings: &config::ClientSettings<'_>) -> Result<()> {
-    let (client, mut eventloop) = settings.client(4);
+    let (client, mut connection) = settings.connect(4)?;
     let timeout = std::time::Duration::from_secs(settings.connect_timeout_secs + 1);
     let connected = tokio::time::timeout(timeout, async {
         loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Incoming::ConnAck(_))) => return Ok(()),
-                Ok(_) => {}
-                Err(e) => return Err(config::connection_error(&settings.addr, &e)),
+            if let client::Polled::ConnAck { .. } = connection.poll(&settings.addr).await? {
+                return Ok(());
             }
         }
     })

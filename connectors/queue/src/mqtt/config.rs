@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use rivven_connect::{ConnectorError, SecretString};
-use rumqttc::{ConnectReturnCode, ConnectionError, LastWill, MqttOptions, QoS};
+use rumqttc::{ConnectReturnCode, ConnectionError, QoS};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use validator::{Validate, ValidationError};
@@ -36,6 +36,89 @@ impl From<Qos> for QoS {
         }
     }
 }
+
+/// `protocol_version`: the MQTT version the connection speaks.
+///
+/// `"3.1.1"` (the default; also `"3"`, `"v3.1.1"`) or `"5"` (also `"5.0"`,
+/// `"v5"`). Anything else is a configuration error naming the key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProtocolVersion {
+    /// MQTT 3.1.1 (protocol level 4).
+    #[default]
+    V311,
+    /// MQTT 5.0: properties (user properties, content type, response
+    /// topic, correlation data, message expiry) and reason codes.
+    V5,
+}
+
+impl ProtocolVersion {
+    /// The accepted spellings.
+    pub const ACCEPTED: &'static str =
+        "\"3.1.1\" (default) or \"5\" (also \"3\", \"v3.1.1\", \"5.0\", \"v5\")";
+
+    /// Parses one of the [accepted](Self::ACCEPTED) spellings.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "3.1.1" | "3" | "v3.1.1" => Some(Self::V311),
+            "5" | "5.0" | "v5" => Some(Self::V5),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::V311 => "3.1.1",
+            Self::V5 => "5",
+        })
+    }
+}
+
+impl JsonSchema for ProtocolVersion {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ProtocolVersion".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // The number 5 too: `protocol_version: 5` in YAML is a number.
+        schemars::json_schema!({
+            "enum": ["3.1.1", "5", "3", "v3.1.1", "5.0", "v5", 5]
+        })
+    }
+}
+
+impl Serialize for ProtocolVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for ProtocolVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A number (`protocol_version: 5` in YAML) is accepted as its text.
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let text = match &value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            other => other.to_string(),
+        };
+        Self::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "protocol_version `{text}` is not supported: use {}",
+                Self::ACCEPTED
+            ))
+        })
+    }
+}
+
+/// Default `session_expiry_secs`: the MQTT 5 value meaning "never expires",
+/// so a persistent session survives any restart (as a 3.1.1 one does).
+pub const DEFAULT_SESSION_EXPIRY_SECS: u32 = u32::MAX;
 
 /// `auth`: username and password of the MQTT CONNECT.
 #[derive(Clone, Serialize, Deserialize, Validate, JsonSchema)]
@@ -197,6 +280,11 @@ pub struct ClientSettings<'a> {
     pub auth: Option<&'a MqttAuth>,
     pub last_will: Option<&'a MqttLastWill>,
     pub manual_acks: bool,
+    /// The protocol spoken.
+    pub protocol: ProtocolVersion,
+    /// MQTT 5: how long the broker keeps the session after a disconnect
+    /// (used when `clean_session` is false).
+    pub session_expiry_secs: u32,
     /// `Some`: the connection is TLS.
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
@@ -216,45 +304,6 @@ pub fn tls_settings(
         (false, None) => Ok(None),
         (_, Some(tls)) => tls.client_config().map(Some),
         (true, None) => super::MqttTls::default().client_config().map(Some),
-    }
-}
-
-impl ClientSettings<'_> {
-    /// A client and its event loop (not connected yet).
-    pub fn client(&self, capacity: usize) -> (rumqttc::AsyncClient, rumqttc::EventLoop) {
-        let (client, mut eventloop) = rumqttc::AsyncClient::new(self.options(), capacity);
-        let mut network = rumqttc::NetworkOptions::new();
-        network.set_connection_timeout(self.connect_timeout_secs);
-        eventloop.set_network_options(network);
-        (client, eventloop)
-    }
-
-    /// rumqttc's options.
-    pub fn options(&self) -> MqttOptions {
-        let mut options = MqttOptions::new(&self.client_id, &self.addr.host, self.addr.port);
-        options
-            .set_keep_alive(Duration::from_secs(self.keep_alive_secs))
-            .set_clean_session(self.clean_session)
-            .set_inflight(self.max_inflight)
-            .set_manual_acks(self.manual_acks)
-            .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
-        if let Some(tls) = &self.tls {
-            options.set_transport(rumqttc::Transport::tls_with_config(
-                rumqttc::TlsConfiguration::Rustls(tls.clone()),
-            ));
-        }
-        if let Some(auth) = self.auth {
-            options.set_credentials(&auth.username, auth.password.expose_secret());
-        }
-        if let Some(will) = self.last_will {
-            options.set_last_will(LastWill::new(
-                &will.topic,
-                will.message.clone(),
-                will.qos.into(),
-                will.retain,
-            ));
-        }
-        options
     }
 }
 
@@ -307,7 +356,7 @@ pub fn connection_error(addr: &BrokerAddr, e: &ConnectionError) -> ConnectorErro
 
 /// Whether a TLS error is the handshake's verdict (not a network failure):
 /// a rustls error, directly or inside the I/O error tokio-rustls returns.
-fn is_tls_refusal(e: &rumqttc::TlsError) -> bool {
+pub(super) fn is_tls_refusal(e: &rumqttc::TlsError) -> bool {
     match e {
         rumqttc::TlsError::TLS(_) | rumqttc::TlsError::WebPki(_) => true,
         rumqttc::TlsError::Io(io) => io

@@ -15,14 +15,12 @@ use std::time::Duration;
 
 use futures::stream::{BoxStream, StreamExt};
 use rivven_connect::{AckOutcome, AckToken, ConnectorError, Result, SourceEvent};
-use rumqttc::{
-    AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, Publish, SubscribeFilter,
-    SubscribeReasonCode,
-};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
-use super::config::{connection_error, Backoff, BrokerAddr, ClientSettings};
+use super::client::{Client, Connection, Polled, Received, RequestError};
+use super::config::{Backoff, BrokerAddr, ClientSettings};
+use super::properties;
 use super::source::MqttSourceConfig;
 use crate::metrics::QueueMetrics;
 use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
@@ -36,15 +34,15 @@ const GRACE: Duration = Duration::from_secs(10);
 /// acknowledgements (it never ends while unresolved tokens remain).
 const ACK_DRAIN: Duration = Duration::from_secs(3);
 
-type Polled = std::result::Result<Event, ConnectionError>;
+type Item = std::result::Result<Polled, ConnectorError>;
 
 /// Starts the connection; the stream ends with the first fatal error.
 pub(super) fn spawn(
     config: MqttSourceConfig,
     settings: &ClientSettings<'_>,
     metrics: Arc<QueueMetrics>,
-) -> BoxStream<'static, Result<SourceEvent>> {
-    let (client, eventloop) = settings.client(256);
+) -> Result<BoxStream<'static, Result<SourceEvent>>> {
+    let (client, eventloop) = settings.connect(256)?;
     let (tx, rx) = mpsc::channel(usize::from(config.max_inflight));
     let (closed_tx, closed_rx) = oneshot::channel::<()>();
     let (rejected_tx, rejected_rx) = mpsc::unbounded_channel();
@@ -82,10 +80,12 @@ pub(super) fn spawn(
         config,
     };
     tokio::spawn(controller.run(eventloop, backoff, tx, closed_rx, rejected_rx, acknowledger));
-    futures::stream::unfold((rx, closed_tx), |(mut rx, closed)| async move {
-        rx.recv().await.map(|item| (item, (rx, closed)))
-    })
-    .boxed()
+    Ok(
+        futures::stream::unfold((rx, closed_tx), |(mut rx, closed)| async move {
+            rx.recv().await.map(|item| (item, (rx, closed)))
+        })
+        .boxed(),
+    )
 }
 
 /// Aborts the poller when the controller ends, however it ends.
@@ -100,8 +100,9 @@ impl Drop for AbortOnDrop {
 /// Drives the event loop; `clean` asks for a new connection (so the broker
 /// redelivers what was rejected).
 async fn poll(
-    mut eventloop: EventLoop,
-    events: mpsc::Sender<Polled>,
+    mut eventloop: Connection,
+    addr: BrokerAddr,
+    events: mpsc::Sender<Item>,
     mut clean: mpsc::UnboundedReceiver<()>,
     mut backoff: Backoff,
 ) {
@@ -113,10 +114,10 @@ async fn poll(
         if reconnect {
             eventloop.clean();
         }
-        let polled = eventloop.poll().await;
-        let disconnected = matches!(polled, Ok(Event::Outgoing(Outgoing::Disconnect)));
+        let polled = eventloop.poll(&addr).await;
+        let disconnected = matches!(polled, Ok(Polled::Disconnected));
         let failed = polled.is_err();
-        if matches!(polled, Ok(Event::Incoming(Incoming::ConnAck(_)))) {
+        if matches!(polled, Ok(Polled::ConnAck { .. })) {
             backoff.reset();
         }
         if events.send(polled).await.is_err() || disconnected {
@@ -131,7 +132,7 @@ async fn poll(
 struct Controller {
     config: MqttSourceConfig,
     addr: BrokerAddr,
-    client: AsyncClient,
+    client: Client,
     credit: Arc<Semaphore>,
     /// Connections so far: a token of an earlier connection acknowledges
     /// nothing (packet ids are per connection).
@@ -145,23 +146,23 @@ struct Controller {
 /// into its request queue when there is room and nothing waits before it,
 /// else through the acknowledger (in order, waiting for room).
 struct AckQueue {
-    client: AsyncClient,
+    client: Client,
     /// Acknowledgements handed to the acknowledger and not yet queued.
     waiting: Arc<AtomicUsize>,
     /// To the acknowledger, with their connection's generation.
-    tx: mpsc::UnboundedSender<(u64, Publish)>,
+    tx: mpsc::UnboundedSender<(u64, Received)>,
     metrics: Arc<QueueMetrics>,
     addr: String,
 }
 
 impl AckQueue {
-    fn send(&self, generation: u64, publish: Publish) {
+    fn send(&self, generation: u64, publish: Received) {
         let publish = if self.waiting.load(Ordering::SeqCst) == 0 {
             match self.client.try_ack(&publish) {
                 Ok(()) => return self.metrics.acked(),
-                Err(rumqttc::ClientError::TryRequest(_)) => publish,
-                Err(e) => {
-                    return tracing::warn!(broker = %self.addr, topic = %publish.topic, pkid = publish.pkid, error = %e, "acknowledgement not sent: the broker redelivers the message");
+                Err(RequestError::Full) => publish,
+                Err(RequestError::Closed(e)) => {
+                    return tracing::warn!(broker = %self.addr, topic = %publish.topic, pkid = publish.pkid(), error = %e, "acknowledgement not sent: the broker redelivers the message");
                 }
             }
         } else {
@@ -178,19 +179,19 @@ impl AckQueue {
 /// its request queue; one of an earlier connection is not sent (see
 /// [`Controller::generation`]). Ends when every sender is gone.
 async fn acknowledge(
-    client: AsyncClient,
+    client: Client,
     current: Arc<AtomicU64>,
     addr: String,
     metrics: Arc<QueueMetrics>,
     waiting: Arc<AtomicUsize>,
-    mut acks: mpsc::UnboundedReceiver<(u64, Publish)>,
+    mut acks: mpsc::UnboundedReceiver<(u64, Received)>,
 ) {
     while let Some((generation, publish)) = acks.recv().await {
         if current.load(Ordering::SeqCst) == generation {
             match client.ack(&publish).await {
                 Ok(()) => metrics.acked(),
                 Err(e) => {
-                    tracing::warn!(broker = %addr, topic = %publish.topic, pkid = publish.pkid, error = %e, "acknowledgement not sent: the broker redelivers the message")
+                    tracing::warn!(broker = %addr, topic = %publish.topic, pkid = publish.pkid(), error = %e, "acknowledgement not sent: the broker redelivers the message")
                 }
             }
         }
@@ -203,7 +204,7 @@ type Out = mpsc::Sender<Result<SourceEvent>>;
 impl Controller {
     async fn run(
         self,
-        eventloop: EventLoop,
+        eventloop: Connection,
         backoff: Backoff,
         tx: Out,
         mut closed: oneshot::Receiver<()>,
@@ -212,7 +213,13 @@ impl Controller {
     ) {
         let (events_tx, mut events) = mpsc::channel(64);
         let (clean_tx, clean_rx) = mpsc::unbounded_channel();
-        let poller = AbortOnDrop(tokio::spawn(poll(eventloop, events_tx, clean_rx, backoff)));
+        let poller = AbortOnDrop(tokio::spawn(poll(
+            eventloop,
+            self.addr.clone(),
+            events_tx,
+            clean_rx,
+            backoff,
+        )));
         let full = usize::from(self.config.max_inflight);
         let mut closing: Option<tokio::time::Instant> = None;
         loop {
@@ -260,7 +267,7 @@ impl Controller {
                 tracing::debug!(broker = %addr, "acknowledgements still queued at the end: the broker redelivers those messages");
             }
         }
-        if client.try_disconnect().is_ok() {
+        if client.try_disconnect() {
             let _ = tokio::time::timeout(Duration::from_secs(2), async {
                 while let Some(polled) = events.recv().await {
                     if polled.is_err() {
@@ -274,21 +281,18 @@ impl Controller {
     }
 
     /// One event of the connection; `false` ends the stream.
-    async fn handle(&self, polled: Polled, tx: &Out, closing: bool) -> bool {
+    async fn handle(&self, polled: Item, tx: &Out, closing: bool) -> bool {
         match polled {
-            Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
+            Ok(Polled::ConnAck { session_present }) => {
                 if self.generation.fetch_add(1, Ordering::SeqCst) > 0 {
                     self.metrics.reconnected();
                 }
-                tracing::info!(broker = %self.addr, session_present = ack.session_present, "connected");
-                if !ack.session_present && !closing {
-                    let filters: Vec<SubscribeFilter> = self
-                        .config
-                        .topics
-                        .iter()
-                        .map(|t| SubscribeFilter::new(t.clone(), self.config.qos.into()))
-                        .collect();
-                    if let Err(e) = self.client.try_subscribe_many(filters) {
+                tracing::info!(broker = %self.addr, session_present, "connected");
+                if !session_present && !closing {
+                    if let Err(e) = self
+                        .client
+                        .try_subscribe_many(&self.config.topics, self.config.qos)
+                    {
                         let error = ConnectorError::connection(format!(
                             "MQTT broker {}: subscribe: {e}",
                             self.addr
@@ -299,32 +303,29 @@ impl Controller {
                 }
                 true
             }
-            Ok(Event::Incoming(Incoming::SubAck(ack))) => {
-                let refused = ack
-                    .return_codes
-                    .iter()
-                    .position(|c| *c == SubscribeReasonCode::Failure);
-                if let Some(i) = refused {
-                    let filter = self.config.topics.get(i).cloned().unwrap_or_default();
-                    let error = ConnectorError::config(format!(
-                        "MQTT broker {} refused the subscription to `{filter}`",
-                        self.addr
-                    ))
+            Ok(Polled::SubAck {
+                refused: Some((i, refusal)),
+            }) => {
+                let filter = self.config.topics.get(i).cloned().unwrap_or_default();
+                let what = format!(
+                    "MQTT broker {} refused the subscription to `{filter}`",
+                    self.addr
+                );
+                let error = refusal
+                    .error(&what, ConnectorError::config)
                     .with_retryable(false);
-                    let _ = tx.send(Err(error)).await;
-                    return false;
-                }
-                true
+                let _ = tx.send(Err(error)).await;
+                false
             }
             // After the end no new message is taken: the broker redelivers it.
-            Ok(Event::Incoming(Incoming::Publish(_))) if closing => true,
-            Ok(Event::Incoming(Incoming::Publish(publish))) => {
+            Ok(Polled::Publish(_)) if closing => true,
+            Ok(Polled::Publish(publish)) => {
                 let arrived = std::time::Instant::now();
                 let Ok(permit) = self.credit.clone().acquire_owned().await else {
                     return false;
                 };
                 self.metrics
-                    .received(publish.payload.len(), arrived.elapsed());
+                    .received(publish.payload().len(), arrived.elapsed());
                 let message = self.message(publish, permit);
                 if message.is_err() {
                     self.metrics.error();
@@ -332,8 +333,7 @@ impl Controller {
                 tx.send(message).await.is_ok()
             }
             Ok(_) => true,
-            Err(e) => {
-                let error = connection_error(&self.addr, &e);
+            Err(error) => {
                 if closing {
                     return false;
                 }
@@ -348,7 +348,7 @@ impl Controller {
         }
     }
 
-    fn token(&self, publish: Publish, permit: OwnedSemaphorePermit) -> AckToken {
+    fn token(&self, publish: Received, permit: OwnedSemaphorePermit) -> AckToken {
         let acks = self.acks.clone();
         let rejected = self.rejected_tx.clone();
         let current = self.generation.clone();
@@ -369,11 +369,15 @@ impl Controller {
         })
     }
 
-    fn message(&self, publish: Publish, permit: OwnedSemaphorePermit) -> Result<SourceEvent> {
+    fn message(&self, publish: Received, permit: OwnedSemaphorePermit) -> Result<SourceEvent> {
         let topic = publish.topic.clone();
-        let decoded = payload::decode(&publish.payload, self.config.parse_json_payload);
-        let flags = (publish.qos as u8, publish.retain, publish.dup);
-        let raw = publish.payload.to_vec();
+        let decoded = payload::decode(publish.payload(), self.config.parse_json_payload);
+        let flags = publish.flags();
+        let properties = publish
+            .properties()
+            .map(properties::to_metadata)
+            .unwrap_or_default();
+        let raw = publish.payload().to_vec();
         let token = self.token(publish, permit);
         let (data, base64) = match decoded {
             Ok(decoded) => decoded,
@@ -387,6 +391,10 @@ impl Controller {
             SourceEvent::record(topic.clone(), data).with_key(Value::String(topic.clone()));
         if base64 {
             event = event.with_metadata(PAYLOAD_ENCODING, json!(BASE64));
+        }
+        // MQTT 5 properties are part of the message: always recorded.
+        for (name, value) in properties {
+            event = event.with_metadata(name, value);
         }
         if self.config.include_metadata {
             let (qos, retain, dup) = flags;

@@ -9,19 +9,20 @@ use futures::stream::{BoxStream, StreamExt};
 use rivven_connect::{
     CheckResult, ConnectorError, Result, Sink, SinkConfig, SourceEvent, WriteResult,
 };
-use rumqttc::{AsyncClient, Event, EventLoop, Incoming, Outgoing, QoS};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use validator::Validate;
 
+use super::client::{AckStep, Client, Connection, Polled, Refusal, RequestError};
 use super::config::tls_settings;
 use super::config::{
-    connection_error, default_client_id, validate_broker_url, BrokerAddr, ClientSettings, MqttAuth,
-    MqttLastWill, Qos, DEFAULT_PORT, MAX_PACKET_BYTES,
+    default_client_id, validate_broker_url, BrokerAddr, ClientSettings, MqttAuth, MqttLastWill,
+    ProtocolVersion, Qos, DEFAULT_PORT, MAX_PACKET_BYTES,
 };
 use super::connect_once;
+use super::properties;
 use super::source::{default_connect_timeout, default_keep_alive, default_max_inflight};
 use super::MqttTls;
 use crate::metrics::QueueMetrics;
@@ -32,7 +33,7 @@ use crate::payload;
 #[sink(
     name = "mqtt",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Publishes each event to an MQTT topic (fixed or a template on the event's stream and key) on an MQTT 3.1.1 broker; a batch is done once the broker acknowledged every QoS 1/2 publish",
+    description = "Publishes each event to an MQTT topic (fixed or a template on the event's stream and key) on an MQTT 3.1.1 or 5 broker (MQTT 5: properties from the event's metadata); a batch is done once the broker acknowledged every QoS 1/2 publish",
     author = "rivven-connect",
     category = "messaging",
     tags = ["mqtt", "iot", "messaging", "pubsub"],
@@ -40,7 +41,7 @@ use crate::payload;
 )]
 #[serde(deny_unknown_fields)]
 pub struct MqttSinkConfig {
-    /// Broker URL: `mqtt://host:port` (`mqtts://` is refused: no TLS in this build).
+    /// Broker URL: `mqtt://host:port`, or `mqtts://host:port` for TLS (see `tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(custom(function = "validate_broker_url"))]
     #[schemars(example = &"mqtt://127.0.0.1:1883")]
@@ -51,6 +52,14 @@ pub struct MqttSinkConfig {
     /// Broker port with `host`.
     #[serde(default = "default_port")]
     pub port: u16,
+    /// MQTT protocol version: `"3.1.1"` (default) or `"5"` (also `"5.0"`,
+    /// `"v5"`). With 5, each publish carries the event's `mqtt_*` metadata
+    /// as properties (user properties, content type, response topic,
+    /// correlation data, message expiry) and a publish the broker refuses
+    /// (a PUBACK/PUBREC reason code such as 0x87 not authorized) is a
+    /// per-record failure.
+    #[serde(default)]
+    pub protocol_version: ProtocolVersion,
     /// Topic of each message: fixed, or a template with `{stream}` and
     /// `{key}` (the event key; a string as is, other JSON as its text).
     #[serde(default = "default_topic")]
@@ -71,7 +80,8 @@ pub struct MqttSinkConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(nested)]
     pub auth: Option<MqttAuth>,
-    /// Keep-alive interval in seconds (0: none).
+    /// Keep-alive interval in seconds (0: none, with 3.1.1 only; MQTT 5
+    /// needs 5 or more).
     #[serde(default = "default_keep_alive")]
     #[validate(range(max = 65535))]
     pub keep_alive_secs: u64,
@@ -115,6 +125,7 @@ impl MqttSinkConfig {
             broker_url: Some(broker_url.into()),
             host: None,
             port: DEFAULT_PORT,
+            protocol_version: ProtocolVersion::default(),
             topic: topic.into(),
             qos: Qos::default(),
             retain: false,
@@ -151,6 +162,8 @@ impl MqttSinkConfig {
             auth: self.auth.as_ref(),
             last_will: self.last_will.as_ref(),
             manual_acks: false,
+            protocol: self.protocol_version,
+            session_expiry_secs: 0,
         })
     }
 
@@ -172,7 +185,7 @@ impl MqttSinkConfig {
 
 /// The `mqtt` sink (see the [module docs](super)).
 pub struct MqttSink {
-    connection: Mutex<Option<(AsyncClient, EventLoop)>>,
+    connection: Mutex<Option<(Client, Connection)>>,
     metrics: QueueMetrics,
 }
 
@@ -236,26 +249,8 @@ impl Sink for MqttSink {
         // are not published.
         let mut messages = Vec::with_capacity(events.len());
         for (index, event) in events.iter().enumerate() {
-            let topic = config.topic_of(event);
-            let message = if !rumqttc::valid_topic(&topic) || topic.is_empty() {
-                Err(ConnectorError::data(format!(
-                    "`{topic}` (from topic `{}`) is not a valid MQTT topic name",
-                    config.topic
-                )))
-            } else {
-                payload::encode(event).and_then(|bytes| {
-                    if bytes.len() + topic.len() + 16 > MAX_PACKET_BYTES {
-                        Err(ConnectorError::data(format!(
-                            "message of {} bytes for `{topic}` exceeds the {MAX_PACKET_BYTES}-byte packet limit",
-                            bytes.len()
-                        )))
-                    } else {
-                        Ok((topic, bytes::Bytes::from(bytes)))
-                    }
-                })
-            };
-            match message {
-                Ok(m) => messages.push((index, m)),
+            match config.message_of(index, event) {
+                Ok(m) => messages.push(m),
                 Err(e) => {
                     self.metrics.error();
                     result.add_record_failure(index, &e);
@@ -265,109 +260,268 @@ impl Sink for MqttSink {
         if messages.is_empty() {
             return Ok(result);
         }
-        let mut connection = self.connection.lock().await;
-        if connection.is_none() {
-            let settings = config.settings()?;
-            *connection = Some(settings.client(256));
-        }
-        let Some((client, eventloop)) = connection.as_mut() else {
-            return Err(ConnectorError::fatal("MQTT sink connection missing"));
-        };
         let addr = config.addr()?;
         let deadline = Instant::now() + Duration::from_millis(config.write_timeout_ms);
-        let outcome = publish_all(
-            client,
-            eventloop,
-            config.qos.into(),
-            config.retain,
-            &messages,
-            deadline,
-            &addr,
-        )
-        .await;
-        match outcome {
-            Ok(bytes) => {
-                self.metrics.published(messages.len() as u64, bytes);
-                result.add_success(messages.len() as u64, bytes);
-                Ok(result)
+        let mut connection = self.connection.lock().await;
+        let mut pending: Vec<&Message> = messages.iter().collect();
+        let (mut accepted, mut bytes) = (0u64, 0u64);
+        // A connection lost after the broker answered some publishes goes
+        // on with the rest on a new one. One lost before any answer could
+        // be read is tried again one publish at a time: Mosquitto 2.0 (with
+        // persistence) drops the connection right after refusing a publish
+        // (PUBACK 0x87), and pipelined publishes still unread on its side
+        // make that a reset that discards its last answers. Lost again
+        // without an answer, the write fails (retryably: the runtime writes
+        // the batch again; at-least-once, so an accepted publish whose
+        // answer was lost is published again).
+        let mut serial = false;
+        while !pending.is_empty() {
+            if connection.is_none() {
+                *connection = Some(config.settings()?.connect(256)?);
             }
-            Err(e) => {
+            let Some((client, eventloop)) = connection.as_mut() else {
+                return Err(ConnectorError::fatal("MQTT sink connection missing"));
+            };
+            let round_len = if serial { 1 } else { pending.len() };
+            let (round, failed) = publish_all(
+                client,
+                eventloop,
+                config.qos,
+                config.retain,
+                &pending[..round_len],
+                deadline,
+                &addr,
+            )
+            .await;
+            accepted += round.accepted.len() as u64;
+            bytes += round.bytes;
+            for (i, refusal) in &round.refused {
+                let Some(message) = pending.get(*i) else {
+                    continue;
+                };
+                let what = format!(
+                    "MQTT broker {addr} refused the publish to `{}`",
+                    message.topic
+                );
                 self.metrics.error();
-                // A fresh connection for the retry: nothing of this one's
-                // state is reused.
-                connection.take();
-                Err(e.context(format!("publish {} messages", messages.len())))
+                result
+                    .add_record_failure(message.index, &refusal.error(&what, ConnectorError::data));
             }
+            // rumqttc does not free the inflight slot of a QoS 2 publish
+            // refused in its PUBREC: start afresh next time.
+            if !round.refused.is_empty() && config.qos == Qos::ExactlyOnce {
+                connection.take();
+            }
+            let progress = !round.accepted.is_empty() || !round.refused.is_empty();
+            let finished: std::collections::HashSet<usize> = round
+                .accepted
+                .iter()
+                .copied()
+                .chain(round.refused.iter().map(|(i, _)| *i))
+                .collect();
+            pending = pending
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !finished.contains(i))
+                .map(|(_, m)| m)
+                .collect();
+            let Some(e) = failed else {
+                continue;
+            };
+            // A fresh connection for what is left: nothing of this one's
+            // state is reused.
+            connection.take();
+            if !e.is_retryable() || (!progress && serial) {
+                self.metrics.error();
+                self.metrics.published(accepted, bytes);
+                return Err(e.context(format!("publish {} messages", messages.len())));
+            }
+            if !progress {
+                serial = true;
+            }
+            tracing::warn!(broker = %addr, error = %e, remaining = pending.len(), serial, "connection lost mid-batch; publishing the rest on a new connection");
         }
+        self.metrics.published(accepted, bytes);
+        result.add_success(accepted, bytes);
+        Ok(result)
     }
 }
 
+/// One PUBLISH of a batch.
+struct Message {
+    /// The event's index in the batch.
+    index: usize,
+    topic: String,
+    payload: bytes::Bytes,
+    /// MQTT 5 only.
+    properties: Option<rumqttc::v5::mqttbytes::v5::PublishProperties>,
+}
+
+impl MqttSinkConfig {
+    /// The message of `event`, or why it cannot be published.
+    fn message_of(&self, index: usize, event: &SourceEvent) -> Result<Message> {
+        let topic = self.topic_of(event);
+        if !rumqttc::valid_topic(&topic) || topic.is_empty() {
+            return Err(ConnectorError::data(format!(
+                "`{topic}` (from topic `{}`) is not a valid MQTT topic name",
+                self.topic
+            )));
+        }
+        let properties = match self.protocol_version {
+            ProtocolVersion::V311 => None,
+            ProtocolVersion::V5 => properties::from_event(event)?,
+        };
+        let bytes = payload::encode(event)?;
+        let size = bytes.len() + topic.len() + 16 + properties.as_ref().map_or(0, properties::size);
+        if size > MAX_PACKET_BYTES {
+            return Err(ConnectorError::data(format!(
+                "message of {} bytes for `{topic}` exceeds the {MAX_PACKET_BYTES}-byte packet limit",
+                bytes.len()
+            )));
+        }
+        Ok(Message {
+            index,
+            topic,
+            payload: bytes::Bytes::from(bytes),
+            properties,
+        })
+    }
+}
+
+/// What the broker answered of a batch (positions in the slice given).
+#[derive(Default)]
+struct Published {
+    /// Payload bytes the broker accepted.
+    bytes: u64,
+    /// Messages the broker accepted (QoS 0: written to the socket).
+    accepted: Vec<usize>,
+    /// Messages the broker refused with an MQTT 5 reason code.
+    refused: Vec<(usize, Refusal)>,
+}
+
 /// Hands every message to the event loop and polls it until the broker
-/// acknowledged each (QoS 0: until each was written to the socket).
+/// acknowledged each (QoS 0: until each was written to the socket); on a
+/// connection error, what was answered until then and the error.
 async fn publish_all(
-    client: &AsyncClient,
-    eventloop: &mut EventLoop,
-    qos: QoS,
+    client: &Client,
+    eventloop: &mut Connection,
+    qos: Qos,
     retain: bool,
-    messages: &[(usize, (String, bytes::Bytes))],
+    messages: &[&Message],
     deadline: Instant,
     addr: &BrokerAddr,
-) -> Result<u64> {
+) -> (Published, Option<ConnectorError>) {
     let mut queued = 0usize; // next message to hand over
-    let mut sent = 0usize; // next message whose Outgoing::Publish is due
-    let mut awaiting: HashMap<u16, usize> = HashMap::new();
-    let mut done = 0usize;
-    let mut bytes = 0u64;
-    while done < messages.len() {
+    let mut tracker = Tracker {
+        qos,
+        messages,
+        sent: 0,
+        awaiting: HashMap::new(),
+        answered: Published::default(),
+    };
+    while tracker.unanswered() > 0 {
         // Keep the request channel fed without blocking the event loop.
-        while queued < messages.len() {
-            let (_, (topic, payload)) = &messages[queued];
-            match client.try_publish(topic.as_str(), qos, retain, payload.clone()) {
+        while let Some(m) = messages.get(queued) {
+            match client.try_publish(
+                &m.topic,
+                qos,
+                retain,
+                m.payload.clone(),
+                m.properties.as_ref(),
+            ) {
                 Ok(()) => queued += 1,
-                Err(rumqttc::ClientError::TryRequest(_)) => break,
-                Err(e) => {
-                    return Err(ConnectorError::connection(format!(
-                        "MQTT broker {addr}: publish to `{topic}`: {e}"
-                    )))
+                Err(RequestError::Full) => break,
+                Err(RequestError::Closed(e)) => {
+                    let e = ConnectorError::connection(format!(
+                        "MQTT broker {addr}: publish to `{}`: {e}",
+                        m.topic
+                    ));
+                    return (tracker.answered, Some(e));
                 }
             }
         }
-        let event = tokio::time::timeout_at(deadline.into(), eventloop.poll())
-            .await
-            .map_err(|_| {
-                ConnectorError::timeout(format!(
-                    "MQTT broker {addr}: {} of {} publishes unacknowledged after the write timeout",
-                    messages.len() - done,
-                    messages.len()
-                ))
-            })?
-            .map_err(|e| connection_error(addr, &e))?;
-        match event {
-            Event::Outgoing(Outgoing::Publish(pkid)) => {
-                let Some((_, (_, payload))) = messages.get(sent) else {
-                    continue;
-                };
-                bytes += payload.len() as u64;
-                if qos == QoS::AtMostOnce {
-                    done += 1;
-                } else {
-                    awaiting.insert(pkid, sent);
+        match tokio::time::timeout_at(deadline.into(), eventloop.poll(addr)).await {
+            Ok(Ok(event)) => tracker.apply(event),
+            Ok(Err(e)) => {
+                // Answers read together with the end of the connection.
+                for event in eventloop.drain_buffered() {
+                    tracker.apply(event);
                 }
-                sent += 1;
+                return (tracker.answered, Some(e));
             }
-            Event::Incoming(Incoming::PubAck(rumqttc::PubAck { pkid }))
-            | Event::Incoming(Incoming::PubComp(rumqttc::PubComp { pkid })) => {
-                // QoS 1 completes with PUBACK, QoS 2 with PUBCOMP.
-                let completes = match qos {
-                    QoS::AtLeastOnce => matches!(event, Event::Incoming(Incoming::PubAck(_))),
-                    _ => matches!(event, Event::Incoming(Incoming::PubComp(_))),
+            Err(_) => {
+                let e = ConnectorError::timeout(format!(
+                    "MQTT broker {addr}: {} of {} publishes unacknowledged after the write timeout",
+                    tracker.unanswered(),
+                    messages.len()
+                ));
+                return (tracker.answered, Some(e));
+            }
+        }
+    }
+    (tracker.answered, None)
+}
+
+/// Matches the connection's events to the messages of a round.
+struct Tracker<'a> {
+    qos: Qos,
+    messages: &'a [&'a Message],
+    /// Next message whose outgoing PUBLISH is due.
+    sent: usize,
+    /// Packet id → message, until answered.
+    awaiting: HashMap<u16, usize>,
+    answered: Published,
+}
+
+impl Tracker<'_> {
+    fn unanswered(&self) -> usize {
+        self.messages.len() - self.answered.accepted.len() - self.answered.refused.len()
+    }
+
+    fn apply(&mut self, event: Polled) {
+        match event {
+            Polled::Sent(pkid) => {
+                let Some(m) = self.messages.get(self.sent) else {
+                    return;
                 };
-                done += usize::from(completes && awaiting.remove(&pkid).is_some());
+                if self.qos == Qos::AtMostOnce {
+                    self.answered.accepted.push(self.sent);
+                    self.answered.bytes += m.payload.len() as u64;
+                } else {
+                    self.awaiting.insert(pkid, self.sent);
+                }
+                self.sent += 1;
+            }
+            Polled::Acked {
+                pkid,
+                step,
+                refused,
+            } => {
+                // QoS 1 completes with PUBACK, QoS 2 with PUBCOMP; a
+                // refusal (MQTT 5 reason code) ends either.
+                let completes = refused.is_some()
+                    || match self.qos {
+                        Qos::AtLeastOnce => step == AckStep::Ack,
+                        _ => step == AckStep::Comp,
+                    };
+                if !completes {
+                    return;
+                }
+                let Some(i) = self.awaiting.remove(&pkid) else {
+                    return;
+                };
+                match refused {
+                    Some(refusal) => self.answered.refused.push((i, refusal)),
+                    None => {
+                        self.answered.bytes +=
+                            self.messages.get(i).map_or(0, |m| m.payload.len() as u64);
+                        self.answered.accepted.push(i);
+                    }
+                }
             }
             _ => {}
         }
     }
-    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use validator::Validate;
 use super::config::tls_settings;
 use super::config::{
     default_client_id, validate_broker_url, validate_filters, BrokerAddr, ClientSettings, MqttAuth,
-    MqttLastWill, Qos, DEFAULT_PORT,
+    MqttLastWill, ProtocolVersion, Qos, DEFAULT_PORT, DEFAULT_SESSION_EXPIRY_SECS,
 };
 use super::connect_once;
 use super::MqttTls;
@@ -29,7 +29,7 @@ use crate::metrics::QueueMetrics;
 #[source(
     name = "mqtt",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Subscribes to MQTT topic filters (wildcards + and #) on an MQTT 3.1.1 broker; QoS 1/2 messages are acknowledged to the broker only after the pipeline committed them (a persistent session redelivers the rest)",
+    description = "Subscribes to MQTT topic filters (wildcards + and #) on an MQTT 3.1.1 or 5 broker (MQTT 5 properties become metadata); QoS 1/2 messages are acknowledged to the broker only after the pipeline committed them (a persistent session redelivers the rest)",
     author = "rivven-connect",
     category = "messaging",
     tags = ["mqtt", "iot", "messaging", "pubsub"],
@@ -37,7 +37,7 @@ use crate::metrics::QueueMetrics;
 )]
 #[serde(deny_unknown_fields)]
 pub struct MqttSourceConfig {
-    /// Broker URL: `mqtt://host:port` (`mqtts://` is refused: no TLS in this build).
+    /// Broker URL: `mqtt://host:port`, or `mqtts://host:port` for TLS (see `tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(custom(function = "validate_broker_url"))]
     #[schemars(example = &"mqtt://127.0.0.1:1883")]
@@ -48,6 +48,12 @@ pub struct MqttSourceConfig {
     /// Broker port with `host`.
     #[serde(default = "default_port")]
     pub port: u16,
+    /// MQTT protocol version: `"3.1.1"` (default) or `"5"` (also `"5.0"`,
+    /// `"v5"`). With 5, user properties, content type, response topic,
+    /// correlation data and message expiry become `mqtt_*` metadata, and the
+    /// broker's reason codes show in errors.
+    #[serde(default)]
+    pub protocol_version: ProtocolVersion,
     /// Topic filters to subscribe to (`+` one level, `#` the rest).
     #[validate(custom(function = "validate_filters"))]
     #[schemars(example = ["sensors/+/temperature"])]
@@ -61,14 +67,24 @@ pub struct MqttSourceConfig {
     pub client_id: Option<String>,
     /// Start without the broker's session. Default `false`: the session
     /// (subscriptions and unacknowledged messages) survives restarts, so
-    /// nothing is lost (at-least-once).
+    /// nothing is lost (at-least-once). With MQTT 5, `false` is clean start
+    /// off with `session_expiry_secs`, `true` clean start with no expiry.
     #[serde(default)]
     pub clean_session: bool,
+    /// MQTT 5: how long (seconds) the broker keeps the session after a
+    /// disconnect, with `clean_session: false` (MQTT 5's clean start off +
+    /// this session expiry interval). Default 4294967295: never expires, so
+    /// the session survives any restart, like a 3.1.1 persistent session; a
+    /// shorter one lets the broker forget a pipeline that is gone for good
+    /// (messages queued for it are then lost). Ignored with 3.1.1.
+    #[serde(default = "default_session_expiry")]
+    pub session_expiry_secs: u32,
     /// Username and password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(nested)]
     pub auth: Option<MqttAuth>,
-    /// Keep-alive interval in seconds (0: none).
+    /// Keep-alive interval in seconds (0: none, with 3.1.1 only; MQTT 5
+    /// needs 5 or more).
     #[serde(default = "default_keep_alive")]
     #[validate(range(max = 65535))]
     pub keep_alive_secs: u64,
@@ -99,7 +115,8 @@ pub struct MqttSourceConfig {
     #[serde(default = "yes")]
     pub parse_json_payload: bool,
     /// Add `mqtt_topic`, `mqtt_qos`, `mqtt_retain`, `mqtt_dup` to the
-    /// event's metadata.
+    /// event's metadata (MQTT 5 properties, `mqtt_user_properties` and the
+    /// others, are recorded either way).
     #[serde(default = "yes")]
     pub include_metadata: bool,
     /// Last will and testament.
@@ -133,6 +150,9 @@ pub(super) fn default_retry_max() -> u64 {
 pub(super) fn default_retry_multiplier() -> f64 {
     2.0
 }
+fn default_session_expiry() -> u32 {
+    DEFAULT_SESSION_EXPIRY_SECS
+}
 fn yes() -> bool {
     true
 }
@@ -144,10 +164,12 @@ impl MqttSourceConfig {
             broker_url: Some(broker_url.into()),
             host: None,
             port: DEFAULT_PORT,
+            protocol_version: ProtocolVersion::default(),
             topics,
             qos: Qos::default(),
             client_id: None,
             clean_session: false,
+            session_expiry_secs: DEFAULT_SESSION_EXPIRY_SECS,
             auth: None,
             keep_alive_secs: default_keep_alive(),
             connect_timeout_secs: default_connect_timeout(),
@@ -188,6 +210,8 @@ impl MqttSourceConfig {
             auth: self.auth.as_ref(),
             last_will: self.last_will.as_ref(),
             manual_acks: true,
+            protocol: self.protocol_version,
+            session_expiry_secs: self.session_expiry_secs,
         })
     }
 }
@@ -251,11 +275,7 @@ impl Source for MqttSource {
         _state: Option<State>,
     ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
         let settings = config.settings()?;
-        Ok(super::reader::spawn(
-            config.clone(),
-            &settings,
-            self.metrics.clone(),
-        ))
+        super::reader::spawn(config.clone(), &settings, self.metrics.clone())
     }
 
     fn exclusive_resource(&self, config: &Self::Config) -> Option<String> {
@@ -314,6 +334,41 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("use mqtts://"), "{err}");
+    }
+
+    #[test]
+    fn protocol_versions() {
+        let version = |v: serde_json::Value| {
+            MqttSourceConfig::from_value(json!({
+                "broker_url": "mqtt://h", "topics": ["t"], "protocol_version": v
+            }))
+            .map(|c| c.protocol_version)
+        };
+        for v in [json!("5"), json!("5.0"), json!("v5"), json!(5)] {
+            assert_eq!(version(v).unwrap(), ProtocolVersion::V5);
+        }
+        for v in [json!("3.1.1"), json!("3"), json!("v3.1.1")] {
+            assert_eq!(version(v).unwrap(), ProtocolVersion::V311);
+        }
+        for v in [json!("4"), json!("3.1"), json!("mqttv5"), json!(true)] {
+            let err = version(v.clone()).unwrap_err().to_string();
+            assert!(err.contains("protocol_version"), "{v}: {err}");
+        }
+        let config = MqttSourceConfig::new("mqtt://h", vec!["t".into()]);
+        assert_eq!(config.protocol_version, ProtocolVersion::V311);
+        assert_eq!(config.session_expiry_secs, u32::MAX);
+        // rumqttc's MQTT 5 client needs a keep-alive of 5 s or more.
+        let short = MqttSourceConfig::from_value(json!({
+            "broker_url": "mqtt://h", "topics": ["t"], "protocol_version": "5",
+            "keep_alive_secs": 2
+        }))
+        .unwrap();
+        let err = short
+            .settings()
+            .and_then(|s| s.connect(1).map(|_| ()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keep_alive_secs"), "{err}");
     }
 
     #[test]

@@ -11,3 +11,5 @@ mod sink;
 mod source;
 mod support;
 mod tls;
+mod v5;
+mod v5_refusals;
