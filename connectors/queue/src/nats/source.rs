@@ -20,6 +20,7 @@ use super::config::{
     stable_name, validate_auth, validate_filter, validate_url, ConnectSettings, NatsAuth, NatsMode,
 };
 use crate::metrics::QueueMetrics;
+use crate::tls::TlsOptions;
 
 /// Where a new durable consumer starts in its stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -51,7 +52,8 @@ pub enum DeliverPolicy {
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "validate_source"))]
 pub struct NatsSourceConfig {
-    /// Server URL(s): `nats://host:port` (several separated by commas).
+    /// Server URL(s): `nats://host:port` or `tls://host:port` (TLS
+    /// required), several separated by commas.
     #[validate(custom(function = "validate_url"))]
     #[schemars(example = &"nats://127.0.0.1:4222")]
     pub url: String,
@@ -126,6 +128,11 @@ pub struct NatsSourceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(nested, custom(function = "validate_auth"))]
     pub auth: Option<NatsAuth>,
+    /// TLS (required when set, as with a `tls://` URL): trusted CA
+    /// (default: the system's roots), client certificate and key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(nested)]
+    pub tls: Option<TlsOptions>,
     /// Timeout of one connection attempt.
     #[serde(default = "default_connect_timeout")]
     #[validate(range(min = 100, max = 600000))]
@@ -216,6 +223,7 @@ impl NatsSourceConfig {
             parse_json_payload: true,
             include_metadata: true,
             auth: None,
+            tls: None,
             connect_timeout_ms: default_connect_timeout(),
             request_timeout_ms: default_request_timeout(),
             retry_initial_ms: default_retry_initial(),
@@ -241,6 +249,7 @@ impl NatsSourceConfig {
         ConnectSettings {
             url: &self.url,
             auth: self.auth.as_ref(),
+            tls: self.tls.as_ref(),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             retry_initial: Duration::from_millis(self.retry_initial_ms),
