@@ -301,7 +301,7 @@ pub fn connect_error(url: &str, e: &async_nats::ConnectError) -> ConnectorError 
         // The server's certificate failed verification (unknown CA, wrong
         // name), the handshake was refused, or TLS is missing on one side:
         // retrying changes nothing.
-        ConnectErrorKind::Tls => ConnectorError::config(format!(
+        ConnectErrorKind::Tls | ConnectErrorKind::Io if is_tls_refusal(e) => ConnectorError::config(format!(
             "{at}: TLS failed ({e}): check tls.ca_file, the client certificate and the server's name in url"
         ))
         .with_retryable(false),
@@ -309,6 +309,29 @@ pub fn connect_error(url: &str, e: &async_nats::ConnectError) -> ConnectorError 
         ConnectErrorKind::TimedOut => ConnectorError::timeout(format!("{at}: {e}")),
         _ => ConnectorError::connection(format!("{at}: {e}")),
     }
+}
+
+/// Whether a connect error is TLS's verdict (a rustls error in its
+/// sources, e.g. an unknown CA or the server's alert), not a network
+/// failure; async-nats' own `Tls` kind (TLS required on one side only,
+/// unusable certificates) too.
+fn is_tls_refusal(e: &async_nats::ConnectError) -> bool {
+    if e.kind() == ConnectErrorKind::Tls {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        let rustls = inner.downcast_ref::<rustls::Error>().is_some()
+            || inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .is_some_and(|io| io.downcast_ref::<rustls::Error>().is_some());
+        if rustls {
+            return true;
+        }
+        source = inner.source();
+    }
+    false
 }
 
 /// A stable name derived from `parts` (FNV-1a: the same across builds and

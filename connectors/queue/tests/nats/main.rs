@@ -8,3 +8,4 @@ mod compliance;
 mod sink;
 mod source;
 mod support;
+mod tls;
