@@ -83,9 +83,9 @@
 //!   tls: { ca_file: /etc/rivven/rabbit-ca.pem }
 //! ```
 //!
-//! # Not supported
-//! The `EXTERNAL` SASL mechanism (logging in by the client certificate
-//! alone): the login is `username`/`password` (`guest` by default).
+//! Logging in by the client certificate alone (SASL `EXTERNAL`, with the
+//! broker's `rabbitmq_auth_mechanism_ssl` plugin) is not tested here: the
+//! login is `username`/`password` (`guest` by default).
 
 mod config;
 mod properties;

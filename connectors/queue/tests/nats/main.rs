@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod compliance;
+mod consumer;
 mod sink;
 mod source;
 mod support;
