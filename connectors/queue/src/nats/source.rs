@@ -83,9 +83,10 @@ pub struct NatsSourceConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[validate(custom(function = "validate_filters"))]
     pub filter_subjects: Vec<String>,
-    /// JetStream: create the durable consumer when it does not exist when
-    /// the source starts. With `false` it must exist (e.g. made with
-    /// `nats consumer add`).
+    /// JetStream: create the durable consumer if it is missing when the
+    /// source first starts in this process (one deleted while the source
+    /// runs: see `recreate_consumer`). With `false` it must exist (e.g.
+    /// made with `nats consumer add`).
     #[serde(default = "yes")]
     pub create_consumer: bool,
     /// JetStream: when the durable consumer is deleted while the source
