@@ -32,8 +32,10 @@ pub struct Nats {
 struct NatsLauncher {
     binary: PathBuf,
     dir: PathBuf,
-    /// A configuration file (credentials) passed with `-c`.
+    /// A configuration file (credentials, TLS) passed with `-c`.
     config: Option<PathBuf>,
+    /// Whether the client port requires TLS.
+    tls: bool,
 }
 
 impl NatsLauncher {
@@ -65,11 +67,27 @@ impl Launcher for NatsLauncher {
     }
 }
 
+/// The `tls` block of a server configuration: the server's certificate,
+/// and with `client_ca` the verification of the clients' certificates.
+fn tls_block(certs: &super::TestCertificates, client_ca: Option<&Path>) -> String {
+    // A JSON string is a valid NATS configuration string.
+    let quote = |p: &Path| serde_json::Value::String(p.display().to_string()).to_string();
+    let verify = match client_ca {
+        Some(ca) => format!("  ca_file: {}\n  verify: true\n", quote(ca)),
+        None => String::new(),
+    };
+    format!(
+        "tls {{\n  cert_file: {}\n  key_file: {}\n{verify}  timeout: 5\n}}\n",
+        quote(&certs.cert),
+        quote(&certs.key)
+    )
+}
+
 impl Nats {
     /// Start a private NATS server with JetStream and wait until it greets
     /// clients.
     pub async fn start() -> Result<Self, ServiceError> {
-        Self::launch(None).await
+        Self::launch(None, false).await
     }
 
     /// Start a private NATS server with JetStream that accepts only the
@@ -82,10 +100,25 @@ impl Nats {
             quote(username),
             quote(password)
         );
-        Self::launch(Some(config)).await
+        Self::launch(Some(config), false).await
     }
 
-    async fn launch(config: Option<String>) -> Result<Self, ServiceError> {
+    /// Start a private NATS server with JetStream whose clients must use
+    /// TLS, with the server certificate of `certs` (see [`url`](Self::url)).
+    pub async fn start_with_tls(certs: &super::TestCertificates) -> Result<Self, ServiceError> {
+        Self::launch(Some(tls_block(certs, None)), true).await
+    }
+
+    /// Like [`start_with_tls`](Self::start_with_tls), and clients must
+    /// present a certificate that chains to `client_ca` (PEM): mutual TLS.
+    pub async fn start_with_mutual_tls(
+        certs: &super::TestCertificates,
+        client_ca: &Path,
+    ) -> Result<Self, ServiceError> {
+        Self::launch(Some(tls_block(certs, Some(client_ca))), true).await
+    }
+
+    async fn launch(config: Option<String>, tls: bool) -> Result<Self, ServiceError> {
         let binary = find_system_binary("nats-server", PACKAGE)?;
         let dir = service_dir("nats")?;
         let config = match config {
@@ -101,6 +134,7 @@ impl Nats {
             binary,
             dir: dir.path().to_path_buf(),
             config,
+            tls,
         };
         let server = Server::start(launcher, &dir.path().join("nats.log")).await?;
         Ok(Self { server, dir })
@@ -116,9 +150,14 @@ impl Nats {
         self.server.port()
     }
 
-    /// `nats://127.0.0.1:<port>`.
+    /// `nats://127.0.0.1:<port>` (`tls://` when the server requires TLS).
     pub fn url(&self) -> String {
-        format!("nats://{HOST}:{}", self.port())
+        let scheme = if self.server.launcher().tls {
+            "tls"
+        } else {
+            "nats"
+        };
+        format!("{scheme}://{HOST}:{}", self.port())
     }
 
     /// `NATS_URL`.

@@ -46,6 +46,16 @@ pub struct RabbitMq {
 pub struct RabbitMqBuilder {
     user: String,
     password: String,
+    tls: Option<TlsListener>,
+}
+
+/// The certificate of the TLS listener, and the CA its clients'
+/// certificates must chain to (mutual TLS) if any.
+#[derive(Debug, Clone)]
+struct TlsListener {
+    cert: PathBuf,
+    key: PathBuf,
+    client_ca: Option<PathBuf>,
 }
 
 impl Default for RabbitMqBuilder {
@@ -53,6 +63,7 @@ impl Default for RabbitMqBuilder {
         Self {
             user: "guest".into(),
             password: "guest".into(),
+            tls: None,
         }
     }
 }
@@ -66,7 +77,30 @@ impl RabbitMqBuilder {
         self
     }
 
-    /// Start the node and wait until it answers the AMQP protocol header.
+    /// Also listen for AMQP over TLS (`amqps://`, on
+    /// [`tls_port`](RabbitMq::tls_port)) with this certificate and key
+    /// (PEM), e.g. from [`TestCertificates`](super::TestCertificates); the
+    /// plain listener stays.
+    pub fn tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = Some(TlsListener {
+            cert: cert.into(),
+            key: key.into(),
+            client_ca: None,
+        });
+        self
+    }
+
+    /// With [`tls`](Self::tls): require a client certificate that chains
+    /// to this CA (PEM) on the TLS listener (mutual TLS).
+    pub fn tls_client_ca(mut self, ca: impl Into<PathBuf>) -> Self {
+        if let Some(tls) = &mut self.tls {
+            tls.client_ca = Some(ca.into());
+        }
+        self
+    }
+
+    /// Start the node and wait until it answers the AMQP protocol header
+    /// (and its TLS listener accepts connections).
     pub async fn start(self) -> Result<RabbitMq, ServiceError> {
         let epmd =
             find_system_binary("epmd", "erlang-base").or_else(|_| find_erts_binary("epmd"))?;
@@ -96,6 +130,11 @@ impl RabbitMqBuilder {
             epmd_port: PortReservation::pick()?,
             user: self.user,
             password: self.password,
+            tls_port: match self.tls {
+                Some(_) => Some(PortReservation::pick()?),
+                None => None,
+            },
+            tls: self.tls,
         };
         launcher.write_files()?;
         let server = Server::start(launcher, &dir.path().join("rabbitmq.log")).await?;
@@ -127,9 +166,36 @@ struct RabbitMqLauncher {
     epmd_port: PortReservation,
     user: String,
     password: String,
+    tls: Option<TlsListener>,
+    tls_port: Option<PortReservation>,
 }
 
 impl RabbitMqLauncher {
+    /// The TLS listener's lines of `rabbitmq.conf`.
+    fn tls_config(&self) -> String {
+        let (Some(tls), Some(port)) = (&self.tls, &self.tls_port) else {
+            return String::new();
+        };
+        let mut config = format!(
+            "listeners.ssl.default = {HOST}:{}\nssl_options.certfile = {}\n\
+             ssl_options.keyfile = {}\n",
+            port.port(),
+            tls.cert.display(),
+            tls.key.display()
+        );
+        match &tls.client_ca {
+            Some(ca) => config.push_str(&format!(
+                "ssl_options.cacertfile = {}\nssl_options.verify = verify_peer\n\
+                 ssl_options.fail_if_no_peer_cert = true\n",
+                ca.display()
+            )),
+            None => config.push_str(
+                "ssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n",
+            ),
+        }
+        config
+    }
+
     fn config_file(&self) -> PathBuf {
         self.dir.join("rabbitmq.conf")
     }
@@ -180,8 +246,10 @@ impl Launcher for RabbitMqLauncher {
             "listeners.tcp.default = {HOST}:{port}\nloopback_users = none\n\
              default_user = {}\ndefault_pass = {}\ndefault_permissions.configure = .*\n\
              default_permissions.read = .*\ndefault_permissions.write = .*\n\
-             default_user_tags.administrator = true\nlog.console = true\nlog.file = false\n",
-            self.user, self.password
+             default_user_tags.administrator = true\nlog.console = true\nlog.file = false\n{}",
+            self.user,
+            self.password,
+            self.tls_config()
         );
         fs::write(self.config_file(), config)
             .map_err(|e| ServiceError::io("rabbitmq: write rabbitmq.conf", e))?;
@@ -205,8 +273,16 @@ impl Launcher for RabbitMqLauncher {
 
     fn probe(&self, port: u16) -> impl std::future::Future<Output = bool> + Send {
         // An AMQP 0-9-1 broker answers the protocol header with a
-        // Connection.Start method frame (type 1).
-        tcp_exchange(port, b"AMQP\x00\x00\x09\x01", b"\x01")
+        // Connection.Start method frame (type 1); a TLS listener answers no
+        // plain header: accepting is the sign.
+        let tls_port = self.tls_port.as_ref().map(PortReservation::port);
+        async move {
+            tcp_exchange(port, b"AMQP\x00\x00\x09\x01", b"\x01").await
+                && match tls_port {
+                    Some(tls_port) => tcp_exchange(tls_port, b"", b"").await,
+                    None => true,
+                }
+        }
     }
 }
 
@@ -216,7 +292,14 @@ impl RabbitMq {
         Self::builder().start().await
     }
 
-    /// Options before starting (e.g. another user).
+    /// Start a private node with user `guest`/`guest` that also listens
+    /// for AMQP over TLS with the server certificate of `certs` (see
+    /// [`amqps_url`](Self::amqps_url)).
+    pub async fn start_with_tls(certs: &super::TestCertificates) -> Result<Self, ServiceError> {
+        Self::builder().tls(&certs.cert, &certs.key).start().await
+    }
+
+    /// Options before starting (e.g. another user, TLS).
     pub fn builder() -> RabbitMqBuilder {
         RabbitMqBuilder::default()
     }
@@ -235,6 +318,21 @@ impl RabbitMq {
     /// [`user`](Self::user) and [`password`](Self::password)).
     pub fn url(&self) -> String {
         format!("amqp://{HOST}:{}/%2f", self.port())
+    }
+
+    /// The TLS listener's port (with [`RabbitMqBuilder::tls`]).
+    pub fn tls_port(&self) -> Option<u16> {
+        self.server
+            .launcher()
+            .tls_port
+            .as_ref()
+            .map(PortReservation::port)
+    }
+
+    /// `amqps://127.0.0.1:<tls port>/%2f` (with [`RabbitMqBuilder::tls`]).
+    pub fn amqps_url(&self) -> Option<String> {
+        self.tls_port()
+            .map(|port| format!("amqps://{HOST}:{port}/%2f"))
     }
 
     /// The node's user.

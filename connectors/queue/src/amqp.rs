@@ -1,5 +1,5 @@
 //! The `amqp` source and sink: AMQP 0-9-1 brokers (RabbitMQ) through
-//! [lapin](https://docs.rs/lapin) (tokio, no TLS features).
+//! [lapin](https://docs.rs/lapin) (tokio; TLS with rustls and ring).
 //!
 //! ```yaml
 //! sources:
@@ -65,8 +65,27 @@
 //! `confirm_timeout_ms` fails the write retryably (republished: at least
 //! once).
 //!
-//! # Not supported
-//! `amqps://` (lapin's TLS features are not enabled): a configuration error.
+//! # TLS
+//! `amqps://host/vhost` (port 5671 by default) connects with TLS 1.2/1.3
+//! (rustls, ring): the broker's certificate must chain to `tls.ca_file`
+//! (PEM) or, without it, to the system's roots, and name the URL's host
+//! (DNS name or IP address). `tls.client_cert_file` and
+//! `tls.client_key_file` present a client certificate (for a listener with
+//! `ssl_options.verify = verify_peer`; the AMQP login is still
+//! `username`/`password`). A handshake that fails (unknown CA, wrong name,
+//! a client certificate the broker requires or refuses) is a configuration
+//! error, not retried. `tls` with a plain `amqp://` URL is refused.
+//!
+//! ```yaml
+//! config:
+//!   url: amqps://rabbit:5671/%2f
+//!   queue: orders
+//!   tls: { ca_file: /etc/rivven/rabbit-ca.pem }
+//! ```
+//!
+//! Logging in by the client certificate alone (SASL `EXTERNAL`, with the
+//! broker's `rabbitmq_auth_mechanism_ssl` plugin) is not tested here: the
+//! login is `username`/`password` (`guest` by default).
 
 mod config;
 mod properties;

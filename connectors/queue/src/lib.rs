@@ -57,7 +57,12 @@ pub mod nats;
 mod payload;
 #[cfg(feature = "redis")]
 pub mod redis;
-#[cfg(any(feature = "mqtt", feature = "redis"))]
+#[cfg(any(
+    feature = "mqtt",
+    feature = "redis",
+    feature = "amqp",
+    feature = "nats"
+))]
 pub mod tls;
 
 /// Makes sure this crate — and so its connectors' registrations — is linked

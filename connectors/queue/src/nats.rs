@@ -1,6 +1,7 @@
 //! The `nats` source and sink: NATS servers (2.9 and later), JetStream and
 //! core NATS, through [async-nats](https://docs.rs/async-nats) (without its
-//! default features: JetStream and rustls/ring only).
+//! default features: JetStream, rustls/ring, and the 2.10 consumer field
+//! `filter_subjects`).
 //!
 //! ```yaml
 //! sources:
@@ -26,7 +27,8 @@
 //! # Source delivery (`mode: jetstream`, the default): at-least-once
 //! The source is the durable pull consumer `durable_name` (created with
 //! explicit acks, `deliver_policy`, `ack_wait_secs`, `max_ack_pending` and
-//! `filter_subject` when missing) of the stream `stream`, which must exist:
+//! `filter_subject` or `filter_subjects` when missing, unless
+//! `create_consumer: false`) of the stream `stream`, which must exist:
 //! a missing stream is a configuration error naming it. Each pull asks for
 //! the free part of the credit `max_inflight` (messages with the pipeline,
 //! unresolved) and waits at most `fetch_expires_ms`. Each event carries an
@@ -42,6 +44,46 @@
 //! acks made after the reconnect still count (they name the stream
 //! sequence), and an ack lost with the connection only means a
 //! redelivery. Refused credentials are an `Auth` error, never retried.
+//!
+//! # A consumer or stream deleted while the source reads
+//! A pull that fails makes the source look the consumer up (twice, half a
+//! second apart). When the durable consumer is gone, its position and
+//! unacked messages are gone with it, so the source does not quietly make
+//! a new one: it fails with a configuration error naming stream and
+//! consumer, not retried, and later reads by the same source (the
+//! runtime's restarts) fail the same way instead of creating it; a new
+//! process creates it again (`create_consumer`). With
+//! `recreate_consumer: true` the source creates it again at once and goes
+//! on, with a warning and an error counted; the new consumer starts per
+//! `deliver_policy` (`all`: the whole stream again, `new`: messages stored
+//! meanwhile are skipped). A deleted stream always fails the source
+//! (configuration error naming it).
+//!
+//! # Filters
+//! `filter_subject` (one subject, wildcards allowed) works with every
+//! server. `filter_subjects` (several) needs nats-server 2.10: an older
+//! server (which would ignore the field and deliver every subject) makes
+//! `check` and the read fail with a configuration error naming the key and
+//! the server's version.
+//!
+//! # TLS
+//! A `tls://` URL, or the `tls` options with either scheme, requires TLS
+//! 1.2/1.3 (rustls, ring; NATS upgrades the connection after the server's
+//! greeting): the server's certificate must chain to `tls.ca_file` (PEM)
+//! or, without it, to the system's roots, and name the URL's host (DNS
+//! name or IP address). `tls.client_cert_file` and `tls.client_key_file`
+//! present a client certificate (a server with `verify: true`). A failed
+//! handshake (unknown CA, wrong name, a refused or missing client
+//! certificate) is a configuration error, not retried. For a server that
+//! requires TLS, use `tls://` or the `tls` options (a plain `nats://`
+//! without them is left to async-nats' own TLS defaults).
+//!
+//! ```yaml
+//! config:
+//!   url: tls://nats:4222
+//!   stream: ORDERS
+//!   tls: { ca_file: /etc/rivven/nats-ca.pem }
+//! ```
 //!
 //! # Source delivery (`mode: core`): AT-MOST-ONCE
 //! A plain subscription to `subject` (wildcards `*`/`>`, optionally in
@@ -87,12 +129,11 @@
 //! subscriber may have been there: at-most-once).
 //!
 //! # Not supported
-//! `filter_subjects` (several filters on one consumer: nats-server 2.10),
-//! push consumers, NKEY/JWT credentials files, client certificates and
-//! custom CAs (`tls://` URLs use the system's roots, untested here),
-//! websockets.
+//! Push consumers, NKEY/JWT credentials files, websockets, TLS before the
+//! server's greeting (`handshake_first`, nats-server 2.10.4).
 
 mod config;
+mod consumer;
 mod reader;
 mod sink;
 mod source;

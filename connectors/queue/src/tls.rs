@@ -1,5 +1,5 @@
 //! `tls`: the trust and client certificate of a TLS connection to a
-//! broker (`mqtts://`, `rediss://`), the same keys for every connector, as a
+//! broker (`mqtts://`, `rediss://`, `amqps://`, NATS), the same keys for every connector, as a
 //! rustls client configuration (ring provider) or the files' bytes.
 
 use std::path::{Path, PathBuf};
@@ -80,7 +80,10 @@ impl TlsOptions {
 
     /// The rustls configuration; unreadable or invalid files are
     /// configuration errors naming the key and the file.
-    #[cfg_attr(not(feature = "mqtt"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "mqtt", feature = "amqp", feature = "nats")),
+        allow(dead_code)
+    )]
     pub(crate) fn client_config(&self) -> Result<Arc<rustls::ClientConfig>> {
         self.check_pair()?;
         let mut roots = rustls::RootCertStore::empty();

@@ -2,9 +2,11 @@
 //! credentials, declarations, and how lapin's errors become connector errors.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::protocol::{AMQPErrorKind, AMQPHardError, AMQPSoftError};
+use lapin::tcp::{AMQPUriTcpExt, RustlsConnector};
 use lapin::types::{AMQPValue, FieldArray, FieldTable, LongString, ShortString};
 use lapin::uri::{AMQPScheme, AMQPUri};
 use lapin::{Connection, ConnectionProperties, ErrorKind};
@@ -14,40 +16,33 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use validator::ValidationError;
 
-/// Validator of `url`: `amqp://host[:port][/vhost]`, without credentials.
+use crate::tls::TlsOptions;
+
+/// Validator of `url`: `amqp://host[:port][/vhost]` or `amqps://…`
+/// (TLS), without credentials.
 pub fn validate_url(url: &str) -> Result<(), ValidationError> {
     parse_url(url)
         .map(|_| ())
         .map_err(|e| ValidationError::new("url").with_message(e.message().to_owned().into()))
 }
 
-/// The URL parsed; refuses `amqps://` (no TLS in this build) and
-/// credentials in the URL (they would show wherever the URL does). The
-/// error never repeats a URL that holds credentials.
+/// The URL parsed; refuses credentials in the URL (they would show
+/// wherever the URL does). The error never repeats a URL that holds
+/// credentials.
 fn parse_url(url: &str) -> Result<AMQPUri, ConnectorError> {
     let rest = url
         .strip_prefix("amqp://")
-        .or_else(|| url.strip_prefix("amqps://").map(|_| ""))
-        .ok_or_else(|| ConnectorError::config("url: expected amqp://host:port/vhost"))?;
-    if url.starts_with("amqps://") {
-        return Err(ConnectorError::config(
-            "url: TLS (amqps://) is not supported in this build (lapin's TLS features are not enabled)",
-        ));
-    }
+        .or_else(|| url.strip_prefix("amqps://"))
+        .ok_or_else(|| {
+            ConnectorError::config("url: expected amqp://host:port/vhost (amqps:// for TLS)")
+        })?;
     let authority = rest.split(['/', '?']).next().unwrap_or_default();
     if authority.contains('@') {
         return Err(ConnectorError::config(
             "url: credentials go in username/password, not in the URL",
         ));
     }
-    let uri =
-        AMQPUri::from_str(url).map_err(|e| ConnectorError::config(format!("url `{url}`: {e}")))?;
-    if uri.scheme != AMQPScheme::AMQP {
-        return Err(ConnectorError::config(format!(
-            "url `{url}`: expected amqp://"
-        )));
-    }
-    Ok(uri)
+    AMQPUri::from_str(url).map_err(|e| ConnectorError::config(format!("url `{url}`: {e}")))
 }
 
 /// The URI to connect to: `url` with the credentials (lapin's default,
@@ -67,6 +62,23 @@ fn uri(
     Ok(uri)
 }
 
+/// The TLS configuration of a connection to `uri`: `amqps://` verifies
+/// the broker against `tls.ca_file` or the system's roots; `tls` with a
+/// plain `amqp://` URL is a contradiction.
+fn tls_config(
+    uri: &AMQPUri,
+    tls: Option<&TlsOptions>,
+) -> Result<Option<Arc<rustls::ClientConfig>>, ConnectorError> {
+    match (&uri.scheme, tls) {
+        (AMQPScheme::AMQP, Some(_)) => Err(ConnectorError::config(
+            "tls is set but url is a plain amqp:// URL: use amqps://",
+        )),
+        (AMQPScheme::AMQP, None) => Ok(None),
+        (AMQPScheme::AMQPS, Some(tls)) => tls.client_config().map(Some),
+        (AMQPScheme::AMQPS, None) => TlsOptions::default().client_config().map(Some),
+    }
+}
+
 /// Where and as whom to connect.
 #[derive(Clone, Copy)]
 pub struct Endpoint<'a> {
@@ -80,14 +92,33 @@ pub struct Endpoint<'a> {
     pub timeout: Duration,
     /// The connection's name shown by the broker.
     pub name: &'a str,
+    /// `tls` (only with `amqps://`).
+    pub tls: Option<&'a TlsOptions>,
 }
 
-/// Opens a connection within the timeout.
+/// Opens a connection within the timeout: TCP, with `amqps://` a TLS
+/// handshake (rustls), then AMQP.
 pub async fn connect(endpoint: Endpoint<'_>) -> Result<Connection, ConnectorError> {
     let uri = uri(endpoint.url, endpoint.username, endpoint.password)?;
+    let tls = tls_config(&uri, endpoint.tls)?.map(RustlsConnector::from);
     let properties =
         ConnectionProperties::default().with_connection_name(LongString::from(endpoint.name));
-    match tokio::time::timeout(endpoint.timeout, Connection::connect_uri(uri, properties)).await {
+    let runtime = lapin::runtime::default_runtime().map_err(|e| amqp_error(endpoint.url, &e))?;
+    let connect = Connection::connector(
+        uri,
+        runtime,
+        async move |uri: AMQPUri, runtime| {
+            let mut plain = uri.clone();
+            plain.scheme = AMQPScheme::AMQP;
+            let stream = plain.connect_async(&runtime).await?;
+            match &tls {
+                Some(tls) => Ok(stream.into_rustls(tls, &uri.authority.host).await?),
+                None => Ok(stream),
+            }
+        },
+        properties,
+    );
+    match tokio::time::timeout(endpoint.timeout, connect).await {
         Ok(Ok(connection)) => Ok(connection),
         Ok(Err(e)) => Err(amqp_error(endpoint.url, &e)),
         Err(_) => Err(ConnectorError::timeout(format!(
@@ -141,8 +172,21 @@ pub fn amqp_error(url: &str, e: &lapin::Error) -> ConnectorError {
             _ => ConnectorError::connection(message),
         },
         ErrorKind::AuthProviderError(_) => ConnectorError::auth(message).with_retryable(false),
+        // The broker's certificate failed verification (unknown CA, wrong
+        // name) or the handshake was refused: retrying changes nothing.
+        ErrorKind::IOError(io) if is_tls_refusal(io) => ConnectorError::config(format!(
+            "AMQP {url}: TLS handshake failed ({io}): check tls.ca_file, the client certificate (tls.client_cert_file) and the broker's name in url"
+        ))
+        .with_retryable(false),
         _ => ConnectorError::connection(message),
     }
+}
+
+/// Whether an I/O error is a TLS handshake's verdict (a rustls error
+/// inside it), not a network failure.
+fn is_tls_refusal(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
 }
 
 /// An AMQP short string (≤ 255 bytes) for `what`.
@@ -315,18 +359,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_with_credentials_or_tls_are_refused_without_showing_the_password() {
+    fn urls_with_credentials_are_refused_without_showing_the_password() {
         let err = parse_url("amqp://bob:hunter2@h:5672/%2f").unwrap_err();
         assert!(err.message().contains("username/password"), "{err}");
         assert!(!err.to_string().contains("hunter2"));
-        assert!(parse_url("amqps://h/%2f")
-            .unwrap_err()
-            .message()
-            .contains("TLS"));
+        let err = parse_url("amqps://bob:hunter2@h/%2f").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
         assert!(parse_url("http://h").is_err());
         let uri = uri("amqp://h:1234/v", Some("u"), Some(&SecretString::new("p"))).unwrap();
         assert_eq!((uri.authority.port, uri.vhost.as_str()), (1234, "v"));
         assert_eq!(uri.authority.userinfo.password, "p");
+    }
+
+    #[test]
+    fn amqps_uses_tls_and_tls_needs_amqps() {
+        let secure = parse_url("amqps://h/%2f").unwrap();
+        assert_eq!(
+            (&secure.scheme, secure.authority.port),
+            (&AMQPScheme::AMQPS, 5671)
+        );
+        let plain = parse_url("amqp://h/%2f").unwrap();
+        assert!(tls_config(&plain, None).unwrap().is_none());
+        let err = tls_config(&plain, Some(&TlsOptions::default())).unwrap_err();
+        assert!(err.message().contains("amqps://"), "{err}");
     }
 
     #[test]

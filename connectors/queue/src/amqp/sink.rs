@@ -29,6 +29,7 @@ use super::properties;
 use super::source::default_connect_timeout;
 use crate::metrics::QueueMetrics;
 use crate::payload;
+use crate::tls::TlsOptions;
 
 /// Publishes events to an AMQP 0-9-1 exchange (RabbitMQ).
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, JsonSchema, SinkConfig)]
@@ -43,8 +44,8 @@ use crate::payload;
 )]
 #[serde(deny_unknown_fields)]
 pub struct AmqpSinkConfig {
-    /// `amqp://host:port/vhost` (vhost `/` is `%2f`); credentials go in
-    /// `username`/`password`, `amqps://` is refused (no TLS in this build).
+    /// `amqp://host:port/vhost` (vhost `/` is `%2f`), or `amqps://…` for
+    /// TLS (port 5671 by default); credentials go in `username`/`password`.
     #[validate(custom(function = "validate_url"))]
     #[schemars(example = &"amqp://127.0.0.1:5672/%2f")]
     pub url: String,
@@ -54,6 +55,11 @@ pub struct AmqpSinkConfig {
     /// Password (a secret; `guest` when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<SecretString>,
+    /// TLS of an `amqps://` URL: trusted CA (default: the system's roots),
+    /// client certificate and key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(nested)]
+    pub tls: Option<TlsOptions>,
     /// The exchange (`""`, the default exchange, routes by queue name).
     #[serde(default)]
     #[validate(length(max = 255))]
@@ -147,6 +153,7 @@ impl AmqpSinkConfig {
             password: self.password.as_ref(),
             timeout: Duration::from_millis(self.connect_timeout_ms),
             name: "rivven-connect amqp sink",
+            tls: self.tls.as_ref(),
         }
     }
 }

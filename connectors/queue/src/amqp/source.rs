@@ -32,6 +32,7 @@ use super::config::{
 use super::properties;
 use crate::metrics::QueueMetrics;
 use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
+use crate::tls::TlsOptions;
 
 /// Consumes an AMQP 0-9-1 queue (RabbitMQ).
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, JsonSchema, SourceConfig)]
@@ -46,8 +47,8 @@ use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
 )]
 #[serde(deny_unknown_fields)]
 pub struct AmqpSourceConfig {
-    /// `amqp://host:port/vhost` (vhost `/` is `%2f`); credentials go in
-    /// `username`/`password`, `amqps://` is refused (no TLS in this build).
+    /// `amqp://host:port/vhost` (vhost `/` is `%2f`), or `amqps://…` for
+    /// TLS (port 5671 by default); credentials go in `username`/`password`.
     #[validate(custom(function = "validate_url"))]
     #[schemars(example = &"amqp://127.0.0.1:5672/%2f")]
     pub url: String,
@@ -57,6 +58,11 @@ pub struct AmqpSourceConfig {
     /// Password (a secret; `guest` when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<SecretString>,
+    /// TLS of an `amqps://` URL: trusted CA (default: the system's roots),
+    /// client certificate and key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(nested)]
+    pub tls: Option<TlsOptions>,
     /// The queue to consume.
     #[validate(length(min = 1, max = 255))]
     pub queue: String,
@@ -147,6 +153,7 @@ impl AmqpSourceConfig {
             password: self.password.as_ref(),
             timeout: Duration::from_millis(self.connect_timeout_ms),
             name: "rivven-connect amqp source",
+            tls: self.tls.as_ref(),
         }
     }
 }

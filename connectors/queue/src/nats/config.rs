@@ -10,6 +10,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use validator::{Validate, ValidationError};
 
+use crate::tls::TlsOptions;
+
 /// Default NATS client port.
 pub const DEFAULT_PORT: u16 = 4222;
 
@@ -160,6 +162,8 @@ pub struct ConnectSettings<'a> {
     pub url: &'a str,
     /// Credentials.
     pub auth: Option<&'a NatsAuth>,
+    /// `tls`: TLS is required when set (or with a `tls://` URL).
+    pub tls: Option<&'a TlsOptions>,
     /// Timeout of one connection attempt.
     pub connect_timeout: Duration,
     /// Timeout of JetStream API requests and publish acknowledgements.
@@ -215,6 +219,12 @@ impl ConnectSettings<'_> {
             }
         }
         let servers: Vec<&str> = self.url.split(',').map(str::trim).collect();
+        if self.tls.is_some() || servers.iter().any(|s| s.starts_with("tls://")) {
+            let tls = self.tls.cloned().unwrap_or_default().client_config()?;
+            options = options
+                .require_tls(true)
+                .tls_client_config(rustls::ClientConfig::clone(&tls));
+        }
         let connect = options.connect(servers.as_slice());
         // The client's own timeout covers one attempt; this bounds the whole.
         match tokio::time::timeout(self.connect_timeout + Duration::from_secs(1), connect).await {
@@ -288,12 +298,40 @@ pub fn connect_error(url: &str, e: &async_nats::ConnectError) -> ConnectorError 
             ConnectorError::auth(format!("{at} refused the credentials ({e})"))
                 .with_retryable(false)
         }
-        ConnectErrorKind::ServerParse | ConnectErrorKind::Tls => {
-            ConnectorError::config(format!("{at}: {e}"))
-        }
+        // The server's certificate failed verification (unknown CA, wrong
+        // name), the handshake was refused, or TLS is missing on one side:
+        // retrying changes nothing.
+        ConnectErrorKind::Tls | ConnectErrorKind::Io if is_tls_refusal(e) => ConnectorError::config(format!(
+            "{at}: TLS failed ({e}): check tls.ca_file, the client certificate and the server's name in url"
+        ))
+        .with_retryable(false),
+        ConnectErrorKind::ServerParse => ConnectorError::config(format!("{at}: {e}")),
         ConnectErrorKind::TimedOut => ConnectorError::timeout(format!("{at}: {e}")),
         _ => ConnectorError::connection(format!("{at}: {e}")),
     }
+}
+
+/// Whether a connect error is TLS's verdict (a rustls error in its
+/// sources, e.g. an unknown CA or the server's alert), not a network
+/// failure; async-nats' own `Tls` kind (TLS required on one side only,
+/// unusable certificates) too.
+fn is_tls_refusal(e: &async_nats::ConnectError) -> bool {
+    if e.kind() == ConnectErrorKind::Tls {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        let rustls = inner.downcast_ref::<rustls::Error>().is_some()
+            || inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .is_some_and(|io| io.downcast_ref::<rustls::Error>().is_some());
+        if rustls {
+            return true;
+        }
+        source = inner.source();
+    }
+    false
 }
 
 /// A stable name derived from `parts` (FNV-1a: the same across builds and

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{pull, AckPolicy, PullConsumer};
+use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::{self, AckKind};
 use async_nats::HeaderMap;
@@ -16,38 +16,16 @@ use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::config::NatsMode;
-use super::source::{DeliverPolicy, NatsSourceConfig};
+use super::consumer::{check_server_version, Bound, Durable};
+use super::source::NatsSourceConfig;
 use crate::metrics::QueueMetrics;
 use crate::payload::{self, BASE64, PAYLOAD_ENCODING};
-
-/// The stream `name`, or a `Config` error naming it when it does not exist.
-pub(super) async fn get_stream(
-    js: &jetstream::Context,
-    name: &str,
-    url: &str,
-) -> Result<jetstream::stream::Stream> {
-    use async_nats::jetstream::context::GetStreamErrorKind;
-    js.get_stream(name).await.map_err(|e| match e.kind() {
-        GetStreamErrorKind::JetStream(js_error)
-            if js_error.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
-        {
-            ConnectorError::config(format!(
-                "NATS {url}: JetStream stream `{name}` does not exist (the nats source reads an existing stream: create it first, e.g. with the nats sink's create_stream or `nats stream add`)"
-            ))
-        }
-        GetStreamErrorKind::EmptyName | GetStreamErrorKind::InvalidStreamName => {
-            ConnectorError::config(format!("stream `{name}` is not a valid stream name"))
-        }
-        _ => ConnectorError::connection(format!(
-            "NATS {url}: JetStream stream `{name}`: {e} (is JetStream enabled?)"
-        )),
-    })
-}
 
 /// Connects, binds the consumer (creating it if needed) and starts the tasks.
 pub(super) async fn start(
     config: NatsSourceConfig,
     metrics: Arc<QueueMetrics>,
+    bound: Bound,
 ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
     let settings = config.settings();
     let client = settings.connect().await?;
@@ -55,8 +33,9 @@ pub(super) async fn start(
     let credit = Arc::new(Semaphore::new(config.max_inflight as usize));
     let task = match config.mode {
         NatsMode::Jetstream => {
+            check_server_version(&client, &config)?;
             let js = settings.jetstream(client.clone(), 16);
-            let consumer = bind_consumer(&js, &config).await?;
+            let (durable, consumer) = Durable::bind(&js, &config, &bound).await?;
             let (ack_tx, ack_rx) = mpsc::unbounded_channel();
             tokio::spawn(acknowledge(client, config.clone(), metrics.clone(), ack_rx));
             let reader = Reader {
@@ -65,7 +44,7 @@ pub(super) async fn start(
                 ack_tx,
                 metrics,
             };
-            tokio::spawn(reader.pull(consumer, tx))
+            tokio::spawn(reader.pull(durable, consumer, tx))
         }
         NatsMode::Core => {
             let subject = config
@@ -99,49 +78,6 @@ pub(super) async fn start(
         })
         .boxed(),
     )
-}
-
-async fn bind_consumer(js: &jetstream::Context, config: &NatsSourceConfig) -> Result<PullConsumer> {
-    let name = config
-        .stream
-        .as_deref()
-        .ok_or_else(|| ConnectorError::config("stream is required with mode: jetstream"))?;
-    let stream = get_stream(js, name, &config.url).await?;
-    let durable = config.effective_durable_name();
-    let deliver_policy = match config.deliver_policy {
-        DeliverPolicy::All => jetstream::consumer::DeliverPolicy::All,
-        DeliverPolicy::New => jetstream::consumer::DeliverPolicy::New,
-        DeliverPolicy::Last => jetstream::consumer::DeliverPolicy::Last,
-        DeliverPolicy::ByStartSequence => jetstream::consumer::DeliverPolicy::ByStartSequence {
-            start_sequence: config.start_sequence.unwrap_or(1),
-        },
-    };
-    let consumer_config = pull::Config {
-        durable_name: Some(durable.clone()),
-        deliver_policy,
-        ack_policy: AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(config.ack_wait_secs),
-        max_ack_pending: config.max_ack_pending,
-        filter_subject: config.filter_subject.clone().unwrap_or_default(),
-        ..Default::default()
-    };
-    match stream.create_consumer(consumer_config).await {
-        Ok(consumer) => Ok(consumer),
-        Err(create_error) => {
-            // An existing durable whose settings cannot change (e.g. its
-            // deliver policy): use it as it is.
-            match stream.get_consumer::<pull::Config>(&durable).await {
-                Ok(consumer) => {
-                    tracing::warn!(nats = %config.url, stream = name, durable = %durable, error = %create_error, "the durable consumer exists with other settings; using it as it is");
-                    Ok(consumer)
-                }
-                Err(_) => Err(ConnectorError::connection(format!(
-                    "NATS {}: create durable consumer `{durable}` on stream `{name}`: {create_error}",
-                    config.url
-                ))),
-            }
-        }
-    }
 }
 
 /// Acks or naks messages in the order their tokens are resolved; ends (and
@@ -191,7 +127,7 @@ struct Reader {
 }
 
 impl Reader {
-    async fn pull(self, consumer: PullConsumer, tx: Out) {
+    async fn pull(self, durable: Durable, mut consumer: PullConsumer, tx: Out) {
         let expires = Duration::from_millis(self.config.fetch_expires_ms);
         let mut backoff = Duration::from_millis(self.config.retry_initial_ms);
         let max_backoff = Duration::from_millis(self.config.retry_max_ms);
@@ -213,6 +149,9 @@ impl Reader {
                     tracing::warn!(nats = %self.config.url, stream = ?self.config.stream, error = %e, ?backoff, "pull failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(max_backoff);
+                    if !self.recover(&durable, &mut consumer, &tx).await {
+                        return;
+                    }
                     continue;
                 }
             };
@@ -228,11 +167,15 @@ impl Reader {
                 let message = match message {
                     Ok(message) => message,
                     Err(e) => {
-                        // A status such as a server restart ends the batch;
-                        // unacked messages come again after ack_wait.
+                        // A status such as a server restart (or the
+                        // consumer's deletion) ends the batch; unacked
+                        // messages come again after ack_wait.
                         tracing::warn!(nats = %self.config.url, error = %e, ?backoff, "pull batch ended; pulling again");
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(max_backoff);
+                        if !self.recover(&durable, &mut consumer, &tx).await {
+                            return;
+                        }
                         break;
                     }
                 };
@@ -250,6 +193,26 @@ impl Reader {
                 {
                     return;
                 }
+            }
+        }
+    }
+
+    /// After a failed pull: whether to go on (with the consumer recreated
+    /// if it was deleted and `recreate_consumer` allows); a deleted
+    /// consumer or stream otherwise ends the stream with an error.
+    async fn recover(&self, durable: &Durable, consumer: &mut PullConsumer, tx: &Out) -> bool {
+        match durable.after_failed_pull().await {
+            Ok(None) => true,
+            Ok(Some(recreated)) => {
+                self.metrics.error();
+                *consumer = recreated;
+                true
+            }
+            Err(e) => {
+                self.metrics.error();
+                tracing::error!(nats = %self.config.url, error = %e, "the source stops");
+                let _ = tx.send(Err(e)).await;
+                false
             }
         }
     }

@@ -26,6 +26,7 @@ use super::source::{
 };
 use crate::metrics::QueueMetrics;
 use crate::payload;
+use crate::tls::TlsOptions;
 
 /// The header JetStream deduplicates on.
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
@@ -109,7 +110,8 @@ pub enum MessageId {
 )]
 #[serde(deny_unknown_fields)]
 pub struct NatsSinkConfig {
-    /// Server URL(s): `nats://host:port` (several separated by commas).
+    /// Server URL(s): `nats://host:port` or `tls://host:port` (TLS
+    /// required), several separated by commas.
     #[validate(custom(function = "validate_url"))]
     #[schemars(example = &"nats://127.0.0.1:4222")]
     pub url: String,
@@ -146,6 +148,11 @@ pub struct NatsSinkConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(nested, custom(function = "validate_auth"))]
     pub auth: Option<NatsAuth>,
+    /// TLS (required when set, as with a `tls://` URL): trusted CA
+    /// (default: the system's roots), client certificate and key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(nested)]
+    pub tls: Option<TlsOptions>,
     /// Timeout of one connection attempt.
     #[serde(default = "default_connect_timeout")]
     #[validate(range(min = 100, max = 600000))]
@@ -191,6 +198,7 @@ impl NatsSinkConfig {
             forward_headers: true,
             max_inflight: default_max_inflight(),
             auth: None,
+            tls: None,
             connect_timeout_ms: default_connect_timeout(),
             request_timeout_ms: default_request_timeout(),
             retry_initial_ms: default_retry_initial(),
@@ -255,6 +263,7 @@ impl NatsSinkConfig {
         ConnectSettings {
             url: &self.url,
             auth: self.auth.as_ref(),
+            tls: self.tls.as_ref(),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             retry_initial: Duration::from_millis(self.retry_initial_ms),

@@ -19,7 +19,9 @@ use validator::{Validate, ValidationError};
 use super::config::{
     stable_name, validate_auth, validate_filter, validate_url, ConnectSettings, NatsAuth, NatsMode,
 };
+use super::consumer::{check_server_version, get_stream, Bound};
 use crate::metrics::QueueMetrics;
+use crate::tls::TlsOptions;
 
 /// Where a new durable consumer starts in its stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -51,7 +53,8 @@ pub enum DeliverPolicy {
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "validate_source"))]
 pub struct NatsSourceConfig {
-    /// Server URL(s): `nats://host:port` (several separated by commas).
+    /// Server URL(s): `nats://host:port` or `tls://host:port` (TLS
+    /// required), several separated by commas.
     #[validate(custom(function = "validate_url"))]
     #[schemars(example = &"nats://127.0.0.1:4222")]
     pub url: String,
@@ -74,6 +77,25 @@ pub struct NatsSourceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(custom(function = "validate_filter"))]
     pub filter_subject: Option<String>,
+    /// JetStream: only the stream's messages on these subjects (several
+    /// filters on one consumer; needs nats-server 2.10 or later: an older
+    /// server is a configuration error). Not with `filter_subject`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[validate(custom(function = "validate_filters"))]
+    pub filter_subjects: Vec<String>,
+    /// JetStream: create the durable consumer if it is missing when the
+    /// source first starts in this process (one deleted while the source
+    /// runs: see `recreate_consumer`). With `false` it must exist (e.g.
+    /// made with `nats consumer add`).
+    #[serde(default = "yes")]
+    pub create_consumer: bool,
+    /// JetStream: when the durable consumer is deleted while the source
+    /// runs, create it again (it starts over per `deliver_policy`: with
+    /// `all` every message of the stream comes again, with `new` those
+    /// stored meanwhile are skipped). Default: the source fails with a
+    /// configuration error naming stream and consumer (not retried).
+    #[serde(default)]
+    pub recreate_consumer: bool,
     /// JetStream: where a new consumer starts: `all` (default), `new`,
     /// `last`, `by_start_sequence` (with `start_sequence`).
     #[serde(default)]
@@ -126,6 +148,11 @@ pub struct NatsSourceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(nested, custom(function = "validate_auth"))]
     pub auth: Option<NatsAuth>,
+    /// TLS (required when set, as with a `tls://` URL): trusted CA
+    /// (default: the system's roots), client certificate and key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(nested)]
+    pub tls: Option<TlsOptions>,
     /// Timeout of one connection attempt.
     #[serde(default = "default_connect_timeout")]
     #[validate(range(min = 100, max = 600000))]
@@ -149,6 +176,14 @@ fn validate_source(config: &NatsSourceConfig) -> std::result::Result<(), Validat
         Err(ValidationError::new(code).with_message(message.to_owned().into()))
     };
     match config.mode {
+        _ if config.filter_subject.is_some() && !config.filter_subjects.is_empty() => fail(
+            "filter_subjects",
+            "filter_subject and filter_subjects: set one (filter_subjects takes a list)",
+        ),
+        _ if config.recreate_consumer && !config.create_consumer => fail(
+            "recreate_consumer",
+            "recreate_consumer: true needs create_consumer: true",
+        ),
         NatsMode::Jetstream if config.stream.is_none() => {
             fail("stream", "stream is required with mode: jetstream")
         }
@@ -165,6 +200,10 @@ fn validate_source(config: &NatsSourceConfig) -> std::result::Result<(), Validat
         }
         _ => Ok(()),
     }
+}
+
+fn validate_filters(subjects: &[String]) -> std::result::Result<(), ValidationError> {
+    subjects.iter().try_for_each(|s| validate_filter(s))
 }
 
 pub(super) fn default_connect_timeout() -> u64 {
@@ -204,6 +243,9 @@ impl NatsSourceConfig {
             stream: Some(stream.into()),
             durable_name: None,
             filter_subject: None,
+            filter_subjects: Vec::new(),
+            create_consumer: true,
+            recreate_consumer: false,
             deliver_policy: DeliverPolicy::All,
             start_sequence: None,
             ack_wait_secs: default_ack_wait(),
@@ -216,6 +258,7 @@ impl NatsSourceConfig {
             parse_json_payload: true,
             include_metadata: true,
             auth: None,
+            tls: None,
             connect_timeout_ms: default_connect_timeout(),
             request_timeout_ms: default_request_timeout(),
             retry_initial_ms: default_retry_initial(),
@@ -223,17 +266,20 @@ impl NatsSourceConfig {
         }
     }
 
-    /// The durable consumer's name (configured or derived).
+    /// The durable consumer's name (configured or derived from the stream
+    /// and the filter subject(s)).
     pub fn effective_durable_name(&self) -> String {
         match &self.durable_name {
             Some(name) => name.clone(),
-            None => stable_name(
-                "rivven-",
-                &[
-                    self.stream.as_deref().unwrap_or(""),
-                    self.filter_subject.as_deref().unwrap_or(""),
-                ],
-            ),
+            None => {
+                let mut parts = vec![self.stream.as_deref().unwrap_or("")];
+                match &self.filter_subject {
+                    Some(filter) => parts.push(filter),
+                    None if self.filter_subjects.is_empty() => parts.push(""),
+                    None => parts.extend(self.filter_subjects.iter().map(String::as_str)),
+                }
+                stable_name("rivven-", &parts)
+            }
         }
     }
 
@@ -241,6 +287,7 @@ impl NatsSourceConfig {
         ConnectSettings {
             url: &self.url,
             auth: self.auth.as_ref(),
+            tls: self.tls.as_ref(),
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             retry_initial: Duration::from_millis(self.retry_initial_ms),
@@ -249,7 +296,7 @@ impl NatsSourceConfig {
         }
     }
 
-    fn stream_name(&self) -> Result<&str> {
+    pub(super) fn stream_name(&self) -> Result<&str> {
         self.stream
             .as_deref()
             .ok_or_else(|| ConnectorError::config("stream is required with mode: jetstream"))
@@ -260,12 +307,16 @@ impl NatsSourceConfig {
 #[derive(Debug, Clone)]
 pub struct NatsSource {
     metrics: Arc<QueueMetrics>,
+    /// The durable consumers its reads bound (one missing on a later read
+    /// was deleted).
+    bound: Bound,
 }
 
 impl Default for NatsSource {
     fn default() -> Self {
         Self {
             metrics: Arc::new(QueueMetrics::new("nats", "source")),
+            bound: Bound::default(),
         }
     }
 }
@@ -293,8 +344,9 @@ impl Source for NatsSource {
         }
         let outcome = async {
             let client = settings.connect().await?;
+            check_server_version(&client, config)?;
             let js = settings.jetstream(client, 16);
-            super::reader::get_stream(&js, config.stream_name()?, &config.url)
+            get_stream(&js, config.stream_name()?, &config.url)
                 .await
                 .map(|_| ())
         }
@@ -323,7 +375,7 @@ impl Source for NatsSource {
         _catalog: &ConfiguredCatalog,
         _state: Option<State>,
     ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
-        super::reader::start(config.clone(), self.metrics.clone()).await
+        super::reader::start(config.clone(), self.metrics.clone(), self.bound.clone()).await
     }
 
     fn exclusive_resource(&self, config: &Self::Config) -> Option<String> {
@@ -378,6 +430,42 @@ mod tests {
             (
                 json!({"url": "nats://h", "stream": "S", "auth": {"username": "u"}}),
                 "password",
+            ),
+        ] {
+            let err = NatsSourceConfig::from_value(bad.clone()).unwrap_err();
+            assert_eq!(err.kind(), rivven_connect::ErrorKind::Config, "{bad}");
+            assert!(err.to_string().contains(key), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn filter_subjects_name_the_consumer_and_exclude_filter_subject() {
+        let one = NatsSourceConfig::from_value(
+            json!({"url": "nats://h", "stream": "S", "filter_subject": "a.>"}),
+        )
+        .unwrap();
+        let list = NatsSourceConfig::from_value(
+            json!({"url": "nats://h", "stream": "S", "filter_subjects": ["a.>"]}),
+        )
+        .unwrap();
+        assert_eq!(one.effective_durable_name(), list.effective_durable_name());
+        let two = NatsSourceConfig::from_value(
+            json!({"url": "nats://h", "stream": "S", "filter_subjects": ["a.>", "b.*"]}),
+        )
+        .unwrap();
+        assert_ne!(one.effective_durable_name(), two.effective_durable_name());
+        for (bad, key) in [
+            (
+                json!({"url": "nats://h", "stream": "S", "filter_subject": "a", "filter_subjects": ["b"]}),
+                "filter_subjects",
+            ),
+            (
+                json!({"url": "nats://h", "stream": "S", "filter_subjects": ["a..b"]}),
+                "filter_subjects",
+            ),
+            (
+                json!({"url": "nats://h", "stream": "S", "create_consumer": false, "recreate_consumer": true}),
+                "recreate_consumer",
             ),
         ] {
             let err = NatsSourceConfig::from_value(bad.clone()).unwrap_err();

@@ -9,3 +9,4 @@ mod compliance;
 mod sink;
 mod source;
 mod support;
+mod tls;

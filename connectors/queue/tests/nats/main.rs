@@ -5,6 +5,8 @@
 
 mod bad_input;
 mod compliance;
+mod consumer;
 mod sink;
 mod source;
 mod support;
+mod tls;

@@ -190,3 +190,60 @@ pub async fn consumer_pending(nats: &Nats, stream: &str, durable: &str) -> (usiz
     let info = consumer.info().await.unwrap();
     (info.num_ack_pending, info.num_pending)
 }
+
+/// A client certificate (`client.pem`, key `client.key`) signed by the CA
+/// of `certs` (its key `ca.key` is in `dir`), made with `openssl`.
+pub fn client_certificate(
+    dir: &std::path::Path,
+    certs: &rivven_connect_testing::services::TestCertificates,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("openssl (Debian package openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+        "-subj",
+        "/CN=rivven-client",
+    ]);
+    std::fs::write(
+        dir.join("client.cnf"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    let ca = certs.ca.to_string_lossy().into_owned();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        &ca,
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "client.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "client.cnf",
+    ]);
+    (dir.join("client.pem"), dir.join("client.key"))
+}
