@@ -219,11 +219,20 @@ impl ConnectSettings<'_> {
             }
         }
         let servers: Vec<&str> = self.url.split(',').map(str::trim).collect();
-        if self.tls.is_some() || servers.iter().any(|s| s.starts_with("tls://")) {
-            let tls = self.tls.cloned().unwrap_or_default().client_config()?;
-            options = options
-                .require_tls(true)
-                .tls_client_config(rustls::ClientConfig::clone(&tls));
+        // Our rustls configuration (ring provider) always: a server that
+        // demands TLS of a nats:// URL upgrades with it too, where
+        // async-nats' own default would need one process-wide crypto
+        // provider (a build with both ring and aws-lc-rs has none).
+        // Without TLS asked for, a system without root certificates still
+        // connects to a plain server.
+        let required = self.tls.is_some() || servers.iter().any(|s| s.starts_with("tls://"));
+        match self.tls.cloned().unwrap_or_default().client_config() {
+            Ok(tls) => options = options.tls_client_config(rustls::ClientConfig::clone(&tls)),
+            Err(e) if required => return Err(e),
+            Err(_) => {}
+        }
+        if required {
+            options = options.require_tls(true);
         }
         let connect = options.connect(servers.as_slice());
         // The client's own timeout covers one attempt; this bounds the whole.

@@ -22,7 +22,6 @@ fn bad_settings_are_config_errors_naming_the_key() {
             json!({"url": "amqp://h/%2f", "queue": "q", "on_reject": "drop"}),
             "on_reject",
         ),
-        (json!({"url": "amqps://h/%2f", "queue": "q"}), "TLS"),
         (
             json!({"url": "amqp://bob:hunter2@h/%2f", "queue": "q"}),
             "username/password",
