@@ -25,29 +25,14 @@ pub struct TestCertificates {
     pub cert: PathBuf,
     /// The server certificate's private key (PEM, unencrypted).
     pub key: PathBuf,
+    /// Where the files are (the CA's key is `ca.key` there).
+    dir: PathBuf,
 }
 
 impl TestCertificates {
     /// Make the CA and the server certificate in `dir`.
     pub fn generate(dir: &Path, ca_name: &str) -> Result<Self, ServiceError> {
-        let openssl = find_system_binary("openssl", "openssl")?;
-        let run = |args: &[&str]| -> Result<(), ServiceError> {
-            let out = Command::new(&openssl)
-                .args(args)
-                .current_dir(dir)
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| ServiceError::io("run openssl", e))?;
-            if out.status.success() {
-                return Ok(());
-            }
-            Err(ServiceError::Command {
-                service: "test certificates",
-                command: format!("openssl {}", args.join(" ")),
-                status: out.status.to_string(),
-                output_tail: String::from_utf8_lossy(&out.stderr).into_owned(),
-            })
-        };
+        let run = |args: &[&str]| openssl(dir, args);
         let ca = format!("{ca_name}.pem");
         let subject = format!("/CN={ca_name}");
         run(&[
@@ -94,6 +79,77 @@ impl TestCertificates {
             ca: dir.join(ca),
             cert: dir.join("server.pem"),
             key: dir.join("server.key"),
+            dir: dir.to_path_buf(),
         })
     }
+
+    /// A client certificate signed by the CA for mutual TLS, common name
+    /// `rivven-client`: (`client.pem`, `client.key`) next to the CA.
+    pub fn client_certificate(&self) -> Result<(PathBuf, PathBuf), ServiceError> {
+        let dir = self.dir.as_path();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "client.key",
+                "-out",
+                "client.csr",
+                "-subj",
+                "/CN=rivven-client",
+            ],
+        )?;
+        let ext = dir.join("client.cnf");
+        std::fs::write(
+            &ext,
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
+             extendedKeyUsage=clientAuth\n",
+        )
+        .map_err(|e| ServiceError::io(format!("write {}", ext.display()), e))?;
+        let ca = self.ca.to_string_lossy();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "client.csr",
+                "-CA",
+                &ca,
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "client.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "client.cnf",
+            ],
+        )?;
+        Ok((dir.join("client.pem"), dir.join("client.key")))
+    }
+}
+
+/// Runs `openssl ARGS` in `dir` (Debian package `openssl`).
+fn openssl(dir: &Path, args: &[&str]) -> Result<(), ServiceError> {
+    let openssl = find_system_binary("openssl", "openssl")?;
+    let out = Command::new(&openssl)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| ServiceError::io("run openssl", e))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(ServiceError::Command {
+        service: "test certificates",
+        command: format!("openssl {}", args.join(" ")),
+        status: out.status.to_string(),
+        output_tail: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
 }

@@ -204,10 +204,33 @@ fn the_last_will_is_published_when_the_binary_dies() {
     );
     let watcher = Command::new("mosquitto_sub")
         .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
-        .args(["-t", "status/#", "-q", "1", "-v", "-C", "1", "-W", "30"])
+        .args([
+            "-i",
+            "will-watcher",
+            "-t",
+            "status/#",
+            "-q",
+            "1",
+            "-v",
+            "-C",
+            "1",
+            "-W",
+            "30",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("mosquitto_sub (Debian package mosquitto-clients)");
+    // The watcher is connected (its SUBSCRIBE follows the CONNACK at once)
+    // before the binary starts: a will published earlier would be missed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(broker.log_path())
+        .unwrap_or_default()
+        .contains("as will-watcher")
+    {
+        assert!(Instant::now() < deadline, "mosquitto_sub never connected");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let log = dir.path().join("run.log");
     let mut child = spawn(&config, &log);
     // Connected: the broker logs the client id.

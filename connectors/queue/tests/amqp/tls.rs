@@ -183,7 +183,7 @@ async fn a_round_trip_over_amqps_and_an_untrusted_broker_refused() {
 async fn a_listener_requiring_client_certificates_takes_ours_and_refuses_none() {
     let dir = tempfile::tempdir().unwrap();
     let certs = TestCertificates::generate(dir.path(), "amqp-mtls-ca").unwrap();
-    let (client_cert, client_key) = client_certificate(dir.path(), &certs);
+    let (client_cert, client_key) = certs.client_certificate().unwrap();
     let rabbit = RabbitMq::builder()
         .tls(&certs.cert, &certs.key)
         .tls_client_ca(&certs.ca)

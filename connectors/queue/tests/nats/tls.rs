@@ -162,7 +162,7 @@ async fn a_jetstream_round_trip_over_tls_and_an_untrusted_server_refused() {
 async fn a_server_requiring_client_certificates_takes_ours_and_refuses_none() {
     let dir = tempfile::tempdir().unwrap();
     let certs = TestCertificates::generate(dir.path(), "nats-mtls-ca").unwrap();
-    let (client_cert, client_key) = client_certificate(dir.path(), &certs);
+    let (client_cert, client_key) = certs.client_certificate().unwrap();
     let nats = Nats::start_with_mutual_tls(&certs, &certs.ca)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
