@@ -9,7 +9,7 @@
 //!   and `delivery: exactly_once`: the pipeline's position is stored in a
 //!   `rivven_offsets` table in each batch's transaction, and the runtime
 //!   resumes from it after a crash (see `rivven_connect::Sink::stores_position`).
-//! - `source` (next): the `sql-source` — incremental reads ordered by a cursor
+//! - [`source`]: the `sql-source` — incremental reads ordered by a cursor
 //!   column (ties broken by the key), or full refreshes, polled.
 //!
 //! TLS goes through rustls with the ring provider (`?sslmode=require` for
@@ -24,6 +24,8 @@
 //! let registry = rivven_connect::registry::Registry::discovered().unwrap();
 //! # #[cfg(any(feature = "postgres", feature = "mysql"))]
 //! assert!(registry.sink("sql-sink").is_some());
+//! # #[cfg(any(feature = "postgres", feature = "mysql"))]
+//! assert!(registry.source("sql-source").is_some());
 //! ```
 #![warn(missing_docs)]
 
@@ -32,10 +34,14 @@ pub mod db;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub mod sink;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
+pub mod source;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod values;
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub use sink::{SqlSink, SqlSinkConfig};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub use source::{SqlSource, SqlSourceConfig};
 
 /// Makes sure this crate is linked, so its connectors' registrations are
 /// seen by `Registry::discovered()` (call it once from a binary that does

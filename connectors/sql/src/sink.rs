@@ -21,7 +21,7 @@
 
 mod rows;
 mod statements;
-mod table;
+pub(crate) mod table;
 mod write;
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! What the sink knows of a target table: its columns and primary key, read
+//! What the sink (and the source) know of a table: its columns and primary key, read
 //! from the catalog; `auto_create_table` and `schema_evolution: add_columns`.
 
 use std::collections::BTreeSet;
@@ -12,12 +12,20 @@ use crate::db::{classify, Conn, Dialect, Param};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct TableInfo {
     pub(crate) columns: Vec<String>,
+    /// Each column's type as the catalog names it (lower case).
+    pub(crate) types: Vec<String>,
     pub(crate) primary_key: Vec<String>,
 }
 
 impl TableInfo {
     pub(crate) fn has(&self, column: &str) -> bool {
         self.columns.iter().any(|c| c == column)
+    }
+
+    /// The type of `column`, if the table has it.
+    pub(crate) fn type_of(&self, column: &str) -> Option<&str> {
+        let at = self.columns.iter().position(|c| c == column)?;
+        self.types.get(at).map(String::as_str)
     }
 }
 
@@ -28,12 +36,12 @@ pub(crate) async fn describe(
 ) -> Result<Option<TableInfo>, ConnectorError> {
     let dialect = conn.dialect();
     let fail = |e: sqlx::Error| classify(&e, &format!("reading the columns of table `{table}`"));
-    let (columns, primary_key) = match dialect {
+    let (columns, types, primary_key) = match dialect {
         Dialect::Postgres => {
             let name = Param::Text(dialect.quote(table));
             let cols = conn
                 .fetch(
-                    "SELECT a.attname::text FROM pg_attribute a \
+                    "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
                      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
                      ORDER BY a.attnum",
                     std::slice::from_ref(&name),
@@ -50,7 +58,17 @@ pub(crate) async fn describe(
                 )
                 .await
                 .map_err(fail)?;
-            (first_column(cols), first_column(keys))
+            let types = cols
+                .iter()
+                .map(|r| {
+                    r.get(1)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_default()
+                        .to_lowercase()
+                })
+                .collect();
+            (first_column(cols), types, first_column(keys))
         }
         Dialect::MySql => {
             let (schema, name) = match table.split_once('.') {
@@ -59,7 +77,7 @@ pub(crate) async fn describe(
             };
             let rows = conn
                 .fetch(
-                    "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_KEY AS CHAR) \
+                    "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_KEY AS CHAR), CAST(DATA_TYPE AS CHAR) \
                      FROM information_schema.COLUMNS \
                      WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? \
                      ORDER BY ORDINAL_POSITION",
@@ -68,18 +86,22 @@ pub(crate) async fn describe(
                 .await
                 .map_err(fail)?;
             let mut cols = Vec::new();
+            let mut types = Vec::new();
             let mut keys = Vec::new();
             for row in rows {
                 let mut it = row.into_iter();
-                let (Some(Some(col)), key) = (it.next(), it.next().flatten()) else {
+                let (Some(Some(col)), key, ty) =
+                    (it.next(), it.next().flatten(), it.next().flatten())
+                else {
                     continue;
                 };
                 if key.as_deref() == Some("PRI") {
                     keys.push(col.clone());
                 }
                 cols.push(col);
+                types.push(ty.unwrap_or_default().to_lowercase());
             }
-            (cols, keys)
+            (cols, types, keys)
         }
     };
     if columns.is_empty() {
@@ -87,6 +109,7 @@ pub(crate) async fn describe(
     }
     Ok(Some(TableInfo {
         columns,
+        types,
         primary_key,
     }))
 }

@@ -58,14 +58,11 @@ impl Server {
 
     async fn exec_on_default(&self, sql: &str) {
         match self {
-            Self::Pg(pg) => {
-                let (client, conn) =
-                    tokio_postgres::connect(&pg.connection_string(), tokio_postgres::NoTls)
-                        .await
-                        .unwrap();
-                tokio::spawn(conn);
-                client.batch_execute(sql).await.unwrap();
-            }
+            Self::Pg(pg) => pg_client(pg, "postgres")
+                .await
+                .batch_execute(sql)
+                .await
+                .unwrap(),
             Self::My(my) => {
                 let mut c = mysql_async::Conn::from_url(my.url()).await.unwrap();
                 c.query_drop(sql).await.unwrap();
@@ -77,16 +74,7 @@ impl Server {
     /// Runs statements in database `app` (the independent client).
     pub async fn exec(&self, sql: &str) {
         match self {
-            Self::Pg(pg) => {
-                let (client, conn) = tokio_postgres::connect(
-                    &format!("host=127.0.0.1 port={} user=postgres dbname=app", pg.port()),
-                    tokio_postgres::NoTls,
-                )
-                .await
-                .unwrap();
-                tokio::spawn(conn);
-                client.batch_execute(sql).await.unwrap();
-            }
+            Self::Pg(pg) => pg_client(pg, "app").await.batch_execute(sql).await.unwrap(),
             Self::My(_) => {
                 let mut c = mysql_async::Conn::from_url(self.url()).await.unwrap();
                 c.query_drop(sql).await.unwrap();
@@ -100,14 +88,7 @@ impl Server {
     pub async fn rows(&self, sql: &str) -> Vec<Vec<String>> {
         match self {
             Self::Pg(pg) => {
-                let (client, conn) = tokio_postgres::connect(
-                    &format!("host=127.0.0.1 port={} user=postgres dbname=app", pg.port()),
-                    tokio_postgres::NoTls,
-                )
-                .await
-                .unwrap();
-                tokio::spawn(conn);
-                let rows = client.simple_query(sql).await.unwrap();
+                let rows = pg_client(pg, "app").await.simple_query(sql).await.unwrap();
                 rows.into_iter()
                     .filter_map(|m| match m {
                         tokio_postgres::SimpleQueryMessage::Row(r) => Some(
@@ -139,6 +120,21 @@ impl Server {
             }
         }
     }
+}
+
+/// A tokio-postgres client of `database`.
+async fn pg_client(pg: &Postgres, database: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=postgres dbname={database}",
+            pg.port()
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    client
 }
 
 /// Both servers (started one after the other).
