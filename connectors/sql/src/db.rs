@@ -160,6 +160,9 @@ impl Pool {
                             options = options.password(p.expose_secret());
                         }
                         let pool = sqlx::postgres::PgPoolOptions::new()
+                            // No ping before each acquire: a dead connection
+                            // fails its statement, and the write is retried.
+                            .test_before_acquire(false)
                             .max_connections(endpoint.max_connections.max(1))
                             .acquire_timeout(endpoint.connect_timeout)
                             .connect_with(options)
@@ -182,6 +185,9 @@ impl Pool {
                             options = options.password(p.expose_secret());
                         }
                         let pool = sqlx::mysql::MySqlPoolOptions::new()
+                            // No ping before each acquire: a dead connection
+                            // fails its statement, and the write is retried.
+                            .test_before_acquire(false)
                             .max_connections(endpoint.max_connections.max(1))
                             .acquire_timeout(endpoint.connect_timeout)
                             .connect_with(options)

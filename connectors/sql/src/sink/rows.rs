@@ -5,22 +5,25 @@ use serde_json::{Map, Value};
 
 use super::WriteMode;
 
-/// One event's change.
+/// One event's change (borrowed from the event).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Change {
+pub(crate) enum Change<'a> {
     /// Insert (or, in `upsert`/`cdc` mode, upsert) this row.
-    Row(Map<String, Value>),
+    Row(&'a Map<String, Value>),
     /// Delete the row with this key (column → value).
-    Delete(Map<String, Value>),
+    Delete(&'a Map<String, Value>),
 }
 
-impl Change {
+impl<'a> Change<'a> {
     /// The event's change in `mode`; `Ok(None)` for an event with nothing to
     /// apply (a CDC tombstone: `data` null).
-    pub(crate) fn of(event: &SourceEvent, mode: WriteMode) -> Result<Option<Self>, ConnectorError> {
+    pub(crate) fn of(
+        event: &'a SourceEvent,
+        mode: WriteMode,
+    ) -> Result<Option<Self>, ConnectorError> {
         match mode {
             WriteMode::Insert | WriteMode::Upsert => match &event.data {
-                Value::Object(row) => Ok(Some(Self::Row(row.clone()))),
+                Value::Object(row) => Ok(Some(Self::Row(row))),
                 other => Err(ConnectorError::data(format!(
                     "expected a JSON object to write as a row, got {}",
                     kind(other)
@@ -31,7 +34,7 @@ impl Change {
     }
 
     /// The columns this change names.
-    pub(crate) fn columns(&self) -> impl Iterator<Item = &String> {
+    pub(crate) fn columns(&self) -> impl Iterator<Item = &'a String> {
         match self {
             Self::Row(m) | Self::Delete(m) => m.keys(),
         }
@@ -39,7 +42,7 @@ impl Change {
 }
 
 /// The change of a Debezium-style envelope (`op`, `before`, `after`).
-fn cdc_change(event: &SourceEvent) -> Result<Option<Change>, ConnectorError> {
+fn cdc_change(event: &SourceEvent) -> Result<Option<Change<'_>>, ConnectorError> {
     let data = match &event.data {
         Value::Null => return Ok(None),
         Value::Object(d) => d,
@@ -55,14 +58,14 @@ fn cdc_change(event: &SourceEvent) -> Result<Option<Change>, ConnectorError> {
     })?;
     match op {
         "c" | "r" | "u" => match data.get("after") {
-            Some(Value::Object(after)) => Ok(Some(Change::Row(after.clone()))),
+            Some(Value::Object(after)) => Ok(Some(Change::Row(after))),
             _ => Err(ConnectorError::data(format!(
                 "cdc mode: op `{op}` without an `after` object"
             ))),
         },
         "d" => match (data.get("before"), &event.key) {
-            (Some(Value::Object(before)), _) => Ok(Some(Change::Delete(before.clone()))),
-            (_, Some(Value::Object(key))) => Ok(Some(Change::Delete(key.clone()))),
+            (Some(Value::Object(before)), _) => Ok(Some(Change::Delete(before))),
+            (_, Some(Value::Object(key))) => Ok(Some(Change::Delete(key))),
             _ => Err(ConnectorError::data(
                 "cdc mode: a delete (op d) needs a `before` object or an object key",
             )),
@@ -110,14 +113,13 @@ mod tests {
     #[test]
     fn cdc_envelopes_become_upserts_and_deletes() {
         let c = SourceEvent::cdc_insert("t", json!({"id": 1, "v": "a"}));
+        let after = json!({"id": 1, "v": "a"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(
             Change::of(&c, WriteMode::Cdc).ok().flatten(),
-            Some(Change::Row(
-                json!({"id": 1, "v": "a"})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default()
-            ))
+            Some(Change::Row(&after))
         );
         let d = SourceEvent::cdc_delete("t", json!({"id": 1, "v": "a"}));
         assert!(matches!(

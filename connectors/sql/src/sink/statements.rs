@@ -158,19 +158,39 @@ pub(crate) fn delete(
     }
 }
 
-/// The rows as one JSON array of objects with just `columns` (PostgreSQL).
+/// The rows as one JSON array of objects with just `columns` (PostgreSQL),
+/// serialized straight from the events' values.
 fn json_rows(columns: &[String], rows: &[&Map<String, Value>]) -> Param {
-    let array: Vec<Value> = rows
+    use std::fmt::Write;
+    let mut out = String::with_capacity(rows.len() * 64);
+    // The column names, quoted once.
+    let names: Vec<String> = columns
         .iter()
-        .map(|row| {
-            let picked: Map<String, Value> = columns
-                .iter()
-                .map(|c| (c.clone(), row.get(c).cloned().unwrap_or(Value::Null)))
-                .collect();
-            Value::Object(picked)
-        })
+        .map(|c| Value::from(c.as_str()).to_string())
         .collect();
-    Param::Text(Value::Array(array).to_string())
+    out.push('[');
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('{');
+        for (j, (c, name)) in columns.iter().zip(&names).enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str(name);
+            out.push(':');
+            match row.get(c) {
+                Some(v) => {
+                    let _ = write!(out, "{v}");
+                }
+                None => out.push_str("null"),
+            }
+        }
+        out.push('}');
+    }
+    out.push(']');
+    Param::Text(out)
 }
 
 /// The offsets table (created if missing).

@@ -15,13 +15,16 @@ use crate::db::{classify, is_data_error, Conn, Dialect, Param};
 
 /// One event's change, bound for its table.
 #[derive(Debug)]
-struct Planned {
+struct Planned<'a> {
     index: usize,
     table: String,
-    change: Change,
+    change: Change<'a>,
     /// The key (as text) in `upsert`/`cdc` mode.
     key: Option<String>,
 }
+
+/// A row: column → value.
+type Row = Map<String, Value>;
 
 /// The key columns of each table in this batch (`None`: plain inserts).
 type Keys = HashMap<String, Option<Vec<String>>>;
@@ -94,14 +97,14 @@ impl SqlSink {
         conn: &mut Conn,
         config: &SqlSinkConfig,
         events: &[SourceEvent],
-        planned: &mut Vec<Planned>,
+        planned: &mut Vec<Planned<'_>>,
         failed: &mut BTreeMap<usize, ConnectorError>,
     ) -> Result<Keys> {
         let dialect = conn.dialect();
         let names: BTreeSet<String> = planned.iter().map(|p| p.table.clone()).collect();
         let mut infos: HashMap<String, Option<TableInfo>> = HashMap::new();
         for name in names {
-            let of_table: Vec<&Planned> = planned.iter().filter(|p| p.table == name).collect();
+            let of_table: Vec<&Planned<'_>> = planned.iter().filter(|p| p.table == name).collect();
             let info = self
                 .table_info(conn, config, dialect, &name, &of_table, events)
                 .await?;
@@ -173,7 +176,7 @@ impl SqlSink {
         config: &SqlSinkConfig,
         dialect: Dialect,
         name: &str,
-        planned: &[&Planned],
+        planned: &[&Planned<'_>],
         events: &[SourceEvent],
     ) -> Result<Option<TableInfo>> {
         let cached = self.tables.lock().await.get(name).cloned();
@@ -183,7 +186,7 @@ impl SqlSink {
         };
         let rows: Vec<&Map<String, Value>> = planned
             .iter()
-            .filter_map(|p| match &p.change {
+            .filter_map(|p| match p.change {
                 Change::Row(r) => Some(r),
                 Change::Delete(_) => None,
             })
@@ -245,7 +248,7 @@ impl SqlSink {
 async fn transaction(
     conn: &mut Conn,
     config: &SqlSinkConfig,
-    planned: &[Planned],
+    planned: &[Planned<'_>],
     keys: &Keys,
     position: Option<&State>,
 ) -> Result<BTreeMap<usize, ConnectorError>> {
@@ -324,7 +327,7 @@ pub(super) async fn stored_position(
 
 /// The batch's statements: per table, the last change per key wins; rows
 /// are grouped by their set of columns.
-fn batched_statements(dialect: Dialect, planned: &[Planned], keys: &Keys) -> Vec<Statement> {
+fn batched_statements(dialect: Dialect, planned: &[Planned<'_>], keys: &Keys) -> Vec<Statement> {
     let mut out = Vec::new();
     let mut tables: Vec<&str> = planned.iter().map(|p| p.table.as_str()).collect();
     tables.dedup();
@@ -332,10 +335,10 @@ fn batched_statements(dialect: Dialect, planned: &[Planned], keys: &Keys) -> Vec
     for name in tables {
         let table_keys = keys.get(name).cloned().flatten();
         let of_table = planned.iter().filter(|p| p.table == name);
-        let finals: Vec<&Planned> = match &table_keys {
+        let finals: Vec<&Planned<'_>> = match &table_keys {
             None => of_table.collect(),
             Some(_) => {
-                let mut last: HashMap<&str, &Planned> = HashMap::new();
+                let mut last: HashMap<&str, &Planned<'_>> = HashMap::new();
                 let mut order = Vec::new();
                 for p in of_table {
                     let k = p.key.as_deref().unwrap_or_default();
@@ -346,21 +349,29 @@ fn batched_statements(dialect: Dialect, planned: &[Planned], keys: &Keys) -> Vec
                 order.iter().filter_map(|k| last.get(k).copied()).collect()
             }
         };
-        let mut groups: BTreeMap<Vec<String>, Vec<&Map<String, Value>>> = BTreeMap::new();
+        // Rows grouped by their columns (usually one group: compared, not
+        // collected, per row).
+        let mut groups: Vec<(&Row, Vec<&Row>)> = Vec::new();
         let mut deletes = Vec::new();
         for p in finals {
-            match &p.change {
-                Change::Row(r) => groups
-                    .entry(r.keys().cloned().collect())
-                    .or_default()
-                    .push(r),
+            match p.change {
+                Change::Row(r) => {
+                    match groups
+                        .iter_mut()
+                        .find(|(first, _)| first.keys().eq(r.keys()))
+                    {
+                        Some((_, rows)) => rows.push(r),
+                        None => groups.push((r, vec![r])),
+                    }
+                }
                 Change::Delete(r) => deletes.push(r),
             }
         }
         if let (Some(k), false) = (&table_keys, deletes.is_empty()) {
             out.extend(statements::delete(dialect, name, k, &deletes));
         }
-        for (columns, rows) in groups {
+        for (first, rows) in groups {
+            let columns: Vec<String> = first.keys().cloned().collect();
             out.extend(statements::upsert(
                 dialect,
                 name,
@@ -376,7 +387,7 @@ fn batched_statements(dialect: Dialect, planned: &[Planned], keys: &Keys) -> Vec
 async fn apply_batched(
     conn: &mut Conn,
     dialect: Dialect,
-    planned: &[Planned],
+    planned: &[Planned<'_>],
     keys: &Keys,
 ) -> std::result::Result<(), sqlx::Error> {
     for s in batched_statements(dialect, planned, keys) {
@@ -390,14 +401,14 @@ async fn apply_batched(
 async fn apply_row_by_row(
     conn: &mut Conn,
     dialect: Dialect,
-    planned: &[Planned],
+    planned: &[Planned<'_>],
     keys: &Keys,
 ) -> Result<BTreeMap<usize, ConnectorError>> {
     let mut failures = BTreeMap::new();
     let err = |what: &'static str| move |e: sqlx::Error| classify(&e, what);
     for p in planned {
         let table_keys = keys.get(&p.table).cloned().flatten();
-        let single = match &p.change {
+        let single = match p.change {
             Change::Row(r) => statements::upsert(
                 dialect,
                 &p.table,
@@ -447,7 +458,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn planned(index: usize, table: &str, change: Change, key: &str) -> Planned {
+    fn planned<'a>(index: usize, table: &str, change: Change<'a>, key: &str) -> Planned<'a> {
         Planned {
             index,
             table: table.into(),
@@ -462,11 +473,17 @@ mod tests {
 
     #[test]
     fn the_last_change_per_key_wins_within_a_batch() {
+        let rows = [
+            row(json!({"id": 1, "v": "a"})),
+            row(json!({"id": 2, "v": "b"})),
+            row(json!({"id": 1})),
+            row(json!({"id": 2, "v": "c"})),
+        ];
         let p = vec![
-            planned(0, "t", Change::Row(row(json!({"id": 1, "v": "a"}))), "[1]"),
-            planned(1, "t", Change::Row(row(json!({"id": 2, "v": "b"}))), "[2]"),
-            planned(2, "t", Change::Delete(row(json!({"id": 1}))), "[1]"),
-            planned(3, "t", Change::Row(row(json!({"id": 2, "v": "c"}))), "[2]"),
+            planned(0, "t", Change::Row(&rows[0]), "[1]"),
+            planned(1, "t", Change::Row(&rows[1]), "[2]"),
+            planned(2, "t", Change::Delete(&rows[2]), "[1]"),
+            planned(3, "t", Change::Row(&rows[3]), "[2]"),
         ];
         let mut keys = Keys::new();
         keys.insert("t".into(), Some(vec!["id".into()]));
