@@ -9,6 +9,7 @@ use crate::connector::config::SinkConfig;
 use crate::error::{ConnectorError, ErrorKind, Result};
 use crate::event::SourceEvent;
 use crate::spec::ConnectorSpec;
+use crate::state::State;
 
 /// Writes events to an external system.
 ///
@@ -73,6 +74,63 @@ pub trait Sink: Send + Sync + 'static {
     /// (`None`) means the target can take any number of writers.
     fn exclusive_resource(&self, _config: &Self::Config) -> Option<String> {
         None
+    }
+
+    /// Whether this sink stores the pipeline's position with its data
+    /// (exactly-once delivery). The default is `false`: at-least-once.
+    ///
+    /// A sink that answers `true` promises two things:
+    ///
+    /// - it implements [`write_with_position`](Sink::write_with_position) so
+    ///   that the events *and* the position are made durable atomically (in
+    ///   one database transaction, one object, one atomic rename …);
+    /// - [`committed_position`](Sink::committed_position) returns the last
+    ///   position stored that way.
+    ///
+    /// The runtime then calls `write_with_position` instead of the other write
+    /// methods, with whole source batches only (a source batch is never split
+    /// across two writes, so every stored position covers exactly the events
+    /// written up to it), and also for a batch whose events were all dropped or
+    /// dead-lettered, when the position moved (with no events). On every
+    /// (re)start it asks `committed_position` after the checks and, if the sink
+    /// has one, resumes the source from it instead of from the offset store:
+    /// the events at or before that position are already in the sink, so they
+    /// are neither read nor written again. A crash at any point therefore
+    /// neither loses nor duplicates an event, provided the source replays
+    /// deterministically from a [`State`] (CDC positions, file offsets,
+    /// seeded generators do; message queues that redeliver do not).
+    fn stores_position(&self, _config: &Self::Config) -> bool {
+        false
+    }
+
+    /// The position last stored by [`write_with_position`](Sink::write_with_position),
+    /// if any. Called on each (re)start of the pipeline when
+    /// [`stores_position`](Sink::stores_position) is `true`; `Ok(None)` (the
+    /// default) means "nothing stored yet": the offset store decides. An error
+    /// fails the start (retryable errors are retried with the restart backoff).
+    async fn committed_position(&self, _config: &Self::Config) -> Result<Option<State>> {
+        Ok(None)
+    }
+
+    /// Write a batch and store `position` — the source's state after these
+    /// events — atomically with it (see [`stores_position`](Sink::stores_position)).
+    ///
+    /// `events` may be empty: then only the position moves. Records reported
+    /// as failed in the [`WriteResult`] are disposed of by the pipeline's
+    /// `on_error` after the call; the position covers them too. The default
+    /// ignores the position and calls [`write_borrowed`](Sink::write_borrowed),
+    /// i.e. at-least-once.
+    async fn write_with_position(
+        &self,
+        config: &Self::Config,
+        events: &[SourceEvent],
+        position: &State,
+    ) -> Result<WriteResult> {
+        let _ = position;
+        if events.is_empty() {
+            return Ok(WriteResult::new());
+        }
+        self.write_borrowed(config, events).await
     }
 }
 

@@ -73,6 +73,25 @@ pub trait AnySink: Send + Sync + 'static {
     fn exclusive_resource(&self) -> Option<String> {
         None
     }
+    /// See [`Sink::stores_position`].
+    fn stores_position(&self) -> bool {
+        false
+    }
+    /// See [`Sink::committed_position`].
+    async fn committed_position(&self) -> Result<Option<State>> {
+        Ok(None)
+    }
+    /// See [`Sink::write_with_position`]. The default writes without it.
+    async fn write_with_position(
+        &self,
+        events: &[SourceEvent],
+        _position: &State,
+    ) -> Result<WriteResult> {
+        if events.is_empty() {
+            return Ok(WriteResult::new());
+        }
+        self.write(events).await
+    }
 }
 
 /// A transform with its config, behind a trait object.
@@ -279,6 +298,21 @@ impl<K: Sink> AnySink for SinkAdapter<K> {
     fn exclusive_resource(&self) -> Option<String> {
         self.sink.exclusive_resource(&self.config)
     }
+    fn stores_position(&self) -> bool {
+        self.sink.stores_position(&self.config)
+    }
+    async fn committed_position(&self) -> Result<Option<State>> {
+        self.sink.committed_position(&self.config).await
+    }
+    async fn write_with_position(
+        &self,
+        events: &[SourceEvent],
+        position: &State,
+    ) -> Result<WriteResult> {
+        self.sink
+            .write_with_position(&self.config, events, position)
+            .await
+    }
 }
 
 /// A [`BatchSink`] paired with its config; batches go to `write_batch`.
@@ -318,6 +352,21 @@ impl<K: BatchSink> AnySink for BatchSinkAdapter<K> {
     }
     fn exclusive_resource(&self) -> Option<String> {
         self.sink.exclusive_resource(&self.config)
+    }
+    fn stores_position(&self) -> bool {
+        self.sink.stores_position(&self.config)
+    }
+    async fn committed_position(&self) -> Result<Option<State>> {
+        self.sink.committed_position(&self.config).await
+    }
+    async fn write_with_position(
+        &self,
+        events: &[SourceEvent],
+        position: &State,
+    ) -> Result<WriteResult> {
+        self.sink
+            .write_with_position(&self.config, events, position)
+            .await
     }
 }
 

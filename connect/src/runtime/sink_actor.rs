@@ -16,6 +16,7 @@ use super::stats::PipelineStats;
 use crate::connector::{BatchConfig, WriteResult};
 use crate::error::{ConnectorError, Result};
 use crate::event::SourceEvent;
+use crate::state::State;
 use crate::util::exports::{CircuitBreaker, RetryGuard};
 
 pub(crate) struct SinkActor;
@@ -31,6 +32,10 @@ pub(crate) struct SinkArgs {
     /// The sink is this topic's `TopicSink`: batches are appended by value
     /// instead of copied (a failed append is not retried in place).
     pub(crate) appends_to: Option<Arc<super::topics::Topic>>,
+    /// The state the source starts from: with a sink that stores positions
+    /// ([`AnySink::stores_position`]), the position written with the first
+    /// batch that does not move it.
+    pub(crate) position: Option<State>,
 }
 
 pub(crate) struct SinkState {
@@ -41,6 +46,9 @@ pub(crate) struct SinkState {
     pending_events: usize,
     timer: Option<u64>,
     timer_gen: u64,
+    /// The sink stores positions: write whole source batches, each with the
+    /// state after it.
+    positioned: bool,
 }
 
 impl Actor for SinkActor {
@@ -58,6 +66,7 @@ impl Actor for SinkActor {
             .inner
             .batch_config()
             .unwrap_or(args.settings.sink_batch);
+        let positioned = args.sink.inner.stores_position() && args.appends_to.is_none();
         Ok(SinkState {
             breaker: CircuitBreaker::new(args.settings.circuit_breaker),
             batch: BatchConfig::new(batch.max_records, batch.timeout_ms),
@@ -66,6 +75,7 @@ impl Actor for SinkActor {
             pending_events: 0,
             timer: None,
             timer_gen: 0,
+            positioned,
         })
     }
 
@@ -141,6 +151,19 @@ impl SinkState {
         }
         let mut batches = std::mem::take(&mut self.pending);
         self.pending_events = 0;
+        // Where each source batch ends in the joined events, and the state after it.
+        let bounds: Vec<(usize, Option<State>)> = if self.positioned {
+            let mut end = 0;
+            batches
+                .iter()
+                .map(|b| {
+                    end += b.events.len();
+                    (end, b.checkpoint.clone())
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         // One pending batch (the common case) is written as it is; several are
         // joined first (moving 288-byte events costs more than it seems).
         let (events, mut dead) = match batches.as_mut_slice() {
@@ -170,14 +193,18 @@ impl SinkState {
                 .await
                 .map_err(StageError::restartable)?;
         }
-        let mut offset = 0;
-        for chunk in events.chunks(self.batch.max_records) {
-            let written = self
-                .write_with_retry(&self.args.sink, chunk)
-                .await
-                .map_err(StageError::restartable)?;
-            result.absorb(written, offset);
-            offset += chunk.len();
+        if self.positioned {
+            self.write_positioned(&events, &bounds, &mut result).await?;
+        } else {
+            let mut offset = 0;
+            for chunk in events.chunks(self.batch.max_records) {
+                let written = self
+                    .write_with_retry(&self.args.sink, chunk, None)
+                    .await
+                    .map_err(StageError::restartable)?;
+                result.absorb(written, offset);
+                offset += chunk.len();
+            }
         }
         let stats = &self.args.stats;
         if result.records_written > 0 {
@@ -217,7 +244,9 @@ impl SinkState {
         }
         let disposer = &self.args.disposer;
         if let Some(letters) = disposer.dead_letter_write(self.args.dead_letter.as_ref(), dead)? {
-            let result = self.write_with_retry(letters.dlq, &letters.envelopes).await;
+            let result = self
+                .write_with_retry(letters.dlq, &letters.envelopes, None)
+                .await;
             letters.finish(disposer, result)?;
         }
 
@@ -235,11 +264,56 @@ impl SinkState {
         Ok(())
     }
 
-    /// One write with in-place retries of retryable errors, behind the circuit breaker.
+    /// Writes whole source batches, up to the sink's batch size per call
+    /// (a bigger source batch alone), each call with the state after its last
+    /// batch; a run of batches without events but with a new state stores
+    /// just the state. See [`AnySink::stores_position`].
+    async fn write_positioned(
+        &mut self,
+        events: &[SourceEvent],
+        bounds: &[(usize, Option<State>)],
+        result: &mut WriteResult,
+    ) -> Result<(), StageError> {
+        let mut start = 0;
+        let mut moved = false;
+        let mut i = 0;
+        while i < bounds.len() {
+            // Take batches while they fit (always at least one).
+            let mut end = start;
+            while i < bounds.len() {
+                let (batch_end, checkpoint) = &bounds[i];
+                if end > start && batch_end - start > self.batch.max_records {
+                    break;
+                }
+                if let Some(state) = checkpoint {
+                    self.args.position = Some(state.clone());
+                    moved = true;
+                }
+                end = *batch_end;
+                i += 1;
+            }
+            let chunk = &events[start..end];
+            if !chunk.is_empty() || moved {
+                let position = self.args.position.clone();
+                let written = self
+                    .write_with_retry(&self.args.sink, chunk, position.as_ref())
+                    .await
+                    .map_err(StageError::restartable)?;
+                result.absorb(written, start);
+                moved = false;
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// One write with in-place retries of retryable errors, behind the circuit
+    /// breaker; with `position`, through [`AnySink::write_with_position`].
     async fn write_with_retry(
         &self,
         sink: &Named<dyn AnySink>,
         events: &[SourceEvent],
+        position: Option<&State>,
     ) -> Result<WriteResult> {
         let mut guard = RetryGuard::new(self.args.settings.retry);
         loop {
@@ -248,7 +322,11 @@ impl SinkState {
                 tracing::debug!(pipeline = %self.args.pipeline, sink = %sink.name, ?wait, "circuit open; waiting before the next write");
                 tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
             }
-            let error = match sink.inner.write(events).await {
+            let outcome = match position {
+                Some(position) => sink.inner.write_with_position(events, position).await,
+                None => sink.inner.write(events).await,
+            };
+            let error = match outcome {
                 Ok(result) if result.unattributed_failures() == 0 => {
                     self.breaker.record_success();
                     return Ok(result);

@@ -247,12 +247,29 @@ impl SupervisorState {
     /// (checkpointer, sink, transforms back to front, then the source).
     async fn spawn_generation(&mut self, myself: &ActorRef<SupervisorMsg>) -> Result<Children> {
         let p = &self.pipeline;
-        let committed = self.store.load(&p.name).await?;
+        let mut committed = self.store.load(&p.name).await?;
         if p.settings.check_before_start {
             check(&p.source.name, "source", p.source.inner.check()).await?;
             check(&p.sink.name, "sink", p.sink.inner.check()).await?;
             if let Some(dlq) = &p.dead_letter {
                 check(&dlq.name, "dead-letter sink", dlq.inner.check()).await?;
+            }
+        }
+        // Exactly-once: a sink that stores the position with its data knows
+        // better than the offset store how far its data got (it commits before
+        // the offset store hears of it), so the source resumes from there.
+        if p.sink.inner.stores_position() {
+            let stored = p.sink.inner.committed_position().await.map_err(|e| {
+                e.context(format!(
+                    "sink `{}`: reading its committed position",
+                    p.sink.name
+                ))
+            })?;
+            if let Some(position) = stored {
+                if committed.as_ref() != Some(&position) {
+                    tracing::info!(pipeline = %self.name, sink = %p.sink.name, "resuming from the position the sink committed with its data");
+                }
+                committed = Some(position);
             }
         }
         let sup = myself.get_cell();
@@ -294,6 +311,7 @@ impl SupervisorState {
                     disposer: disposer.clone(),
                     stats: self.stats.clone(),
                     appends_to: p.appends_to.clone(),
+                    position: committed.clone(),
                 },
                 sup.clone(),
             )

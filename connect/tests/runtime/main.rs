@@ -19,6 +19,7 @@ mod panic_in_source_is_supervised;
 mod rate_limit_and_transform_counts;
 mod retryable_sink_errors_retry_in_place;
 mod sink_failure_restarts_from_committed_state;
+mod sink_position_makes_restarts_exactly_once;
 mod skip_counts_and_acks;
 mod slow_sink_bounds_memory;
 mod stop_commits_nothing_past_failure;

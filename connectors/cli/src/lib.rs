@@ -40,6 +40,9 @@
 //!   (JetStream durable pull consumer, each message acked after the commit;
 //!   or a core NATS subscription, at-most-once) and sink (JetStream publish
 //!   with pipelined acks, or core publish + flush).
+//! - `sql` (default) = `sql-postgres` + `sql-mysql`: the `rivven-connect-sql`
+//!   family's `sql-sink` (insert / upsert / apply CDC into PostgreSQL or
+//!   MySQL/MariaDB tables, optionally exactly-once).
 
 #![warn(missing_docs)]
 
@@ -335,4 +338,6 @@ fn link_families() {
         feature = "nats"
     ))]
     rivven_connect_queue::link();
+    #[cfg(any(feature = "sql-postgres", feature = "sql-mysql"))]
+    rivven_connect_sql::link();
 }

@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::event::SourceEvent;
 use crate::runtime::AnySink;
 use crate::spec::ConnectorSpec;
+use crate::state::State;
 use crate::util::metrics::{names, MetricsRecorder};
 
 /// Records `rivven_connect_sink_latency_seconds` (one sample per write call)
@@ -62,8 +63,38 @@ impl AnySink for MeteredSink {
     async fn write(&self, events: &[SourceEvent]) -> Result<WriteResult> {
         let started = Instant::now();
         let result = self.inner.write(events).await;
+        self.observe(started, &result);
+        result
+    }
+
+    fn exclusive_resource(&self) -> Option<String> {
+        self.inner.exclusive_resource()
+    }
+
+    fn stores_position(&self) -> bool {
+        self.inner.stores_position()
+    }
+
+    async fn committed_position(&self) -> Result<Option<State>> {
+        self.inner.committed_position().await
+    }
+
+    async fn write_with_position(
+        &self,
+        events: &[SourceEvent],
+        position: &State,
+    ) -> Result<WriteResult> {
+        let started = Instant::now();
+        let result = self.inner.write_with_position(events, position).await;
+        self.observe(started, &result);
+        result
+    }
+}
+
+impl MeteredSink {
+    fn observe(&self, started: Instant, result: &Result<WriteResult>) {
         self.latency.record(started.elapsed().as_secs_f64());
-        match &result {
+        match result {
             Ok(w) => {
                 let rejected = w.records_failed();
                 if rejected > 0 {
@@ -72,10 +103,5 @@ impl AnySink for MeteredSink {
             }
             Err(_) => self.errors.increment(1),
         }
-        result
-    }
-
-    fn exclusive_resource(&self) -> Option<String> {
-        self.inner.exclusive_resource()
     }
 }
