@@ -73,6 +73,12 @@ pub trait AnySink: Send + Sync + 'static {
     fn exclusive_resource(&self) -> Option<String> {
         None
     }
+    /// See [`Sink::flush`].
+    async fn flush(&self) -> Result<WriteResult> {
+        Ok(WriteResult::new())
+    }
+    /// See [`Sink::discard_pending`].
+    fn discard_pending(&self) {}
 }
 
 /// A transform with its config, behind a trait object.
@@ -279,6 +285,12 @@ impl<K: Sink> AnySink for SinkAdapter<K> {
     fn exclusive_resource(&self) -> Option<String> {
         self.sink.exclusive_resource(&self.config)
     }
+    async fn flush(&self) -> Result<WriteResult> {
+        self.sink.flush(&self.config).await
+    }
+    fn discard_pending(&self) {
+        self.sink.discard_pending(&self.config)
+    }
 }
 
 /// A [`BatchSink`] paired with its config; batches go to `write_batch`.
@@ -318,6 +330,12 @@ impl<K: BatchSink> AnySink for BatchSinkAdapter<K> {
     }
     fn exclusive_resource(&self) -> Option<String> {
         self.sink.exclusive_resource(&self.config)
+    }
+    async fn flush(&self) -> Result<WriteResult> {
+        self.sink.flush(&self.config).await
+    }
+    fn discard_pending(&self) {
+        self.sink.discard_pending(&self.config)
     }
 }
 

@@ -18,6 +18,7 @@ mod max_consecutive_failures_marks_failed;
 mod panic_in_source_is_supervised;
 mod rate_limit_and_transform_counts;
 mod retryable_sink_errors_retry_in_place;
+mod sinks_that_hold_events_are_acknowledged_once_stored;
 mod sink_failure_restarts_from_committed_state;
 mod skip_counts_and_acks;
 mod slow_sink_bounds_memory;

@@ -78,4 +78,16 @@ impl AnySink for MeteredSink {
     fn exclusive_resource(&self) -> Option<String> {
         self.inner.exclusive_resource()
     }
+
+    async fn flush(&self) -> Result<WriteResult> {
+        let result = self.inner.flush().await;
+        if result.is_err() {
+            self.errors.increment(1);
+        }
+        result
+    }
+
+    fn discard_pending(&self) {
+        self.inner.discard_pending()
+    }
 }
