@@ -184,14 +184,19 @@ mod tests {
     #[test]
     fn json_array_parses_back_empty_and_full() {
         let mut w = JsonArrayWriter::new();
-        let empty: Value = serde_json::from_slice(&w.finish().unwrap_or_default()).unwrap_or_default();
+        let empty: Value =
+            serde_json::from_slice(&w.finish().unwrap_or_default()).unwrap_or_default();
         assert_eq!(empty, json!([]));
         for i in 0..3 {
-            w.write(&SourceEvent::record("s", json!({"id": i, "deep": {"x": [i]}})))
-                .unwrap_or_else(|e| panic!("{e}"));
+            w.write(&SourceEvent::record(
+                "s",
+                json!({"id": i, "deep": {"x": [i]}}),
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
         }
         assert_eq!(w.records(), 3);
-        let back: Value = serde_json::from_slice(&w.finish().unwrap_or_default()).unwrap_or_default();
+        let back: Value =
+            serde_json::from_slice(&w.finish().unwrap_or_default()).unwrap_or_default();
         assert_eq!(back[2], json!({"id": 2, "deep": {"x": [2]}}));
         assert_eq!(w.records(), 0);
     }

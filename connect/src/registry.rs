@@ -485,7 +485,8 @@ impl Registry {
         if let Some(entry) = self.sinks.get_mut(name) {
             entry.aliases.push(alias.to_string());
         }
-        self.sink_aliases.insert(alias.to_string(), name.to_string());
+        self.sink_aliases
+            .insert(alias.to_string(), name.to_string());
         Ok(self)
     }
 

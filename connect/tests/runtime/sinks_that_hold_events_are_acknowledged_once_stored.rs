@@ -173,7 +173,11 @@ async fn objects_are_exactly_full_and_commits_wait_for_them() {
     let sizes: Vec<usize> = sink.stored().iter().map(Vec::len).collect();
     assert_eq!(sizes, [300, 300, 300, 100]);
     assert_eq!(sink.stored_ids(), (0..n).collect());
-    assert!(violations.lock().unwrap().is_empty(), "{:?}", violations.lock().unwrap());
+    assert!(
+        violations.lock().unwrap().is_empty(),
+        "{:?}",
+        violations.lock().unwrap()
+    );
     assert_eq!(MockSource::position(&store.get("gather").unwrap()), n);
     assert_eq!(p.events_written, n);
 }
@@ -195,14 +199,21 @@ async fn a_failure_replays_exactly_what_was_not_stored() {
     .await;
     assert_eq!(p.state, PipelineState::Completed, "{p:?}");
     assert_eq!(p.restarts, 1);
-    assert!(violations.lock().unwrap().is_empty(), "{:?}", violations.lock().unwrap());
+    assert!(
+        violations.lock().unwrap().is_empty(),
+        "{:?}",
+        violations.lock().unwrap()
+    );
     let reads = source.reads();
     assert_eq!(reads.len(), 2);
     let resumed_at = reads[1].as_ref().map_or(0, MockSource::position);
     assert_eq!(resumed_at, 300, "resumes right after the stored object");
     let all: Vec<u64> = sink.stored().iter().flat_map(|o| ids(o)).collect();
     assert_eq!(all.len() as u64, n, "each event stored exactly once");
-    assert_eq!(all.iter().copied().collect::<BTreeSet<u64>>(), (0..n).collect());
+    assert_eq!(
+        all.iter().copied().collect::<BTreeSet<u64>>(),
+        (0..n).collect()
+    );
 }
 
 /// An endless trickle: the sink's batch timeout flushes the held events,
@@ -216,9 +227,8 @@ async fn the_sink_timeout_flushes_held_events() {
     let runtime = rivven_connect::runtime::Runtime::builder()
         .offset_store(store.clone())
         .pipeline(
-            pipeline("trickle", source, &sink, &violations).settings(
-                fast_settings().with_sink_batch(BatchConfig::new(1_000_000, 200)),
-            ),
+            pipeline("trickle", source, &sink, &violations)
+                .settings(fast_settings().with_sink_batch(BatchConfig::new(1_000_000, 200))),
         )
         .start()
         .await
@@ -230,7 +240,11 @@ async fn the_sink_timeout_flushes_held_events() {
     .await;
     let status = runtime.shutdown(Duration::from_secs(10)).await;
     assert!(flushed, "no timed flush: {:?}", sink.stored().len());
-    assert!(violations.lock().unwrap().is_empty(), "{:?}", violations.lock().unwrap());
+    assert!(
+        violations.lock().unwrap().is_empty(),
+        "{:?}",
+        violations.lock().unwrap()
+    );
     let p = &status.pipelines[0];
     assert!(p.last_error.is_none(), "{p:?}");
     // Shutdown flushed the rest: everything read is stored, in order.

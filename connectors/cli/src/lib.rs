@@ -40,6 +40,11 @@
 //!   (JetStream durable pull consumer, each message acked after the commit;
 //!   or a core NATS subscription, at-most-once) and sink (JetStream publish
 //!   with pipelined acks, or core publish + flush).
+//! - `storage` (default): the `rivven-connect-storage` family's
+//!   `object-storage` sink (legacy names `s3`, `gcs`, `azure-blob`) with the
+//!   `local` provider and the json, jsonl and csv formats (gzip, zstd, snappy
+//!   and lz4 compression); `s3` (default), `gcs` and `azure` add the
+//!   providers, `storage-full` all of them.
 
 #![warn(missing_docs)]
 
@@ -335,4 +340,6 @@ fn link_families() {
         feature = "nats"
     ))]
     rivven_connect_queue::link();
+    #[cfg(feature = "storage")]
+    rivven_connect_storage::link();
 }

@@ -73,7 +73,8 @@ impl Compression {
                     .map_err(|e| failed(std::io::Error::other(e.to_string())))
             }
             Compression::Lz4 => {
-                let mut enc = lz4_flex::frame::FrameEncoder::new(Vec::with_capacity(data.len() / 2));
+                let mut enc =
+                    lz4_flex::frame::FrameEncoder::new(Vec::with_capacity(data.len() / 2));
                 enc.write_all(&data).map_err(failed)?;
                 enc.finish()
                     .map_err(|e| failed(std::io::Error::other(e.to_string())))
@@ -112,7 +113,9 @@ mod tests {
 
     #[test]
     fn every_algorithm_round_trips_and_names_its_extension() {
-        let data: Vec<u8> = (0..100_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         for c in [
             Compression::None,
             Compression::Gzip,

@@ -212,7 +212,11 @@ impl FormatWriter for CsvWriter {
             self.columns = all.into_iter().collect();
         }
         let fields: Vec<String> = match &event.data {
-            Value::Object(map) => self.columns.iter().map(|c| self.field(map.get(c))).collect(),
+            Value::Object(map) => self
+                .columns
+                .iter()
+                .map(|c| self.field(map.get(c)))
+                .collect(),
             other => self
                 .columns
                 .iter()
@@ -299,7 +303,10 @@ mod tests {
         };
         let mut w = CsvWriter::new(options).unwrap_or_else(|e| panic!("{e}"));
         assert!(w.accepts(&SourceEvent::record("s", json!({"zzz": 1}))));
-        let text = rows(&mut w, &[json!({"a": "it's", "b": 2, "c": 3}), json!({"a": 1})]);
+        let text = rows(
+            &mut w,
+            &[json!({"a": "it's", "b": 2, "c": 3}), json!({"a": 1})],
+        );
         assert_eq!(text, "'2'\t'it''s'\r\n''\t'1'\r\n");
     }
 
@@ -321,7 +328,10 @@ mod tests {
             ..CsvOptions::default()
         };
         assert!(options.validate().is_err());
-        let err = CsvWriter::new(options).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = CsvWriter::new(options)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("csv.delimiter"), "{err}");
     }
 }

@@ -129,13 +129,19 @@ mod tests {
 
     #[test]
     fn names_and_extensions() {
-        assert_eq!(Format::from_name("a/b/part-1.jsonl.gz"), Some(Format::Jsonl));
+        assert_eq!(
+            Format::from_name("a/b/part-1.jsonl.gz"),
+            Some(Format::Jsonl)
+        );
         assert_eq!(Format::from_name("x.csv"), Some(Format::Csv));
         assert_eq!(Format::from_name("x.parquet"), Some(Format::Parquet));
         assert_eq!(Format::from_name("x.txt"), None);
         assert!(check_compression(Format::Parquet, Compression::Gzip).is_err());
         assert!(check_compression(Format::Csv, Compression::Lz4).is_ok());
-        let err = format_built(&Format::Parquet).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = format_built(&Format::Parquet)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("`parquet` feature"), "{err}");
         assert!(serde_json::from_str::<Format>("\"xml\"").is_err());
     }

@@ -4,6 +4,8 @@
 //!   `gcs`, `azure-blob`) on the `object_store` crate — providers `local`
 //!   (always), `s3` (feature `s3`, on by default), `gcs` (feature `gcs`),
 //!   `azure` (feature `azure`); bundle `storage-full`.
+//! - the `object-storage` source, which reads back what the sink wrote
+//!   (any format and compression, by extension) in name order.
 //! - Formats ([`format`]): `json` and `jsonl` (from `rivven-connect`'s
 //!   [`rivven_connect::format`]), [`csv`]; output [`compression`] gzip,
 //!   zstd, snappy and lz4 for the text formats.
@@ -24,6 +26,7 @@ pub mod format;
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 mod http;
 pub mod object_storage;
+pub mod reader;
 
 /// References the crate so that its connectors' registrations are linked.
 pub fn link() {}

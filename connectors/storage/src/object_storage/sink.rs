@@ -172,7 +172,8 @@ fn default_request_timeout() -> u64 {
 }
 
 fn consistent(config: &ObjectStorageSinkConfig) -> std::result::Result<(), ValidationError> {
-    let error = |message: String| Err(ValidationError::new("consistent").with_message(message.into()));
+    let error =
+        |message: String| Err(ValidationError::new("consistent").with_message(message.into()));
     if let Err(e) = format::check_compression(config.format, config.compression) {
         return error(e.message().to_string());
     }
@@ -354,8 +355,9 @@ impl Writer {
             self.seq,
             config.extension()
         ));
-        let path = Path::parse(&key)
-            .map_err(|e| ConnectorError::config(format!("prefix: `{key}` is not a valid object key: {e}")))?;
+        let path = Path::parse(&key).map_err(|e| {
+            ConnectorError::config(format!("prefix: `{key}` is not a valid object key: {e}"))
+        })?;
         self.sealed.push_back(Sealed {
             path,
             body: Bytes::from(body),
@@ -373,7 +375,13 @@ impl Writer {
         result: &mut WriteResult,
     ) -> Result<()> {
         while let Some(object) = self.sealed.front() {
-            put_object(self.store.as_ref(), &object.path, object.body.clone(), config).await?;
+            put_object(
+                self.store.as_ref(),
+                &object.path,
+                object.body.clone(),
+                config,
+            )
+            .await?;
             tracing::debug!(object = %object.path, records = object.records, bytes = object.body.len(), "object stored");
             result.add_success(object.records, object.body.len() as u64);
             self.sealed.pop_front();
@@ -441,31 +449,17 @@ impl ObjectStorageSink {
     }
 }
 
-fn one_line(e: &ConnectorError) -> String {
-    e.message().split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[async_trait]
 impl Sink for ObjectStorageSink {
     type Config = ObjectStorageSinkConfig;
 
     async fn check(&self, config: &ObjectStorageSinkConfig) -> Result<CheckResult> {
-        let listed = async {
-            let store = store::build(&config.location())?;
-            let prefix = config.clean_prefix();
-            let prefix = (!prefix.is_empty()).then(|| Path::from(prefix.as_str()));
-            store
-                .list_with_delimiter(prefix.as_ref())
-                .await
-                .map(|_| ())
-                .map_err(|e| store_error(&format!("listing bucket `{}`", config.bucket), e))
-        }
-        .await;
+        let outcome = match store::build(&config.location()) {
+            Ok(store) => store::probe(store.as_ref(), &config.bucket, &config.clean_prefix()).await,
+            Err(e) => Err(e),
+        };
         CheckResult::builder()
-            .check(
-                "bucket reachable",
-                listed.map_err(|e| ConnectorError::new(e.kind(), one_line(&e))),
-            )
+            .check("bucket reachable", outcome)
             .build()
     }
 
@@ -497,7 +491,10 @@ impl Sink for ObjectStorageSink {
         if let Ok(mut guard) = self.writer.try_lock() {
             if let Some(w) = guard.as_ref() {
                 if w.pending() > 0 {
-                    tracing::info!(events = w.pending(), "dropping unstored events: the pipeline replays them");
+                    tracing::info!(
+                        events = w.pending(),
+                        "dropping unstored events: the pipeline replays them"
+                    );
                 }
             }
             // A new writer (new id): names of the replayed objects never meet the old ones.

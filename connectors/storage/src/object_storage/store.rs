@@ -78,10 +78,7 @@ pub(crate) fn build(location: &Location<'_>) -> Result<Arc<dyn ObjectStore>> {
             };
             let dir = local.root.join(bucket);
             std::fs::create_dir_all(&dir).map_err(|e| {
-                ConnectorError::config(format!(
-                    "local.root: cannot create {}: {e}",
-                    dir.display()
-                ))
+                ConnectorError::config(format!("local.root: cannot create {}: {e}", dir.display()))
             })?;
             let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
                 .map_err(|e| store_error("local.root", e))?
@@ -153,7 +150,9 @@ pub(crate) fn build(location: &Location<'_>) -> Result<Arc<dyn ObjectStore>> {
             if let Some(key) = &gcs.service_account_key {
                 builder = builder.with_service_account_key(key.expose_secret());
             }
-            Ok(Arc::new(builder.build().map_err(|e| store_error("gcs", e))?))
+            Ok(Arc::new(
+                builder.build().map_err(|e| store_error("gcs", e))?,
+            ))
         }
         #[cfg(feature = "azure")]
         Provider::Azure => {
@@ -194,7 +193,9 @@ pub(crate) fn build(location: &Location<'_>) -> Result<Arc<dyn ObjectStore>> {
             {
                 tracing::debug!("azure: no key or SAS token; using the default credential chain");
             }
-            Ok(Arc::new(builder.build().map_err(|e| store_error("azure", e))?))
+            Ok(Arc::new(
+                builder.build().map_err(|e| store_error("azure", e))?,
+            ))
         }
         #[allow(unreachable_patterns)]
         other => Err(ConnectorError::config(format!(
@@ -203,4 +204,32 @@ pub(crate) fn build(location: &Location<'_>) -> Result<Arc<dyn ObjectStore>> {
             other.missing_feature().unwrap_or("storage-full")
         ))),
     }
+}
+
+/// The check of a bucket: credentials first (a `HEAD` of a probe key, which
+/// the stores answer with typed errors: denied, unauthenticated, not found),
+/// then that the prefix can be listed. One line, the error's kind kept.
+pub(crate) async fn probe(store: &dyn ObjectStore, bucket: &str, prefix: &str) -> Result<()> {
+    use object_store::ObjectStoreExt;
+    let one_line = |e: ConnectorError| {
+        ConnectorError::new(
+            e.kind(),
+            e.message().split_whitespace().collect::<Vec<_>>().join(" "),
+        )
+    };
+    let key = if prefix.is_empty() {
+        ".rivven-check".to_string()
+    } else {
+        format!("{prefix}/.rivven-check")
+    };
+    match store.head(&object_store::path::Path::from(key)).await {
+        Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(one_line(store_error(&format!("bucket `{bucket}`"), e))),
+    }
+    let prefix = (!prefix.is_empty()).then(|| object_store::path::Path::from(prefix));
+    store
+        .list_with_delimiter(prefix.as_ref())
+        .await
+        .map(|_| ())
+        .map_err(|e| one_line(store_error(&format!("listing bucket `{bucket}`"), e)))
 }
