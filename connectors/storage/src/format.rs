@@ -50,7 +50,7 @@ impl Format {
     /// format, when this build lacks it.
     pub fn missing_feature(self) -> Option<&'static str> {
         match self {
-            Format::Parquet => Some("parquet"),
+            Format::Parquet if !cfg!(feature = "parquet") => Some("parquet"),
             Format::Avro => Some("avro"),
             _ => None,
         }
@@ -107,6 +107,8 @@ pub(crate) fn check_compression(format: Format, compression: Compression) -> Res
 pub struct FormatOptions {
     /// `csv`.
     pub csv: CsvOptions,
+    /// `parquet`.
+    pub parquet: crate::parquet::ParquetOptions,
 }
 
 /// A new writer of `format`.
@@ -115,6 +117,11 @@ pub fn writer(format: Format, options: &FormatOptions) -> Result<Box<dyn FormatW
         Format::Json => Ok(Box::new(JsonArrayWriter::new())),
         Format::Jsonl => Ok(Box::new(JsonlWriter::new())),
         Format::Csv => Ok(Box::new(CsvWriter::new(options.csv.clone())?)),
+        #[cfg(feature = "parquet")]
+        Format::Parquet => Ok(Box::new(crate::parquet::ParquetWriter::new(
+            options.parquet.clone(),
+        )?)),
+        #[allow(unreachable_patterns)]
         Format::Parquet | Format::Avro => Err(ConnectorError::config(format!(
             "format: `{}` is not built into this binary (feature `{}` of rivven-connect-storage)",
             format.name(),
@@ -138,11 +145,11 @@ mod tests {
         assert_eq!(Format::from_name("x.txt"), None);
         assert!(check_compression(Format::Parquet, Compression::Gzip).is_err());
         assert!(check_compression(Format::Csv, Compression::Lz4).is_ok());
-        let err = format_built(&Format::Parquet)
+        let err = format_built(&Format::Avro)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.contains("`parquet` feature"), "{err}");
+        assert!(err.contains("`avro` feature"), "{err}");
         assert!(serde_json::from_str::<Format>("\"xml\"").is_err());
     }
 }

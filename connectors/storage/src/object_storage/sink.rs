@@ -40,6 +40,7 @@ use super::store::{self, store_error, Location};
 use crate::compression::Compression;
 use crate::csv::CsvOptions;
 use crate::format::{self, format_built, Format, FormatOptions};
+use crate::parquet::ParquetOptions;
 
 const DEFAULT_BATCH_SIZE: usize = 1000;
 const DEFAULT_FLUSH_INTERVAL_SECS: u64 = 60;
@@ -147,6 +148,10 @@ pub struct ObjectStorageSinkConfig {
     #[serde(default)]
     #[validate(nested)]
     pub csv: CsvOptions,
+    /// Parquet options (`format: parquet`).
+    #[serde(default)]
+    #[validate(nested)]
+    pub parquet: ParquetOptions,
 }
 
 fn default_batch_size() -> usize {
@@ -209,6 +214,7 @@ impl ObjectStorageSinkConfig {
             azure: None,
             local: Some(LocalOptions { root: root.into() }),
             csv: CsvOptions::default(),
+            parquet: ParquetOptions::default(),
         }
     }
 
@@ -538,6 +544,7 @@ impl BatchSink for ObjectStorageSink {
         writer.store_sealed(config, &mut result).await?;
         let options = FormatOptions {
             csv: config.csv.clone(),
+            parquet: config.parquet.clone(),
         };
         for (index, event) in events.iter().enumerate() {
             let position = writer.handed + index as u64;

@@ -41,13 +41,32 @@ fn unknown_or_unbuilt_choices_name_their_key() {
         assert!(err.contains(key), "{config} → {err}");
     }
     // A format this build does not have names the feature that provides it.
-    let err = error_of(with("format", json!("parquet")));
+    let err = error_of(with("format", json!("avro")));
     assert!(
-        err.contains("format") && err.contains("`parquet` feature"),
+        err.contains("format") && err.contains("`avro` feature"),
         "{err}"
     );
+    #[cfg(not(feature = "parquet"))]
+    {
+        let err = error_of(with("format", json!("parquet")));
+        assert!(
+            err.contains("format") && err.contains("`parquet` feature"),
+            "{err}"
+        );
+    }
+    // A Parquet codec this build does not have names the key and the feature.
+    #[cfg(not(feature = "parquet-brotli"))]
+    {
+        let err = error_of(with("parquet", json!({"compression": "brotli"})));
+        assert!(
+            err.contains("parquet.compression") && err.contains("parquet-brotli"),
+            "{err}"
+        );
+    }
+    let err = error_of(with("parquet", json!({"compression": "lzo"})));
+    assert!(err.contains("compression"), "{err}");
     // Output compression is for text formats.
-    let mut c = with("format", json!("avro"));
+    let mut c = with("format", json!("parquet"));
     c["compression"] = json!("gzip");
     let err = error_of(c);
     assert!(

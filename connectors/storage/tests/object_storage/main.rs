@@ -5,6 +5,8 @@
 
 mod bad_input;
 mod local;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod round_trip;
 mod s3;
 mod support;

@@ -99,7 +99,17 @@ def main():
         r = rows(name, data, delimiter)
         ids = [int(row["id"]) for row in r]
         all_ids += ids
+        extra = {}
+        if name.endswith(".parquet"):
+            import pyarrow.parquet as pq
+            f = pq.ParquetFile(io.BytesIO(data))
+            extra = {
+                "types": {fld.name: str(fld.type) for fld in f.schema_arrow},
+                "row_groups": f.num_row_groups,
+                "codec": f.metadata.row_group(0).column(0).compression if f.num_row_groups else None,
+            }
         out.append({
+            **extra,
             "name": name,
             "count": len(r),
             "sum": sum(ids),
