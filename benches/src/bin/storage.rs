@@ -113,6 +113,7 @@ async fn by_hand(n: u64, config: &ObjectStorageSinkConfig) -> Duration {
     let options = FormatOptions {
         csv: config.csv.clone(),
         parquet: config.parquet.clone(),
+        avro: config.avro.clone(),
     };
     let started = Instant::now();
     let mut writer = format::writer(config.format, &options).unwrap();

@@ -19,7 +19,7 @@ use rivven_connect_testing::services::{
 };
 use serde_json::Value;
 
-const N: u64 = 40_000;
+const N: u64 = 100_000;
 
 /// Object name → (content digest, datagen values).
 type Objects = BTreeMap<String, (u64, Vec<u64>)>;
@@ -110,9 +110,9 @@ fn s3_objects(moto: &Moto) -> Objects {
 fn crash_rounds(config: &Path, log: &Path, list: &dyn Fn() -> Objects) {
     let mut points = crash::Lcg::from_clock();
     let mut seen = Objects::new();
-    for round in 0..5 {
+    for round in 0..6 {
         let mut child = spawn(config, log);
-        let after = points.next(400, 2500);
+        let after = points.next(200, 1500);
         std::thread::sleep(Duration::from_millis(after));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
@@ -160,7 +160,7 @@ fn write_config(dir: &Path, sink_config: &str) -> std::path::PathBuf {
         &config,
         format!(
             "data_dir: {d}/data\n\
-             sources:\n  gen: {{ connector: datagen, config: {{ pattern: sequence, max_events: {N}, events_per_second: 15000 }} }}\n\
+             sources:\n  gen: {{ connector: datagen, config: {{ pattern: sequence, max_events: {N}, events_per_second: 20000 }} }}\n\
              sinks:\n  lake: {{ connector: object-storage, config: {{ {sink_config}, format: jsonl, batch_size: 2000, flush_interval_secs: 1 }} }}\n\
              pipelines:\n  p: {{ source: gen, sink: lake }}\n"
         ),

@@ -52,6 +52,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod avro;
 pub mod compression;
 pub mod csv;
 pub mod format;

@@ -37,6 +37,7 @@ use super::config::{
     Partitioning, Provider, S3Options,
 };
 use super::store::{self, store_error, Location};
+use crate::avro::AvroOptions;
 use crate::compression::Compression;
 use crate::csv::CsvOptions;
 use crate::format::{self, format_built, Format, FormatOptions};
@@ -152,6 +153,10 @@ pub struct ObjectStorageSinkConfig {
     #[serde(default)]
     #[validate(nested)]
     pub parquet: ParquetOptions,
+    /// Avro options (`format: avro`).
+    #[serde(default)]
+    #[validate(nested)]
+    pub avro: AvroOptions,
 }
 
 fn default_batch_size() -> usize {
@@ -215,6 +220,7 @@ impl ObjectStorageSinkConfig {
             local: Some(LocalOptions { root: root.into() }),
             csv: CsvOptions::default(),
             parquet: ParquetOptions::default(),
+            avro: AvroOptions::default(),
         }
     }
 
@@ -545,6 +551,7 @@ impl BatchSink for ObjectStorageSink {
         let options = FormatOptions {
             csv: config.csv.clone(),
             parquet: config.parquet.clone(),
+            avro: config.avro.clone(),
         };
         for (index, event) in events.iter().enumerate() {
             let position = writer.handed + index as u64;

@@ -192,17 +192,6 @@ impl ParquetWriter {
     }
 }
 
-/// A rough size of a JSON value in bytes, for `max_file_bytes`.
-fn size_of(value: &Value) -> u64 {
-    match value {
-        Value::Null | Value::Bool(_) => 1,
-        Value::Number(_) => 8,
-        Value::String(s) => s.len() as u64,
-        Value::Array(a) => a.iter().map(size_of).sum::<u64>() + 4,
-        Value::Object(m) => m.values().map(size_of).sum::<u64>() + 4,
-    }
-}
-
 impl FormatWriter for ParquetWriter {
     fn name(&self) -> &'static str {
         "parquet"
@@ -221,7 +210,7 @@ impl FormatWriter for ParquetWriter {
                 event.stream
             )));
         }
-        self.bytes += size_of(&row);
+        self.bytes += crate::format::approximate_size(&row);
         self.rows.push(row);
         self.records += 1;
         if self.rows.len() >= self.options.row_group_size {

@@ -3,6 +3,8 @@
 //! zstandard, python-snappy, lz4) from the test venv.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(feature = "avro")]
+mod avro;
 mod bad_input;
 mod local;
 #[cfg(feature = "parquet")]

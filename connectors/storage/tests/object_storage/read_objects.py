@@ -108,6 +108,10 @@ def main():
                 "row_groups": f.num_row_groups,
                 "codec": f.metadata.row_group(0).column(0).compression if f.num_row_groups else None,
             }
+        if name.endswith(".avro"):
+            import fastavro
+            rd = fastavro.reader(io.BytesIO(data))
+            extra = {"avro_schema": rd.writer_schema, "codec": rd.metadata.get("avro.codec")}
         out.append({
             **extra,
             "name": name,
