@@ -37,12 +37,50 @@ pub fn rows(
             }
         }
         Format::Csv => csv_rows(name, data, csv),
+        #[cfg(feature = "parquet")]
+        Format::Parquet => parquet_rows(name, data),
+        #[cfg(feature = "avro")]
+        Format::Avro => avro_rows(name, data),
+        #[allow(unreachable_patterns)]
         Format::Parquet | Format::Avro => Err(ConnectorError::config(format!(
             "{name}: reading `{}` objects needs the `{}` feature",
             format.name(),
             format.name()
         ))),
     }
+}
+
+/// The rows of a Parquet file, each as the JSON object arrow-json makes of it.
+#[cfg(feature = "parquet")]
+fn parquet_rows(name: &str, data: &[u8]) -> Result<Vec<Result<Value>>> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let failed = |e: &dyn std::fmt::Display| ConnectorError::data(format!("{name}: Parquet: {e}"));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(data))
+        .and_then(|b| b.build())
+        .map_err(|e| failed(&e))?;
+    let mut lines = arrow_json::LineDelimitedWriter::new(Vec::new());
+    for batch in reader {
+        let batch = batch.map_err(|e| failed(&e))?;
+        lines.write(&batch).map_err(|e| failed(&e))?;
+    }
+    lines.finish().map_err(|e| failed(&e))?;
+    let text = lines.into_inner();
+    rows(name, Format::Jsonl, &text, &CsvOptions::default())
+}
+
+/// The records of an Avro object container file as JSON (unions unwrapped).
+#[cfg(feature = "avro")]
+fn avro_rows(name: &str, data: &[u8]) -> Result<Vec<Result<Value>>> {
+    let reader = apache_avro::Reader::new(data)
+        .map_err(|e| ConnectorError::data(format!("{name}: Avro: {e}")))?;
+    Ok(reader
+        .enumerate()
+        .map(|(i, record)| {
+            record
+                .and_then(Value::try_from)
+                .map_err(|e| ConnectorError::data(format!("{name}: Avro record {}: {e}", i + 1)))
+        })
+        .collect())
 }
 
 /// A CSV field back as a value: `null_value` is null; `true`/`false`, numbers,
