@@ -32,7 +32,7 @@ impl Kind {
     fn keys(self) -> &'static str {
         match self {
             Kind::Source => "name, version, description, author, license, documentation_url, incremental, category, tags, allow_unknown_fields, connector",
-            Kind::Sink => "name, version, description, author, license, documentation_url, batching, batch_size, category, tags, allow_unknown_fields, connector",
+            Kind::Sink => "name, version, description, author, license, documentation_url, batching, batch_size, category, tags, aliases, allow_unknown_fields, connector",
             Kind::Transform => "name, version, description, author, license, documentation_url, category, tags, aliases, allow_unknown_fields, connector",
         }
     }
@@ -281,7 +281,7 @@ impl ConnectorAttrs {
                 self.tags.extend(tags);
                 Ok(())
             }
-            "aliases" if kind == Kind::Transform => {
+            "aliases" if kind != Kind::Source => {
                 let value = meta.value()?;
                 let content;
                 syn::bracketed!(content in value);
@@ -301,7 +301,7 @@ impl ConnectorAttrs {
                 kind.derive(),
                 match ident.as_str() {
                     "incremental" => "sources",
-                    "aliases" => "transforms",
+                    "aliases" => "sinks and transforms",
                     _ => "sinks",
                 }
             ))),

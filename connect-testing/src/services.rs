@@ -16,6 +16,7 @@
 //! | [`Nats`] | `nats-server` | JetStream streams and messages written to disk |
 //! | [`Redis`] | `redis-server` | every acknowledged write (`appendonly yes`, `appendfsync always`) |
 //! | [`RabbitMq`] | `rabbitmq-server` | durable queues and the persistent messages the broker confirmed |
+//! | [`Moto`] | none: PyPI `moto[server]` in the venv of [`test_python`] | nothing (in memory) |
 //! | [`Rivven`] | none: `cargo install rivvend --version 0.0.22 --locked` | acknowledged messages after a `SIGTERM` stop ([`Rivven::terminate`]); a `kill` loses some |
 //!
 //! Independent Python clients for checking what a connector wrote run from
@@ -45,6 +46,7 @@ use std::time::Duration;
 mod certs;
 mod mariadb;
 mod mosquitto;
+mod moto;
 mod nats;
 mod postgres;
 mod process;
@@ -58,6 +60,7 @@ mod server;
 pub use certs::TestCertificates;
 pub use mariadb::{MariaDb, MariaDbBuilder};
 pub use mosquitto::{Mosquitto, MosquittoBuilder};
+pub use moto::{Moto, MOTO_ACCESS_KEY_ID, MOTO_SECRET_ACCESS_KEY};
 pub use nats::Nats;
 pub use postgres::{Postgres, PostgresBuilder};
 pub use python::{test_python, test_venv, TEST_VENV_INSTALL, TEST_VENV_VAR};

@@ -44,7 +44,7 @@
 //! | `batch_size = N` | sinks | 10 000 | `batch_config().max_records` |
 //! | `category = "…"` | all | `utility` | registry category: database, messaging, storage, warehouse, lakehouse, ai-ml, utility |
 //! | `tags = ["…", …]` | all | none | registry search tags |
-//! | `aliases = ["…", …]` | transforms | none | other names the transform is found by (`rename_field` for `replace_field`) |
+//! | `aliases = ["…", …]` | sinks, transforms | none | other names the connector is found by (`rename_field` for `replace_field`, `s3` for `object-storage`) |
 //! | `allow_unknown_fields` | all | off: unknown keys are errors | accept keys the struct does not declare (a config that takes a free-form map); `allow_unknown_fields = true` also works |
 //! | `connector = Type` | all | none | registers `Type` (which must implement `Default` and use this config) so it is discovered by name; this crate's built-ins register exactly this way |
 //! | `#[rivven(crate = path)]` | all | `::rivven_connect` | path of this crate when the dependency is renamed |

@@ -104,6 +104,7 @@ mod connector;
 pub mod derive;
 mod error;
 mod event;
+pub mod format;
 pub mod http;
 #[macro_use]
 mod macros;

@@ -204,6 +204,7 @@ pub struct Registry {
     sinks: BTreeMap<String, Entry<dyn AnySink>>,
     transforms: BTreeMap<String, Entry<dyn AnyTransform>>,
     transform_aliases: BTreeMap<String, String>,
+    sink_aliases: BTreeMap<String, String>,
 }
 
 /// `MaskField` → `mask_field`, `ExtractNewRecordState` → `extract_new_record_state`.
@@ -281,10 +282,16 @@ impl Registry {
                 insert(&mut r.sources, reg.entry())?;
             }
         }
+        let mut sink_aliases = Vec::new();
         for reg in inventory::iter::<SinkRegistration> {
             if only.is_none_or(|c| reg.is_in_crate(c)) {
-                insert(&mut r.sinks, reg.entry())?;
+                let entry = reg.entry();
+                sink_aliases.extend(reg.aliases.iter().map(|a| (*a, entry.name.clone())));
+                insert(&mut r.sinks, entry)?;
             }
+        }
+        for (alias, name) in sink_aliases {
+            r.try_alias_sink(alias, &name)?;
         }
         let mut aliases = Vec::new();
         for reg in inventory::iter::<TransformRegistration> {
@@ -447,9 +454,40 @@ impl Registry {
         self.sources.get(name)
     }
 
-    /// A sink by name.
+    /// A sink by name or alias.
     pub fn sink(&self, name: &str) -> Option<&Entry<dyn AnySink>> {
-        self.sinks.get(name)
+        self.sinks.get(name).or_else(|| {
+            self.sink_aliases
+                .get(name)
+                .and_then(|target| self.sinks.get(target))
+        })
+    }
+
+    /// Makes `alias` another name of the registered sink `name` (`s3` →
+    /// `object-storage`); fails when `name` is not registered or `alias`
+    /// names another sink (the error names both types).
+    pub fn try_alias_sink(&mut self, alias: &str, name: &str) -> Result<&mut Self> {
+        let Some(entry) = self.sinks.get(name) else {
+            return Err(ConnectorError::configuration(format!(
+                "sink alias `{alias}` names `{name}`, which is not registered"
+            )));
+        };
+        let type_name = entry.type_name.clone();
+        if let Some(other) = self.sink(alias) {
+            if other.type_name == type_name {
+                return Ok(self);
+            }
+            return Err(ConnectorError::configuration(format!(
+                "duplicate sink name `{alias}`: an alias of `{type_name}` and a name of `{}`",
+                other.type_name
+            )));
+        }
+        if let Some(entry) = self.sinks.get_mut(name) {
+            entry.aliases.push(alias.to_string());
+        }
+        self.sink_aliases
+            .insert(alias.to_string(), name.to_string());
+        Ok(self)
     }
 
     /// A transform by name or alias; the PascalCase spelling of the original

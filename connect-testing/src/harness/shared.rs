@@ -115,6 +115,14 @@ impl<K: Sink> Sink for Shared<K> {
     ) -> Result<WriteResult> {
         self.0.write(&config.0, events).await
     }
+
+    async fn flush(&self, config: &SharedConfig<K::Config>) -> Result<WriteResult> {
+        self.0.flush(&config.0).await
+    }
+
+    fn discard_pending(&self, config: &SharedConfig<K::Config>) {
+        self.0.discard_pending(&config.0)
+    }
 }
 
 #[async_trait]

@@ -98,7 +98,9 @@ pub trait Sink: Send + Sync + 'static {
     /// are neither read nor written again. A crash at any point therefore
     /// neither loses nor duplicates an event, provided the source replays
     /// deterministically from a [`State`] (CDC positions, file offsets,
-    /// seeded generators do; message queues that redeliver do not).
+    /// seeded generators do; message queues that redeliver do not). Such a
+    /// sink stores every write at once: its results never count events as
+    /// [`pending`](WriteResult::pending).
     fn stores_position(&self, _config: &Self::Config) -> bool {
         false
     }
@@ -132,6 +134,25 @@ pub trait Sink: Send + Sync + 'static {
         }
         self.write_borrowed(config, events).await
     }
+
+    /// Store durably what earlier writes left pending (see [`WriteResult::pending`]).
+    ///
+    /// A sink that gathers events across writes — into objects of exactly
+    /// `batch_size` events, say — reports the events it holds as `pending`;
+    /// the runtime acknowledges them (and so commits their offsets) only once
+    /// a later write or flush reports them stored. The runtime calls `flush`
+    /// when the oldest pending event has waited the sink's batch timeout
+    /// (`BatchConfig::timeout_ms`) and when the source ends (shutdown); the
+    /// result counts what was stored and what is still pending. Retryable
+    /// errors are retried in place, like writes. The default has nothing to store.
+    async fn flush(&self, _config: &Self::Config) -> Result<WriteResult> {
+        Ok(WriteResult::new())
+    }
+
+    /// Forget the pending events without storing them: the runtime calls this
+    /// when a pipeline (re)starts, since it replays every event it had not
+    /// acknowledged from the committed state. The default holds nothing.
+    fn discard_pending(&self, _config: &Self::Config) {}
 }
 
 /// A sink that prefers whole batches.
@@ -253,6 +274,18 @@ pub struct WriteResult {
     /// as failed (it is retried, never silently acknowledged).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<RecordFailure>,
+    /// How many of the most recent events handed to the sink (by this write
+    /// and earlier ones, failed ones included) it holds without having
+    /// stored them durably yet. The runtime acknowledges an event only once
+    /// a later result no longer counts it as pending; see [`Sink::flush`].
+    /// `0` (what every sink that stores each write at once returns) means
+    /// everything handed so far is durable or reported failed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pending: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl WriteResult {
@@ -315,7 +348,10 @@ impl WriteResult {
 
     /// Combine two results of writes of consecutive slices; `offset` is the
     /// position of `other`'s first event in the combined batch.
+    /// The later result's `pending` replaces this one's (it counts back from
+    /// the newest event).
     pub fn absorb(&mut self, other: WriteResult, offset: usize) {
+        self.pending = other.pending;
         self.records_written += other.records_written;
         self.bytes_written += other.bytes_written;
         self.failures

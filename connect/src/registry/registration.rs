@@ -30,7 +30,7 @@ macro_rules! registration {
             pub module_path: &'static str,
             pub category: &'static str,
             pub tags: &'static [&'static str],
-            /// Other names (`aliases = [..]`, transforms only).
+            /// Other names (`aliases = [..]`, sinks and transforms).
             pub aliases: &'static [&'static str],
             pub spec: fn() -> ConnectorSpec,
             pub build: Builder<$target>,

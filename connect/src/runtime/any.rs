@@ -92,6 +92,12 @@ pub trait AnySink: Send + Sync + 'static {
         }
         self.write(events).await
     }
+    /// See [`Sink::flush`].
+    async fn flush(&self) -> Result<WriteResult> {
+        Ok(WriteResult::new())
+    }
+    /// See [`Sink::discard_pending`].
+    fn discard_pending(&self) {}
 }
 
 /// A transform with its config, behind a trait object.
@@ -313,6 +319,12 @@ impl<K: Sink> AnySink for SinkAdapter<K> {
             .write_with_position(&self.config, events, position)
             .await
     }
+    async fn flush(&self) -> Result<WriteResult> {
+        self.sink.flush(&self.config).await
+    }
+    fn discard_pending(&self) {
+        self.sink.discard_pending(&self.config)
+    }
 }
 
 /// A [`BatchSink`] paired with its config; batches go to `write_batch`.
@@ -367,6 +379,12 @@ impl<K: BatchSink> AnySink for BatchSinkAdapter<K> {
         self.sink
             .write_with_position(&self.config, events, position)
             .await
+    }
+    async fn flush(&self) -> Result<WriteResult> {
+        self.sink.flush(&self.config).await
+    }
+    fn discard_pending(&self) {
+        self.sink.discard_pending(&self.config)
     }
 }
 

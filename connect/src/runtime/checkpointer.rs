@@ -58,7 +58,8 @@ pub(crate) struct CheckpointState {
     source_actor: Option<ActorRef<SourceMsg>>,
     owed_credits: u32,
     next_seq: u64,
-    acked: BTreeMap<u64, (Option<State>, Vec<AckToken>)>,
+    /// Acknowledged batches past `next_seq`: state, tokens, credit returned already.
+    acked: BTreeMap<u64, (Option<State>, Vec<AckToken>, bool)>,
     /// Tokens of batches up to `next_seq`, waiting for the commit covering them.
     unresolved: Vec<AckToken>,
     /// Credits of those batches, returned once their tokens are resolved.
@@ -129,13 +130,16 @@ impl Actor for Checkpointer {
                 read_count,
                 checkpoint,
                 acks,
+                credited,
             } => {
-                st.args.stats.sub_in_flight(read_count);
-                if acks.is_empty() {
-                    st.give_credit(1);
+                if !credited {
+                    st.args.stats.sub_in_flight(read_count);
+                    if acks.is_empty() {
+                        st.give_credit(1);
+                    }
                 }
-                st.acked.insert(seq, (checkpoint, acks));
-                while let Some((cp, acks)) = st.acked.remove(&st.next_seq) {
+                st.acked.insert(seq, (checkpoint, acks, credited));
+                while let Some((cp, acks, credited)) = st.acked.remove(&st.next_seq) {
                     if let Some(state) = cp {
                         st.latest = Some(state);
                         st.version += 1;
@@ -143,7 +147,9 @@ impl Actor for Checkpointer {
                     }
                     if !acks.is_empty() {
                         st.unresolved.extend(acks);
-                        st.credits_on_resolve += 1;
+                        if !credited {
+                            st.credits_on_resolve += 1;
+                        }
                     }
                     st.next_seq += 1;
                 }
@@ -155,6 +161,10 @@ impl Actor for Checkpointer {
                     st.resolve_acks();
                 }
                 st.maybe_finish().await?;
+            }
+            CheckpointMsg::Held { read_count } => {
+                st.args.stats.sub_in_flight(read_count);
+                st.give_credit(1);
             }
             CheckpointMsg::CommitTick => {
                 st.tick_armed = false;

@@ -55,6 +55,8 @@ pub(crate) enum DataMsg {
     Eof { last_seq: Option<u64> },
     /// The sink's linger timer (generation-tagged).
     Linger(u64),
+    /// Time to have the sink store the events it holds (generation-tagged).
+    FlushHeld(u64),
 }
 
 /// Messages to the checkpointer.
@@ -68,7 +70,14 @@ pub(crate) enum CheckpointMsg {
         read_count: u64,
         checkpoint: Option<State>,
         acks: Vec<AckToken>,
+        /// Its credit was returned already ([`CheckpointMsg::Held`]).
+        credited: bool,
     },
+    /// A batch's events are held by a sink that gathers events across writes
+    /// (they are pending, see `WriteResult::pending`): their memory is the
+    /// sink's now, so the batch's credit goes back to the source; its `Ack`
+    /// (with `credited`) follows once they are stored.
+    Held { read_count: u64 },
     /// Every batch up to `last_seq` was sent; finish once they are committed.
     Eof { last_seq: Option<u64> },
     /// The commit interval elapsed.

@@ -4,8 +4,9 @@
 //! acknowledges each source batch in order.
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::any::AnySink;
 use super::dispose::{Disposer, Stage};
@@ -49,6 +50,24 @@ pub(crate) struct SinkState {
     /// The sink stores positions: write whole source batches, each with the
     /// state after it.
     positioned: bool,
+    /// Batches whose events the sink holds without having stored them (its
+    /// writes report them `pending`), oldest first: acknowledged once stored.
+    held: VecDeque<Held>,
+    /// Events of the batches in `held`.
+    held_events: u64,
+    /// The armed flush of `held` (generation-tagged, like `timer`).
+    flush_timer: Option<u64>,
+    myself: ActorRef<DataMsg>,
+}
+
+/// A batch written to a sink that holds its events (see `WriteResult::pending`).
+struct Held {
+    /// Its acknowledgement, sent once the sink stored its events.
+    ack: CheckpointMsg,
+    /// Events of the batch handed to the sink.
+    events: u64,
+    /// When they were handed over: the sink's batch timeout counts from here.
+    since: Instant,
 }
 
 impl Actor for SinkActor {
@@ -58,7 +77,7 @@ impl Actor for SinkActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<DataMsg>,
+        myself: ActorRef<DataMsg>,
         args: SinkArgs,
     ) -> Result<SinkState, ActorProcessingErr> {
         let batch = args
@@ -67,6 +86,12 @@ impl Actor for SinkActor {
             .batch_config()
             .unwrap_or(args.settings.sink_batch);
         let positioned = args.sink.inner.stores_position() && args.appends_to.is_none();
+        // A new generation replays everything not acknowledged: what an
+        // earlier one left in the sink's buffer goes.
+        args.sink.inner.discard_pending();
+        if let Some(dlq) = &args.dead_letter {
+            dlq.inner.discard_pending();
+        }
         Ok(SinkState {
             breaker: CircuitBreaker::new(args.settings.circuit_breaker),
             batch: BatchConfig::new(batch.max_records, batch.timeout_ms),
@@ -76,6 +101,10 @@ impl Actor for SinkActor {
             timer: None,
             timer_gen: 0,
             positioned,
+            held: VecDeque::new(),
+            held_events: 0,
+            flush_timer: None,
+            myself,
         })
     }
 
@@ -124,8 +153,22 @@ impl Actor for SinkActor {
                     st.flush().await?;
                 }
             }
+            DataMsg::FlushHeld(gen) => {
+                if st.flush_timer == Some(gen) {
+                    st.flush_timer = None;
+                    st.flush_held().await?;
+                }
+            }
             DataMsg::Eof { last_seq } => {
                 st.flush().await?;
+                st.flush_held().await?;
+                if st.held_events > 0 {
+                    return Err(StageError::restartable(ConnectorError::fatal(format!(
+                        "sink `{}` still holds {} event(s) after its final flush",
+                        st.args.sink.name, st.held_events
+                    )))
+                    .into());
+                }
                 let _ = st
                     .args
                     .checkpointer
@@ -164,6 +207,7 @@ impl SinkState {
         } else {
             Vec::new()
         };
+        let counts: Vec<u64> = batches.iter().map(|b| b.events.len() as u64).collect();
         // One pending batch (the common case) is written as it is; several are
         // joined first (moving 288-byte events costs more than it seems).
         let (events, mut dead) = match batches.as_mut_slice() {
@@ -193,7 +237,9 @@ impl SinkState {
                 .await
                 .map_err(StageError::restartable)?;
         }
+        let mut pending = None;
         if self.positioned {
+            // A sink that stores positions stores each write at once.
             self.write_positioned(&events, &bounds, &mut result).await?;
         } else {
             let mut offset = 0;
@@ -202,6 +248,7 @@ impl SinkState {
                     .write_with_retry(&self.args.sink, chunk, None)
                     .await
                     .map_err(StageError::restartable)?;
+                pending = Some(written.pending);
                 result.absorb(written, offset);
                 offset += chunk.len();
             }
@@ -244,22 +291,58 @@ impl SinkState {
         }
         let disposer = &self.args.disposer;
         if let Some(letters) = disposer.dead_letter_write(self.args.dead_letter.as_ref(), dead)? {
-            let result = self
+            let mut result = self
                 .write_with_retry(letters.dlq, &letters.envelopes, None)
                 .await;
+            if matches!(&result, Ok(r) if r.pending > 0) {
+                // Dead letters are acknowledged with their batch: stored now.
+                result = self.flush_with_retry(letters.dlq).await.and_then(|r| {
+                    if r.pending == 0 {
+                        Ok(r)
+                    } else {
+                        Err(ConnectorError::fatal(format!(
+                            "dead-letter sink `{}` kept {} event(s) pending after a flush",
+                            letters.dlq.name, r.pending
+                        )))
+                    }
+                });
+            }
             letters.finish(disposer, result)?;
         }
 
-        for b in batches {
+        // Each batch is acknowledged once the sink holds none of its events
+        // unstored; a batch of only checkpoints goes at once (the
+        // checkpointer commits in order anyway).
+        let now = Instant::now();
+        let pending = pending.unwrap_or(0);
+        let holding = pending > 0 || !self.held.is_empty();
+        for (b, events) in batches.into_iter().zip(counts) {
             let ack = CheckpointMsg::Ack {
                 seq: b.seq,
                 read_count: b.read_count,
                 checkpoint: b.checkpoint,
                 acks: b.acks,
+                credited: holding && events > 0,
             };
-            if self.args.checkpointer.send_message(ack).is_err() {
-                break; // torn down
+            if holding && events > 0 {
+                let held = CheckpointMsg::Held {
+                    read_count: b.read_count,
+                };
+                if self.args.checkpointer.send_message(held).is_err() {
+                    return Ok(()); // torn down
+                }
+                self.held_events += events;
+                self.held.push_back(Held {
+                    ack,
+                    events,
+                    since: now,
+                });
+            } else if self.args.checkpointer.send_message(ack).is_err() {
+                return Ok(()); // torn down
             }
+        }
+        if holding {
+            self.release(pending);
         }
         Ok(())
     }
@@ -309,6 +392,76 @@ impl SinkState {
 
     /// One write with in-place retries of retryable errors, behind the circuit
     /// breaker; with `position`, through [`AnySink::write_with_position`].
+    /// Acknowledges the held batches the sink stored: all but its `pending`
+    /// newest events. Arms the flush of the rest at the oldest one's timeout.
+    fn release(&mut self, pending: u64) {
+        while let Some(front) = self.held.front() {
+            if self.held_events - front.events < pending {
+                break;
+            }
+            self.held_events -= front.events;
+            if let Some(held) = self.held.pop_front() {
+                if self.args.checkpointer.send_message(held.ack).is_err() {
+                    return; // torn down
+                }
+            }
+        }
+        match self.held.front() {
+            None => self.flush_timer = None,
+            Some(oldest) if self.flush_timer.is_none() => {
+                self.timer_gen += 1;
+                let gen = self.timer_gen;
+                self.flush_timer = Some(gen);
+                let timeout = Duration::from_millis(self.batch.timeout_ms);
+                let wait = timeout.saturating_sub(oldest.since.elapsed());
+                self.myself
+                    .send_after(wait, move || DataMsg::FlushHeld(gen));
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Asks the sink to store what it holds, and acknowledges what it stored.
+    async fn flush_held(&mut self) -> Result<(), StageError> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let result = self
+            .flush_with_retry(&self.args.sink)
+            .await
+            .map_err(StageError::restartable)?;
+        PipelineStats::add(&self.args.stats.written, result.records_written);
+        PipelineStats::add(&self.args.stats.bytes, result.bytes_written);
+        self.flush_timer = None;
+        self.release(result.pending);
+        Ok(())
+    }
+
+    /// [`AnySink::flush`] with in-place retries of retryable errors.
+    async fn flush_with_retry(&self, sink: &Named<dyn AnySink>) -> Result<WriteResult> {
+        let mut guard = RetryGuard::new(self.args.settings.retry);
+        loop {
+            match sink.inner.flush().await {
+                Ok(result) => return Ok(result),
+                Err(e) if e.is_retryable() => match guard.record_attempt() {
+                    Some(delay) => {
+                        tracing::warn!(pipeline = %self.args.pipeline, sink = %sink.name, error = %e, ?delay, "retrying sink flush");
+                        tokio::time::sleep(delay).await;
+                    }
+                    None => {
+                        return Err(e.context(format!(
+                            "sink `{}` flush failed after {} attempt(s)",
+                            sink.name,
+                            guard.attempts()
+                        )))
+                    }
+                },
+                Err(e) => return Err(e.context(format!("sink `{}` flush", sink.name))),
+            }
+        }
+    }
+
+    /// One write with in-place retries of retryable errors, behind the circuit breaker.
     async fn write_with_retry(
         &self,
         sink: &Named<dyn AnySink>,

@@ -46,7 +46,7 @@ impl Actor for TransformActor {
                 let _ = st.next.send_message(message);
                 return Ok(());
             }
-            DataMsg::Linger(_) => return Ok(()),
+            DataMsg::Linger(_) | DataMsg::FlushHeld(_) => return Ok(()),
         };
         let input = std::mem::take(&mut batch.events);
         let done = st

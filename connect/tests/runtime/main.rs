@@ -20,6 +20,7 @@ mod rate_limit_and_transform_counts;
 mod retryable_sink_errors_retry_in_place;
 mod sink_failure_restarts_from_committed_state;
 mod sink_position_makes_restarts_exactly_once;
+mod sinks_that_hold_events_are_acknowledged_once_stored;
 mod skip_counts_and_acks;
 mod slow_sink_bounds_memory;
 mod stop_commits_nothing_past_failure;

@@ -43,6 +43,11 @@
 //! - `sql` (default) = `sql-postgres` + `sql-mysql`: the `rivven-connect-sql`
 //!   family's `sql-sink` (insert / upsert / apply CDC into PostgreSQL or
 //!   MySQL/MariaDB tables, optionally exactly-once).
+//! - `storage` (default): the `rivven-connect-storage` family's
+//!   `object-storage` sink (legacy names `s3`, `gcs`, `azure-blob`) with the
+//!   `local` provider and the json, jsonl and csv formats (gzip, zstd, snappy
+//!   and lz4 compression); `s3` (default), `gcs` and `azure` add the
+//!   providers, `storage-full` all of them.
 
 #![warn(missing_docs)]
 
@@ -340,4 +345,6 @@ fn link_families() {
     rivven_connect_queue::link();
     #[cfg(any(feature = "sql-postgres", feature = "sql-mysql"))]
     rivven_connect_sql::link();
+    #[cfg(feature = "storage")]
+    rivven_connect_storage::link();
 }

@@ -89,6 +89,18 @@ impl AnySink for MeteredSink {
         self.observe(started, &result);
         result
     }
+
+    async fn flush(&self) -> Result<WriteResult> {
+        let result = self.inner.flush().await;
+        if result.is_err() {
+            self.errors.increment(1);
+        }
+        result
+    }
+
+    fn discard_pending(&self) {
+        self.inner.discard_pending()
+    }
 }
 
 impl MeteredSink {

@@ -1,0 +1,299 @@
+//! The Parquet writer (feature `parquet`).
+
+use std::sync::Arc;
+
+use arrow_json::reader::infer_json_schema_from_iterator;
+use arrow_json::ReaderBuilder;
+use arrow_schema::{DataType, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression as Codec;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use rivven_connect::format::FormatWriter;
+use rivven_connect::{ConnectorError, Result, SourceEvent};
+use serde_json::{Map, Value};
+
+use super::{CdcLayout, ParquetCompression, ParquetOptions};
+
+fn codec(c: ParquetCompression) -> Result<Codec> {
+    Ok(match c {
+        ParquetCompression::None => Codec::UNCOMPRESSED,
+        ParquetCompression::Snappy => Codec::SNAPPY,
+        ParquetCompression::Gzip => Codec::GZIP(Default::default()),
+        ParquetCompression::Lz4 => Codec::LZ4_RAW,
+        ParquetCompression::Zstd => Codec::ZSTD(Default::default()),
+        #[cfg(feature = "parquet-brotli")]
+        ParquetCompression::Brotli => Codec::BROTLI(Default::default()),
+        #[cfg(not(feature = "parquet-brotli"))]
+        ParquetCompression::Brotli => {
+            return Err(ConnectorError::config(
+                "parquet.compression: `brotli` needs the `parquet-brotli` feature",
+            ))
+        }
+    })
+}
+
+/// Whether `value` can be written into a column of type `ty`.
+fn fits(value: &Value, ty: &DataType) -> bool {
+    match (value, ty) {
+        (Value::Null, _) => true,
+        (_, DataType::Utf8) => !matches!(value, Value::Object(_) | Value::Array(_)),
+        (Value::Bool(_), DataType::Boolean) => true,
+        (Value::Number(n), DataType::Int64) => n.is_i64(),
+        (Value::Number(_), DataType::Float64) => true,
+        (Value::Array(items), DataType::List(item)) => {
+            items.iter().all(|v| fits(v, item.data_type()))
+        }
+        (Value::Object(map), DataType::Struct(fields)) => map.iter().all(|(k, v)| {
+            fields
+                .iter()
+                .find(|f| f.name() == k)
+                .is_some_and(|f| fits(v, f.data_type()))
+        }),
+        _ => false,
+    }
+}
+
+/// Writes events as one Parquet file.
+#[derive(Debug)]
+pub struct ParquetWriter {
+    options: ParquetOptions,
+    properties: WriterProperties,
+    rows: Vec<Value>,
+    schema: Option<SchemaRef>,
+    file: Option<ArrowWriter<Vec<u8>>>,
+    records: u64,
+    bytes: u64,
+}
+
+impl ParquetWriter {
+    /// A Parquet writer; fails naming the key of an option this build lacks.
+    pub fn new(options: ParquetOptions) -> Result<Self> {
+        let statistics = if options.enable_statistics {
+            EnabledStatistics::Page
+        } else {
+            EnabledStatistics::None
+        };
+        let properties = WriterProperties::builder()
+            .set_compression(codec(options.compression)?)
+            .set_max_row_group_row_count(Some(options.row_group_size.max(1)))
+            .set_statistics_enabled(statistics)
+            .set_data_page_size_limit(options.data_page_size)
+            .set_dictionary_page_size_limit(options.dictionary_page_size)
+            .build();
+        Ok(Self {
+            options,
+            properties,
+            rows: Vec::new(),
+            schema: None,
+            file: None,
+            records: 0,
+            bytes: 0,
+        })
+    }
+
+    /// The row an event becomes.
+    fn row(&self, event: &SourceEvent) -> Value {
+        let data = &event.data;
+        if self.options.cdc == CdcLayout::Flatten {
+            if let (Some(op), true) = (
+                data.get("op"),
+                data.get("after").is_some() || data.get("before").is_some(),
+            ) {
+                let state = match (op.as_str(), data.get("after"), data.get("before")) {
+                    (Some("d"), _, Some(before)) => before,
+                    (_, Some(after), _) if !after.is_null() => after,
+                    (_, _, Some(before)) => before,
+                    (_, Some(after), _) => after,
+                    _ => &Value::Null,
+                };
+                let mut row = match state {
+                    Value::Object(m) => m.clone(),
+                    _ => Map::new(),
+                };
+                row.insert("_op".into(), op.clone());
+                row.insert(
+                    "_ts_ms".into(),
+                    data.get("ts_ms").cloned().unwrap_or(Value::Null),
+                );
+                return Value::Object(row);
+            }
+        }
+        match data {
+            Value::Object(_) => data.clone(),
+            other => {
+                let mut row = Map::new();
+                row.insert("value".into(), other.clone());
+                Value::Object(row)
+            }
+        }
+    }
+
+    fn fits_schema(&self, row: &Value) -> bool {
+        let Some(schema) = &self.schema else {
+            return true;
+        };
+        match row {
+            Value::Object(map) => map.iter().all(|(k, v)| {
+                schema
+                    .field_with_name(k)
+                    .is_ok_and(|f| fits(v, f.data_type()))
+            }),
+            _ => false,
+        }
+    }
+
+    fn schema_error(e: impl std::fmt::Display) -> ConnectorError {
+        ConnectorError::schema(format!("writing Parquet: {e}"))
+    }
+
+    /// Encodes the buffered rows as one row group (inferring the file's
+    /// schema from the first).
+    fn flush_group(&mut self) -> Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let schema = match &self.schema {
+            Some(s) => s.clone(),
+            None => {
+                let inferred = infer_json_schema_from_iterator(self.rows.iter().map(Ok))
+                    .map_err(Self::schema_error)?;
+                let schema: SchemaRef = Arc::new(inferred);
+                self.schema = Some(schema.clone());
+                schema
+            }
+        };
+        if self.file.is_none() {
+            let writer = ArrowWriter::try_new(
+                Vec::with_capacity(1 << 20),
+                schema.clone(),
+                Some(self.properties.clone()),
+            )
+            .map_err(Self::schema_error)?;
+            self.file = Some(writer);
+        }
+        let mut decoder = ReaderBuilder::new(schema)
+            .with_coerce_primitive(true)
+            .with_batch_size(self.rows.len())
+            .build_decoder()
+            .map_err(Self::schema_error)?;
+        decoder.serialize(&self.rows).map_err(Self::schema_error)?;
+        let batch = decoder.flush().map_err(Self::schema_error)?;
+        if let (Some(batch), Some(file)) = (batch, self.file.as_mut()) {
+            file.write(&batch).map_err(Self::schema_error)?;
+            file.flush().map_err(Self::schema_error)?;
+        }
+        self.rows.clear();
+        Ok(())
+    }
+
+    /// The schema of the file being written, once its first row group is in.
+    pub fn schema(&self) -> Option<&Schema> {
+        self.schema.as_deref()
+    }
+}
+
+impl FormatWriter for ParquetWriter {
+    fn name(&self) -> &'static str {
+        "parquet"
+    }
+    fn extension(&self) -> &'static str {
+        "parquet"
+    }
+    fn accepts(&self, event: &SourceEvent) -> bool {
+        self.fits_schema(&self.row(event))
+    }
+    fn write(&mut self, event: &SourceEvent) -> Result<()> {
+        let row = self.row(event);
+        if !self.fits_schema(&row) {
+            return Err(ConnectorError::schema(format!(
+                "an event of stream `{}` does not fit this Parquet file's schema",
+                event.stream
+            )));
+        }
+        self.bytes += crate::format::approximate_size(&row);
+        self.rows.push(row);
+        self.records += 1;
+        if self.rows.len() >= self.options.row_group_size {
+            self.flush_group()?;
+        }
+        Ok(())
+    }
+    fn records(&self) -> u64 {
+        self.records
+    }
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        let outcome = self.flush_group();
+        let file = self.file.take();
+        self.schema = None;
+        self.rows.clear();
+        self.records = 0;
+        self.bytes = 0;
+        outcome?;
+        match file {
+            Some(file) => file.into_inner().map_err(Self::schema_error),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn schema_follows_the_promotion_rules_and_new_columns_need_a_new_file() {
+        let mut w = ParquetWriter::new(ParquetOptions {
+            row_group_size: 3,
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        for data in [
+            json!({"id": 1, "n": 1, "s": "a", "x": null}),
+            json!({"id": 2, "n": 2.5, "s": 7, "x": null}),
+            json!({"id": 3, "n": 3, "s": "c", "x": true, "o": {"k": 1}}),
+        ] {
+            w.write(&SourceEvent::record("s", data))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let schema = w.schema().cloned().unwrap_or_else(|| panic!("no schema"));
+        let ty = |n: &str| {
+            schema
+                .field_with_name(n)
+                .map(|f| f.data_type().clone())
+                .ok()
+        };
+        assert_eq!(ty("id"), Some(DataType::Int64));
+        assert_eq!(ty("n"), Some(DataType::Float64));
+        assert_eq!(ty("s"), Some(DataType::Utf8));
+        assert_eq!(ty("x"), Some(DataType::Boolean));
+        assert!(schema.fields().iter().all(|f| f.is_nullable()));
+        assert!(w.accepts(&SourceEvent::record("s", json!({"id": 4, "n": 1}))));
+        assert!(!w.accepts(&SourceEvent::record("s", json!({"id": 4, "new": 1}))));
+        assert!(
+            !w.accepts(&SourceEvent::record("s", json!({"id": "wider"})))
+                || ty("id") == Some(DataType::Utf8)
+        );
+        let file = w.finish().unwrap_or_default();
+        assert_eq!(&file[..4], b"PAR1");
+    }
+
+    #[test]
+    fn cdc_envelopes_flatten_to_the_row_state() {
+        let w = ParquetWriter::new(ParquetOptions {
+            cdc: CdcLayout::Flatten,
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let delete = SourceEvent::record(
+            "s",
+            json!({"op": "d", "before": {"id": 1}, "after": null, "ts_ms": 5}),
+        );
+        assert_eq!(w.row(&delete), json!({"id": 1, "_op": "d", "_ts_ms": 5}));
+        let insert = SourceEvent::record("s", json!({"op": "c", "after": {"id": 2}, "ts_ms": 6}));
+        assert_eq!(w.row(&insert), json!({"id": 2, "_op": "c", "_ts_ms": 6}));
+    }
+}

@@ -1,0 +1,14 @@
+//! The `object-storage` sink against the local provider and a private moto
+//! S3 server, checked by independent readers (pyarrow, Python's gzip,
+//! zstandard, python-snappy, lz4) from the test venv.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[cfg(feature = "avro")]
+mod avro;
+mod bad_input;
+mod local;
+#[cfg(feature = "parquet")]
+mod parquet;
+mod round_trip;
+mod s3;
+mod support;
