@@ -1,0 +1,538 @@
+//! What the `http-webhook` sink and the `http` source share: the reqwest
+//! client (rustls with the ring provider, handed to reqwest ready-made, so
+//! no process-wide crypto provider is needed), headers whose values are
+//! secrets, the retry policy and the classification of responses, and one
+//! request loop with retries, `Retry-After` and the circuit breaker.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::StatusCode;
+use rivven_connect::{
+    CircuitBreaker, ConnectorError, Result, RetryConfig, RetryGuard, SecretString,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+/// Longest `Retry-After` honoured; a server asking for more is waited for this long.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// Bytes of a response body kept for an error message.
+pub const BODY_EXCERPT_BYTES: usize = 512;
+
+/// `retry`: how a request that failed retryably is repeated.
+///
+/// Retried: connection errors, timeouts, `408`, `425`, `429` and `5xx`;
+/// every other `4xx` is permanent. A `Retry-After` header (seconds or an
+/// HTTP date) on a retryable answer is waited out when it is longer than
+/// the backoff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryOptions {
+    /// Attempts per request, the first included (1 = no retry).
+    #[serde(default = "default_max_attempts")]
+    #[validate(range(min = 1, max = 100))]
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubled after each one.
+    #[serde(default = "default_initial_backoff_ms")]
+    #[validate(range(min = 1, max = 3600000))]
+    pub initial_backoff_ms: u64,
+    /// Longest delay between two attempts (before jitter).
+    #[serde(default = "default_max_backoff_ms")]
+    #[validate(range(min = 1, max = 3600000))]
+    pub max_backoff_ms: u64,
+    /// Random spread of each delay: 0.2 = ±20 %.
+    #[serde(default = "default_jitter")]
+    #[validate(range(min = 0.0, max = 1.0))]
+    pub jitter: f64,
+}
+
+fn default_max_attempts() -> u32 {
+    3
+}
+fn default_initial_backoff_ms() -> u64 {
+    1000
+}
+fn default_max_backoff_ms() -> u64 {
+    30_000
+}
+fn default_jitter() -> f64 {
+    0.2
+}
+
+impl Default for RetryOptions {
+    fn default() -> Self {
+        Self {
+            max_attempts: default_max_attempts(),
+            initial_backoff_ms: default_initial_backoff_ms(),
+            max_backoff_ms: default_max_backoff_ms(),
+            jitter: default_jitter(),
+        }
+    }
+}
+
+impl RetryOptions {
+    /// The SDK's retry policy of these options.
+    pub fn policy(&self) -> RetryConfig {
+        RetryConfig::new()
+            .with_max_retries(self.max_attempts.saturating_sub(1))
+            .with_initial_delay(Duration::from_millis(self.initial_backoff_ms))
+            .with_max_delay(Duration::from_millis(
+                self.max_backoff_ms.max(self.initial_backoff_ms),
+            ))
+            .with_backoff_multiplier(2.0)
+            .with_jitter(self.jitter)
+    }
+}
+
+/// `circuit_breaker`: after this many consecutive failed attempts the
+/// endpoint is not called for `open_ms`; then one probe decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Validate, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitOptions {
+    /// Consecutive failed attempts (over all requests) that open the circuit.
+    #[serde(default = "default_failure_threshold")]
+    #[validate(range(min = 1, max = 1000000))]
+    pub failure_threshold: u32,
+    /// Successful probes that close it again.
+    #[serde(default = "default_success_threshold")]
+    #[validate(range(min = 1, max = 1000))]
+    pub success_threshold: u32,
+    /// How long an open circuit waits before a probe.
+    #[serde(default = "default_open_ms")]
+    #[validate(range(min = 1, max = 3600000))]
+    pub open_ms: u64,
+}
+
+fn default_failure_threshold() -> u32 {
+    5
+}
+fn default_success_threshold() -> u32 {
+    1
+}
+fn default_open_ms() -> u64 {
+    30_000
+}
+
+impl Default for CircuitOptions {
+    fn default() -> Self {
+        Self {
+            failure_threshold: default_failure_threshold(),
+            success_threshold: default_success_threshold(),
+            open_ms: default_open_ms(),
+        }
+    }
+}
+
+impl CircuitOptions {
+    /// A closed breaker with these thresholds.
+    pub fn breaker(&self) -> CircuitBreaker {
+        CircuitBreaker::new(rivven_connect::CircuitBreakerConfig {
+            failure_threshold: self.failure_threshold,
+            success_threshold: self.success_threshold,
+            open_duration: Duration::from_millis(self.open_ms),
+        })
+    }
+}
+
+/// `tls`: how an `https://` server is verified.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Validate, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsOptions {
+    /// CA certificates (PEM) the server's certificate must chain to;
+    /// default: the system's trusted roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"/etc/rivven/api-ca.pem")]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl TlsOptions {
+    /// The rustls configuration (ring provider); unreadable or invalid
+    /// files are configuration errors naming the key.
+    pub fn client_config(&self) -> Result<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        match &self.ca_file {
+            Some(path) => {
+                for cert in certificates(path)? {
+                    roots
+                        .add(cert)
+                        .map_err(|e| ca_error(path, &e.to_string()))?;
+                }
+            }
+            None => {
+                let native = rustls_native_certs::load_native_certs();
+                roots.add_parsable_certificates(native.certs);
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ConnectorError::config(format!("tls: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
+}
+
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| ca_error(path, &format!("not PEM certificates: {e}")))?;
+    if certs.is_empty() {
+        return Err(ca_error(path, "no certificate in the file"));
+    }
+    Ok(certs)
+}
+
+fn ca_error(path: &Path, why: &str) -> ConnectorError {
+    ConnectorError::config(format!("tls.ca_file `{}`: {why}", path.display()))
+}
+
+/// A reqwest client with a total timeout per request and our rustls config.
+pub fn client(timeout: Duration, tls: Option<&TlsOptions>) -> Result<reqwest::Client> {
+    let tls = tls.cloned().unwrap_or_default().client_config()?;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| ConnectorError::config(format!("HTTP client: {e}")))
+}
+
+/// The configured headers as a header map, each value marked sensitive; a
+/// bad name or value is a configuration error naming the header (never
+/// showing the value).
+pub fn header_map(key: &str, headers: &BTreeMap<String, SecretString>) -> Result<HeaderMap> {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            ConnectorError::config(format!("{key}: `{name}` is not a valid header name"))
+        })?;
+        let mut value = HeaderValue::from_str(value.expose_secret()).map_err(|_| {
+            ConnectorError::config(format!(
+                "{key}.{name}: the value is not a valid header value (the value is not shown)"
+            ))
+        })?;
+        value.set_sensitive(true);
+        map.insert(header, value);
+    }
+    Ok(map)
+}
+
+/// `url` without its query, fragment and credentials, for logs and errors.
+pub fn redact_url(url: &reqwest::Url) -> String {
+    let mut shown = format!("{}://", url.scheme());
+    if let Some(host) = url.host_str() {
+        shown.push_str(host);
+    }
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(url.path());
+    shown
+}
+
+/// Parses `url`, naming `key` when it is not an http(s) URL.
+pub fn parse_url(key: &str, url: &str) -> Result<reqwest::Url> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| ConnectorError::config(format!("{key}: not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ConnectorError::config(format!(
+            "{key}: expected an http:// or https:// URL, got `{}:`",
+            parsed.scheme()
+        )));
+    }
+    Ok(parsed)
+}
+
+/// What an answer means for the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// `2xx` (and `1xx`/`3xx` reqwest did not follow): done.
+    Success,
+    /// Worth another attempt: `408`, `425`, `429`, `5xx`.
+    Retryable,
+    /// The credentials were refused: `401`, `403`, `407`.
+    Auth,
+    /// Any other `4xx`: the request itself is refused.
+    Permanent,
+}
+
+/// The class of `status`.
+pub fn classify(status: StatusCode) -> Class {
+    match status.as_u16() {
+        408 | 425 | 429 => Class::Retryable,
+        401 | 403 | 407 => Class::Auth,
+        400..=499 => Class::Permanent,
+        500..=599 => Class::Retryable,
+        _ => Class::Success,
+    }
+}
+
+/// The delay a `Retry-After` header asks for: delta-seconds or an HTTP date
+/// (capped at [`MAX_RETRY_AFTER`]); `None` when absent or unparsable.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    let delay = if let Ok(seconds) = value.parse::<u64>() {
+        Duration::from_secs(seconds)
+    } else {
+        let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+        let ms = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds();
+        Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+    };
+    Some(delay.min(MAX_RETRY_AFTER))
+}
+
+/// A reqwest error as a connector error, without the URL (it may carry a
+/// token in its query): timeouts are `Timeout`, the rest `Connection`; both
+/// are retryable.
+pub fn transport_error(what: &str, e: reqwest::Error) -> ConnectorError {
+    let timeout = e.is_timeout();
+    let e = e.without_url();
+    let mut message = format!("{what}: {e}");
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    while let Some(inner) = source {
+        message.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    if timeout {
+        ConnectorError::timeout(message)
+    } else {
+        ConnectorError::connection(message)
+    }
+}
+
+/// An answer: status, headers and (up to the limit read) body.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body (for the sink, the first bytes only).
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The first [`BODY_EXCERPT_BYTES`] of the body, as text.
+    pub fn excerpt(&self) -> String {
+        let end = self.body.len().min(BODY_EXCERPT_BYTES);
+        let mut text = String::from_utf8_lossy(&self.body[..end]).into_owned();
+        if self.body.len() > end {
+            text.push('…');
+        }
+        text
+    }
+}
+
+/// Reads at most `limit` bytes of the body (the rest is dropped).
+async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<Answer> {
+    let status = response.status();
+    let headers = std::mem::take(response.headers_mut());
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() >= limit {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return Err(transport_error("reading the response body", e)),
+        }
+    }
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// One request loop: the circuit breaker first (an open circuit is waited
+/// out, then probed), then the request; connection errors, timeouts and
+/// retryable statuses are retried with backoff (or `Retry-After`). Returns
+/// the last answer when it is a success or a permanent refusal (the caller
+/// decides what that means), an `Auth` error on `401/403/407`, and a
+/// non-retryable error once the attempts are used up (so the runtime does
+/// not multiply them; the pipeline restarts from its committed position).
+pub async fn send<F>(
+    connector: &str,
+    shown_url: &str,
+    retry: &RetryOptions,
+    breaker: &CircuitBreaker,
+    body_limit: usize,
+    mut request: F,
+) -> Result<Answer>
+where
+    F: FnMut() -> reqwest::RequestBuilder,
+{
+    let mut guard = RetryGuard::new(retry.policy());
+    loop {
+        while let Some(wait) = breaker.remaining_open() {
+            tracing::debug!(
+                connector,
+                url = shown_url,
+                ?wait,
+                "circuit open: waiting before the probe"
+            );
+            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+        }
+        let (error, asked) = match request().send().await {
+            Ok(response) => {
+                let answer = read_body(response, body_limit).await;
+                match answer {
+                    Err(e) => (e, None),
+                    Ok(answer) => match classify(answer.status) {
+                        Class::Success | Class::Permanent => {
+                            breaker.record_success();
+                            return Ok(answer);
+                        }
+                        Class::Auth => {
+                            breaker.record_success();
+                            return Err(ConnectorError::auth(format!(
+                                "{shown_url}: HTTP {} (credentials refused): {}",
+                                answer.status,
+                                answer.excerpt()
+                            ))
+                            .with_retryable(false));
+                        }
+                        Class::Retryable => {
+                            let asked = retry_after(&answer.headers);
+                            let message = format!(
+                                "{shown_url}: HTTP {}: {}",
+                                answer.status,
+                                answer.excerpt()
+                            );
+                            let error = if answer.status == StatusCode::TOO_MANY_REQUESTS {
+                                ConnectorError::rate_limited(message)
+                            } else if answer.status == StatusCode::REQUEST_TIMEOUT {
+                                ConnectorError::timeout(message)
+                            } else {
+                                ConnectorError::connection(message)
+                            };
+                            (error, asked)
+                        }
+                    },
+                }
+            }
+            Err(e) => (transport_error(shown_url, e), None),
+        };
+        breaker.record_failure();
+        match guard.record_attempt() {
+            Some(backoff) => {
+                let delay = asked.map_or(backoff, |asked| asked.max(backoff));
+                tracing::warn!(
+                    connector,
+                    url = shown_url,
+                    attempt = guard.attempts(),
+                    ?delay,
+                    error = %error,
+                    "request failed; retrying"
+                );
+                tokio::time::sleep(delay).await;
+            }
+            None => {
+                let attempts = guard.attempts();
+                return Err(error
+                    .context(format!("{connector}: gave up after {attempts} attempt(s)"))
+                    .with_retryable(false));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified_by_code() {
+        for code in [408, 425, 429, 500, 502, 503, 504, 599] {
+            assert_eq!(
+                classify(StatusCode::from_u16(code).unwrap()),
+                Class::Retryable
+            );
+        }
+        for code in [400, 404, 409, 413, 422] {
+            assert_eq!(
+                classify(StatusCode::from_u16(code).unwrap()),
+                Class::Permanent
+            );
+        }
+        for code in [401, 403, 407] {
+            assert_eq!(classify(StatusCode::from_u16(code).unwrap()), Class::Auth);
+        }
+        assert_eq!(classify(StatusCode::NO_CONTENT), Class::Success);
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_date_and_is_capped() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert("retry-after", HeaderValue::from_static("99999999"));
+        assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        h.insert("retry-after", HeaderValue::from_str(&soon).unwrap());
+        let d = retry_after(&h).unwrap();
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO), "a date in the past");
+        h.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn urls_are_shown_without_query_or_credentials() {
+        let url = parse_url("url", "https://user:pw@api.example.com:8443/hook?token=abc").unwrap();
+        assert_eq!(redact_url(&url), "https://api.example.com:8443/hook");
+        let err = parse_url("url", "ftp://x/").unwrap_err().to_string();
+        assert!(err.contains("url") && err.contains("ftp"), "{err}");
+    }
+
+    #[test]
+    fn bad_headers_name_the_header_not_the_value() {
+        let mut headers = BTreeMap::new();
+        headers.insert(
+            "X-Token".to_string(),
+            SecretString::new("line\nbreak-s3cr3t"),
+        );
+        let err = header_map("headers", &headers).unwrap_err().to_string();
+        assert!(err.contains("headers.X-Token"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+        let mut headers = BTreeMap::new();
+        headers.insert("bad name".to_string(), SecretString::new("v"));
+        assert!(header_map("headers", &headers).is_err());
+    }
+
+    #[test]
+    fn an_unreadable_ca_file_names_the_key() {
+        let err = TlsOptions {
+            ca_file: Some(PathBuf::from("/nonexistent/ca.pem")),
+        }
+        .client_config()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("tls.ca_file"), "{err}");
+    }
+}
