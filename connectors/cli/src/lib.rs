@@ -40,6 +40,11 @@
 //!   (JetStream durable pull consumer, each message acked after the commit;
 //!   or a core NATS subscription, at-most-once) and sink (JetStream publish
 //!   with pipelined acks, or core publish + flush).
+//! - `webhook` (default): the `rivven-connect-http` family's `http-webhook`
+//!   sink (retries with `Retry-After`, circuit breaker, refused events to the
+//!   dead-letter queue, signatures, idempotency keys, per-key order).
+//! - `rest` (default): the `rivven-connect-http` family's `http` source (REST
+//!   polling with pagination and an incremental cursor kept in the state).
 
 #![warn(missing_docs)]
 
@@ -335,4 +340,6 @@ fn link_families() {
         feature = "nats"
     ))]
     rivven_connect_queue::link();
+    #[cfg(any(feature = "webhook", feature = "rest"))]
+    rivven_connect_http::link();
 }

@@ -369,7 +369,7 @@ async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<Answ
 /// non-retryable error once the attempts are used up (so the runtime does
 /// not multiply them; the pipeline restarts from its committed position).
 pub async fn send<F>(
-    connector: &str,
+    connector: &'static str,
     shown_url: &str,
     retry: &RetryOptions,
     breaker: &CircuitBreaker,
@@ -396,12 +396,21 @@ where
                 match answer {
                     Err(e) => (e, None),
                     Ok(answer) => match classify(answer.status) {
-                        Class::Success | Class::Permanent => {
+                        class @ (Class::Success | Class::Permanent) => {
                             breaker.record_success();
+                            count(
+                                connector,
+                                if class == Class::Success {
+                                    "success"
+                                } else {
+                                    "refused"
+                                },
+                            );
                             return Ok(answer);
                         }
                         Class::Auth => {
                             breaker.record_success();
+                            count(connector, "auth");
                             return Err(ConnectorError::auth(format!(
                                 "{shown_url}: HTTP {} (credentials refused): {}",
                                 answer.status,
@@ -431,6 +440,7 @@ where
             Err(e) => (transport_error(shown_url, e), None),
         };
         breaker.record_failure();
+        count(connector, "failed");
         match guard.record_attempt() {
             Some(backoff) => {
                 let delay = asked.map_or(backoff, |asked| asked.max(backoff));
@@ -452,6 +462,18 @@ where
             }
         }
     }
+}
+
+/// Counts a request's outcome: `rivven_http_requests_total{connector,
+/// outcome}` with outcome `success`, `refused` (a permanent `4xx`), `auth`
+/// or `failed` (retryable: connection error, timeout, `408/425/429/5xx`).
+fn count(connector: &'static str, outcome: &'static str) {
+    rivven_connect::metrics::counter!(
+        "rivven_http_requests_total",
+        "connector" => connector,
+        "outcome" => outcome
+    )
+    .increment(1);
 }
 
 #[cfg(test)]

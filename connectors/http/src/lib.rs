@@ -14,6 +14,10 @@
 //!   pointer and keeps an incremental cursor in the state, so a restart
 //!   resumes after the last committed record.
 //!
+//! Every request is counted in `rivven_http_requests_total{connector,
+//! outcome}` (outcome `success`, `refused`, `auth` or `failed`) through the
+//! `metrics` facade, so the runtime's `/metrics` serves it.
+//!
 //! The connectors register themselves (their config derive's `connector =
 //! …`), so linking this crate makes them available by name in YAML; a binary
 //! that does not otherwise reference the crate calls [`link`] once.

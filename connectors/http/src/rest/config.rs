@@ -35,6 +35,7 @@ pub const DEFAULT_LIMIT: u64 = 100;
     connector = RestSource
 )]
 #[serde(deny_unknown_fields)]
+#[validate(schema(function = "validate_cursor"))]
 pub struct RestSourceConfig {
     /// The first page, `http://` or `https://` (query parameters kept).
     #[validate(custom(function = "validate_url"))]
@@ -176,6 +177,16 @@ pub fn validate_url(url: &str) -> Result<(), ValidationError> {
     crate::client::parse_url("url", url)
         .map(|_| ())
         .map_err(|e| ValidationError::new("url").with_message(e.message().to_owned().into()))
+}
+
+/// `cursor_param` sends the value of `cursor_field`: one needs the other.
+fn validate_cursor(config: &RestSourceConfig) -> Result<(), ValidationError> {
+    if config.cursor_param.is_some() && config.cursor_field.is_none() {
+        return Err(ValidationError::new("cursor_param").with_message(
+            "cursor_param sends the newest cursor_field value: set cursor_field too".into(),
+        ));
+    }
+    Ok(())
 }
 
 impl RestSourceConfig {

@@ -228,19 +228,14 @@ impl Source for RestSource {
                         let value = poller.cursor_of(&record)?;
                         let mut event = SourceEvent::record(config.stream.clone(), record);
                         if let Some(value) = value {
-                            if !is_newer(&value, cursor.as_ref())? {
+                            // Ascending by the cursor: a record not newer than the
+                            // newest one read (committed, or earlier in this poll,
+                            // e.g. on a page that shifted) was delivered already.
+                            if !is_newer(&value, newest.as_ref())? {
                                 continue;
                             }
-                            let advanced = match &newest {
-                                Some(n) => is_newer(&value, Some(n))?,
-                                None => true,
-                            };
-                            if advanced {
-                                newest = Some(value);
-                            }
-                            if let Some(n) = &newest {
-                                event = event.with_state(CURSOR_KEY, n.clone());
-                            }
+                            event = event.with_state(CURSOR_KEY, value.clone());
+                            newest = Some(value);
                         }
                         yield event;
                     }

@@ -167,3 +167,26 @@ async fn a_committed_cursor_of_another_type_is_an_error_not_a_skip() {
     let err = stream.next().await.unwrap().unwrap_err();
     assert!(err.to_string().contains("cannot be compared"), "{err}");
 }
+
+#[tokio::test]
+async fn hostile_pages_are_data_errors_naming_the_problem_and_a_huge_record_is_read() {
+    let api = Api::start(Options::default()).await;
+    for (mode, why) in [
+        ("beyond", "number out of range"),
+        ("utf8", "not JSON"),
+        ("deep", "recursion limit"),
+    ] {
+        let err = read_error(&config(api.url(mode), json!({}))).await;
+        assert_eq!(err.kind(), ErrorKind::Data, "{mode}: {err}");
+        assert!(err.to_string().contains(why), "{mode}: {err}");
+    }
+    let c = config(api.url("huge"), json!({"pagination": {"type": "none"}}));
+    let (events, _) = run_source_with(&RestSource::new(), &c, None, Some(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        events[0].data["v"].as_str().unwrap().len(),
+        20 * 1024 * 1024
+    );
+    assert_eq!(ids(&events), vec![1, 2]);
+}

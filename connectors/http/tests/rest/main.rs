@@ -7,3 +7,4 @@ mod failures;
 mod pagination;
 mod resume;
 mod support;
+mod tls;

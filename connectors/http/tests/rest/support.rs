@@ -1,7 +1,8 @@
 //! A paginated REST API (axum, on a free loopback port) over records
 //! `{"id": i, "name": "item-i"}` sorted by id: `/cursor` (body cursor),
 //! `/offset` (offset/limit), `/link` (`Link` header), `/plain` (one page);
-//! each honours `since=<id>`. It can require a bearer token, answer slowly,
+//! each honours `since=<id>`; `/beyond`, `/utf8`, `/deep`, `/huge` are
+//! hostile pages. It can require a bearer token, answer slowly,
 //! fail requests by a script, and grow while it runs.
 
 use std::collections::HashMap;
@@ -190,6 +191,25 @@ async fn page(
             }
         }
         "broken" => (StatusCode::OK, "<html>not json</html>").into_response(),
+        // Hostile pages.
+        "beyond" => (StatusCode::OK, r#"{"data": [{"id": 1, "v": 1e400}]}"#).into_response(),
+        "utf8" => (
+            StatusCode::OK,
+            b"{\"data\": [{\"id\": 1, \"v\": \"\xff\xfe\"}]}".to_vec(),
+        )
+            .into_response(),
+        "deep" => {
+            let deep = format!("{}1{}", "[".repeat(1000), "]".repeat(1000));
+            (
+                StatusCode::OK,
+                format!(r#"{{"data": [{{"id": 1, "v": {deep}}}]}}"#),
+            )
+                .into_response()
+        }
+        "huge" => {
+            let big = "x".repeat(20 * 1024 * 1024);
+            Json(json!({"data": [{"id": 1, "v": big}, {"id": 2}]})).into_response()
+        }
         _ => (StatusCode::NOT_FOUND, "no such list").into_response(),
     }
 }
