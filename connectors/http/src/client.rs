@@ -206,6 +206,51 @@ pub fn client(timeout: Duration, tls: Option<&TlsOptions>) -> Result<reqwest::Cl
         .map_err(|e| ConnectorError::config(format!("HTTP client: {e}")))
 }
 
+/// What both connectors hold of the endpoint they call: the client, the
+/// URL (and how logs show it), the configured headers and the breaker.
+#[derive(Debug)]
+pub struct Target {
+    /// The client (rustls on ring, the request timeout).
+    pub client: reqwest::Client,
+    /// `url`.
+    pub url: reqwest::Url,
+    /// `url` as logs and errors show it ([`redact_url`]).
+    pub shown: String,
+    /// `headers`, each value marked sensitive.
+    pub headers: HeaderMap,
+    /// The circuit breaker around the endpoint.
+    pub breaker: CircuitBreaker,
+}
+
+/// The keys a [`Target`] is made of, shared by both connectors' configs.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetKeys<'a> {
+    /// `url`.
+    pub url: &'a str,
+    /// `timeout_secs`.
+    pub timeout_secs: u64,
+    /// `tls`.
+    pub tls: Option<&'a TlsOptions>,
+    /// `headers`.
+    pub headers: &'a BTreeMap<String, SecretString>,
+    /// `circuit_breaker`.
+    pub circuit_breaker: &'a CircuitOptions,
+}
+
+impl Target {
+    /// The target of `keys`; a bad key is a configuration error naming it.
+    pub fn new(keys: TargetKeys<'_>) -> Result<Self> {
+        let url = parse_url("url", keys.url)?;
+        Ok(Self {
+            client: client(Duration::from_secs(keys.timeout_secs), keys.tls)?,
+            shown: redact_url(&url),
+            url,
+            headers: header_map("headers", keys.headers)?,
+            breaker: keys.circuit_breaker.breaker(),
+        })
+    }
+}
+
 /// The configured headers as a header map, each value marked sensitive; a
 /// bad name or value is a configuration error naming the header (never
 /// showing the value).

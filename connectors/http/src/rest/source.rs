@@ -6,17 +6,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
-use reqwest::header::HeaderMap;
 use reqwest::Url;
 use rivven_connect::{
-    Catalog, CheckResult, CircuitBreaker, ConfiguredCatalog, ConnectorError, RateLimiter,
-    RateLimiterConfig, Result, Source, SourceEvent, State, Stream,
+    Catalog, CheckResult, ConfiguredCatalog, ConnectorError, RateLimiter, RateLimiterConfig,
+    Result, Source, SourceEvent, State, Stream,
 };
 use serde_json::Value;
 
 use super::config::{Auth, RestSourceConfig};
 use super::pagination::{compare, first_page, next_page};
-use crate::client::{self, Answer, Class, RetryOptions};
+use crate::client::{self, Answer, Class, RetryOptions, Target, TargetKeys};
 
 /// Largest page body read (a longer one is an error, not truncated).
 const MAX_PAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -37,27 +36,21 @@ impl RestSource {
 /// What one run of the source holds.
 struct Poller {
     config: RestSourceConfig,
-    client: reqwest::Client,
-    url: Url,
-    shown: String,
-    headers: HeaderMap,
-    breaker: CircuitBreaker,
+    target: Target,
     limiter: Option<RateLimiter>,
     pointer: Option<String>,
 }
 
 impl Poller {
     fn new(config: &RestSourceConfig) -> Result<Self> {
-        let url = client::parse_url("url", &config.url)?;
         Ok(Self {
-            client: client::client(
-                Duration::from_secs(config.timeout_secs),
-                config.tls.as_ref(),
-            )?,
-            shown: client::redact_url(&url),
-            url,
-            headers: client::header_map("headers", &config.headers)?,
-            breaker: config.circuit_breaker.breaker(),
+            target: Target::new(TargetKeys {
+                url: &config.url,
+                timeout_secs: config.timeout_secs,
+                tls: config.tls.as_ref(),
+                headers: &config.headers,
+                circuit_breaker: &config.circuit_breaker,
+            })?,
             limiter: config
                 .rate_limit_per_sec
                 .map(|n| RateLimiter::new(RateLimiterConfig::per_second(n))),
@@ -67,7 +60,11 @@ impl Poller {
     }
 
     fn request(&self, url: &Url) -> reqwest::RequestBuilder {
-        let request = self.client.get(url.clone()).headers(self.headers.clone());
+        let target = &self.target;
+        let request = target
+            .client
+            .get(url.clone())
+            .headers(target.headers.clone());
         match &self.config.auth {
             None => request,
             Some(Auth::Bearer { token }) => request.bearer_auth(token.expose_secret()),
@@ -84,9 +81,9 @@ impl Poller {
         }
         let answer = client::send(
             "http",
-            &self.shown,
+            &self.target.shown,
             retry,
-            &self.breaker,
+            &self.target.breaker,
             MAX_PAGE_BYTES + 1,
             || self.request(url),
         )
@@ -94,7 +91,7 @@ impl Poller {
         if client::classify(answer.status) != Class::Success {
             return Err(ConnectorError::data(format!(
                 "{}: HTTP {}: {}",
-                self.shown,
+                self.target.shown,
                 answer.status,
                 answer.excerpt()
             ))
@@ -103,11 +100,11 @@ impl Poller {
         if answer.body.len() > MAX_PAGE_BYTES {
             return Err(ConnectorError::data(format!(
                 "{}: a page is larger than {MAX_PAGE_BYTES} bytes",
-                self.shown
+                self.target.shown
             )));
         }
         let mut body: Value = serde_json::from_slice(&answer.body).map_err(|e| {
-            ConnectorError::data(format!("{}: the page is not JSON: {e}", self.shown))
+            ConnectorError::data(format!("{}: the page is not JSON: {e}", self.target.shown))
         })?;
         let pointer = &self.config.records_pointer;
         let records = match body.pointer_mut(pointer).map(Value::take) {
@@ -116,7 +113,7 @@ impl Poller {
             Some(other) => {
                 return Err(ConnectorError::data(format!(
                     "{}: records_pointer `{pointer}` is a {}, not an array",
-                    self.shown,
+                    self.target.shown,
                     kind(&other)
                 )))
             }
@@ -133,7 +130,7 @@ impl Poller {
             Some(v @ (Value::Number(_) | Value::String(_))) => Ok(Some(v.clone())),
             _ => Err(ConnectorError::data(format!(
                 "{}: a record has no number or string at cursor_field `{}`",
-                self.shown,
+                self.target.shown,
                 self.config.cursor_field.as_deref().unwrap_or_default()
             ))),
         }
@@ -171,7 +168,7 @@ impl Source for RestSource {
     async fn check(&self, config: &Self::Config) -> Result<CheckResult> {
         let outcome = async {
             let poller = Poller::new(config)?;
-            let url = first_page(&poller.url, &config.pagination, None, None);
+            let url = first_page(&poller.target.url, &config.pagination, None, None);
             let once = RetryOptions {
                 max_attempts: 1,
                 ..RetryOptions::default()
@@ -203,7 +200,7 @@ impl Source for RestSource {
             .and_then(|s| s.cursor.clone().or_else(|| s.data.get(CURSOR_KEY).cloned()))
             .filter(|_| poller.pointer.is_some());
         if let Some(cursor) = &committed {
-            tracing::info!(connector = "http", url = %poller.shown, %cursor, "resuming after the committed cursor");
+            tracing::info!(connector = "http", url = %poller.target.shown, %cursor, "resuming after the committed cursor");
         }
         let events = async_stream::try_stream! {
             let mut cursor = committed;
@@ -215,7 +212,7 @@ impl Source for RestSource {
                 first_poll = false;
                 let config = &poller.config;
                 let mut url = Some(first_page(
-                    &poller.url,
+                    &poller.target.url,
                     &config.pagination,
                     config.cursor_param.as_deref(),
                     cursor.as_ref(),

@@ -4,20 +4,18 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
 use rivven_connect::{
-    CheckResult, CircuitBreaker, CircuitStats, ConnectorError, Result, Sink, SourceEvent,
-    WriteResult,
+    CheckResult, CircuitStats, ConnectorError, Result, Sink, SourceEvent, WriteResult,
 };
 use tracing::Instrument;
 
 use super::body;
 use super::config::WebhookSinkConfig;
-use crate::client::{self, Answer, Class};
+use crate::client::{self, Answer, Class, Target, TargetKeys};
 
 /// Bytes of an answer's body read (enough for an excerpt; small answers are
 /// read whole so the connection is reused).
@@ -37,19 +35,14 @@ impl std::fmt::Debug for WebhookSink {
 
 /// The client, headers and breaker of one configured endpoint.
 struct Endpoint {
-    client: reqwest::Client,
-    url: reqwest::Url,
-    shown: String,
+    target: Target,
     method: reqwest::Method,
-    headers: HeaderMap,
     idempotency: Option<HeaderName>,
     signature: Option<(HeaderName, Vec<u8>)>,
-    breaker: CircuitBreaker,
 }
 
 impl Endpoint {
     fn new(config: &WebhookSinkConfig) -> Result<Self> {
-        let url = client::parse_url("url", &config.url)?;
         let header = |key: &str, name: &str| {
             HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 ConnectorError::config(format!("{key}: `{name}` is not a valid header name"))
@@ -69,17 +62,16 @@ impl Endpoint {
             })
             .transpose()?;
         Ok(Self {
-            client: client::client(
-                Duration::from_secs(config.timeout_secs),
-                config.tls.as_ref(),
-            )?,
-            shown: client::redact_url(&url),
-            url,
+            target: Target::new(TargetKeys {
+                url: &config.url,
+                timeout_secs: config.timeout_secs,
+                tls: config.tls.as_ref(),
+                headers: &config.headers,
+                circuit_breaker: &config.circuit_breaker,
+            })?,
             method: config.method.as_reqwest(),
-            headers: client::header_map("headers", &config.headers)?,
             idempotency,
             signature,
-            breaker: config.circuit_breaker.breaker(),
         })
     }
 
@@ -93,7 +85,8 @@ impl Endpoint {
         let chosen = || indices.iter().map(|&i| &events[i]);
         let batched = config.batch_size > 1;
         let plain = body::encode(config.format, batched, chosen())?;
-        let mut headers = self.headers.clone();
+        let target = &self.target;
+        let mut headers = target.headers.clone();
         if !headers.contains_key(CONTENT_TYPE) {
             headers.insert(
                 CONTENT_TYPE,
@@ -123,13 +116,14 @@ impl Endpoint {
         let wire = bytes::Bytes::from(wire);
         let answer = client::send(
             "http-webhook",
-            &self.shown,
+            &target.shown,
             &config.retry,
-            &self.breaker,
+            &target.breaker,
             ANSWER_LIMIT,
             || {
-                self.client
-                    .request(self.method.clone(), self.url.clone())
+                target
+                    .client
+                    .request(self.method.clone(), target.url.clone())
                     .headers(headers.clone())
                     .body(wire.clone())
             },
@@ -147,7 +141,7 @@ impl WebhookSink {
 
     /// The circuit breaker's counters (`None` before the first write).
     pub fn circuit(&self) -> Option<CircuitStats> {
-        self.lock().as_ref().map(|e| e.breaker.stats())
+        self.lock().as_ref().map(|e| e.target.breaker.stats())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<Endpoint>>> {
@@ -203,18 +197,18 @@ impl Sink for WebhookSink {
     async fn check(&self, config: &Self::Config) -> Result<CheckResult> {
         // A fresh endpoint: `check` may be given another config than the writes.
         let outcome = async {
-            let endpoint = Endpoint::new(config)?;
-            let response = endpoint
+            let target = Endpoint::new(config)?.target;
+            let response = target
                 .client
-                .head(endpoint.url.clone())
-                .headers(endpoint.headers.clone())
+                .head(target.url.clone())
+                .headers(target.headers.clone())
                 .send()
                 .await
-                .map_err(|e| client::transport_error(&endpoint.shown, e))?;
+                .map_err(|e| client::transport_error(&target.shown, e))?;
             match client::classify(response.status()) {
                 Class::Auth => Err(ConnectorError::auth(format!(
                     "{}: HTTP {} (credentials refused)",
-                    endpoint.shown,
+                    target.shown,
                     response.status()
                 ))),
                 // The endpoint answers: a webhook need not support HEAD.
@@ -244,7 +238,7 @@ impl Sink for WebhookSink {
             return Ok(result);
         }
         let endpoint = self.endpoint(config)?;
-        let span = tracing::info_span!("http-webhook", url = %endpoint.shown);
+        let span = tracing::info_span!("http-webhook", url = %endpoint.target.shown);
         let lanes = plan(events, config.max_concurrent_requests, config.batch_size);
         let endpoint = &endpoint;
         let runs = lanes.iter().map(|requests| async move {
@@ -269,14 +263,14 @@ impl Sink for WebhookSink {
                 Ok((answer, _)) => {
                     let error = ConnectorError::data(format!(
                         "{} refused the request: HTTP {}: {}",
-                        endpoint.shown,
+                        endpoint.target.shown,
                         answer.status,
                         answer.excerpt()
                     ))
                     .with_retryable(false);
                     tracing::warn!(
                         connector = "http-webhook",
-                        url = %endpoint.shown,
+                        url = %endpoint.target.shown,
                         status = answer.status.as_u16(),
                         events = indices.len(),
                         "request refused; its events are failed"
