@@ -10,3 +10,4 @@ mod requests;
 mod retries;
 mod secrets;
 mod support;
+mod yaml;
