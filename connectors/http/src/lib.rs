@@ -30,9 +30,10 @@
 //! # #[cfg(feature = "rest")]
 //! assert!(registry.source("http").is_some());
 //! ```
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 pub mod client;
+pub mod options;
 #[cfg(feature = "rest")]
 pub mod rest;
 #[cfg(feature = "webhook")]

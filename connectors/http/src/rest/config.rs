@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use validator::{Validate, ValidationError};
 
 use super::RestSource;
-use crate::client::{CircuitOptions, RetryOptions, TlsOptions};
+use crate::options::{CircuitOptions, RetryOptions, TlsOptions};
 
 /// Default time between two polls.
 pub const DEFAULT_INTERVAL_MS: u64 = 60_000;

@@ -12,10 +12,12 @@ use rivven_connect::{
     Result, Source, SourceEvent, State, Stream,
 };
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::config::{Auth, RestSourceConfig};
 use super::pagination::{compare, first_page, next_page};
-use crate::client::{self, Answer, Class, RetryOptions, Target, TargetKeys};
+use crate::client::{self, Answer, Class, Target, TargetKeys};
+use crate::options::RetryOptions;
 
 /// Largest page body read (a longer one is an error, not truncated).
 const MAX_PAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -219,7 +221,9 @@ impl Source for RestSource {
                 ));
                 let mut newest = cursor.clone();
                 while let Some(page_url) = url.take() {
-                    let (answer, body, records) = poller.page(&page_url, &config.retry).await?;
+                    let span = tracing::debug_span!("http", url = %poller.target.shown);
+                    let (answer, body, records) =
+                        poller.page(&page_url, &config.retry).instrument(span).await?;
                     let count = records.len();
                     for record in records {
                         let value = poller.cursor_of(&record)?;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use validator::{Validate, ValidationError};
 
 use super::WebhookSink;
-use crate::client::{CircuitOptions, RetryOptions, TlsOptions};
+use crate::options::{CircuitOptions, RetryOptions, TlsOptions};
 
 /// Default events per request.
 pub const DEFAULT_BATCH_SIZE: usize = 1;
