@@ -7,6 +7,7 @@ mod compliance;
 mod dead_letter;
 mod ordering;
 mod requests;
+mod restart;
 mod retries;
 mod secrets;
 mod support;
