@@ -48,6 +48,11 @@
 //!   `local` provider and the json, jsonl and csv formats (gzip, zstd, snappy
 //!   and lz4 compression); `s3` (default), `gcs` and `azure` add the
 //!   providers, `storage-full` all of them.
+//! - `webhook` (default): the `rivven-connect-http` family's `http-webhook`
+//!   sink (retries with `Retry-After`, circuit breaker, refused events to the
+//!   dead-letter queue, signatures, idempotency keys, per-key order).
+//! - `rest` (default): the `rivven-connect-http` family's `http` source (REST
+//!   polling with pagination and an incremental cursor kept in the state).
 
 #![warn(missing_docs)]
 
@@ -347,4 +352,6 @@ fn link_families() {
     rivven_connect_sql::link();
     #[cfg(feature = "storage")]
     rivven_connect_storage::link();
+    #[cfg(any(feature = "webhook", feature = "rest"))]
+    rivven_connect_http::link();
 }
