@@ -60,6 +60,7 @@ pub struct SqlSourceConfig {
     pub password: Option<SecretString>,
     /// The table to read (`schema.table` allowed).
     #[validate(length(min = 1))]
+    #[schemars(example = &"public.orders")]
     pub table: String,
     /// `incremental` (by `incremental_column`) or `full_refresh`.
     #[serde(default)]
@@ -67,6 +68,7 @@ pub struct SqlSourceConfig {
     /// The cursor column of `incremental` mode (growing with each change).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(length(min = 1))]
+    #[schemars(example = &"updated_at")]
     pub incremental_column: Option<String>,
     /// The columns that break ties in the cursor (and order a full
     /// refresh); default: the table's primary key.
