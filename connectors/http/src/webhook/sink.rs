@@ -85,29 +85,28 @@ impl Endpoint {
         let batched = config.batch_size > 1;
         let plain = body::encode(config.format, batched, chosen())?;
         let target = &self.target;
-        let mut headers = target.headers.clone();
-        if !headers.contains_key(CONTENT_TYPE) {
-            headers.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static(body::content_type(config.format, indices.len())),
-            );
+        // The request's own headers, added to the configured ones.
+        let mut extra: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(4);
+        if !target.headers.contains_key(CONTENT_TYPE) {
+            let kind = body::content_type(config.format, indices.len());
+            extra.push((CONTENT_TYPE, HeaderValue::from_static(kind)));
         }
         if let Some(name) = &self.idempotency {
             let key = body::idempotency_key(chosen());
             if let Ok(value) = HeaderValue::from_str(&key) {
-                headers.insert(name.clone(), value);
+                extra.push((name.clone(), value));
             }
         }
         if let Some((name, secret)) = &self.signature {
             let mut value = HeaderValue::from_str(&body::signature(secret, &plain)?)
                 .map_err(|e| ConnectorError::data(format!("signature header: {e}")))?;
             value.set_sensitive(true);
-            headers.insert(name.clone(), value);
+            extra.push((name.clone(), value));
         }
         let bytes = plain.len() as u64;
         let wire = match config.gzip_min_bytes {
             Some(min) if plain.len() >= min => {
-                headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                extra.push((CONTENT_ENCODING, HeaderValue::from_static("gzip")));
                 body::gzip(&plain)?
             }
             _ => plain,
@@ -120,11 +119,16 @@ impl Endpoint {
             &target.breaker,
             ANSWER_LIMIT,
             || {
-                target
+                let mut request = target
                     .client
-                    .request(self.method.clone(), target.url.clone())
-                    .headers(headers.clone())
-                    .body(wire.clone())
+                    .request(self.method.clone(), target.url.clone());
+                if !target.headers.is_empty() {
+                    request = request.headers(target.headers.clone());
+                }
+                for (name, value) in &extra {
+                    request = request.header(name.clone(), value.clone());
+                }
+                request.body(wire.clone())
             },
         )
         .await?;
