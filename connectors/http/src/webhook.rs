@@ -16,7 +16,7 @@
 //!   p:
 //!     source: orders
 //!     sink: alerts
-//!     settings: { on_error: dead_letter, dead_letter: { sink: refused } }
+//!     settings: { on_error: dead_letter, dead_letter: refused }
 //! ```
 //!
 //! # Requests
