@@ -10,7 +10,9 @@
 //! * **4 lanes** — the same with `max_concurrent_requests: 4` and 16 keys vs
 //!   four reqwest loops at once over the same requests.
 //!
-//! Rounds alternate the two sides; each side's median round is reported.
+//! A third column calls the sink directly (`write_borrowed`, batches of
+//! 1 024, no runtime), to tell the runtime's share from the sink's. Rounds
+//! alternate the sides; each side's median round is reported.
 //!
 //! ```sh
 //! cargo run --release -p rivven-connect-benches --bin http                        # 20 000 requests, 3 rounds
@@ -80,6 +82,24 @@ async fn through_runtime(url: &str, n: u64, lanes: usize) -> Duration {
     took
 }
 
+/// The sink called directly (no runtime): batches of 1 024 events.
+async fn direct(url: &str, n: u64, lanes: usize) -> Duration {
+    use rivven_connect::Sink;
+    let config = WebhookSinkConfig::from_value(json!({
+        "url": url,
+        "max_concurrent_requests": lanes,
+    }))
+    .unwrap();
+    let sink = WebhookSink::new();
+    let events: Vec<SourceEvent> = (0..n).map(event).collect();
+    let started = Instant::now();
+    for batch in events.chunks(1024) {
+        let result = sink.write_borrowed(&config, batch).await.unwrap();
+        assert_eq!(result.records_written, batch.len() as u64);
+    }
+    started.elapsed()
+}
+
 /// reqwest by hand: the same requests, `lanes` loops at once (a key's
 /// requests in one loop, as the sink does).
 async fn by_hand(url: &str, n: u64, lanes: u64) -> Duration {
@@ -143,20 +163,34 @@ async fn main() {
     let (n, rounds) = args();
     let url = server().await;
     println!("{n} requests of one 1 KiB event, {rounds} round(s), median round\n");
-    println!("| path | connector req/s | reqwest loop req/s | ratio |");
-    println!("|---|---:|---:|---:|");
+    println!(
+        "| path | runtime req/s | sink alone req/s | reqwest loop req/s | ratio runtime / loop |"
+    );
+    println!("|---|---:|---:|---:|---:|");
     for lanes in [1u64, 4] {
-        let (mut sink, mut raw) = (Vec::new(), Vec::new());
+        let (mut sink, mut alone, mut raw) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
-            raw.push(by_hand(&url, n, lanes).await);
+            // Each side runs as a task on the runtime's workers, as the
+            // pipeline's actors do (not on the thread of `main`).
+            let u = url.clone();
+            raw.push(
+                tokio::spawn(async move { by_hand(&u, n, lanes).await })
+                    .await
+                    .unwrap(),
+            );
             sink.push(through_runtime(&url, n, lanes as usize).await);
+            let u = url.clone();
+            let d = tokio::spawn(async move { direct(&u, n, lanes as usize).await });
+            alone.push(d.await.unwrap());
         }
-        let (sink, raw) = (
-            rate(n as usize, median(sink)),
-            rate(n as usize, median(raw)),
+        let m = n as usize;
+        let (sink, alone, raw) = (
+            rate(m, median(sink)),
+            rate(m, median(alone)),
+            rate(m, median(raw)),
         );
         println!(
-            "| http-webhook, {lanes} lane(s) | {sink:.0} | {raw:.0} | {:.2} |",
+            "| http-webhook, {lanes} lane(s) | {sink:.0} | {alone:.0} | {raw:.0} | {:.2} |",
             sink / raw
         );
     }

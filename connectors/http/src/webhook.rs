@@ -16,7 +16,7 @@
 //!   p:
 //!     source: orders
 //!     sink: alerts
-//!     settings: { on_error: dead_letter, dead_letter: { sink: refused } }
+//!     settings: { on_error: dead_letter, dead_letter: refused }
 //! ```
 //!
 //! # Requests
@@ -46,8 +46,9 @@
 //! # Order
 //! With `max_concurrent_requests: n` the batch is split into `n` lanes
 //! sending at once: all events of one key take the same lane, in order, and a
-//! lane whose request is still failing sends nothing after it; events without
-//! a key are spread over the lanes.
+//! lane whose request is still failing sends nothing after it; the keys (and
+//! the requests of events without a key) are spread so that the lanes carry
+//! about as many events each. Batches are written one after the other.
 
 pub mod body;
 pub mod config;

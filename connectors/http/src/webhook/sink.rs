@@ -1,8 +1,7 @@
 //! The `http-webhook` sink: requests planned per lane, sent with retries
 //! behind one circuit breaker, refused requests reported per event.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -86,29 +85,28 @@ impl Endpoint {
         let batched = config.batch_size > 1;
         let plain = body::encode(config.format, batched, chosen())?;
         let target = &self.target;
-        let mut headers = target.headers.clone();
-        if !headers.contains_key(CONTENT_TYPE) {
-            headers.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static(body::content_type(config.format, indices.len())),
-            );
+        // The request's own headers, added to the configured ones.
+        let mut extra: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(4);
+        if !target.headers.contains_key(CONTENT_TYPE) {
+            let kind = body::content_type(config.format, indices.len());
+            extra.push((CONTENT_TYPE, HeaderValue::from_static(kind)));
         }
         if let Some(name) = &self.idempotency {
             let key = body::idempotency_key(chosen());
             if let Ok(value) = HeaderValue::from_str(&key) {
-                headers.insert(name.clone(), value);
+                extra.push((name.clone(), value));
             }
         }
         if let Some((name, secret)) = &self.signature {
             let mut value = HeaderValue::from_str(&body::signature(secret, &plain)?)
                 .map_err(|e| ConnectorError::data(format!("signature header: {e}")))?;
             value.set_sensitive(true);
-            headers.insert(name.clone(), value);
+            extra.push((name.clone(), value));
         }
         let bytes = plain.len() as u64;
         let wire = match config.gzip_min_bytes {
             Some(min) if plain.len() >= min => {
-                headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                extra.push((CONTENT_ENCODING, HeaderValue::from_static("gzip")));
                 body::gzip(&plain)?
             }
             _ => plain,
@@ -121,11 +119,16 @@ impl Endpoint {
             &target.breaker,
             ANSWER_LIMIT,
             || {
-                target
+                let mut request = target
                     .client
-                    .request(self.method.clone(), target.url.clone())
-                    .headers(headers.clone())
-                    .body(wire.clone())
+                    .request(self.method.clone(), target.url.clone());
+                if !target.headers.is_empty() {
+                    request = request.headers(target.headers.clone());
+                }
+                for (name, value) in &extra {
+                    request = request.header(name.clone(), value.clone());
+                }
+                request.body(wire.clone())
             },
         )
         .await?;
@@ -159,34 +162,61 @@ impl WebhookSink {
     }
 }
 
-/// The requests of a batch, lane by lane: a key's events always take the
-/// same lane (so they are sent in order), events without a key go round
-/// the lanes one request at a time. Each request holds at most
-/// `batch_size` event positions, in batch order.
+/// The requests of a batch, lane by lane. Each key's events form one group
+/// (so they are sent in order, by one lane), events without a key form
+/// groups of `batch_size`; the groups are spread over the lanes largest
+/// first, each to the lane with the fewest events so far, so the lanes
+/// finish together. Each request holds at most `batch_size` event
+/// positions, in batch order. (Batches are written one after the other, so
+/// a key may take another lane in the next batch without reordering.)
 pub fn plan(events: &[SourceEvent], lanes: usize, batch_size: usize) -> Vec<Vec<Vec<usize>>> {
     let lanes = lanes.max(1);
     let batch_size = batch_size.max(1);
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); lanes];
-    let mut keyless = 0usize;
+    let chunk = |members: &[usize]| -> Vec<Vec<usize>> {
+        members.chunks(batch_size).map(<[usize]>::to_vec).collect()
+    };
+    if lanes == 1 {
+        let all: Vec<usize> = (0..events.len()).collect();
+        return if all.is_empty() {
+            Vec::new()
+        } else {
+            vec![chunk(&all)]
+        };
+    }
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    let (mut keyless, mut keyless_group) = (0usize, 0usize);
     for (index, event) in events.iter().enumerate() {
-        let lane = match (&event.key, lanes) {
-            (_, 1) => 0,
-            (Some(key), _) => {
-                let mut hasher = DefaultHasher::new();
-                key.to_string().hash(&mut hasher);
-                (hasher.finish() % lanes as u64) as usize
-            }
-            (None, _) => {
+        let group = match &event.key {
+            Some(key) => *by_key.entry(key.to_string()).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            }),
+            None => {
+                if keyless % batch_size == 0 {
+                    groups.push(Vec::new());
+                    keyless_group = groups.len() - 1;
+                }
                 keyless += 1;
-                ((keyless - 1) / batch_size) % lanes
+                keyless_group
             }
         };
-        members[lane].push(index);
+        groups[group].push(index);
+    }
+    groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); lanes];
+    for group in groups {
+        if let Some(lane) = members.iter_mut().min_by_key(|m| m.len()) {
+            lane.extend(group);
+        }
     }
     members
         .into_iter()
         .filter(|m| !m.is_empty())
-        .map(|m| m.chunks(batch_size).map(<[usize]>::to_vec).collect())
+        .map(|mut m| {
+            m.sort_unstable();
+            chunk(&m)
+        })
         .collect()
 }
 
@@ -347,6 +377,15 @@ mod tests {
             seen += order.len();
         }
         assert_eq!(seen, 200);
+    }
+
+    #[test]
+    fn uniform_keys_fill_the_lanes_evenly() {
+        let keys = ["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"];
+        let spec: Vec<Option<&str>> = (0..800).map(|i| Some(keys[i % 8])).collect();
+        let lanes = plan(&keyed(&spec), 4, 1);
+        let loads: Vec<usize> = lanes.iter().map(|l| l.iter().flatten().count()).collect();
+        assert_eq!(loads, vec![200; 4]);
     }
 
     #[test]
