@@ -468,7 +468,7 @@ impl Sink for ObjectStorageSink {
     async fn check(&self, config: &ObjectStorageSinkConfig) -> Result<CheckResult> {
         let outcome = match store::build(&config.location()) {
             Ok(store) => store::probe(store.as_ref(), &config.bucket, &config.clean_prefix()).await,
-            Err(e) => Err(e),
+            Err(e) => Err(store::one_line(e)),
         };
         CheckResult::builder()
             .check("bucket reachable", outcome)

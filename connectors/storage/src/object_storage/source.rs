@@ -175,7 +175,7 @@ impl Source for ObjectStorageSource {
             .to_string();
         let outcome = match store::build(&config.location()) {
             Ok(store) => store::probe(store.as_ref(), &config.bucket, &prefix).await,
-            Err(e) => Err(e),
+            Err(e) => Err(store::one_line(e)),
         };
         CheckResult::builder()
             .check("bucket readable", outcome)
