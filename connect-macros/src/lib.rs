@@ -36,8 +36,8 @@ pub fn derive_source_config(input: TokenStream) -> TokenStream {
 
 /// Derives the sink config trait, a `<Struct>Spec` with `batch_config()` and (with
 /// `connector = ..`) the registration. Attributes: `#[sink(name, version, description,
-/// author, license, documentation_url, batching, batch_size, category, tags, allow_unknown_fields,
-/// connector)]`.
+/// author, license, documentation_url, batching, batch_size, category, tags, aliases,
+/// allow_unknown_fields, connector)]`.
 #[proc_macro_derive(SinkConfig, attributes(source, sink, transform, rivven))]
 pub fn derive_sink_config(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -45,6 +45,19 @@ impl Provider {
     }
 }
 
+/// The provider a configuration means: `provider` when set, else the one
+/// whose settings block alone is given, else S3 (the legacy `gcs` and
+/// `azure-blob` names then work with just their block).
+pub fn infer_provider(provider: Option<Provider>, gcs: bool, azure: bool, local: bool) -> Provider {
+    match (provider, gcs, azure, local) {
+        (Some(p), ..) => p,
+        (None, true, false, false) => Provider::Gcs,
+        (None, false, true, false) => Provider::Azure,
+        (None, false, false, true) => Provider::Local,
+        _ => Provider::S3,
+    }
+}
+
 /// Validator of `provider`: it must be built into this binary.
 pub(crate) fn provider_built(provider: &Provider) -> Result<(), ValidationError> {
     match provider.missing_feature() {

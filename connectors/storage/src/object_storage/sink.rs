@@ -58,7 +58,7 @@ const PART_CONCURRENCY: usize = 4;
 #[sink(
     name = "object-storage",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Writes events as objects (json, jsonl, csv; optionally compressed) to S3, GCS, Azure Blob or a local directory, in objects of exactly batch_size events, acknowledged once stored",
+    description = "Writes events as objects (json, jsonl, csv, optionally compressed; parquet and avro with their features) to S3, GCS, Azure Blob or a local directory, in objects of exactly batch_size events, acknowledged once stored",
     category = "storage",
     tags = ["s3", "gcs", "azure", "object-storage", "data-lake", "jsonl", "csv"],
     batching,
@@ -226,13 +226,12 @@ impl ObjectStorageSinkConfig {
 
     /// The provider: `provider`, else the one whose block is given, else S3.
     pub fn provider(&self) -> Provider {
-        match (self.provider, &self.gcs, &self.azure, &self.local) {
-            (Some(p), ..) => p,
-            (None, Some(_), None, None) => Provider::Gcs,
-            (None, None, Some(_), None) => Provider::Azure,
-            (None, None, None, Some(_)) => Provider::Local,
-            _ => Provider::S3,
-        }
+        super::config::infer_provider(
+            self.provider,
+            self.gcs.is_some(),
+            self.azure.is_some(),
+            self.local.is_some(),
+        )
     }
 
     pub(crate) fn location(&self) -> Location<'_> {
@@ -468,7 +467,7 @@ impl Sink for ObjectStorageSink {
     async fn check(&self, config: &ObjectStorageSinkConfig) -> Result<CheckResult> {
         let outcome = match store::build(&config.location()) {
             Ok(store) => store::probe(store.as_ref(), &config.bucket, &config.clean_prefix()).await,
-            Err(e) => Err(e),
+            Err(e) => Err(store::one_line(e)),
         };
         CheckResult::builder()
             .check("bucket reachable", outcome)

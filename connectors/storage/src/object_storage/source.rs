@@ -36,7 +36,7 @@ use crate::reader;
 #[source(
     name = "object-storage",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Reads json, jsonl and csv objects (optionally compressed) under a prefix of S3, GCS, Azure Blob or a local directory, in name order, resuming after the last committed row",
+    description = "Reads json, jsonl and csv objects (optionally compressed; parquet and avro with their features) under a prefix of S3, GCS, Azure Blob or a local directory, in name order, resuming after the last committed row",
     incremental,
     category = "storage",
     tags = ["s3", "gcs", "azure", "object-storage", "data-lake"],
@@ -123,13 +123,12 @@ impl ObjectStorageSourceConfig {
     }
 
     fn location(&self) -> Location<'_> {
-        let provider = match (self.provider, &self.gcs, &self.azure, &self.local) {
-            (Some(p), ..) => p,
-            (None, Some(_), None, None) => Provider::Gcs,
-            (None, None, Some(_), None) => Provider::Azure,
-            (None, None, None, Some(_)) => Provider::Local,
-            _ => Provider::S3,
-        };
+        let provider = super::config::infer_provider(
+            self.provider,
+            self.gcs.is_some(),
+            self.azure.is_some(),
+            self.local.is_some(),
+        );
         Location {
             provider,
             bucket: &self.bucket,
@@ -175,7 +174,7 @@ impl Source for ObjectStorageSource {
             .to_string();
         let outcome = match store::build(&config.location()) {
             Ok(store) => store::probe(store.as_ref(), &config.bucket, &prefix).await,
-            Err(e) => Err(e),
+            Err(e) => Err(store::one_line(e)),
         };
         CheckResult::builder()
             .check("bucket readable", outcome)

@@ -47,6 +47,13 @@ pub(crate) fn store_error(what: &str, e: object_store::Error) -> ConnectorError 
     error.with_source(e)
 }
 
+/// A store that cannot be built: its configuration is wrong (whatever the
+/// variant: keys, URLs, files are all read from the configuration).
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+fn build_error(provider: &str, e: object_store::Error) -> ConnectorError {
+    ConnectorError::config(format!("{provider}: {e}")).with_source(e)
+}
+
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 fn connector(location: &Location<'_>) -> crate::http::RingConnector {
     crate::http::RingConnector {
@@ -126,7 +133,7 @@ pub(crate) fn build(location: &Location<'_>) -> Result<Arc<dyn ObjectStore>> {
                     ))
                 }
             }
-            Ok(Arc::new(builder.build().map_err(|e| store_error("s3", e))?))
+            Ok(Arc::new(builder.build().map_err(|e| build_error("s3", e))?))
         }
         #[cfg(feature = "gcs")]
         Provider::Gcs => {
@@ -151,7 +158,7 @@ pub(crate) fn build(location: &Location<'_>) -> Result<Arc<dyn ObjectStore>> {
                 builder = builder.with_service_account_key(key.expose_secret());
             }
             Ok(Arc::new(
-                builder.build().map_err(|e| store_error("gcs", e))?,
+                builder.build().map_err(|e| build_error("gcs", e))?,
             ))
         }
         #[cfg(feature = "azure")]
@@ -194,7 +201,7 @@ pub(crate) fn build(location: &Location<'_>) -> Result<Arc<dyn ObjectStore>> {
                 tracing::debug!("azure: no key or SAS token; using the default credential chain");
             }
             Ok(Arc::new(
-                builder.build().map_err(|e| store_error("azure", e))?,
+                builder.build().map_err(|e| build_error("azure", e))?,
             ))
         }
         #[allow(unreachable_patterns)]
@@ -206,17 +213,19 @@ pub(crate) fn build(location: &Location<'_>) -> Result<Arc<dyn ObjectStore>> {
     }
 }
 
+/// `e` with its message on one line (for `check` results).
+pub(crate) fn one_line(e: ConnectorError) -> ConnectorError {
+    ConnectorError::new(
+        e.kind(),
+        e.message().split_whitespace().collect::<Vec<_>>().join(" "),
+    )
+}
+
 /// The check of a bucket: credentials first (a `HEAD` of a probe key, which
 /// the stores answer with typed errors: denied, unauthenticated, not found),
 /// then that the prefix can be listed. One line, the error's kind kept.
 pub(crate) async fn probe(store: &dyn ObjectStore, bucket: &str, prefix: &str) -> Result<()> {
     use object_store::ObjectStoreExt;
-    let one_line = |e: ConnectorError| {
-        ConnectorError::new(
-            e.kind(),
-            e.message().split_whitespace().collect::<Vec<_>>().join(" "),
-        )
-    };
     let key = if prefix.is_empty() {
         ".rivven-check".to_string()
     } else {

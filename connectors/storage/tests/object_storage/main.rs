@@ -6,6 +6,8 @@
 #[cfg(feature = "avro")]
 mod avro;
 mod bad_input;
+#[cfg(feature = "gcs")]
+mod gcs;
 mod local;
 #[cfg(feature = "parquet")]
 mod parquet;
