@@ -210,7 +210,9 @@ async fn a_listener_requiring_client_certificates_takes_ours_and_refuses_none() 
             .unwrap();
     assert_eq!(read_ids(&source, 10).await, (0..10).collect::<Vec<_>>());
 
-    // Without a client certificate the broker ends the handshake.
+    // Without a client certificate the broker ends the handshake: with its
+    // `certificate required` alert, or (when it closes before the client has
+    // read the alert, as happens on a loaded machine) with a reset.
     let anonymous = AmqpSourceConfig::from_value(config(
         &rabbit,
         &url,
@@ -220,10 +222,10 @@ async fn a_listener_requiring_client_certificates_takes_ours_and_refuses_none() 
     .unwrap();
     let check = AmqpSource::new().check(&anonymous).await.unwrap();
     assert!(!check.is_success());
+    let summary = check.summary();
     assert!(
-        check.summary().contains("TLS handshake failed")
-            && check.summary().contains("CertificateRequired"),
-        "{}",
-        check.summary()
+        (summary.contains("TLS handshake failed") && summary.contains("CertificateRequired"))
+            || summary.contains("Connection reset by peer"),
+        "{summary}"
     );
 }
