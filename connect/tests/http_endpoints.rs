@@ -179,10 +179,16 @@ async fn endpoints_report_readiness_health_and_moving_counters() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let first = scrape(addr).await;
-    let written_at_first = runtime.status_now().pipelines[0].events_written;
+    let at_first = runtime.status_now().pipelines[0].clone();
     let deadline = Instant::now() + TIMEOUT;
-    while runtime.status_now().pipelines[0].events_written <= written_at_first {
-        assert!(Instant::now() < deadline, "writes stopped");
+    // Both counters past the first scrape's (the sink may write what was
+    // read before it while the source still waits for credit).
+    loop {
+        let now = &runtime.status_now().pipelines[0];
+        if now.events_written > at_first.events_written && now.events_read > at_first.events_read {
+            break;
+        }
+        assert!(Instant::now() < deadline, "reads or writes stopped");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let second = scrape(addr).await;

@@ -39,8 +39,11 @@ pub fn orders(ids: std::ops::Range<u64>) -> Vec<SourceEvent> {
     .collect()
 }
 
+// Generous request timeouts: a debug rivvend on a loaded 2-core machine once
+// took more than 5 s to acknowledge a batch of 2 000; the tests are about
+// what arrives, not how fast.
 pub fn sink_json(servers: &[String], topic: &str) -> Value {
-    json!({"bootstrap_servers": servers, "topic": topic, "request_timeout_ms": 5000})
+    json!({"bootstrap_servers": servers, "topic": topic, "request_timeout_ms": 30000})
 }
 
 pub fn sink_config(servers: &[String], topic: &str) -> RivvenSinkConfig {
@@ -49,7 +52,7 @@ pub fn sink_config(servers: &[String], topic: &str) -> RivvenSinkConfig {
 
 pub fn source_json(servers: &[String], topic: &str, group: &str) -> Value {
     json!({"bootstrap_servers": servers, "topic": topic, "consumer_group": group,
-           "poll_interval_ms": 20, "request_timeout_ms": 5000})
+           "poll_interval_ms": 20, "request_timeout_ms": 30000})
 }
 
 pub fn source_config(servers: &[String], topic: &str, group: &str) -> RivvenSourceConfig {

@@ -177,7 +177,9 @@ async fn a_broker_kill_and_restart_mid_stream_loses_nothing() {
     let sink = MockSink::new();
     let pipeline = {
         let h = harness(config, sink.clone());
-        tokio::spawn(async move { h.run_for(Duration::from_secs(20)).await })
+        // Long enough for a node restart (6-8 s) and the reconnect backoff
+        // on a loaded machine.
+        tokio::spawn(async move { h.run_for(Duration::from_secs(40)).await })
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
     rabbit.kill();
