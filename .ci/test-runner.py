@@ -20,7 +20,15 @@ PER_BINARY_TIMEOUT_S = 20 * 60
 RESULT = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed")
 
 cargo = os.environ.get("CARGO", "cargo")
-args = sys.argv[1:] or ["--workspace"]
+# The default run is the whole suite, with the storage family's opt-in formats
+# (parquet, avro) on: their tests read the files back with pyarrow and
+# fastavro, and one build with them costs less than a second build later.
+DEFAULT_ARGS = [
+    "--workspace",
+    "--features",
+    "rivven-connect-storage/parquet,rivven-connect-storage/avro",
+]
+args = sys.argv[1:] or DEFAULT_ARGS
 jobs = int(os.environ.get("RIVVEN_TEST_JOBS", "3"))
 
 meta = json.loads(
