@@ -54,13 +54,16 @@
 //!   messages when it is killed (`kill -9`); a clean stop (`SIGTERM`) keeps
 //!   them. rivven-connect itself never commits a source position for a batch
 //!   the broker did not acknowledge.
-//! - A loss is detected when it can be, never passed over. rivvend keeps
-//!   its end offsets when it loses messages, so a loss is a hole below the
-//!   end. The sink keeps, per partition, the offsets the broker acknowledged
-//!   since it last read them back; after a reconnect (its own, or one its
-//!   producers made by themselves) it reads them back (the newest 100 000
-//!   per partition), and a hole — or an acknowledgement or end offset at or
-//!   below an acknowledged offset — fails the write with a non-retryable
+//! - A loss is detected when it can be, never passed over. rivvend may
+//!   keep its end offsets when it loses messages (a hole below the end) or
+//!   hand the lost offsets out again (other messages fill them). The sink
+//!   keeps, per partition, the offsets the broker acknowledged since it last
+//!   read them back, each with a fingerprint of the message (16 bytes per
+//!   offset, the newest 100 000 per partition); after a reconnect (its own,
+//!   or one its producers made by themselves) it reads them back, and an
+//!   offset that is not readable or holds another message — or an
+//!   acknowledgement or end offset at or below an acknowledged offset — fails
+//!   the write with a non-retryable
 //!   error naming topic, partition, the offsets and the broker's end, and
 //!   every later write of that sink too (its events were committed upstream
 //!   and are gone). The source refuses to read on from an offset it cannot

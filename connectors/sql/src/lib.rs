@@ -12,8 +12,12 @@
 //! - [`source`]: the `sql-source` — incremental reads ordered by a cursor
 //!   column (ties broken by the key), or full refreshes, polled.
 //!
-//! TLS goes through rustls with the ring provider (`?sslmode=require` for
-//! PostgreSQL, `?ssl-mode=required` for MySQL).
+//! TLS goes through rustls with the ring provider, set in the URL's query
+//! string: for PostgreSQL `?sslmode=require` (encrypted, certificate not
+//! checked) or `?sslmode=verify-full&sslrootcert=/path/ca.pem` (the
+//! certificate must chain to that CA and name the host — tested against a
+//! server that refuses plain TCP); for MySQL/MariaDB `?ssl-mode=required` or
+//! `?ssl-mode=verify_identity&ssl-ca=/path/ca.pem`.
 //!
 //! The connectors register themselves, so linking this crate makes them
 //! available by name in YAML; a binary that does not otherwise reference the

@@ -1,81 +1,111 @@
 //! Detecting acknowledged messages the broker lost. `rivvend` 0.0.22
 //! acknowledges a publish before it is on disk, so a `kill -9` takes
-//! messages it acknowledged with it — and it keeps its end offsets, so the
-//! loss shows as offsets below the end that are no longer readable (a hole;
-//! measured: after 100 acknowledged, offset 0 of one partition gone, most
-//! of another's messages returned under offset 0). The sink's events were
-//! then committed upstream and exist nowhere any more: it cannot undo that,
-//! but it must say so. The sink remembers per partition what the broker
-//! acknowledged since its last restart was survived and, when the broker
-//! may have restarted, reads that range back; the source refuses a position
-//! it cannot read past. Either way a loss is an error that names it, never
-//! a silent skip.
+//! messages it acknowledged with it. Measured: after 100 acknowledged, offset
+//! 0 of one partition gone, most of another's messages returned under offset
+//! 0; after a restart it may also hand the lost offsets out again, so the
+//! offsets fill up with other messages (the producers' retries of
+//! unacknowledged batches, later writes). The sink's events were then
+//! committed upstream and exist nowhere any more: it cannot undo that, but
+//! it must say so. The sink remembers per partition each offset the broker
+//! acknowledged since it was last known to have kept everything, with a
+//! fingerprint of the message written there, and, when the broker may have
+//! restarted, reads those offsets back and compares the messages — an offset
+//! that is missing, or holds another message, is a loss. The source refuses
+//! a position it cannot read past. Either way a loss is an error that names
+//! it, never a silent skip.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 
 use rivven_client::Client;
 use rivven_connect::{ConnectorError, Result};
 
 use super::connection::client_error;
 
-/// At most this many of a partition's newest acknowledged offsets are read
-/// back after a broker restart (older ones are taken as on disk).
-pub(crate) const MAX_VERIFIED: u64 = 100_000;
+/// At most this many of a partition's newest acknowledged offsets are
+/// remembered (16 bytes each) and read back after a broker restart (older
+/// ones are taken as on disk).
+pub(crate) const MAX_VERIFIED: usize = 100_000;
 /// Messages per read while reading back.
 const VERIFY_FETCH: u32 = 1000;
 /// Reads at most per partition while reading back (a hole costs one read
 /// per missing offset): beyond, the count is a lower bound.
 const MAX_VERIFY_READS: u32 = 20_000;
 
-/// Per partition the highest offset the broker acknowledged and the lowest
-/// one acknowledged since the broker was last known to have kept everything
-/// (of writes that returned success: their events may be committed
-/// upstream).
+/// A fingerprint of a message's key and value: a read-back message with
+/// another fingerprint is not the one the broker acknowledged.
+pub(crate) fn fingerprint(key: Option<&[u8]>, value: &[u8]) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// One message the broker acknowledged: its partition, its offset and its
+/// [`fingerprint`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ack {
+    pub partition: u32,
+    pub offset: u64,
+    pub fingerprint: u64,
+}
+
+/// Per partition the highest offset the broker acknowledged and the
+/// messages acknowledged since the broker was last known to have kept
+/// everything (of writes that returned success: their events may be
+/// committed upstream).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct AckedOffsets {
     partitions: BTreeMap<u32, Acked>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Acked {
     highest: u64,
-    /// The first offset not yet read back after a restart.
-    unverified: Option<u64>,
-}
-
-/// The lowest and highest offset the broker acknowledged of one partition
-/// in one write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AckRange {
-    pub lowest: u64,
-    pub highest: u64,
-}
-
-impl AckRange {
-    /// The range of one offset.
-    pub(crate) fn at(offset: u64) -> Self {
-        Self {
-            lowest: offset,
-            highest: offset,
-        }
-    }
-
-    /// Widen to include `offset`.
-    pub(crate) fn include(&mut self, offset: u64) {
-        self.lowest = self.lowest.min(offset);
-        self.highest = self.highest.max(offset);
-    }
+    /// `(offset, fingerprint)` not yet read back after a restart, in offset
+    /// order, at most [`MAX_VERIFIED`].
+    unverified: VecDeque<(u64, u64)>,
 }
 
 /// What a read-back found missing in one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Missing {
-    /// Offsets not readable (a lower bound when `complete` is false).
+    /// Offsets not readable or holding another message (a lower bound when
+    /// `complete` is false).
     pub count: u64,
     /// The first of them.
     pub first: u64,
     /// Whether the whole range was read.
     pub complete: bool,
+}
+
+impl Missing {
+    fn add(missing: &mut Option<Missing>, offset: u64) {
+        missing
+            .get_or_insert(Missing {
+                count: 0,
+                first: offset,
+                complete: true,
+            })
+            .count += 1;
+    }
+}
+
+/// The acknowledged messages of one partition to read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unverified {
+    pub partition: u32,
+    /// `(offset, fingerprint)` in offset order (never empty).
+    pub messages: Vec<(u64, u64)>,
+}
+
+impl Unverified {
+    /// The first and the last offset.
+    pub(crate) fn range(&self) -> (u64, u64) {
+        let first = self.messages.first().map_or(0, |m| m.0);
+        let last = self.messages.last().map_or(0, |m| m.0);
+        (first, last)
+    }
 }
 
 impl AckedOffsets {
@@ -89,15 +119,15 @@ impl AckedOffsets {
         self.partitions.iter().map(|(p, a)| (*p, a.highest))
     }
 
-    /// `(partition, first, last)` of the acknowledged offsets to read back
-    /// after a restart (at most [`MAX_VERIFIED`] per partition).
-    pub(crate) fn unverified(&self) -> Vec<(u32, u64, u64)> {
+    /// The acknowledged messages to read back after a restart, per partition
+    /// (at most [`MAX_VERIFIED`] each).
+    pub(crate) fn unverified(&self) -> Vec<Unverified> {
         self.partitions
             .iter()
-            .filter_map(|(p, a)| {
-                let from = a.unverified?;
-                let from = from.max((a.highest + 1).saturating_sub(MAX_VERIFIED));
-                Some((*p, from, a.highest))
+            .filter(|(_, a)| !a.unverified.is_empty())
+            .map(|(p, a)| Unverified {
+                partition: *p,
+                messages: a.unverified.iter().copied().collect(),
             })
             .collect()
     }
@@ -106,10 +136,8 @@ impl AckedOffsets {
     /// after a restart).
     pub(crate) fn verified(&mut self, partition: u32, upto: u64) {
         if let Some(a) = self.partitions.get_mut(&partition) {
-            if a.highest <= upto {
-                a.unverified = None;
-            } else {
-                a.unverified = a.unverified.map(|u| u.max(upto + 1));
+            while a.unverified.front().is_some_and(|(o, _)| *o <= upto) {
+                a.unverified.pop_front();
             }
         }
     }
@@ -118,33 +146,34 @@ impl AckedOffsets {
     /// a partition whose new messages got offsets at or below one already
     /// acknowledged lost those (a broker that reuses offsets it lost).
     /// Nothing is recorded when it fails.
-    pub(crate) fn record(&mut self, topic: &str, write: &BTreeMap<u32, AckRange>) -> Result<()> {
-        for (partition, range) in write {
+    pub(crate) fn record(&mut self, topic: &str, write: &[Ack]) -> Result<()> {
+        let mut lowest: BTreeMap<u32, u64> = BTreeMap::new();
+        for ack in write {
+            let low = lowest.entry(ack.partition).or_insert(ack.offset);
+            *low = (*low).min(ack.offset);
+        }
+        for (partition, lowest) in &lowest {
             if let Some(a) = self.partitions.get(partition) {
-                if range.lowest <= a.highest {
+                if *lowest <= a.highest {
                     let missing = Missing {
-                        count: a.highest + 1 - range.lowest,
-                        first: range.lowest,
+                        count: a.highest + 1 - lowest,
+                        first: *lowest,
                         complete: true,
                     };
-                    let from = a.unverified.unwrap_or(range.lowest).min(range.lowest);
-                    return Err(lost(
-                        topic,
-                        *partition,
-                        (from, a.highest),
-                        missing,
-                        range.lowest,
-                    ));
+                    let from = a.unverified.front().map_or(*lowest, |m| m.0.min(*lowest));
+                    return Err(lost(topic, *partition, (from, a.highest), missing, *lowest));
                 }
             }
         }
-        for (partition, range) in write {
-            let a = self.partitions.entry(*partition).or_insert(Acked {
-                highest: range.highest,
-                unverified: Some(range.lowest),
-            });
-            a.highest = a.highest.max(range.highest);
-            a.unverified.get_or_insert(range.lowest);
+        let mut write = write.to_vec();
+        write.sort_by_key(|a| (a.partition, a.offset));
+        for ack in write {
+            let a = self.partitions.entry(ack.partition).or_default();
+            a.highest = a.highest.max(ack.offset);
+            a.unverified.push_back((ack.offset, ack.fingerprint));
+            if a.unverified.len() > MAX_VERIFIED {
+                a.unverified.pop_front();
+            }
         }
         Ok(())
     }
@@ -165,7 +194,7 @@ impl AckedOffsets {
                     first: end,
                     complete: true,
                 };
-                let from = a.unverified.unwrap_or(end).min(end);
+                let from = a.unverified.front().map_or(end, |m| m.0.min(end));
                 return Err(lost(topic, *partition, (from, a.highest), missing, end));
             }
         }
@@ -173,19 +202,20 @@ impl AckedOffsets {
     }
 }
 
-/// Read `first..=last` of `partition` back: the offsets that are not
-/// readable (each offset once, at its own offset — a message the broker
-/// returns under another offset does not count, as a consumer skips it).
+/// Read the acknowledged messages of `expected` back: those not readable at
+/// their own offset (a message the broker returns under another offset does
+/// not count, as a consumer skips it) or readable with another fingerprint
+/// (the broker handed the offset out again).
 pub(crate) async fn read_back(
     client: &mut Client,
     topic: &str,
-    partition: u32,
-    first: u64,
-    last: u64,
+    expected: &Unverified,
 ) -> Result<Option<Missing>> {
+    let partition = expected.partition;
+    let expected = &expected.messages;
     let mut missing: Option<Missing> = None;
-    let (mut at, mut reads) = (first, 0u32);
-    while at <= last {
+    let (mut i, mut reads) = (0usize, 0u32);
+    while let Some(&(at, _)) = expected.get(i) {
         if reads >= MAX_VERIFY_READS {
             if let Some(m) = missing.as_mut() {
                 m.complete = false;
@@ -199,25 +229,46 @@ pub(crate) async fn read_back(
             .map_err(|e| {
                 client_error(e).context(format!("read back `{topic}` partition {partition}"))
             })?;
-        let mut next = at;
-        for m in &messages {
-            if m.offset == next {
-                next += 1;
-            }
-        }
-        if next == at {
-            // `at` is not readable.
-            let m = missing.get_or_insert(Missing {
-                count: 0,
-                first: at,
-                complete: true,
-            });
-            m.count += 1;
-            next = at + 1;
-        }
-        at = next;
+        let read: Vec<(u64, u64)> = messages
+            .iter()
+            .map(|m| (m.offset, fingerprint(m.key.as_deref(), &m.value)))
+            .collect();
+        i = compare(expected, i, &read, &mut missing);
     }
     Ok(missing)
+}
+
+/// Compare one read (`(offset, fingerprint)` of the messages returned for a
+/// read from `expected[i]`'s offset) with `expected` from `i` on, adding to
+/// `missing`; the index to read from next (always past `i`).
+fn compare(
+    expected: &[(u64, u64)],
+    mut i: usize,
+    read: &[(u64, u64)],
+    missing: &mut Option<Missing>,
+) -> usize {
+    let Some(&(at, _)) = expected.get(i) else {
+        return i;
+    };
+    let found: HashMap<u64, u64> = read.iter().copied().collect();
+    // The offsets this read covered: up to the highest it returned.
+    let covered = read.iter().map(|m| m.0).max();
+    let before = i;
+    while let Some(&(offset, print)) = expected.get(i) {
+        match found.get(&offset) {
+            Some(f) if *f == print => {}
+            Some(_) => Missing::add(missing, offset),
+            None if covered.is_some_and(|c| offset < c) => Missing::add(missing, offset),
+            None => break,
+        }
+        i += 1;
+    }
+    if i == before {
+        // `at` is not readable.
+        Missing::add(missing, at);
+        i += 1;
+    }
+    i
 }
 
 /// The sink's loss error (not retryable: the messages are gone).
@@ -290,10 +341,30 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
-    fn write(ranges: &[(u32, u64, u64)]) -> BTreeMap<u32, AckRange> {
+    /// A write of offsets `lowest..=highest` per partition (fingerprint =
+    /// offset).
+    fn write(ranges: &[(u32, u64, u64)]) -> Vec<Ack> {
         ranges
             .iter()
-            .map(|&(p, lowest, highest)| (p, AckRange { lowest, highest }))
+            .flat_map(|&(partition, lowest, highest)| {
+                (lowest..=highest).map(move |offset| Ack {
+                    partition,
+                    offset,
+                    fingerprint: offset,
+                })
+            })
+            .collect()
+    }
+
+    /// `(partition, first, last, count)` of what is to be read back.
+    fn unverified(acked: &AckedOffsets) -> Vec<(u32, u64, u64, usize)> {
+        acked
+            .unverified()
+            .iter()
+            .map(|u| {
+                let (first, last) = u.range();
+                (u.partition, first, last, u.messages.len())
+            })
             .collect()
     }
 
@@ -304,31 +375,64 @@ mod tests {
         acked.record("t", &write(&[(0, 0, 9), (2, 5, 7)])).unwrap();
         acked.record("t", &write(&[(0, 10, 19)])).unwrap();
         assert_eq!(acked.iter().collect::<Vec<_>>(), [(0, 19), (2, 7)]);
-        assert_eq!(acked.unverified(), [(0, 0, 19), (2, 5, 7)]);
+        assert_eq!(unverified(&acked), [(0, 0, 19, 20), (2, 5, 7, 3)]);
         acked.verified(0, 19);
         acked.verified(2, 6);
-        assert_eq!(acked.unverified(), [(2, 7, 7)]);
+        assert_eq!(unverified(&acked), [(2, 7, 7, 1)]);
         acked.record("t", &write(&[(0, 20, 29)])).unwrap();
-        assert_eq!(acked.unverified(), [(0, 20, 29), (2, 7, 7)]);
-        let mut range = AckRange::at(7);
-        range.include(3);
-        range.include(11);
-        assert_eq!(
-            range,
-            AckRange {
-                lowest: 3,
-                highest: 11
-            }
-        );
+        assert_eq!(unverified(&acked), [(0, 20, 29, 10), (2, 7, 7, 1)]);
+        // Offsets of other writers in between are not ours to read back.
+        acked
+            .record("t", &write(&[(0, 40, 40), (0, 35, 35)]))
+            .unwrap();
+        assert_eq!(acked.unverified()[0].messages[10..], [(35, 35), (40, 40)]);
     }
 
     #[test]
     fn at_most_the_newest_max_verified_offsets_are_read_back() {
         let mut acked = AckedOffsets::default();
-        acked
-            .record("t", &write(&[(0, 0, MAX_VERIFIED + 99)]))
-            .unwrap();
-        assert_eq!(acked.unverified(), [(0, 100, MAX_VERIFIED + 99)]);
+        let last = MAX_VERIFIED as u64 + 99;
+        acked.record("t", &write(&[(0, 0, last)])).unwrap();
+        assert_eq!(unverified(&acked), [(0, 100, last, MAX_VERIFIED)]);
+    }
+
+    #[test]
+    fn the_fingerprint_tells_messages_apart() {
+        let a = fingerprint(Some(b"k"), br#"{"id":1}"#);
+        assert_eq!(a, fingerprint(Some(b"k"), br#"{"id":1}"#));
+        assert_ne!(a, fingerprint(Some(b"k"), br#"{"id":2}"#));
+        assert_ne!(a, fingerprint(None, br#"{"id":1}"#));
+        assert_ne!(fingerprint(Some(b"k"), b"v"), fingerprint(Some(b"kv"), b""));
+    }
+
+    #[test]
+    fn a_read_back_counts_holes_other_messages_and_misplaced_offsets() {
+        let expected = [(10, 1), (11, 2), (12, 3), (20, 4)];
+        // Everything there (other writers' messages in between are fine).
+        let mut missing = None;
+        let read = [(10, 1), (11, 2), (12, 3), (13, 99), (20, 4)];
+        assert_eq!(compare(&expected, 0, &read, &mut missing), 4);
+        assert_eq!(missing, None);
+        // A read that ends early: the rest is read next.
+        assert_eq!(compare(&expected, 0, &read[..2], &mut missing), 2);
+        assert_eq!(missing, None);
+        // A hole (11) and an offset handed out again with another message (12).
+        let read = [(10, 1), (12, 7), (13, 99)];
+        assert_eq!(compare(&expected, 0, &read, &mut missing), 3);
+        assert_eq!(
+            missing,
+            Some(Missing {
+                count: 2,
+                first: 11,
+                complete: true
+            })
+        );
+        // Messages under other offsets only: the offset read is missing, one
+        // at a time.
+        let mut missing = None;
+        assert_eq!(compare(&expected, 3, &[(0, 4)], &mut missing), 4);
+        assert_eq!(compare(&expected, 0, &[], &mut missing), 1);
+        assert_eq!(missing.map(|m| (m.count, m.first)), Some((2, 20)));
     }
 
     #[test]

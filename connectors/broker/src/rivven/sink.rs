@@ -19,7 +19,7 @@ use validator::{Validate, ValidationError};
 
 use super::codec::{json_depth, message_key, message_value, MAX_DEPTH};
 use super::connection::{client_error, validate_servers, Endpoint, SaslSettings, TlsSettings};
-use super::loss::{read_back, AckRange, AckedOffsets};
+use super::loss::{fingerprint, read_back, Ack, AckedOffsets};
 use super::topic::TopicPolicy;
 use super::{
     DEFAULT_CONNECTION_TIMEOUT_MS, DEFAULT_METADATA_REFRESH_MS, DEFAULT_PARTITIONS,
@@ -364,10 +364,11 @@ impl RivvenSink {
         ends: &BTreeMap<u32, u64>,
     ) -> Result<()> {
         let topic = config.topic.as_str();
-        let ranges = self.acked_offsets().unverified();
-        for (partition, first, last) in ranges {
+        for expected in self.acked_offsets().unverified() {
+            let partition = expected.partition;
+            let (first, last) = expected.range();
             let end = ends.get(&partition).copied().unwrap_or(0);
-            match read_back(client, topic, partition, first, last).await? {
+            match read_back(client, topic, &expected).await? {
                 Some(missing) => {
                     let e = super::loss::lost(topic, partition, (first, last), missing, end);
                     return Err(self.report_loss(e));
@@ -500,7 +501,7 @@ impl RivvenSink {
             .collect();
         let patience = Duration::from_millis(config.request_timeout_ms);
         let (mut written, mut bytes, mut unacked) = (0u64, 0u64, 0usize);
-        let mut ranges: BTreeMap<u32, AckRange> = BTreeMap::new();
+        let mut acked: Vec<Ack> = Vec::with_capacity(messages.len());
         let mut first_error = None;
         let mut pending = messages.iter();
         loop {
@@ -516,17 +517,18 @@ impl RivvenSink {
                     break;
                 }
             };
-            let Some((index, _, value)) = pending.next() else {
+            let Some((index, key, value)) = pending.next() else {
                 break;
             };
             match ack {
                 Ok(meta) => {
                     written += 1;
                     bytes += value.len() as u64;
-                    ranges
-                        .entry(meta.partition)
-                        .and_modify(|r| r.include(meta.offset))
-                        .or_insert_with(|| AckRange::at(meta.offset));
+                    acked.push(Ack {
+                        partition: meta.partition,
+                        offset: meta.offset,
+                        fingerprint: fingerprint(key.as_deref(), value),
+                    });
                 }
                 Err(ClientError::RequestTooLarge(size, max)) => {
                     let e = ConnectorError::data(format!(
@@ -559,7 +561,7 @@ impl RivvenSink {
             .acked
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .record(topic, &ranges);
+            .record(topic, &acked);
         if let Err(e) = recorded {
             return Err(self.report_loss(e));
         }

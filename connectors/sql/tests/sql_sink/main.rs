@@ -8,3 +8,4 @@ mod bad_input;
 mod compliance;
 mod exactly_once;
 mod modes;
+mod tls;
