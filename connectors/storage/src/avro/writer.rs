@@ -194,6 +194,11 @@ impl AvroWriter {
             })?),
             None => None,
         };
+        if options.wire_format && (given.is_none() || options.schema_id.is_none()) {
+            return Err(ConnectorError::config(
+                "avro.wire_format needs avro.schema and avro.schema_id",
+            ));
+        }
         Ok(Self {
             options,
             given,
@@ -283,6 +288,14 @@ impl FormatWriter for AvroWriter {
         self.records = 0;
         self.bytes = 0;
         let out = match &self.given {
+            Some(schema) if self.options.wire_format => {
+                let id = self.options.schema_id.unwrap_or_default();
+                let mut out = Vec::new();
+                for v in values {
+                    super::framed::frame(&mut out, schema, id, v)?;
+                }
+                out
+            }
             Some(schema) => {
                 let mut w = Writer::with_codec(schema, Vec::new(), codec).map_err(avro_error)?;
                 for v in values {
@@ -332,6 +345,62 @@ mod tests {
         assert!(text.contains(r#""name":"rivven.events.Event""#), "{text}");
         let file = w.finish().unwrap_or_default();
         assert_eq!(&file[..4], b"Obj\x01");
+    }
+
+    #[test]
+    fn the_wire_format_frames_each_record_with_the_schema_id() {
+        let schema = r#"{"type":"record","name":"E","fields":[{"name":"id","type":"long"},{"name":"s","type":["null","string"]}]}"#;
+        let options = AvroOptions {
+            schema: Some(schema.into()),
+            wire_format: true,
+            schema_id: Some(0x0102_0304),
+            ..AvroOptions::default()
+        };
+        let mut w = AvroWriter::new(options.clone()).unwrap_or_else(|e| panic!("{e}"));
+        for d in [json!({"id": 1, "s": "a"}), json!({"id": -2, "s": null})] {
+            w.write(&SourceEvent::record("s", d))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let out = w.finish().unwrap_or_default();
+        // 0, the id, then zig-zag 1 = 0x02, union branch 1 = 0x02, "a".
+        assert_eq!(&out[..9], &[0, 1, 2, 3, 4, 0x02, 0x02, 0x02, b'a']);
+        assert!(super::super::is_framed(&out));
+        let rows = super::super::framed_records("x.avro", &out, schema).unwrap_or_default();
+        let rows: Vec<Value> = rows.into_iter().filter_map(|r| r.ok()).collect();
+        assert_eq!(
+            rows,
+            [json!({"id": 1, "s": "a"}), json!({"id": -2, "s": null})]
+        );
+        // A record with another schema id, or not framed at all, is an error
+        // in its place (and ends the object); the records before are kept.
+        let second = 9; // the first record's length
+        for (at, byte) in [(second + 4, 9u8), (second, 7u8)] {
+            let mut bad = out.clone();
+            bad[at] = byte;
+            let rows = super::super::framed_records("x.avro", &bad, schema).unwrap_or_default();
+            assert_eq!(rows.len(), 2, "{rows:?}");
+            assert!(rows[0].is_ok(), "{rows:?}");
+            let err = rows[1]
+                .as_ref()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("x.avro: Avro record 2"), "{err}");
+        }
+        // Without the schema or its id: refused.
+        for (schema, id) in [(None, Some(1)), (Some(schema.to_string()), None)] {
+            let options = AvroOptions {
+                schema,
+                schema_id: id,
+                ..options.clone()
+            };
+            assert!(AvroWriter::new(options.clone()).is_err());
+            let err = validator::Validate::validate(&options)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("avro.wire_format needs avro.schema"), "{err}");
+        }
     }
 
     #[test]

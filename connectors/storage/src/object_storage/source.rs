@@ -26,6 +26,7 @@ use super::config::{
     bucket_name, provider_built, AzureOptions, GcsOptions, LocalOptions, Provider, S3Options,
 };
 use super::store::{self, store_error, Location};
+use crate::avro::AvroReadOptions;
 use crate::compression::Compression;
 use crate::csv::CsvOptions;
 use crate::format::Format;
@@ -93,6 +94,11 @@ pub struct ObjectStorageSourceConfig {
     #[serde(default)]
     #[validate(nested)]
     pub csv: CsvOptions,
+    /// Avro options: the schema to read wire-format objects with (the
+    /// sink's `avro.wire_format`); container files carry their own.
+    #[serde(default)]
+    #[validate(nested)]
+    pub avro: AvroReadOptions,
 }
 
 fn default_stream() -> String {
@@ -119,6 +125,7 @@ impl ObjectStorageSourceConfig {
             azure: None,
             local: Some(LocalOptions { root: root.into() }),
             csv: CsvOptions::default(),
+            avro: AvroReadOptions::default(),
         }
     }
 
@@ -228,7 +235,11 @@ impl Source for ObjectStorageSource {
                         .await
                         .map_err(|e| store_error(&format!("reading {text}"), e))?;
                     let data = compression.decompress(&body)?;
-                    let rows = reader::rows(&text, format, &data, &config.csv)?;
+                    let rows = config.avro.framed_rows(&text, format, &data)?;
+                    let rows = match rows {
+                        Some(rows) => rows,
+                        None => reader::rows(&text, format, &data, &config.csv)?,
+                    };
                     let total = rows.len() as u64;
                     for (i, row) in rows.into_iter().enumerate().skip(usize::try_from(skip_rows).unwrap_or(usize::MAX)) {
                         let event = SourceEvent::record(config.stream_name.clone(), row?)

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow_json::reader::infer_json_schema_from_iterator;
 use arrow_json::ReaderBuilder;
-use arrow_schema::{DataType, Schema, SchemaRef};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression as Codec;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -12,7 +12,7 @@ use rivven_connect::format::FormatWriter;
 use rivven_connect::{ConnectorError, Result, SourceEvent};
 use serde_json::{Map, Value};
 
-use super::{CdcLayout, ParquetCompression, ParquetOptions};
+use super::{CdcLayout, ColumnType, ParquetColumn, ParquetCompression, ParquetOptions};
 
 fn codec(c: ParquetCompression) -> Result<Codec> {
     Ok(match c {
@@ -53,12 +53,92 @@ fn fits(value: &Value, ty: &DataType) -> bool {
     }
 }
 
+/// The Arrow type of a given column type.
+fn arrow_type(ty: &ColumnType) -> DataType {
+    match ty {
+        ColumnType::Boolean => DataType::Boolean,
+        ColumnType::Int32 => DataType::Int32,
+        ColumnType::Int64 => DataType::Int64,
+        ColumnType::Float32 => DataType::Float32,
+        ColumnType::Float64 => DataType::Float64,
+        ColumnType::String | ColumnType::Json => DataType::Utf8,
+        ColumnType::Date => DataType::Date32,
+        ColumnType::TimestampMs => {
+            DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into()))
+        }
+        ColumnType::TimestampUs => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()))
+        }
+        ColumnType::List(item) => {
+            DataType::List(Arc::new(Field::new("item", arrow_type(item), true)))
+        }
+    }
+}
+
+/// The Arrow schema of `parquet.schema` (every column nullable).
+fn given_schema(columns: &[ParquetColumn]) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(&c.name, arrow_type(&c.ty), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// `value` as its column of type `ty` takes it (a `json` value as its
+/// text), or why it does not fit.
+fn conform(value: Value, ty: &ColumnType) -> std::result::Result<Value, String> {
+    let fits = match (&value, ty) {
+        (Value::Null, _) => true,
+        (_, ColumnType::Json) => return Ok(Value::String(value.to_string())),
+        (Value::String(_), ColumnType::String) => true,
+        (Value::Number(_) | Value::Bool(_), ColumnType::String) => {
+            return Ok(Value::String(value.to_string()))
+        }
+        (Value::Bool(_), ColumnType::Boolean) => true,
+        (Value::Number(n), ColumnType::Int32) => {
+            n.as_i64().is_some_and(|i| i32::try_from(i).is_ok())
+        }
+        (Value::Number(n), ColumnType::Int64) => n.is_i64(),
+        (Value::Number(n), ColumnType::Float64) => n.as_f64().is_some_and(f64::is_finite),
+        (Value::Number(n), ColumnType::Float32) => n
+            .as_f64()
+            .is_some_and(|f| f.is_finite() && f.abs() <= f64::from(f32::MAX)),
+        (Value::String(s), ColumnType::Date) => {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+        }
+        (Value::String(s), ColumnType::TimestampMs | ColumnType::TimestampUs) => {
+            chrono::DateTime::parse_from_rfc3339(s).is_ok()
+        }
+        (Value::Number(n), ColumnType::TimestampMs | ColumnType::TimestampUs) => n.is_i64(),
+        (Value::Array(_), ColumnType::List(item)) => {
+            let Value::Array(items) = value else {
+                return Err(String::new());
+            };
+            return items
+                .into_iter()
+                .map(|v| conform(v, item))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map(Value::Array);
+        }
+        _ => false,
+    };
+    if fits {
+        Ok(value)
+    } else {
+        let shown: String = value.to_string().chars().take(60).collect();
+        Err(format!("{shown} is not a {}", String::from(ty.clone())))
+    }
+}
+
 /// Writes events as one Parquet file.
 #[derive(Debug)]
 pub struct ParquetWriter {
     options: ParquetOptions,
     properties: WriterProperties,
     rows: Vec<Value>,
+    /// `parquet.schema`, when given.
+    given: Option<SchemaRef>,
     schema: Option<SchemaRef>,
     file: Option<ArrowWriter<Vec<u8>>>,
     records: u64,
@@ -80,11 +160,13 @@ impl ParquetWriter {
             .set_data_page_size_limit(options.data_page_size)
             .set_dictionary_page_size_limit(options.dictionary_page_size)
             .build();
+        let given = options.schema.as_deref().map(given_schema);
         Ok(Self {
             options,
             properties,
             rows: Vec::new(),
-            schema: None,
+            schema: given.clone(),
+            given,
             file: None,
             records: 0,
             bytes: 0,
@@ -126,6 +208,31 @@ impl ParquetWriter {
                 Value::Object(row)
             }
         }
+    }
+
+    /// The row of `event` in the given schema's terms, or an error naming
+    /// the column that does not fit.
+    fn given_row(&self, event: &SourceEvent, columns: &[ParquetColumn]) -> Result<Value> {
+        let Value::Object(row) = self.row(event) else {
+            return Err(ConnectorError::schema("not an object"));
+        };
+        let mut out = Map::with_capacity(row.len());
+        for (key, value) in row {
+            let Some(column) = columns.iter().find(|c| c.name == key) else {
+                return Err(ConnectorError::schema(format!(
+                    "an event of stream `{}` has column `{key}`, which parquet.schema lacks",
+                    event.stream
+                )));
+            };
+            let value = conform(value, &column.ty).map_err(|why| {
+                ConnectorError::schema(format!(
+                    "an event of stream `{}` does not fit parquet.schema: column `{key}`: {why}",
+                    event.stream
+                ))
+            })?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
     }
 
     fn fits_schema(&self, row: &Value) -> bool {
@@ -200,11 +307,17 @@ impl FormatWriter for ParquetWriter {
         "parquet"
     }
     fn accepts(&self, event: &SourceEvent) -> bool {
-        self.fits_schema(&self.row(event))
+        // A given schema is every file's: an event that does not fit fails
+        // in `write`, it does not start a file.
+        self.given.is_some() || self.fits_schema(&self.row(event))
     }
     fn write(&mut self, event: &SourceEvent) -> Result<()> {
-        let row = self.row(event);
-        if !self.fits_schema(&row) {
+        let row = match self.options.schema.as_deref() {
+            // Checked column by column against the given types.
+            Some(columns) => self.given_row(event, columns)?,
+            None => self.row(event),
+        };
+        if self.given.is_none() && !self.fits_schema(&row) {
             return Err(ConnectorError::schema(format!(
                 "an event of stream `{}` does not fit this Parquet file's schema",
                 event.stream
@@ -227,7 +340,7 @@ impl FormatWriter for ParquetWriter {
     fn finish(&mut self) -> Result<Vec<u8>> {
         let outcome = self.flush_group();
         let file = self.file.take();
-        self.schema = None;
+        self.schema = self.given.clone();
         self.rows.clear();
         self.records = 0;
         self.bytes = 0;
@@ -279,6 +392,77 @@ mod tests {
         );
         let file = w.finish().unwrap_or_default();
         assert_eq!(&file[..4], b"PAR1");
+    }
+
+    #[test]
+    fn a_given_schema_types_every_file_and_rejects_what_does_not_fit() {
+        let schema: Vec<ParquetColumn> = serde_json::from_value(json!([
+            {"name": "id", "type": "int64"},
+            {"name": "small", "type": "int32"},
+            {"name": "price", "type": "float32"},
+            {"name": "at", "type": "timestamp_ms"},
+            {"name": "day", "type": "date"},
+            {"name": "extra", "type": "json"},
+            {"name": "tags", "type": "list<string>"},
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut w = ParquetWriter::new(ParquetOptions {
+            schema: Some(schema),
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let good = json!({"id": 1, "small": 7, "price": 2.5, "at": "2026-12-07T10:00:00Z",
+            "day": "2026-12-07", "extra": {"deep": [1, {"x": null}]}, "tags": ["a", "b"]});
+        w.write(&SourceEvent::record("s", good))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Missing columns are null; a number is fine as a timestamp.
+        w.write(&SourceEvent::record(
+            "s",
+            json!({"id": 2, "at": 1_765_000_000_000i64}),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        for (bad, column) in [
+            (
+                json!({"id": 3, "new": 1}),
+                "column `new`, which parquet.schema lacks",
+            ),
+            (json!({"id": "x"}), "column `id`: \"x\" is not a int64"),
+            (json!({"id": 4, "small": 1u64 << 40}), "column `small`"),
+            (json!({"id": 5, "at": "yesterday"}), "column `at`"),
+            (json!({"id": 6, "day": "2026-13-01"}), "column `day`"),
+            (json!({"id": 7, "tags": ["a", {"o": 1}]}), "column `tags`"),
+        ] {
+            let event = SourceEvent::record("s", bad.clone());
+            assert!(w.accepts(&event), "a given schema never starts a new file");
+            let err = w
+                .write(&event)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(column), "{bad}: {err}");
+        }
+        assert_eq!(w.records(), 2);
+        let file = w.finish().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&file[..4], b"PAR1");
+        let types: Vec<DataType> = w
+            .schema()
+            .map(|s| s.fields().iter().map(|f| f.data_type().clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(types[0], DataType::Int64);
+        assert_eq!(types[5], DataType::Utf8);
+        assert!(matches!(
+            types[3],
+            DataType::Timestamp(TimeUnit::Millisecond, _)
+        ));
+        // Bad type names are refused when the options are read.
+        let err = serde_json::from_value::<ParquetColumn>(json!({"name": "a", "type": "int128"}))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("unknown Parquet column type `int128`"),
+            "{err}"
+        );
     }
 
     #[test]

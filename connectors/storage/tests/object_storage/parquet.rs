@@ -142,3 +142,60 @@ async fn cdc_envelopes_flatten_to_row_columns() {
         json!({"_op": "string", "_ts_ms": "int64", "id": "int64", "name": "string"})
     );
 }
+
+/// A given schema: pyarrow sees exactly its types in every file; an event
+/// that does not fit is a per-record failure (`on_error: skip` here), the
+/// rest are written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_given_schema_is_every_files_and_a_misfit_is_a_record_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = serde_json::from_value(json!([
+        {"name": "id", "type": "int64"},
+        {"name": "qty", "type": "int32"},
+        {"name": "price", "type": "float64"},
+        {"name": "at", "type": "timestamp_ms"},
+        {"name": "day", "type": "date"},
+        {"name": "extra", "type": "json"},
+        {"name": "tags", "type": "list<string>"},
+    ]))
+    .unwrap();
+    let config = parquet(
+        dir.path(),
+        ParquetOptions {
+            schema: Some(schema),
+            ..Default::default()
+        },
+    );
+    let source = MockSource::new().with_generator(1_000, |i| {
+        // Every 100th event has a quantity beyond int32: rejected.
+        let qty = if i % 100 == 99 { 1u64 << 40 } else { i % 7 };
+        SourceEvent::record(
+            "s",
+            json!({"id": i, "qty": qty, "price": i as f64 / 8.0,
+                "at": "2026-12-07T10:00:00.250Z", "day": "2026-12-07",
+                "extra": {"n": i, "deep": [{"x": null}]}, "tags": ["a", i.to_string()]}),
+        )
+    });
+    let settings = settings().with_on_error(rivven_connect::runtime::OnError::Skip);
+    let (p, _) = run_source(source, config, settings).await;
+    assert_eq!(p.state, PipelineState::Completed, "{p:?}");
+    assert_eq!(p.events_failed, 10, "{p:?}");
+    let seen = read_back(
+        &["local", &dir.path().join("lake").display().to_string()],
+        &[],
+    );
+    assert_eq!(seen["count"], json!(990));
+    assert_eq!(seen["distinct"], json!(990));
+    for object in seen["objects"].as_array().unwrap() {
+        assert_eq!(
+            object["types"],
+            json!({"id": "int64", "qty": "int32", "price": "double",
+                "at": "timestamp[ms, tz=+00:00]", "day": "date32[day]", "extra": "string",
+                "tags": "list<item: string>"}),
+            "{object}"
+        );
+    }
+    let first = &seen["objects"][0]["first"];
+    assert_eq!(first["extra"], json!(r#"{"deep":[{"x":null}],"n":0}"#));
+    assert_eq!(first["tags"], json!(["a", "0"]));
+}

@@ -6,7 +6,10 @@ usage: read_objects.py local <dir> [csv-delimiter]
 Prints one JSON document: every object (sorted by name) with its row count,
 the sum and a SHA-256 of its `id`s, and its columns; plus the totals. Text is
 decompressed with Python's gzip / zstandard / python-snappy (framing format)
-/ lz4.frame, CSV parsed by pyarrow, Parquet by pyarrow, Avro by fastavro.
+/ lz4.frame, CSV parsed by pyarrow, Parquet by pyarrow, Avro by fastavro
+(container files; wire-format objects — magic byte 0, a 4-byte schema id,
+the record — with fastavro.schemaless_reader and the schema in the
+RIVVEN_AVRO_SCHEMA environment variable).
 """
 import gzip
 import hashlib
@@ -56,10 +59,26 @@ def rows(name, data, delimiter):
     if base.endswith(".parquet"):
         import pyarrow.parquet as pq
         return pq.read_table(io.BytesIO(data)).to_pylist()
+    if base.endswith(".avro") and data[:1] == b"\x00":
+        return [record for _, record in framed(data)]
     if base.endswith(".avro"):
         import fastavro
         return list(fastavro.reader(io.BytesIO(data)))
     raise SystemExit(f"unknown object type: {name}")
+
+
+def framed(data):
+    """(schema id, record) of each record of a wire-format Avro object."""
+    import fastavro
+    schema = fastavro.parse_schema(json.loads(os.environ["RIVVEN_AVRO_SCHEMA"]))
+    buf = io.BytesIO(data)
+    out = []
+    while buf.tell() < len(data):
+        header = buf.read(5)
+        if len(header) != 5 or header[0] != 0:
+            raise SystemExit(f"not a wire-format record at byte {buf.tell() - len(header)}")
+        out.append((int.from_bytes(header[1:], "big"), fastavro.schemaless_reader(buf, schema)))
+    return out
 
 
 def objects(argv):
@@ -108,7 +127,9 @@ def main():
                 "row_groups": f.num_row_groups,
                 "codec": f.metadata.row_group(0).column(0).compression if f.num_row_groups else None,
             }
-        if name.endswith(".avro"):
+        if name.endswith(".avro") and data[:1] == b"\x00":
+            extra = {"schema_ids": sorted({i for i, _ in framed(data)})}
+        elif name.endswith(".avro"):
             import fastavro
             rd = fastavro.reader(io.BytesIO(data))
             extra = {"avro_schema": rd.writer_schema, "codec": rd.metadata.get("avro.codec")}
