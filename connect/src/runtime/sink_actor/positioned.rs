@@ -1,6 +1,6 @@
 //! Writing to a sink that stores the pipeline's position with its data
-//! ([`AnySink::stores_position`]): exactly-once for the events, and no
-//! rejected record lost.
+//! ([`AnySink::stores_position`](crate::runtime::AnySink::stores_position)):
+//! exactly-once for the events, and no rejected record lost.
 //!
 //! A positioned write is all-or-nothing (see
 //! [`Sink::write_with_position`](crate::Sink::write_with_position)): when the
