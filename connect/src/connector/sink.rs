@@ -101,6 +101,14 @@ pub trait Sink: Send + Sync + 'static {
     /// seeded generators do; message queues that redeliver do not). Such a
     /// sink stores every write at once: its results never count events as
     /// [`pending`](WriteResult::pending).
+    ///
+    /// Records the sink rejects are never lost either: a positioned write
+    /// that reports record failures has stored nothing (see
+    /// [`write_with_position`](Sink::write_with_position)), and the runtime
+    /// disposes of the failed records by `on_error` before it writes the rest
+    /// with the position. Dead letters are therefore at-least-once: a crash
+    /// after the dead-letter write and before the sink's commit writes them
+    /// again on the replay (a dead letter may appear twice, never zero times).
     fn stores_position(&self, _config: &Self::Config) -> bool {
         false
     }
@@ -117,11 +125,29 @@ pub trait Sink: Send + Sync + 'static {
     /// Write a batch and store `position` — the source's state after these
     /// events — atomically with it (see [`stores_position`](Sink::stores_position)).
     ///
-    /// `events` may be empty: then only the position moves. Records reported
-    /// as failed in the [`WriteResult`] are disposed of by the pipeline's
-    /// `on_error` after the call; the position covers them too. The default
-    /// ignores the position and calls [`write_borrowed`](Sink::write_borrowed),
-    /// i.e. at-least-once.
+    /// `events` may be empty: then only the position moves.
+    ///
+    /// **All or nothing.** If any record fails (a column the table lacks, a
+    /// value of the wrong type …), store *nothing* — roll back the events and
+    /// the position — and return `Ok` with the failures, each by its index in
+    /// `events` ([`WriteResult::add_record_failure`]). Only a write with no
+    /// record failures stores the events and the position. The runtime then
+    /// disposes of the failed records by the pipeline's `on_error` (the
+    /// dead-letter write is durable before anything else happens; `stop`
+    /// fails the pipeline with nothing of this batch stored) and calls
+    /// `write_with_position` again with the same position and the events
+    /// minus the failed ones (possibly none). A sink that stored the good
+    /// events of a failed write would see them again in that call: they
+    /// would be written twice, and a crash in between would skip the failed
+    /// records for good.
+    ///
+    /// Return `Err` when the whole write failed (retryable errors are retried
+    /// in place, with the same events and position — so a write whose commit
+    /// succeeded but whose answer was lost must recognize its own position
+    /// and not store the events again).
+    ///
+    /// The default ignores the position and calls
+    /// [`write_borrowed`](Sink::write_borrowed), i.e. at-least-once.
     async fn write_with_position(
         &self,
         config: &Self::Config,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::any::AnySink;
-use super::dispose::{Disposer, Stage};
+use super::dispose::{DeadLetter, Disposer, Stage};
 use super::messages::{Batch, CheckpointMsg, DataMsg, StageError};
 use super::pipeline::Named;
 use super::settings::PipelineSettings;
@@ -19,6 +19,8 @@ use crate::error::{ConnectorError, Result};
 use crate::event::SourceEvent;
 use crate::state::State;
 use crate::util::exports::{CircuitBreaker, RetryGuard};
+
+mod positioned;
 
 pub(crate) struct SinkActor;
 
@@ -239,8 +241,11 @@ impl SinkState {
         }
         let mut pending = None;
         if self.positioned {
-            // A sink that stores positions stores each write at once.
-            self.write_positioned(&events, &bounds, &mut result).await?;
+            // A sink that stores positions stores each write at once; the
+            // dead letters of this run go first (see `positioned`).
+            let upstream = std::mem::take(&mut dead);
+            self.write_positioned(&events, &bounds, upstream, &mut result)
+                .await?;
         } else {
             let mut offset = 0;
             for chunk in events.chunks(self.batch.max_records) {
@@ -275,7 +280,8 @@ impl SinkState {
                 )
                 .into_result()?;
         }
-        // `write_with_retry` retried unattributed failures: each one has a position.
+        // `write_with_retry` retried unattributed failures: each one has a
+        // position. (A positioned write disposed of its own: none are here.)
         for (index, failure) in result.record_failures() {
             self.args
                 .disposer
@@ -289,26 +295,7 @@ impl SinkState {
                 )
                 .into_result()?;
         }
-        let disposer = &self.args.disposer;
-        if let Some(letters) = disposer.dead_letter_write(self.args.dead_letter.as_ref(), dead)? {
-            let mut result = self
-                .write_with_retry(letters.dlq, &letters.envelopes, None)
-                .await;
-            if matches!(&result, Ok(r) if r.pending > 0) {
-                // Dead letters are acknowledged with their batch: stored now.
-                result = self.flush_with_retry(letters.dlq).await.and_then(|r| {
-                    if r.pending == 0 {
-                        Ok(r)
-                    } else {
-                        Err(ConnectorError::fatal(format!(
-                            "dead-letter sink `{}` kept {} event(s) pending after a flush",
-                            letters.dlq.name, r.pending
-                        )))
-                    }
-                });
-            }
-            letters.finish(disposer, result)?;
-        }
+        self.write_dead_letters(dead).await?;
 
         // Each batch is acknowledged once the sink holds none of its events
         // unstored; a batch of only checkpoints goes at once (the
@@ -347,51 +334,34 @@ impl SinkState {
         Ok(())
     }
 
-    /// Writes whole source batches, up to the sink's batch size per call
-    /// (a bigger source batch alone), each call with the state after its last
-    /// batch; a run of batches without events but with a new state stores
-    /// just the state. See [`AnySink::stores_position`].
-    async fn write_positioned(
-        &mut self,
-        events: &[SourceEvent],
-        bounds: &[(usize, Option<State>)],
-        result: &mut WriteResult,
-    ) -> Result<(), StageError> {
-        let mut start = 0;
-        let mut moved = false;
-        let mut i = 0;
-        while i < bounds.len() {
-            // Take batches while they fit (always at least one).
-            let mut end = start;
-            while i < bounds.len() {
-                let (batch_end, checkpoint) = &bounds[i];
-                if end > start && batch_end - start > self.batch.max_records {
-                    break;
+    /// Writes `dead` to the dead-letter sink (with its retries) and has it
+    /// store them durably before this returns: dead letters are acknowledged
+    /// with their batch.
+    async fn write_dead_letters(&self, dead: Vec<DeadLetter>) -> Result<(), StageError> {
+        let disposer = &self.args.disposer;
+        let Some(letters) = disposer.dead_letter_write(self.args.dead_letter.as_ref(), dead)?
+        else {
+            return Ok(());
+        };
+        let mut result = self
+            .write_with_retry(letters.dlq, &letters.envelopes, None)
+            .await;
+        if matches!(&result, Ok(r) if r.pending > 0) {
+            // Dead letters are acknowledged with their batch: stored now.
+            result = self.flush_with_retry(letters.dlq).await.and_then(|r| {
+                if r.pending == 0 {
+                    Ok(r)
+                } else {
+                    Err(ConnectorError::fatal(format!(
+                        "dead-letter sink `{}` kept {} event(s) pending after a flush",
+                        letters.dlq.name, r.pending
+                    )))
                 }
-                if let Some(state) = checkpoint {
-                    self.args.position = Some(state.clone());
-                    moved = true;
-                }
-                end = *batch_end;
-                i += 1;
-            }
-            let chunk = &events[start..end];
-            if !chunk.is_empty() || moved {
-                let position = self.args.position.clone();
-                let written = self
-                    .write_with_retry(&self.args.sink, chunk, position.as_ref())
-                    .await
-                    .map_err(StageError::restartable)?;
-                result.absorb(written, start);
-                moved = false;
-            }
-            start = end;
+            });
         }
-        Ok(())
+        letters.finish(disposer, result)
     }
 
-    /// One write with in-place retries of retryable errors, behind the circuit
-    /// breaker; with `position`, through [`AnySink::write_with_position`].
     /// Acknowledges the held batches the sink stored: all but its `pending`
     /// newest events. Arms the flush of the rest at the oldest one's timeout.
     fn release(&mut self, pending: u64) {
@@ -461,7 +431,8 @@ impl SinkState {
         }
     }
 
-    /// One write with in-place retries of retryable errors, behind the circuit breaker.
+    /// One write with in-place retries of retryable errors, behind the circuit
+    /// breaker; with `position`, through [`AnySink::write_with_position`].
     async fn write_with_retry(
         &self,
         sink: &Named<dyn AnySink>,

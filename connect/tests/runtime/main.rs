@@ -16,6 +16,7 @@ mod lag_is_event_time_to_write;
 mod large_rows_bound_the_window_in_bytes;
 mod max_consecutive_failures_marks_failed;
 mod panic_in_source_is_supervised;
+mod positioned_sink_rejects_are_disposed_before_the_position;
 mod rate_limit_and_transform_counts;
 mod retryable_sink_errors_retry_in_place;
 mod sink_failure_restarts_from_committed_state;

@@ -7,6 +7,14 @@
 //! describes, row for row (count and a checksum over all columns), and the
 //! insert-only audit tables filled by triggers show that no row version and
 //! no position was written twice.
+//!
+//! A second pair of runs rejects a fraction of the changes (a `CHECK` on the
+//! order id refuses every insert and update of one order in `REJECT_EVERY`)
+//! to a file dead-letter queue: after all the kills the table equals the
+//! state without those orders, and the last change of every rejected order
+//! that the stream leaves standing is in the dead-letter file at least once
+//! (a kill between the dead-letter write and the sink's commit may write one
+//! twice, never zero times).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,6 +35,8 @@ use serde_json::{json, Value};
 const EVENTS: u64 = 100_000;
 const KILLS: usize = 5;
 const SEED: u64 = 21;
+/// With rejections: the orders whose id is a multiple of this are refused.
+const REJECT_EVERY: i64 = 101;
 
 /// The datagen source of both runs and of the expected state.
 fn datagen() -> Value {
@@ -36,9 +46,10 @@ fn datagen() -> Value {
     })
 }
 
-/// The final state the stream describes: order_id → the row's columns as
-/// text, in the table's column order.
-async fn expected_state() -> BTreeMap<i64, Vec<String>> {
+/// The final state the stream describes — order_id → the row's columns as
+/// text, in the table's column order — and the `sequence` of the last change
+/// of each order the stream leaves standing.
+async fn final_changes() -> (BTreeMap<i64, Vec<String>>, BTreeMap<i64, u64>) {
     let mut config = datagen();
     config["events_per_second"] = json!(0);
     let config = DatagenConfig::from_value(config).unwrap();
@@ -47,6 +58,7 @@ async fn expected_state() -> BTreeMap<i64, Vec<String>> {
         .await
         .unwrap();
     let mut state = BTreeMap::new();
+    let mut last = BTreeMap::new();
     let mut n = 0;
     while let Some(event) = events.next().await {
         let event = event.unwrap();
@@ -57,16 +69,20 @@ async fn expected_state() -> BTreeMap<i64, Vec<String>> {
         let data = &event.data;
         match data["op"].as_str().unwrap() {
             "d" => {
-                state.remove(&data["before"]["order_id"].as_i64().unwrap());
+                let id = data["before"]["order_id"].as_i64().unwrap();
+                state.remove(&id);
+                last.remove(&id);
             }
             _ => {
                 let after = &data["after"];
-                state.insert(after["order_id"].as_i64().unwrap(), columns(after));
+                let id = after["order_id"].as_i64().unwrap();
+                state.insert(id, columns(after));
+                last.insert(id, after["sequence"].as_u64().unwrap());
             }
         }
     }
     assert_eq!(n, EVENTS);
-    state
+    (state, last)
 }
 
 /// A row's columns as the database prints them.
@@ -185,12 +201,19 @@ impl Db {
     /// The target table, the offsets table (as the sink would create it),
     /// and triggers that copy every row version and every stored position
     /// into insert-only audit tables.
-    async fn prepare(&self) {
+    async fn prepare(&self, rejects: bool) {
         self.exec("CREATE DATABASE app", false).await;
         let table = "CREATE TABLE orders (order_id BIGINT PRIMARY KEY, customer_id BIGINT, \
                      customer_email VARCHAR(200), product VARCHAR(200), quantity BIGINT, \
                      total DECIMAL(12,2), status VARCHAR(50), sequence BIGINT NOT NULL)";
         self.exec(table, true).await;
+        if rejects {
+            let check = format!(
+                "ALTER TABLE orders ADD CONSTRAINT refused_orders \
+                 CHECK (MOD(order_id, {REJECT_EVERY}) <> 0)"
+            );
+            self.exec(&check, true).await;
+        }
         self.exec("CREATE TABLE row_audit (sequence BIGINT NOT NULL)", true)
             .await;
         self.exec("CREATE TABLE position_audit (position TEXT NOT NULL)", true)
@@ -249,15 +272,27 @@ impl Db {
     }
 }
 
-fn write_config(dir: &Path, db: &Db) -> PathBuf {
+/// The run's YAML; with `dlq`, rejected records go to that JSON Lines file.
+fn write_config(dir: &Path, db: &Db, dlq: Option<&Path>) -> PathBuf {
     let config = dir.join("sql.yaml");
+    let (dlq_sink, settings) = match dlq {
+        Some(path) => (
+            format!(
+                "  dlq:\n    connector: file\n    config: {{ path: \"{}\", format: event }}\n",
+                path.display()
+            ),
+            "    settings: { on_error: dead_letter, dead_letter: dlq }\n",
+        ),
+        None => (String::new(), ""),
+    };
     std::fs::write(
         &config,
         format!(
             "sources:\n  gen:\n    connector: datagen\n    config: {}\n\
              sinks:\n  db:\n    connector: sql-sink\n    config:\n      url: {}\n      \
              table: orders\n      mode: cdc\n      delivery: exactly_once\n      batch_size: 1000\n\
-             pipelines:\n  replicate:\n    source: gen\n    sink: db\n\
+             {dlq_sink}\
+             pipelines:\n  replicate:\n    source: gen\n    sink: db\n{settings}\
              data_dir: {}\n",
             datagen(),
             db.url(),
@@ -268,12 +303,43 @@ fn write_config(dir: &Path, db: &Db) -> PathBuf {
     config
 }
 
-async fn kill_nine_at_random_points(db: Db) {
+/// `(order_id, sequence)` of each dead letter in the file (duplicates kept);
+/// a torn last line (never acknowledged) is ignored.
+fn dead_letters(path: &Path) -> Vec<(i64, u64)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |at| &text[..=at]);
+    complete
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let letter = &v["data"];
+            assert_eq!(letter["stage"], "sink", "{l:.300}");
+            assert_eq!(letter["stream"], "orders", "{l:.300}");
+            let after = &letter["event"]["data"]["after"];
+            (
+                after["order_id"].as_i64().unwrap(),
+                after["sequence"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `rejects`: the table refuses the orders of `REJECT_EVERY`, which go to a
+/// file dead-letter queue.
+async fn kill_nine_at_random_points(db: Db, rejects: bool) {
     let dir = tempfile::tempdir().unwrap();
-    db.prepare().await;
-    let config = write_config(dir.path(), &db);
+    db.prepare(rejects).await;
+    let dlq = dir.path().join("dead-letters.jsonl");
+    let config = write_config(dir.path(), &db, rejects.then_some(dlq.as_path()));
     let log = dir.path().join("rivven-connect.log");
-    let expected = expected_state().await;
+    let (mut expected, mut last_changes) = final_changes().await;
+    if rejects {
+        // The refused orders never have a row; the last change of each that
+        // the stream leaves standing was refused in whatever batch it came.
+        expected.retain(|id, _| id % REJECT_EVERY != 0);
+        last_changes.retain(|id, _| id % REJECT_EVERY == 0);
+        assert!(!last_changes.is_empty(), "no order is rejected");
+    }
     let mut rng = Lcg::from_clock();
     let dump_log = || std::fs::read_to_string(&log).unwrap_or_default();
 
@@ -391,6 +457,30 @@ async fn kill_nine_at_random_points(db: Db) {
         "{} row versions, {positions} positions, each once",
         versions.len()
     );
+    if rejects {
+        let letters = dead_letters(&dlq);
+        assert!(
+            letters.iter().all(|(id, _)| id % REJECT_EVERY == 0),
+            "a dead letter of an order the table takes"
+        );
+        let lettered: std::collections::HashSet<u64> =
+            letters.iter().map(|(_, seq)| *seq).collect();
+        let missing: Vec<_> = last_changes
+            .iter()
+            .filter(|(_, seq)| !lettered.contains(seq))
+            .take(5)
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "rejected changes (order, sequence) not in the dead-letter file: {missing:?}"
+        );
+        println!(
+            "{} dead letters ({} distinct changes); the last change of all {} rejected orders among them",
+            letters.len(),
+            lettered.len(),
+            last_changes.len()
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -398,7 +488,7 @@ async fn kill_nine_into_postgres_is_exactly_once() {
     let pg = Postgres::start()
         .await
         .expect("PostgreSQL (Debian package `postgresql`)");
-    kill_nine_at_random_points(Db::Pg(pg)).await;
+    kill_nine_at_random_points(Db::Pg(pg), false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -406,5 +496,21 @@ async fn kill_nine_into_mariadb_is_exactly_once() {
     let my = MariaDb::start()
         .await
         .expect("MariaDB (Debian package `mariadb-server`)");
-    kill_nine_at_random_points(Db::My(my)).await;
+    kill_nine_at_random_points(Db::My(my), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nine_into_postgres_dead_letters_every_rejected_change() {
+    let pg = Postgres::start()
+        .await
+        .expect("PostgreSQL (Debian package `postgresql`)");
+    kill_nine_at_random_points(Db::Pg(pg), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nine_into_mariadb_dead_letters_every_rejected_change() {
+    let my = MariaDb::start()
+        .await
+        .expect("MariaDB (Debian package `mariadb-server`)");
+    kill_nine_at_random_points(Db::My(my), true).await;
 }

@@ -18,6 +18,11 @@
 //!   `offsets_table` (default `rivven_offsets`, one row per `offsets_key`) in
 //!   the same transaction as the rows; the runtime resumes from it after any
 //!   crash (see `Sink::stores_position`), so no row is lost or written twice.
+//!   A batch with a failed record is all-or-nothing: the transaction is
+//!   rolled back (rows and position) and only the failures are returned; the
+//!   runtime disposes of them by `on_error` (the dead letters are stored
+//!   first) and writes the rest again with the position. Dead letters are
+//!   at-least-once: a crash between the two may write one twice, never lose it.
 
 mod rows;
 mod statements;

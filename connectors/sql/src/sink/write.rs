@@ -61,6 +61,16 @@ impl SqlSink {
             let keys = self
                 .prepare_tables(&mut conn, config, events, &mut planned, &mut failed)
                 .await?;
+            if position.is_some() && !failed.is_empty() {
+                // Exactly-once is all-or-nothing: a rejected record stores
+                // nothing, so the runtime disposes of it before the rest is
+                // written with the position (`Sink::write_with_position`).
+                tracing::debug!(
+                    rejected = failed.len(),
+                    "records rejected: not writing the batch"
+                );
+                return Ok(only_failures(failed));
+            }
             let outcome = transaction(&mut conn, config, &planned, &keys, position).await;
             let row_failures = match outcome {
                 Ok(f) => f,
@@ -73,6 +83,10 @@ impl SqlSink {
                     return Err(e);
                 }
             };
+            if position.is_some() && !row_failures.is_empty() {
+                // The transaction was rolled back (see `transaction`).
+                return Ok(only_failures(row_failures));
+            }
             failed.extend(row_failures);
             let mut bytes = 0u64;
             for (index, event) in events.iter().enumerate() {
@@ -244,7 +258,9 @@ impl SqlSink {
 }
 
 /// The whole batch in one transaction; on a value the server refuses, again
-/// row by row. Returns the records that failed.
+/// row by row. Returns the records that failed; with a `position`
+/// (exactly-once), a batch with failed records is rolled back whole, the
+/// position with it.
 async fn transaction(
     conn: &mut Conn,
     config: &SqlSinkConfig,
@@ -277,6 +293,16 @@ async fn transaction(
         }
         Err(e) => return Err(classify(&e, "writing the batch")),
     }
+    if position.is_some() && !failures.is_empty() {
+        // Exactly-once stores all of the batch or nothing: the runtime
+        // disposes of the refused rows, then writes the rest again.
+        tracing::debug!(
+            rejected = failures.len(),
+            "rows refused: rolling the batch and its position back"
+        );
+        conn.simple("ROLLBACK").await.map_err(err("ROLLBACK"))?;
+        return Ok(failures);
+    }
     if let Some(position) = position {
         let text = serde_json::to_string(position)
             .map_err(|e| ConnectorError::fatal(format!("serializing the position: {e}")))?;
@@ -290,6 +316,15 @@ async fn transaction(
     }
     conn.simple("COMMIT").await.map_err(err("COMMIT"))?;
     Ok(failures)
+}
+
+/// A result with only `failures` and nothing written.
+fn only_failures(failures: BTreeMap<usize, ConnectorError>) -> WriteResult {
+    let mut result = WriteResult::new();
+    for (index, error) in &failures {
+        result.add_record_failure(*index, error);
+    }
+    result
 }
 
 /// The position stored for this sink (`lock`: `FOR UPDATE`, inside a transaction).

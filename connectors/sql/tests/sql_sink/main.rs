@@ -7,5 +7,6 @@ mod support;
 mod bad_input;
 mod compliance;
 mod exactly_once;
+mod exactly_once_rejects;
 mod modes;
 mod tls;
