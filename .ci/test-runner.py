@@ -20,13 +20,14 @@ PER_BINARY_TIMEOUT_S = 20 * 60
 RESULT = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed")
 
 cargo = os.environ.get("CARGO", "cargo")
-# The default run is the whole suite, with the storage family's opt-in formats
-# (parquet, avro) on: their tests read the files back with pyarrow and
-# fastavro, and one build with them costs less than a second build later.
+# The default run is the whole suite, with the storage family's opt-in
+# features on: the parquet and avro formats (read back with pyarrow and
+# fastavro) and the azure provider (against a private Azurite); one build
+# with them costs less than a second build later.
 DEFAULT_ARGS = [
     "--workspace",
     "--features",
-    "rivven-connect-storage/parquet,rivven-connect-storage/avro",
+    "rivven-connect-storage/parquet,rivven-connect-storage/avro,rivven-connect-storage/azure",
 ]
 args = sys.argv[1:] or DEFAULT_ARGS
 jobs = int(os.environ.get("RIVVEN_TEST_JOBS", "3"))

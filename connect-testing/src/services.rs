@@ -17,6 +17,7 @@
 //! | [`Redis`] | `redis-server` | every acknowledged write (`appendonly yes`, `appendfsync always`) |
 //! | [`RabbitMq`] | `rabbitmq-server` | durable queues and the persistent messages the broker confirmed |
 //! | [`Moto`] | none: PyPI `moto[server]` in the venv of [`test_python`] | nothing (in memory) |
+//! | [`Azurite`] | none: npm `azurite` (`.ci/install-test-deps`; Debian `npm`) | nothing guaranteed |
 //! | [`Rivven`] | none: `cargo install rivvend --version 0.0.22 --locked` | acknowledged messages after a `SIGTERM` stop ([`Rivven::terminate`]); a `kill` loses some |
 //!
 //! Independent Python clients for checking what a connector wrote run from
@@ -43,6 +44,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod azurite;
 mod certs;
 mod mariadb;
 mod mosquitto;
@@ -57,6 +59,9 @@ mod redis;
 mod rivven;
 mod server;
 
+pub use azurite::{
+    Azurite, AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, AZURITE_DIR_VAR, AZURITE_VERSION,
+};
 pub use certs::TestCertificates;
 pub use mariadb::{MariaDb, MariaDbBuilder};
 pub use mosquitto::{Mosquitto, MosquittoBuilder};

@@ -38,7 +38,8 @@
 //! # Not supported (yet)
 //!
 //! GCS was not run against a server (no emulator here; its configuration is
-//! checked offline), Azure was not run against Azurite.
+//! checked offline). Azure is tested against Azurite (the emulator), not
+//! the real service.
 //!
 //! The connectors register themselves (their config derive's `connector =
 //! …`); a binary that does not otherwise reference the crate calls [`link`].

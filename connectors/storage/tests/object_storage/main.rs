@@ -1,10 +1,12 @@
-//! The `object-storage` sink against the local provider and a private moto
-//! S3 server, checked by independent readers (pyarrow, Python's gzip,
+//! The `object-storage` sink against the local provider, a private moto S3
+//! server and a private Azurite (feature `azure`), checked by independent readers (pyarrow, Python's gzip,
 //! zstandard, python-snappy, lz4) from the test venv.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[cfg(feature = "avro")]
 mod avro;
+#[cfg(feature = "azure")]
+mod azure;
 mod bad_input;
 #[cfg(feature = "gcs")]
 mod gcs;

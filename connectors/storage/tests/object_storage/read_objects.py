@@ -2,6 +2,8 @@
 
 usage: read_objects.py local <dir> [csv-delimiter]
        read_objects.py s3 <bucket> <prefix> [csv-delimiter]   (boto3; AWS_* env)
+       read_objects.py azure <container> <prefix> [csv-delimiter]
+           (azure-storage-blob; AZURE_STORAGE_CONNECTION_STRING env)
 
 Prints one JSON document: every object (sorted by name) with its row count,
 the sum and a SHA-256 of its `id`s, and its columns; plus the totals. Text is
@@ -89,6 +91,12 @@ def objects(argv):
                 path = os.path.join(dirpath, f)
                 with open(path, "rb") as fh:
                     yield os.path.relpath(path, root), fh.read()
+    elif argv[1] == "azure":
+        from azure.storage.blob import ContainerClient
+        container = ContainerClient.from_connection_string(
+            os.environ["AZURE_STORAGE_CONNECTION_STRING"], argv[2])
+        for blob in container.list_blobs(name_starts_with=argv[3]):
+            yield blob.name, container.download_blob(blob.name).readall()
     else:
         import boto3
         s3 = boto3.client("s3")
