@@ -19,8 +19,8 @@ pub fn order(i: u64) -> Value {
         "id": i,
         "customer": format!("c{}; \"quoted\", ok\nnext line ü", i % 97),
         "total": (i as f64) * 1.25 + 0.5,
-        "paid": i % 3 == 0,
-        "coupon": if i % 5 == 0 { Value::Null } else { json!(format!("K{i}")) },
+        "paid": i.is_multiple_of(3),
+        "coupon": if i.is_multiple_of(5) { Value::Null } else { json!(format!("K{i}")) },
         "address": {"city": "Zürich", "zip": i % 1000},
         "items": [i % 7, i % 11],
     })
