@@ -104,7 +104,6 @@ pub struct FileSinkConfig {
     /// `parquet`, `avro`) are refused: use the `object-storage` sink with
     /// `provider: local` for them.
     #[serde(default = "default_output_format")]
-    #[schemars(example = &"csv")]
     pub output_format: String,
     /// Options of `output_format`, e.g. for `csv`: `delimiter`, `quote_char`,
     /// `always_quote`, `line_ending` (`lf`/`crlf`), `null_value`,
@@ -368,9 +367,15 @@ impl Sink for FileSink {
             return CheckResult::builder().check_passed("file writable").build();
         }
         let config = config.clone();
-        let outcome = tokio::task::spawn_blocking(move || open_repaired(&config.path).map(|_| ()))
-            .await
-            .map_err(|e| ConnectorError::fatal(format!("check task failed: {e}")))?;
+        let outcome = tokio::task::spawn_blocking(move || {
+            if config.is_jsonl() {
+                open_repaired(&config.path).map(|_| ())
+            } else {
+                formatted::open(&config).map(|_| ())
+            }
+        })
+        .await
+        .map_err(|e| ConnectorError::fatal(format!("check task failed: {e}")))?;
         CheckResult::builder()
             .check("file writable", outcome)
             .build()

@@ -95,8 +95,10 @@ pub struct FileSourceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(length(min = 1, max = 255))]
     pub stream_name: Option<String>,
-    /// `jsonl` (default), `text`, or a format registered in this build with a
-    /// record reader: `csv` (from rivven-connect-storage).
+    /// `jsonl` (default: each line is a JSON value that becomes the event
+    /// data), `text` (each line becomes `{"line": "<text>"}`), or a format
+    /// registered in this build with a record reader: `csv` (from
+    /// rivven-connect-storage; the header names the fields of each row).
     #[serde(default)]
     pub format: FileSourceFormat,
     /// Options of a registered `format`, as the `file` sink's `format_options`

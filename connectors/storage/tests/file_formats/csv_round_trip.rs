@@ -257,3 +257,33 @@ async fn jsonl_round_trips_through_the_file_sink_and_source() {
     let (rest, _) = read_back(&source, Some(state_after("orders", &events[99]))).await;
     assert_eq!(data(&rest), (100..150).map(order).collect::<Vec<_>>());
 }
+
+/// `max_file_bytes` rotates CSV files too, and every file starts with its
+/// header (the batch that would overflow is encoded again as a new file).
+#[tokio::test]
+async fn max_file_bytes_rotates_csv_files_each_with_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv");
+    let config = FileSinkConfig {
+        max_file_bytes: 30,
+        ..csv_sink(&path, Value::Null)
+    };
+    let sink = FileSink::new();
+    for i in 0..4u64 {
+        let batch: Vec<Value> = (i * 3..i * 3 + 3)
+            .map(|id| json!({"id": id, "v": "xx"}))
+            .collect();
+        sink.write(&config, write_batch(&batch)).await.unwrap();
+    }
+    let mut all = Vec::new();
+    for name in ["r.csv.1", "r.csv.2", "r.csv.3", "r.csv"] {
+        let file = dir.path().join(name);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.starts_with("id,v\n"), "{name}: {text}");
+        assert_eq!(text.matches("id,v").count(), 1, "{name}: {text}");
+        let rows = read_file(&file).await;
+        assert_eq!(rows.len(), 3, "{name}");
+        all.extend(rows.into_iter().map(|r| r["id"].as_u64().unwrap()));
+    }
+    assert_eq!(all, (0..12).collect::<Vec<_>>());
+}

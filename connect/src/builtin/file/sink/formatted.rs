@@ -54,7 +54,7 @@ pub(super) fn appender(config: &FileSinkConfig) -> Result<Box<dyn AppendWriter>>
 }
 
 /// Opens (and repairs) the file and lets the writer continue it.
-fn open(config: &FileSinkConfig) -> Result<Formatted> {
+pub(super) fn open(config: &FileSinkConfig) -> Result<Formatted> {
     let mut writer = appender(config)?;
     let path = &config.path;
     let mut open = open_cut(path, |file, len| writer.complete_len(file, len))?;
