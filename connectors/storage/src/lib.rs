@@ -40,8 +40,9 @@
 //!
 //! # Not supported (yet)
 //!
-//! A given Parquet schema (it is always inferred); Avro/Parquet through the
-//! built-in `file` sink; GCS was not run against a server (no emulator here; its
+//! `avro` (the format is named, and refused as not built); a given Parquet
+//! schema (it is always inferred); Avro/Parquet through the built-in `file`
+//! sink; GCS was not run against a server (no emulator here; its
 //! configuration is checked offline), Azure was not run against Azurite.
 //!
 //! The connectors register themselves (their config derive's `connector =
