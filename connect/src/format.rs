@@ -8,6 +8,15 @@
 //! `rivven-connect-storage` adds `csv` (and Parquet and Avro by feature)
 //! and output compression.
 //!
+//! Two more traits serve the built-in `file` connectors, which grow one file
+//! instead of writing whole ones: an [`AppendWriter`] continues an existing
+//! file (a CSV header is written once, when the file starts; on reopening,
+//! it is read back and the torn tail a crash left is found), and a
+//! [`RecordReader`] decodes the records of such a file one by one, so the
+//! `file` source can resume at a byte offset. Formats are found by name in
+//! the [`registry`]: every crate linked into a binary registers its own
+//! (`inventory`), so `rivven-connect` needs no list of them.
+//!
 //! ```
 //! use rivven_connect::format::{FormatWriter, JsonlWriter, JsonArrayWriter};
 //! use rivven_connect::SourceEvent;
@@ -31,8 +40,16 @@
 //! assert_eq!(json.finish().unwrap(), b"[\n{\"id\":1},\n{\"id\":2}\n]\n");
 //! ```
 
+use std::io::{Read, Seek, SeekFrom};
+
+use serde_json::Value;
+
 use crate::error::{ConnectorError, Result};
 use crate::event::SourceEvent;
+
+pub mod registry;
+
+pub use registry::FormatRegistration;
 
 /// Serializes events into one file (or object) of one format.
 ///
@@ -68,6 +85,84 @@ pub trait FormatWriter: Send + std::fmt::Debug {
 
     /// Complete the file and return it; the writer starts afresh.
     fn finish(&mut self) -> Result<Vec<u8>>;
+}
+
+/// A file that can be read and sought (what [`AppendWriter`] inspects).
+pub trait ReadSeek: Read + Seek {}
+impl<T: Read + Seek> ReadSeek for T {}
+
+/// A [`FormatWriter`] whose files grow by appending records (`jsonl`, `csv`):
+/// what the `file` sink needs to keep one file open across batches and
+/// across restarts.
+///
+/// Per batch the sink [`write`](FormatWriter::write)s the events and
+/// [`take`](AppendWriter::take)s the bytes to append. When
+/// [`accepts`](FormatWriter::accepts) is `false` (a CSV event with a new
+/// key), it takes the bytes so far, calls [`finish`](FormatWriter::finish)
+/// and starts the next file with that event. On opening an existing file, it
+/// cuts the file to [`complete_len`](AppendWriter::complete_len) and calls
+/// [`resume`](AppendWriter::resume).
+pub trait AppendWriter: FormatWriter {
+    /// The bytes of the records written since the last `take` (a header
+    /// first when they start a file); the file stays open, so the next
+    /// `write` continues it.
+    fn take(&mut self) -> Result<Vec<u8>>;
+
+    /// How many bytes at the start of `file` (`len` bytes long) are complete
+    /// records; a crash mid-write leaves a partial record after them. A file
+    /// holding nothing but a header counts as empty (0).
+    fn complete_len(&self, file: &mut dyn ReadSeek, len: u64) -> Result<u64>;
+
+    /// Continue an existing file of complete records (read from its start;
+    /// a format with a header reads it to learn the file's columns). An
+    /// empty file starts afresh.
+    fn resume(&mut self, file: &mut dyn Read, len: u64) -> Result<()>;
+}
+
+/// Decodes the records of one file, one at a time: how the `file` source
+/// reads a format other than its own `jsonl` and `text`.
+///
+/// The source splits the file into records at newlines — except newlines
+/// inside a quoted field when the format has a [`quote`](RecordReader::quote)
+/// byte (CSV) — so it can keep its byte offset per record and resume there.
+pub trait RecordReader: Send + std::fmt::Debug {
+    /// The quote byte inside which a newline does not end a record (CSV's `"`).
+    fn quote(&self) -> Option<u8> {
+        None
+    }
+
+    /// Whether the first record of a file is a header (read with
+    /// [`header`](RecordReader::header), never emitted).
+    fn has_header(&self) -> bool {
+        false
+    }
+
+    /// Learn the file's header record (bytes without the line terminator).
+    fn header(&mut self, _record: &[u8]) -> Result<()> {
+        Ok(())
+    }
+
+    /// The event data of one record (bytes without the line terminator).
+    /// Errors are `Data` errors; the source adds where the record is.
+    fn decode(&mut self, record: &[u8]) -> Result<Value>;
+}
+
+/// Length of `file` up to and including its last newline: the complete
+/// lines of a line-based file (what is after them is a torn line).
+pub fn complete_lines_len(file: &mut dyn ReadSeek, len: u64) -> std::io::Result<u64> {
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let n = usize::try_from(end - start).unwrap_or(0);
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut chunk[..n])?;
+        if let Some(pos) = chunk[..n].iter().rposition(|b| *b == b'\n') {
+            return Ok(start + pos as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 fn data_error(event: &SourceEvent, format: &str, e: impl std::fmt::Display) -> ConnectorError {
@@ -121,6 +216,29 @@ impl FormatWriter for JsonlWriter {
     fn finish(&mut self) -> Result<Vec<u8>> {
         self.records = 0;
         Ok(std::mem::take(&mut self.buf))
+    }
+}
+
+impl AppendWriter for JsonlWriter {
+    fn take(&mut self) -> Result<Vec<u8>> {
+        Ok(std::mem::take(&mut self.buf))
+    }
+    fn complete_len(&self, file: &mut dyn ReadSeek, len: u64) -> Result<u64> {
+        complete_lines_len(file, len).map_err(ConnectorError::from)
+    }
+    fn resume(&mut self, _file: &mut dyn Read, _len: u64) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads JSON Lines: each record one JSON value.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct JsonlReader;
+
+impl RecordReader for JsonlReader {
+    fn decode(&mut self, record: &[u8]) -> Result<Value> {
+        serde_json::from_slice(record)
+            .map_err(|e| ConnectorError::data(format!("invalid JSON ({e})")))
     }
 }
 

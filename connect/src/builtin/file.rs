@@ -1,4 +1,6 @@
-//! The `file` source and sink (JSON Lines).
+//! The `file` source and sink: JSON Lines, and the appendable formats of the
+//! format registry ([`crate::format::registry`], e.g. CSV from
+//! rivven-connect-storage).
 
 mod lines;
 mod sink;

@@ -6,10 +6,22 @@
 //! with a key the file has no column for starts a new file whose columns are
 //! the union (the sink asks [`FormatWriter::accepts`] first), so a new field
 //! is never dropped. Data that is not an object goes in the column `value`.
+//!
+//! The writer is also an [`AppendWriter`] for the built-in `file` sink
+//! ([`CsvWriter::appending`]): the header is written once, when a file
+//! starts; [`take`](AppendWriter::take) hands out the rows of each batch; on
+//! reopening an existing file, [`resume`](AppendWriter::resume) reads its
+//! header back as the file's columns, and
+//! [`complete_len`](AppendWriter::complete_len) finds the end of the last
+//! complete row (a quoted field may hold newlines, so the file is scanned
+//! from its start, counting quotes: a newline after an even number of quote
+//! characters ends a row).
 
 use std::collections::BTreeSet;
 
-use rivven_connect::format::FormatWriter;
+use std::io::Read;
+
+use rivven_connect::format::{AppendWriter, FormatWriter, ReadSeek};
 use rivven_connect::{ConnectorError, Result, SourceEvent};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -117,6 +129,8 @@ pub struct CsvWriter {
     /// The columns of the file being written (and of the next one).
     columns: Vec<String>,
     fixed_columns: bool,
+    /// Whether the file being written has begun (its header, if any, is out).
+    in_file: bool,
     rows: Option<csv::Writer<Vec<u8>>>,
     records: u64,
     bytes: u64,
@@ -137,10 +151,24 @@ impl CsvWriter {
             quote,
             columns,
             fixed_columns,
+            in_file: false,
             rows: None,
             records: 0,
             bytes: 0,
         })
+    }
+
+    /// A writer for appending to files (the `file` sink): as [`CsvWriter::new`],
+    /// and without a header it needs `columns`, since an existing file's
+    /// columns could not be known.
+    pub fn appending(options: CsvOptions) -> Result<Self> {
+        if !options.include_header && options.columns.is_none() {
+            return Err(ConnectorError::config(
+                "columns: needed with `include_header: false` (the columns of an existing \
+                 file are known only from its header or from `columns`)",
+            ));
+        }
+        Self::new(options)
     }
 
     fn keys(event: &SourceEvent) -> Vec<&str> {
@@ -192,7 +220,7 @@ impl FormatWriter for CsvWriter {
 
     fn accepts(&self, event: &SourceEvent) -> bool {
         self.fixed_columns
-            || self.records == 0
+            || !self.in_file
             || Self::keys(event)
                 .iter()
                 .all(|k| self.columns.iter().any(|c| c == k))
@@ -205,7 +233,7 @@ impl FormatWriter for CsvWriter {
                 event.stream
             )));
         }
-        if self.records == 0 && !self.fixed_columns {
+        if !self.in_file && !self.fixed_columns {
             // The next file's columns: what the earlier files had and this event's keys.
             let mut all: BTreeSet<String> = self.columns.drain(..).collect();
             all.extend(Self::keys(event).into_iter().map(str::to_owned));
@@ -225,7 +253,7 @@ impl FormatWriter for CsvWriter {
         };
         if self.rows.is_none() {
             let mut rows = self.builder();
-            if self.options.include_header {
+            if self.options.include_header && !self.in_file {
                 rows.write_record(&self.columns).map_err(csv_error)?;
                 self.bytes += self.columns.iter().map(|c| c.len() as u64 + 1).sum::<u64>();
             }
@@ -235,6 +263,7 @@ impl FormatWriter for CsvWriter {
             return Err(ConnectorError::fatal("CSV writer not open"));
         };
         rows.write_record(&fields).map_err(csv_error)?;
+        self.in_file = true;
         self.bytes += fields.iter().map(|f| f.len() as u64 + 1).sum::<u64>();
         self.records += 1;
         Ok(())
@@ -250,12 +279,80 @@ impl FormatWriter for CsvWriter {
     fn finish(&mut self) -> Result<Vec<u8>> {
         self.records = 0;
         self.bytes = 0;
+        self.in_file = false;
+        self.take()
+    }
+}
+
+impl AppendWriter for CsvWriter {
+    fn take(&mut self) -> Result<Vec<u8>> {
         match self.rows.take() {
             None => Ok(Vec::new()),
             Some(rows) => rows
                 .into_inner()
                 .map_err(|e| ConnectorError::io(format!("writing CSV: {}", e.error()))),
         }
+    }
+
+    fn complete_len(&self, file: &mut dyn ReadSeek, len: u64) -> Result<u64> {
+        file.seek(std::io::SeekFrom::Start(0))?;
+        let mut in_quotes = false;
+        let mut complete = 0u64;
+        let mut header_end = None;
+        let mut pos = 0u64;
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut rest = Read::take(&mut *file, len);
+        loop {
+            let n = rest.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            for i in memchr::memchr2_iter(self.quote, b'\n', &chunk[..n]) {
+                if chunk[i] == self.quote {
+                    in_quotes = !in_quotes;
+                } else if !in_quotes {
+                    complete = pos + i as u64 + 1;
+                    header_end.get_or_insert(complete);
+                }
+            }
+            pos += n as u64;
+        }
+        // A file with nothing but its header starts again (with the
+        // columns of the first event it gets).
+        if self.options.include_header && header_end == Some(complete) {
+            return Ok(0);
+        }
+        Ok(complete)
+    }
+
+    fn resume(&mut self, file: &mut dyn Read, len: u64) -> Result<()> {
+        self.finish()?;
+        if len == 0 {
+            return Ok(());
+        }
+        if self.options.include_header {
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(self.delimiter)
+                .quote(self.quote)
+                .has_headers(true)
+                .from_reader(file);
+            let header: Vec<String> = reader
+                .headers()
+                .map_err(|e| ConnectorError::data(format!("reading the CSV header: {e}")))?
+                .iter()
+                .map(str::to_owned)
+                .collect();
+            if self.fixed_columns && header != self.columns {
+                return Err(ConnectorError::config(format!(
+                    "columns: the file's header is {header:?}, not {:?}; write to another \
+                     path or change `columns`",
+                    self.columns
+                )));
+            }
+            self.columns = header;
+        }
+        self.in_file = true;
+        Ok(())
     }
 }
 
@@ -319,6 +416,62 @@ mod tests {
         assert!(!w.accepts(&wider));
         assert!(w.write(&wider).is_err());
         assert!(w.accepts(&SourceEvent::record("s", json!({}))));
+    }
+
+    #[test]
+    fn appending_writes_the_header_once_and_resumes_from_a_file() {
+        let mut w = CsvWriter::appending(CsvOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        w.write(&SourceEvent::record("s", json!({"b": 1, "a": "x"})))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let first = w.take().unwrap_or_default();
+        w.write(&SourceEvent::record("s", json!({"a": "y"})))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let second = w.take().unwrap_or_default();
+        assert_eq!(first, b"a,b\nx,1\n");
+        assert_eq!(second, b"y,NULL\n");
+
+        // A torn row after them is not complete; a header alone counts as empty.
+        let mut file = [first.clone(), second.clone(), b"z,\"par".to_vec()].concat();
+        let len = file.len() as u64;
+        let good = w
+            .complete_len(&mut std::io::Cursor::new(&mut file), len)
+            .unwrap_or_default();
+        assert_eq!(good, (first.len() + second.len()) as u64);
+        let quoted = b"a,b\n\"two\nlines\",1\n\"open\nrow".to_vec();
+        let good = w
+            .complete_len(&mut std::io::Cursor::new(&quoted), quoted.len() as u64)
+            .unwrap_or_default();
+        assert_eq!(good, 18);
+        let header_only = b"a,b\nx".to_vec();
+        let good = w
+            .complete_len(&mut std::io::Cursor::new(&header_only), 5)
+            .unwrap_or(99);
+        assert_eq!(good, 0);
+
+        let mut again =
+            CsvWriter::appending(CsvOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let existing = [first, second].concat();
+        again
+            .resume(&mut existing.as_slice(), existing.len() as u64)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!again.accepts(&SourceEvent::record("s", json!({"c": 1}))));
+        again
+            .write(&SourceEvent::record("s", json!({"b": 3})))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.take().unwrap_or_default(), b"NULL,3\n");
+    }
+
+    #[test]
+    fn appending_without_a_header_needs_columns() {
+        let options = CsvOptions {
+            include_header: false,
+            ..CsvOptions::default()
+        };
+        let err = CsvWriter::appending(options)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("columns: needed"), "{err}");
     }
 
     #[test]

@@ -1,8 +1,19 @@
 //! The formats of this family and how a configuration picks one: `jsonl`
 //! and `json` (from `rivven-connect`), `csv`, and — by feature — `parquet`
 //! and `avro`.
+//!
+//! This crate also registers `csv`, `parquet` and `avro` in
+//! `rivven-connect`'s format registry ([`rivven_connect::format::registry`]),
+//! with the writers and readers below (not copies), so that the built-in
+//! `file` connectors can use them by name: `csv` with a writer, an appender
+//! and a record reader; `parquet` and `avro` with a writer of whole files
+//! (registered without their feature too, so that the error names the
+//! feature). A binary that does not otherwise use this crate calls
+//! [`crate::link`].
 
-use rivven_connect::format::{FormatWriter, JsonArrayWriter, JsonlWriter};
+use rivven_connect::format::{
+    AppendWriter, FormatRegistration, FormatWriter, JsonArrayWriter, JsonlWriter, RecordReader,
+};
 use rivven_connect::{ConnectorError, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -10,6 +21,10 @@ use validator::ValidationError;
 
 use crate::compression::Compression;
 use crate::csv::{CsvOptions, CsvWriter};
+use crate::reader::CsvRecordReader;
+
+/// The crate named in the format registry.
+const PROVIDER: &str = "rivven-connect-storage";
 
 /// Output format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -149,9 +164,140 @@ pub fn writer(format: Format, options: &FormatOptions) -> Result<Box<dyn FormatW
     }
 }
 
+/// A format's options from the registry's JSON (`null`: the defaults),
+/// deserialized and validated; errors name the option.
+fn options_of<T>(options: &serde_json::Value) -> Result<T>
+where
+    T: serde::de::DeserializeOwned + validator::Validate + Default,
+{
+    let parsed: T = match options {
+        serde_json::Value::Null => T::default(),
+        other => serde_json::from_value(other.clone())
+            .map_err(|e| ConnectorError::config(e.to_string()))?,
+    };
+    parsed.validate().map_err(|errors| {
+        let mut lines: Vec<String> = Vec::new();
+        for (field, list) in errors.field_errors() {
+            for e in list {
+                let message = e.message.as_deref().unwrap_or(&e.code);
+                lines.push(format!("{field}: {message}"));
+            }
+        }
+        lines.sort();
+        ConnectorError::config(lines.join("; "))
+    })?;
+    Ok(parsed)
+}
+
+fn csv_writer(options: &serde_json::Value) -> Result<Box<dyn FormatWriter>> {
+    Ok(Box::new(CsvWriter::new(options_of(options)?)?))
+}
+
+fn csv_appender(options: &serde_json::Value) -> Result<Box<dyn AppendWriter>> {
+    Ok(Box::new(CsvWriter::appending(options_of(options)?)?))
+}
+
+fn csv_reader(options: &serde_json::Value) -> Result<Box<dyn RecordReader>> {
+    Ok(Box::new(CsvRecordReader::new(options_of(options)?)?))
+}
+
+rivven_connect::register_format!(FormatRegistration::new("csv", "csv", PROVIDER, csv_writer)
+    .with_appender(csv_appender)
+    .with_reader(csv_reader));
+
+#[cfg(feature = "parquet")]
+fn parquet_writer(options: &serde_json::Value) -> Result<Box<dyn FormatWriter>> {
+    Ok(Box::new(crate::parquet::ParquetWriter::new(options_of(
+        options,
+    )?)?))
+}
+
+/// Without the feature: never called (the registration is `not_built`).
+#[cfg(not(feature = "parquet"))]
+fn parquet_writer(_: &serde_json::Value) -> Result<Box<dyn FormatWriter>> {
+    Err(ConnectorError::config("format `parquet` is not built"))
+}
+
+#[cfg(feature = "avro")]
+fn avro_writer(options: &serde_json::Value) -> Result<Box<dyn FormatWriter>> {
+    Ok(Box::new(crate::avro::AvroWriter::new(options_of(
+        options,
+    )?)?))
+}
+
+/// Without the feature: never called (the registration is `not_built`).
+#[cfg(not(feature = "avro"))]
+fn avro_writer(_: &serde_json::Value) -> Result<Box<dyn FormatWriter>> {
+    Err(ConnectorError::config("format `avro` is not built"))
+}
+
+/// `format` as this build registers it: known, and not built without its feature.
+const fn as_built(registration: FormatRegistration, format: Format) -> FormatRegistration {
+    match format {
+        Format::Parquet if !cfg!(feature = "parquet") => registration.not_built("parquet"),
+        Format::Avro if !cfg!(feature = "avro") => registration.not_built("avro"),
+        _ => registration,
+    }
+}
+
+rivven_connect::register_format!(as_built(
+    FormatRegistration::new("parquet", "parquet", PROVIDER, parquet_writer),
+    Format::Parquet
+));
+rivven_connect::register_format!(as_built(
+    FormatRegistration::new("avro", "avro", PROVIDER, avro_writer),
+    Format::Avro
+));
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rivven_connect::format::registry;
+    use rivven_connect::SourceEvent;
+
+    #[test]
+    fn csv_parquet_and_avro_are_registered_with_what_they_can_do() {
+        let csv = registry::lookup("output_format", "csv").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((csv.provider(), csv.extension()), (PROVIDER, "csv"));
+        assert!(csv.appendable() && csv.readable() && csv.is_built());
+        let mut writer = csv
+            .writer(&serde_json::json!({"delimiter": ";"}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        writer
+            .write(&SourceEvent::record(
+                "s",
+                serde_json::json!({"a": 1, "b": 2}),
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(writer.finish().unwrap_or_default(), b"a;b\n1;2\n");
+        let err = csv
+            .appender(&serde_json::json!({"delimiter": ";;"}))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("delimiter: must be exactly one ASCII character"),
+            "{err}"
+        );
+        let err = csv
+            .reader(&serde_json::json!({"delimeter": ";"}))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("unknown field `delimeter`"), "{err}");
+        for (name, feature) in [("parquet", "parquet"), ("avro", "avro")] {
+            let format = registry::lookup("output_format", name).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!format.appendable() && !format.readable());
+            let built = format.writer(&serde_json::Value::Null);
+            assert_eq!(format.is_built(), built.is_ok());
+            if let Err(e) = built {
+                assert!(
+                    e.to_string().contains(&format!("`{feature}` feature")),
+                    "{e}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn names_and_extensions() {

@@ -8,7 +8,10 @@
 //!   (any format and compression, by extension) in name order.
 //! - Formats ([`format`]): `json` and `jsonl` (from `rivven-connect`'s
 //!   [`rivven_connect::format`]), [`csv`]; output [`compression`] gzip,
-//!   zstd, snappy and lz4 for the text formats.
+//!   zstd, snappy and lz4 for the text formats. `csv`, `parquet` and `avro`
+//!   are registered in `rivven-connect`'s format registry, so the built-in
+//!   `file` sink appends CSV (`output_format: csv`) and the `file` source
+//!   reads it back (`format: csv`).
 //!
 //! - [`parquet`] (feature `parquet`): Parquet files with an Arrow schema
 //!   inferred from the events (`Int64` + `Float64` → `Float64`, other mixed

@@ -1,7 +1,10 @@
 //! Reading objects back: the rows of a `json`, `jsonl` or `csv` file,
 //! decompressed by its extension — the inverse of the format writers, used
-//! by the `object-storage` source.
+//! by the `object-storage` source. [`CsvRecordReader`] decodes CSV rows one
+//! by one with the same rules, for the built-in `file` source (registered as
+//! the `csv` format's reader).
 
+use rivven_connect::format::RecordReader;
 use rivven_connect::{ConnectorError, Result};
 use serde_json::{Map, Value};
 
@@ -106,13 +109,102 @@ fn field(text: &str, null_value: &str) -> Value {
     Value::String(text.to_string())
 }
 
-fn csv_rows(name: &str, data: &[u8], options: &CsvOptions) -> Result<Vec<Result<Value>>> {
-    let byte = |s: &str, key: &str| match s.as_bytes() {
+/// One CSV option that must be a single byte.
+fn byte(s: &str, key: &str) -> Result<u8> {
+    match s.as_bytes() {
         [b] => Ok(*b),
         _ => Err(ConnectorError::config(format!(
             "csv.{key}: must be one character"
         ))),
-    };
+    }
+}
+
+/// A CSV record as an object of `columns`.
+fn row(columns: &[String], record: &csv::StringRecord, null_value: &str) -> Value {
+    let mut row = Map::new();
+    for (column, text) in columns.iter().zip(record.iter()) {
+        row.insert(column.clone(), field(text, null_value));
+    }
+    Value::Object(row)
+}
+
+/// Decodes CSV rows one by one with the columns of the file's header (or
+/// `columns` without one); values come back typed as in [`rows`].
+#[derive(Debug)]
+pub struct CsvRecordReader {
+    options: CsvOptions,
+    delimiter: u8,
+    quote: u8,
+    columns: Vec<String>,
+}
+
+impl CsvRecordReader {
+    /// A reader; without a header it needs `columns`.
+    pub fn new(options: CsvOptions) -> Result<Self> {
+        let delimiter = byte(&options.delimiter, "delimiter")?;
+        let quote = byte(&options.quote_char, "quote_char")?;
+        let columns = match (&options.columns, options.include_header) {
+            (_, true) => Vec::new(),
+            (Some(columns), false) => columns.clone(),
+            (None, false) => {
+                return Err(ConnectorError::config(
+                    "columns: needed to read CSV without a header",
+                ))
+            }
+        };
+        Ok(Self {
+            options,
+            delimiter,
+            quote,
+            columns,
+        })
+    }
+
+    fn record(&self, bytes: &[u8]) -> Result<csv::StringRecord> {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .quote(self.quote)
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(bytes.len().clamp(64, 64 * 1024))
+            .from_reader(bytes);
+        let mut record = csv::StringRecord::new();
+        match reader.read_record(&mut record) {
+            Ok(true) => Ok(record),
+            Ok(false) => Ok(csv::StringRecord::new()),
+            Err(e) => Err(ConnectorError::data(format!("invalid CSV ({e})"))),
+        }
+    }
+}
+
+impl RecordReader for CsvRecordReader {
+    fn quote(&self) -> Option<u8> {
+        Some(self.quote)
+    }
+
+    fn has_header(&self) -> bool {
+        self.options.include_header
+    }
+
+    fn header(&mut self, record: &[u8]) -> Result<()> {
+        self.columns = self.record(record)?.iter().map(str::to_owned).collect();
+        Ok(())
+    }
+
+    fn decode(&mut self, record: &[u8]) -> Result<Value> {
+        let fields = self.record(record)?;
+        if fields.len() != self.columns.len() {
+            return Err(ConnectorError::data(format!(
+                "a CSV row of {} fields where the header has {}",
+                fields.len(),
+                self.columns.len()
+            )));
+        }
+        Ok(row(&self.columns, &fields, &self.options.null_value))
+    }
+}
+
+fn csv_rows(name: &str, data: &[u8], options: &CsvOptions) -> Result<Vec<Result<Value>>> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(byte(&options.delimiter, "delimiter")?)
         .quote(byte(&options.quote_char, "quote_char")?)
@@ -137,11 +229,7 @@ fn csv_rows(name: &str, data: &[u8], options: &CsvOptions) -> Result<Vec<Result<
         .map(|(i, record)| {
             let record = record
                 .map_err(|e| ConnectorError::data(format!("{name}: CSV row {}: {e}", i + 1)))?;
-            let mut row = Map::new();
-            for (column, text) in columns.iter().zip(record.iter()) {
-                row.insert(column.clone(), field(text, &options.null_value));
-            }
-            Ok(Value::Object(row))
+            Ok(row(&columns, &record, &options.null_value))
         })
         .collect())
 }
@@ -164,6 +252,31 @@ mod tests {
             rows[1],
             json!({"a": "007", "b": "x", "c": [1], "d": false, "e": ""})
         );
+    }
+
+    #[test]
+    fn the_record_reader_reads_rows_as_the_whole_file_reader_does() {
+        let options = CsvOptions {
+            delimiter: ";".into(),
+            ..CsvOptions::default()
+        };
+        let mut reader = CsvRecordReader::new(options).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reader.quote(), Some(b'"'));
+        assert!(reader.has_header());
+        reader.header(b"a;b;c").unwrap_or_else(|e| panic!("{e}"));
+        let row = reader
+            .decode(b"1;\"x;\ny\";\"{\"\"k\"\":[1]}\"")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(row, json!({"a": 1, "b": "x;\ny", "c": {"k": [1]}}));
+        let err = reader.decode(b"1;2").err().map(|e| e.to_string());
+        assert!(err
+            .unwrap_or_default()
+            .contains("2 fields where the header has 3"));
+        let headerless = CsvOptions {
+            include_header: false,
+            ..CsvOptions::default()
+        };
+        assert!(CsvRecordReader::new(headerless).is_err());
     }
 
     #[test]

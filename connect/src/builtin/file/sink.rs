@@ -1,19 +1,50 @@
-//! `file` sink: appends events as JSON Lines.
+//! `file` sink: appends events to one file, JSON Lines by default.
+//!
+//! **Formats.** `output_format` says how records are encoded: `jsonl` (the
+//! default; one JSON value per line) or any *appendable* format registered in
+//! this build ([`crate::format::registry`]) — `csv` when the binary links
+//! `rivven-connect-storage` (the `rivven-connect` binary does), with its
+//! options under `format_options` (`delimiter`, `quote_char`, `always_quote`,
+//! `line_ending`, `null_value`, `include_header`, `columns`; nested values
+//! are written as JSON strings). `format: data|event` stays what each record
+//! holds, for every output format (`event` writes the whole event, so a CSV
+//! row has the columns `data`, `metadata`, `stream`, … with nested values as
+//! JSON). Formats that make only whole files (`json`, `parquet`, `avro`) are
+//! refused with a configuration error that points at the `object-storage`
+//! sink with `provider: local`, which writes whole files of `batch_size`
+//! events: rewriting a whole file per batch would cost the file again on
+//! every batch, and a file per batch makes many tiny files. JSON Lines is
+//! written by the sink's own line encoder (the same bytes as the registered
+//! `jsonl` writer, without a dynamic call per event); other formats through
+//! their registered [`AppendWriter`](crate::format::AppendWriter).
+//!
+//! A CSV file gets its header once, when it starts; its columns are fixed by
+//! its first event (or by `columns`). An event with a key the file has no
+//! column for ends the file: it is rotated (below) and a new one started
+//! whose header is the union of the columns, so every file has exactly one
+//! header and no field is dropped. On reopening an existing file the sink
+//! reads its header back and continues with those columns.
 //!
 //! Durability: a write returns only after the batch reached the disk (`fsync: true`,
 //! the default: the file's data is synced before the batch is acknowledged), so the
-//! runtime never commits offsets past lines that are not on disk, even after a power
+//! runtime never commits offsets past records that are not on disk, even after a power
 //! loss. `fsync: false` acknowledges once the batch reached the OS: that survives a
 //! process crash (`kill -9`) but not a power loss or an OS crash, after which the
-//! committed offsets can point past lines that never reached the disk.
-//! Crash safety: a process killed mid-write can leave a partial last line; on open the
-//! sink cuts the file back to its last complete line (that event was never acknowledged
-//! and is written again). A failed write is rolled back the same way before the error is
-//! returned. With `max_file_bytes`, a full file is renamed to `<path>.<n>` (n = 1, 2, …)
-//! and a new one started.
+//! committed offsets can point past records that never reached the disk.
+//! Crash safety: a process killed mid-write can leave a partial last record; on open
+//! the sink cuts the file back to its last complete record (that event was never
+//! acknowledged and is written again): for JSON Lines the last newline, for CSV the
+//! end of the last complete row (a quoted field may hold newlines, so the file is
+//! parsed from its start once, on open; a file left with nothing but its header is
+//! emptied). A failed write is rolled back the same way before the error is
+//! returned. With `max_file_bytes`, a full file is renamed to `<path>.<n>`
+//! (n = 1, 2, …) and a new one started. A batch goes to one file, except when a
+//! wider CSV event rotates the file in the middle of it; if the write of such a batch
+//! fails after the rotation, its retry writes the events before the rotation again
+//! (at-least-once, as always for unacknowledged events).
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -24,6 +55,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
+use serde_json::{Map, Value};
+
 use crate::check::CheckResult;
 use crate::connector::{Sink, WriteResult};
 use crate::error::{ConnectorError, Result};
@@ -31,7 +64,10 @@ use crate::event::SourceEvent;
 use crate::spec::ConnectorSpec;
 use crate::SinkConfig;
 
-/// What each line holds.
+/// Default `output_format`.
+const DEFAULT_OUTPUT_FORMAT: &str = "jsonl";
+
+/// What each record holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileSinkFormat {
@@ -47,19 +83,33 @@ pub enum FileSinkFormat {
 #[sink(
     name = "file",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Appends events to a JSON Lines file, synced to disk per batch, with optional rotation",
+    description = "Appends events to a JSON Lines file (or CSV, with rivven-connect-storage), synced to disk per batch, with optional rotation",
     category = "storage",
-    tags = ["file", "jsonl", "local"],
+    tags = ["file", "jsonl", "csv", "local"],
     connector = FileSink
 )]
 #[serde(deny_unknown_fields)]
+#[validate(schema(function = "formats_agree"))]
 pub struct FileSinkConfig {
     /// File to append to (created with its parent directories).
     #[schemars(example = &"out/orders.jsonl")]
     pub path: PathBuf,
-    /// `data` (default) or `event`.
+    /// What each record holds: `data` (default, the event's data) or `event`
+    /// (the whole event).
     #[serde(default)]
     pub format: FileSinkFormat,
+    /// How records are encoded: `jsonl` (default) or another appendable
+    /// format of this build — `csv` from rivven-connect-storage (in the
+    /// `rivven-connect` binary). Formats that make whole files (`json`,
+    /// `parquet`, `avro`) are refused: use the `object-storage` sink with
+    /// `provider: local` for them.
+    #[serde(default = "default_output_format")]
+    pub output_format: String,
+    /// Options of `output_format`, e.g. for `csv`: `delimiter`, `quote_char`,
+    /// `always_quote`, `line_ending` (`lf`/`crlf`), `null_value`,
+    /// `include_header`, `columns` (needed when `include_header` is false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_options: Option<Map<String, Value>>,
     /// Sync the file to disk before each batch is acknowledged (default `true`).
     /// `false` trades durability for speed: the output survives process crashes
     /// (`kill -9`), not power loss or an OS crash, after which committed offsets can
@@ -71,7 +121,8 @@ pub struct FileSinkConfig {
     pub max_file_bytes: u64,
     /// Reject (per record, following the pipeline's `on_error`) an event whose
     /// line would be longer than this many bytes, instead of writing it
-    /// (0 = no limit), e.g. to keep lines within what a downstream reader takes.
+    /// (0 = no limit), e.g. to keep lines within what a downstream reader takes
+    /// (`output_format: jsonl` only).
     #[serde(default)]
     pub max_record_bytes: u64,
 }
@@ -80,15 +131,63 @@ fn default_fsync() -> bool {
     true
 }
 
+fn default_output_format() -> String {
+    DEFAULT_OUTPUT_FORMAT.to_string()
+}
+
+/// Validator of the whole config: `output_format` is registered and
+/// appendable, its `format_options` build a writer, and `max_record_bytes`
+/// is used with JSON Lines only.
+fn formats_agree(config: &FileSinkConfig) -> std::result::Result<(), validator::ValidationError> {
+    let refuse = |message: String| {
+        Err(validator::ValidationError::new("output_format").with_message(message.into()))
+    };
+    if let Err(e) = formatted::appender(config) {
+        return refuse(e.message().to_string());
+    }
+    if config.max_record_bytes > 0 && !config.is_jsonl() {
+        return refuse(format!(
+            "max_record_bytes: applies to `output_format: jsonl` only (this sink writes `{}`)",
+            config.output_format
+        ));
+    }
+    Ok(())
+}
+
 impl FileSinkConfig {
     /// A config appending to `path` with defaults (`fsync: true`).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
             format: FileSinkFormat::default(),
+            output_format: default_output_format(),
+            format_options: None,
             fsync: default_fsync(),
             max_file_bytes: 0,
             max_record_bytes: 0,
+        }
+    }
+
+    /// The same config writing `output_format` with `format_options`.
+    pub fn with_output_format(mut self, name: &str, options: Value) -> Self {
+        self.output_format = name.to_string();
+        self.format_options = match options {
+            Value::Object(map) => Some(map),
+            _ => None,
+        };
+        self
+    }
+
+    /// Whether records are JSON Lines (the sink's own encoder).
+    fn is_jsonl(&self) -> bool {
+        self.output_format == DEFAULT_OUTPUT_FORMAT && self.format_options_value().is_null()
+    }
+
+    /// `format_options` as JSON (`null` when not given).
+    fn format_options_value(&self) -> Value {
+        match &self.format_options {
+            Some(map) if !map.is_empty() => Value::Object(map.clone()),
+            _ => Value::Null,
         }
     }
 }
@@ -99,10 +198,12 @@ struct OpenFile {
     len: u64,
 }
 
-/// Appends JSON Lines to a file.
+/// Appends records (JSON Lines, or another appendable format) to a file.
 #[derive(Debug, Default, Clone)]
 pub struct FileSink {
     open: Arc<Mutex<Option<OpenFile>>>,
+    /// The file and writer of a format other than JSON Lines.
+    formatted: Arc<Mutex<Option<formatted::Formatted>>>,
     /// Bytes per line of the last write, to size the next write's buffer
     /// (growing it line by line cost a copy of the batch per doubling).
     line_bytes: Arc<std::sync::atomic::AtomicUsize>,
@@ -122,6 +223,13 @@ fn io_error(path: &Path, what: &str) -> impl FnOnce(std::io::Error) -> Connector
 
 /// Opens `path` for appending and cuts a torn last line.
 fn open_repaired(path: &Path) -> Result<OpenFile> {
+    open_cut(path, |file, len| {
+        crate::format::complete_lines_len(file, len).map_err(ConnectorError::from)
+    })
+}
+
+/// Opens `path` for appending, locked, cut back to the `complete` length.
+fn open_cut(path: &Path, complete: impl FnOnce(&mut File, u64) -> Result<u64>) -> Result<OpenFile> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .map_err(io_error(path, "creating the parent directory of"))?;
@@ -147,32 +255,16 @@ fn open_repaired(path: &Path) -> Result<OpenFile> {
         Err(std::fs::TryLockError::Error(e)) => return Err(io_error(path, "locking")(e)),
     }
     let len = file.metadata().map_err(io_error(path, "inspecting"))?.len();
-    let good = complete_prefix_len(&mut file, len).map_err(io_error(path, "scanning"))?;
+    let good =
+        complete(&mut file, len).map_err(|e| e.context(format!("scanning {}", path.display())))?;
     if good < len {
-        tracing::warn!(path = %path.display(), torn_bytes = len - good, "cutting a partial last line left by a crash");
+        tracing::warn!(path = %path.display(), torn_bytes = len - good, "cutting a partial last record left by a crash");
         file.set_len(good).map_err(io_error(path, "repairing"))?;
         file.sync_data().map_err(io_error(path, "syncing"))?;
     }
     file.seek(SeekFrom::Start(good))
         .map_err(io_error(path, "seeking"))?;
     Ok(OpenFile { file, len: good })
-}
-
-/// Length of the file up to and including its last newline.
-fn complete_prefix_len(file: &mut File, len: u64) -> std::io::Result<u64> {
-    let mut end = len;
-    let mut chunk = vec![0u8; 64 * 1024];
-    while end > 0 {
-        let start = end.saturating_sub(chunk.len() as u64);
-        let n = usize::try_from(end - start).unwrap_or(0);
-        file.seek(SeekFrom::Start(start))?;
-        file.read_exact(&mut chunk[..n])?;
-        if let Some(pos) = chunk[..n].iter().rposition(|b| *b == b'\n') {
-            return Ok(start + pos as u64 + 1);
-        }
-        end = start;
-    }
-    Ok(0)
 }
 
 /// Renames the full file to the first free `<path>.<n>`.
@@ -263,16 +355,27 @@ impl Sink for FileSink {
             .open
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .is_some();
+            .is_some()
+            || self
+                .formatted
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some();
         if holds_it {
             // This sink has the file open (a pipeline restarting): opening
             // it again would find it locked — by this very sink.
             return CheckResult::builder().check_passed("file writable").build();
         }
         let config = config.clone();
-        let outcome = tokio::task::spawn_blocking(move || open_repaired(&config.path).map(|_| ()))
-            .await
-            .map_err(|e| ConnectorError::fatal(format!("check task failed: {e}")))?;
+        let outcome = tokio::task::spawn_blocking(move || {
+            if config.is_jsonl() {
+                open_repaired(&config.path).map(|_| ())
+            } else {
+                formatted::open(&config).map(|_| ())
+            }
+        })
+        .await
+        .map_err(|e| ConnectorError::fatal(format!("check task failed: {e}")))?;
         CheckResult::builder()
             .check("file writable", outcome)
             .build()
@@ -292,6 +395,9 @@ impl Sink for FileSink {
         config: &FileSinkConfig,
         events: &[SourceEvent],
     ) -> Result<WriteResult> {
+        if !config.is_jsonl() {
+            return formatted::write(&self.formatted, config, events).await;
+        }
         let mut result = WriteResult::new();
         use std::sync::atomic::Ordering::Relaxed;
         let per_line = self.line_bytes.load(Relaxed).clamp(64, 64 * 1024);
@@ -364,191 +470,12 @@ impl Sink for FileSink {
         Ok(result)
     }
 
-    /// The file: two sinks appending to one path tear each other's lines.
+    /// The file: two sinks appending to one path tear each other's records.
     fn exclusive_resource(&self, config: &FileSinkConfig) -> Option<String> {
         Some(super::target_key(&config.path))
     }
 }
 
+mod formatted;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use futures::stream;
-    use serde_json::json;
-    use serde_json::Value;
-
-    fn events(ids: std::ops::Range<u64>) -> BoxStream<'static, SourceEvent> {
-        stream::iter(ids.map(|i| SourceEvent::record("s", json!({ "id": i })))).boxed()
-    }
-
-    fn ids(path: &Path) -> Vec<u64> {
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"))["id"]
-                    .as_u64()
-                    .unwrap_or(u64::MAX)
-            })
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn appends_across_writes_and_sink_instances() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let config = FileSinkConfig {
-            fsync: true,
-            ..FileSinkConfig::new(dir.path().join("a/b/out.jsonl"))
-        };
-        let sink = FileSink::new();
-        let r = sink
-            .write(&config, events(0..3))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(r.records_written, 3);
-        sink.write(&config, events(3..5))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        // A second writer while the first has the file open is refused.
-        let err = FileSink::new()
-            .write(&config, events(5..6))
-            .await
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            err.contains("out.jsonl is being written by another process"),
-            "{err}"
-        );
-        // Its check fails too; the writer's own check (a restart) passes.
-        let other = FileSink::new()
-            .check(&config)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(!other.is_success(), "{other:?}");
-        assert!(sink
-            .check(&config)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .is_success());
-        drop(sink);
-        FileSink::new()
-            .write(&config, events(5..6))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(ids(&config.path), (0..6).collect::<Vec<_>>());
-    }
-
-    /// Fails before the fix: the default was `fsync: false` while the offsets are
-    /// fsynced, so after a power loss the committed offset could pass unwritten lines.
-    #[test]
-    fn fsync_is_on_by_default_in_config_new_and_schema() {
-        let config: FileSinkConfig =
-            serde_json::from_value(json!({"path": "out.jsonl"})).unwrap_or_else(|e| panic!("{e}"));
-        assert!(config.fsync);
-        assert!(FileSinkConfig::new("out.jsonl").fsync);
-        let spec = serde_json::to_value(FileSink::spec()).unwrap_or_default();
-        let text = spec.to_string();
-        assert!(text.contains(r#""default":true"#), "{text}");
-        let opt_out: FileSinkConfig = serde_json::from_value(json!({"path": "o", "fsync": false}))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(!opt_out.fsync);
-    }
-
-    #[tokio::test]
-    async fn torn_tail_from_a_crash_is_cut() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.path().join("out.jsonl");
-        std::fs::write(&path, "{\"id\":0}\n{\"id\":1}\n{\"id\"").unwrap_or_else(|e| panic!("{e}"));
-        FileSink::new()
-            .write(&FileSinkConfig::new(&path), events(1..3))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(ids(&path), vec![0, 1, 1, 2]);
-        std::fs::write(&path, "no newline at all").unwrap_or_else(|e| panic!("{e}"));
-        FileSink::new()
-            .write(&FileSinkConfig::new(&path), events(7..8))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(ids(&path), vec![7]);
-    }
-
-    /// After a torn tail, two runs (each a new sink, as after two restarts) leave
-    /// only complete lines: the first cuts the tail, the second appends after it.
-    /// (Passes before the fix too: the sink's recovery was right; the kill -9
-    /// test's checker was what flagged the tail. This pins the recovery down.)
-    #[tokio::test]
-    async fn two_runs_after_a_torn_tail_leave_no_torn_line() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.path().join("out.jsonl");
-        std::fs::write(&path, "{\"id\":0}\n{\"id\":1,\"pay").unwrap_or_else(|e| panic!("{e}"));
-        let config = FileSinkConfig::new(&path);
-        for run in [1..3, 3..5] {
-            let sink = FileSink::new();
-            let check = sink.check(&config).await.unwrap_or_else(|e| panic!("{e}"));
-            assert!(check.is_success());
-            sink.write(&config, events(run))
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(text.ends_with('\n'), "{text:?}");
-        assert_eq!(ids(&path), vec![0, 1, 2, 3, 4]);
-    }
-
-    #[tokio::test]
-    async fn rotates_at_max_file_bytes_without_splitting_batches() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.path().join("out.jsonl");
-        let config = FileSinkConfig {
-            max_file_bytes: 40,
-            ..FileSinkConfig::new(&path)
-        };
-        let sink = FileSink::new();
-        for i in 0..4 {
-            sink.write(&config, events(i * 3..i * 3 + 3))
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-        let mut all = Vec::new();
-        for n in 1..=3 {
-            let rotated = dir.path().join(format!("out.jsonl.{n}"));
-            let part = ids(&rotated);
-            assert_eq!(part.len(), 3, "{}", rotated.display());
-            all.extend(part);
-        }
-        all.extend(ids(&path));
-        assert_eq!(all, (0..12).collect::<Vec<_>>());
-    }
-
-    #[tokio::test]
-    async fn event_format_and_unwritable_path() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.path().join("ev.jsonl");
-        let config = FileSinkConfig {
-            format: FileSinkFormat::Event,
-            ..FileSinkConfig::new(&path)
-        };
-        FileSink::new()
-            .write(&config, events(0..1))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let line: Value =
-            serde_json::from_str(std::fs::read_to_string(&path).unwrap_or_default().trim())
-                .unwrap_or_default();
-        assert_eq!(line["stream"], json!("s"));
-        assert_eq!(line["data"]["id"], json!(0));
-
-        let blocked = FileSinkConfig::new(path.join("below-a-file.jsonl"));
-        let err = FileSink::new().write(&blocked, events(0..1)).await.err();
-        assert!(err
-            .map(|e| e.to_string())
-            .unwrap_or_default()
-            .contains("below-a-file"));
-        let check = FileSink::new()
-            .check(&blocked)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(!check.is_success());
-    }
-}
+mod tests;

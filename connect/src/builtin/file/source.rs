@@ -1,4 +1,16 @@
-//! `file` source: reads a JSON Lines (or plain text) file from where it left off.
+//! `file` source: reads a JSON Lines (or plain text, or CSV) file from where it left off.
+//!
+//! **Formats.** `jsonl` (default) and `text` are read by this source itself; any
+//! other `format` is a format registered in this build with a record reader
+//! ([`crate::format::registry`]): `csv` when the binary links
+//! `rivven-connect-storage`, with the options of the `file` sink's
+//! `format_options` (the same block reads back what the sink wrote). A CSV file's
+//! header is read first (also when resuming at a later offset) and names the
+//! fields of every row; a newline inside a quoted field does not end a row; the
+//! values come back typed as the sink wrote them (`null_value` is null, numbers,
+//! `true`/`false`, and nested values from their JSON text). The state is the
+//! byte offset after the last row, so a restart resumes at the next row. A CSV
+//! file whose header is not complete yet is not read (the next run reads it).
 //!
 //! Every event carries its position in the stream state: `offset` (the byte just after
 //! its line) and `line` (its 1-based line number), so a restarted pipeline resumes after
@@ -28,7 +40,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio::io::AsyncSeekExt;
 use validator::Validate;
 
@@ -37,6 +49,7 @@ use crate::check::CheckResult;
 use crate::connector::Source;
 use crate::error::{ConnectorError, Result};
 use crate::event::SourceEvent;
+use crate::format::{registry, RecordReader};
 use crate::spec::ConnectorSpec;
 use crate::state::State;
 use crate::SourceConfig;
@@ -46,8 +59,8 @@ const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 /// Characters of a rejected line shown in its error message.
 const PREVIEW_CHARS: usize = 120;
 
-/// How lines become events.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// How records become events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileSourceFormat {
     /// Each line is a JSON value that becomes the event data.
@@ -55,6 +68,10 @@ pub enum FileSourceFormat {
     Jsonl,
     /// Each line becomes `{"line": "<text>"}`.
     Text,
+    /// Another format registered in this build with a record reader, by name
+    /// (`csv`, from rivven-connect-storage).
+    #[serde(untagged)]
+    Registered(String),
 }
 
 /// Configuration of the `file` source.
@@ -62,13 +79,14 @@ pub enum FileSourceFormat {
 #[source(
     name = "file",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Reads JSON Lines or text files, resuming at the last committed byte offset",
+    description = "Reads JSON Lines, text or CSV files (CSV with rivven-connect-storage), resuming at the last committed byte offset",
     incremental,
     category = "storage",
-    tags = ["file", "jsonl", "local"],
+    tags = ["file", "jsonl", "csv", "local"],
     connector = FileSource
 )]
 #[serde(deny_unknown_fields)]
+#[validate(schema(function = "format_readable"))]
 pub struct FileSourceConfig {
     /// File to read.
     #[schemars(example = &"data/orders.jsonl")]
@@ -77,9 +95,17 @@ pub struct FileSourceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(length(min = 1, max = 255))]
     pub stream_name: Option<String>,
-    /// `jsonl` (default) or `text`.
+    /// `jsonl` (default: each line is a JSON value that becomes the event
+    /// data), `text` (each line becomes `{"line": "<text>"}`), or a format
+    /// registered in this build with a record reader: `csv` (from
+    /// rivven-connect-storage; the header names the fields of each row).
     #[serde(default)]
     pub format: FileSourceFormat,
+    /// Options of a registered `format`, as the `file` sink's `format_options`
+    /// (for `csv`: `delimiter`, `quote_char`, `null_value`, `include_header`,
+    /// `columns` — needed without a header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_options: Option<Map<String, Value>>,
     /// Bytes read per I/O call.
     #[serde(default = "default_buffer_size")]
     #[validate(range(min = 4096, max = 67108864))]
@@ -107,6 +133,20 @@ fn default_max_line_bytes() -> usize {
     DEFAULT_MAX_LINE_BYTES
 }
 
+/// Validator of `format` and `format_options`: a registered format has a
+/// reader that takes the options; `jsonl` and `text` take none.
+fn format_readable(
+    config: &FileSourceConfig,
+) -> std::result::Result<(), validator::ValidationError> {
+    match config.record_reader() {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            Err(validator::ValidationError::new("format")
+                .with_message(e.message().to_string().into()))
+        }
+    }
+}
+
 impl FileSourceConfig {
     /// A config reading `path` with defaults.
     pub fn new(path: impl Into<PathBuf>) -> Self {
@@ -114,10 +154,41 @@ impl FileSourceConfig {
             path: path.into(),
             stream_name: None,
             format: FileSourceFormat::default(),
+            format_options: None,
             buffer_size: default_buffer_size(),
             max_line_bytes: default_max_line_bytes(),
             read_unterminated_last_line: false,
         }
+    }
+
+    /// The record reader of a registered `format` (`None` for `jsonl` and
+    /// `text`), or a `Config` error naming the key.
+    pub fn record_reader(&self) -> Result<Option<Box<dyn RecordReader>>> {
+        let options = match &self.format_options {
+            Some(map) if !map.is_empty() => Value::Object(map.clone()),
+            _ => Value::Null,
+        };
+        let name = match &self.format {
+            FileSourceFormat::Registered(name) => name,
+            FileSourceFormat::Jsonl | FileSourceFormat::Text if options.is_null() => {
+                return Ok(None)
+            }
+            FileSourceFormat::Jsonl | FileSourceFormat::Text => {
+                return Err(ConnectorError::config(
+                    "format_options: only a registered `format` (such as `csv`) takes options",
+                ))
+            }
+        };
+        let format = registry::lookup("format", name)?;
+        if !format.readable() {
+            return Err(ConnectorError::config(format!(
+                "format: `{name}` cannot be read record by record by the `file` source \
+                 (the `object-storage` source reads whole files of it)"
+            )));
+        }
+        format.reader(&options).map(Some).map_err(|e| {
+            ConnectorError::config(format!("format_options ({name}): {}", e.message()))
+        })
     }
 
     /// The stream name events get.
@@ -171,9 +242,14 @@ fn preview(text: &str) -> String {
     shown
 }
 
-/// The event data of one line (`bytes` without its `\n`); `None` for a blank line.
-/// Errors carry the whole line as their raw record (copied only then).
-fn parse_line(config: &FileSourceConfig, bytes: &[u8], at: &At<'_>) -> Result<Option<Value>> {
+/// The event data of one record (`bytes` without its `\n`); `None` for a blank line.
+/// Errors carry the whole record as their raw record (copied only then).
+fn parse_line(
+    config: &FileSourceConfig,
+    reader: Option<&mut (dyn RecordReader + 'static)>,
+    bytes: &[u8],
+    at: &At<'_>,
+) -> Result<Option<Value>> {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -188,9 +264,18 @@ fn parse_line(config: &FileSourceConfig, bytes: &[u8], at: &At<'_>) -> Result<Op
     if text.trim().is_empty() {
         return Ok(None);
     }
+    if let Some(reader) = reader {
+        return match reader.decode(text.as_bytes()) {
+            Ok(value) => Ok(Some(value)),
+            Err(e) => {
+                let message = format!("{at}: {}: {}", e.message(), preview(text));
+                Err(ConnectorError::data(message).with_raw_record(bytes))
+            }
+        };
+    }
     let parsed = match config.format {
         FileSourceFormat::Text => Ok(json!({ "line": text })),
-        FileSourceFormat::Jsonl => serde_json::from_str(text),
+        _ => serde_json::from_str(text),
     };
     match parsed {
         Ok(value) => Ok(Some(value)),
@@ -244,12 +329,13 @@ impl Source for FileSource {
         state: Option<State>,
     ) -> Result<BoxStream<'static, Result<SourceEvent>>> {
         let stream_name = config.stream();
+        let mut reader = config.record_reader()?;
         let saved = state.as_ref().and_then(|s| s.get_stream(&stream_name));
-        let start = saved
+        let mut start = saved
             .and_then(|s| s.data.get("offset"))
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        let start_line = saved
+        let mut start_line = saved
             .and_then(|s| s.data.get("line"))
             .and_then(Value::as_u64)
             .unwrap_or(0);
@@ -264,6 +350,17 @@ impl Source for FileSource {
                 config.path.display()
             )));
         }
+        if let Some(reader) = reader.as_deref_mut().filter(|r| r.has_header()) {
+            match header::read(config, reader).await? {
+                Some((end, lines)) => {
+                    if start < end {
+                        (start, start_line) = (end, lines);
+                    }
+                }
+                // No complete header yet: nothing to read in this run.
+                None => return Ok(futures::stream::empty().boxed()),
+            }
+        }
         file.seek(std::io::SeekFrom::Start(start))
             .await
             .map_err(|e| {
@@ -272,11 +369,14 @@ impl Source for FileSource {
         if start > 0 {
             tracing::info!(path = %config.path.display(), offset = start, "file source resuming");
         }
-        let events = stream::FileEvents::new(file, config.clone(), stream_name, start, start_line);
+        let events =
+            stream::FileEvents::new(file, config.clone(), stream_name, start, start_line, reader);
         Ok(events.boxed())
     }
 }
 
+mod header;
+mod records;
 mod stream;
 #[cfg(test)]
 mod tests;

@@ -15,10 +15,12 @@ use serde_json::{Map, Value};
 use tokio::fs::File;
 use tokio::io::BufReader;
 
+use super::records::{Records, Step};
 use super::{parse_line, too_long, At, FileSourceConfig};
 use crate::builtin::file::lines::{Line, LineReader};
 use crate::error::{ConnectorError, Result};
 use crate::event::SourceEvent;
+use crate::format::RecordReader;
 use crate::state::State;
 
 /// Input bytes between two clock reads (about one read buffer's worth of lines).
@@ -52,6 +54,20 @@ pub(super) struct FileEvents {
     /// The state event due after a rejected line.
     queued: Option<SourceEvent>,
     done: bool,
+    /// The registered format's reader (`None`: `jsonl` and `text`).
+    reader: Option<Box<dyn RecordReader>>,
+    /// Joins lines into records when the format quotes newlines (CSV).
+    records: Option<Records>,
+}
+
+impl std::fmt::Debug for FileEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileEvents")
+            .field("path", &self.config.path)
+            .field("offset", &self.offset)
+            .field("line_no", &self.line_no)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FileEvents {
@@ -61,10 +77,15 @@ impl FileEvents {
         stream_name: String,
         offset: u64,
         line_no: u64,
+        reader: Option<Box<dyn RecordReader>>,
     ) -> Self {
-        let reader = BufReader::with_capacity(config.buffer_size, file);
+        let records = reader
+            .as_ref()
+            .and_then(|r| r.quote())
+            .map(|q| Records::new(q, config.max_line_bytes));
+        let buffered = BufReader::with_capacity(config.buffer_size, file);
         Self {
-            lines: LineReader::new(reader, config.max_line_bytes),
+            lines: LineReader::new(buffered, config.max_line_bytes),
             config,
             stream_name,
             offset,
@@ -73,6 +94,8 @@ impl FileEvents {
             clock_at: offset + CLOCK_BYTES,
             queued: None,
             done: false,
+            reader,
+            records,
         }
     }
 
@@ -84,48 +107,113 @@ impl FileEvents {
         update
     }
 
-    /// The next line's outcome, or the end (`None`, also at an unfinished last line).
+    /// The next record's outcome, or the end (`None`, also at an unfinished last record).
     fn next_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outcome>> {
-        let line = match self.lines.poll_next_line(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(Some(line))) => line,
-            Poll::Ready(Ok(None)) => return Poll::Ready(None),
-            Poll::Ready(Err(e)) => {
-                let context = format!("reading {}", self.config.path.display());
-                return Poll::Ready(Some(Outcome::Failed(
-                    ConnectorError::from(e).context(context),
-                )));
-            }
-        };
-        let config = &self.config;
-        let at = At {
-            config,
-            line_no: self.line_no + 1,
-            offset: self.offset,
-        };
-        let (outcome, consumed) = match line {
-            Line::Complete { consumed } => (parse_line(config, self.lines.bytes(), &at), consumed),
-            Line::Unterminated if config.read_unterminated_last_line => {
-                let consumed = self.lines.bytes().len() as u64;
-                (parse_line(config, self.lines.bytes(), &at), consumed)
-            }
-            // Maybe still being written: left for the next run.
-            Line::Unterminated => return Poll::Ready(None),
-            Line::TooLong {
-                terminated: false, ..
-            } if !config.read_unterminated_last_line => return Poll::Ready(None),
-            Line::TooLong {
-                consumed,
-                terminated,
-            } => (Err(too_long(&at, consumed, terminated)), consumed),
-        };
-        self.offset += consumed;
-        self.line_no += 1;
-        Poll::Ready(Some(match outcome {
-            Ok(Some(data)) => Outcome::Event(data),
-            Ok(None) => Outcome::Blank,
-            Err(e) => Outcome::Rejected(e),
-        }))
+        loop {
+            let line = match self.lines.poll_next_line(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(Some(line))) => line,
+                Poll::Ready(Ok(None)) => return Poll::Ready(None),
+                Poll::Ready(Err(e)) => {
+                    let context = format!("reading {}", self.config.path.display());
+                    return Poll::Ready(Some(Outcome::Failed(
+                        ConnectorError::from(e).context(context),
+                    )));
+                }
+            };
+            let config = &self.config;
+            let at = At {
+                config,
+                line_no: self.line_no + 1,
+                offset: self.offset,
+            };
+            let reader = self.reader.as_deref_mut();
+            let unterminated_ok = config.read_unterminated_last_line;
+            // Where the record is: the line itself, or joined lines.
+            let step = match (&line, self.records.as_mut()) {
+                (_, None) => Step::Single,
+                (Line::Complete { consumed }, Some(records)) => {
+                    records.push(self.lines.bytes(), *consumed)
+                }
+                (Line::Unterminated, Some(records)) if unterminated_ok => {
+                    let consumed = self.lines.bytes().len() as u64;
+                    match records.push(self.lines.bytes(), consumed) {
+                        Step::Open => records.end(),
+                        step => step,
+                    }
+                }
+                (
+                    Line::TooLong {
+                        consumed,
+                        terminated,
+                    },
+                    Some(records),
+                ) if records.in_record() && (*terminated || unterminated_ok) => {
+                    records.push_too_long(*consumed)
+                }
+                (_, Some(_)) => Step::Single,
+            };
+            let (outcome, consumed, lines) = match (step, line) {
+                // A quoted newline: the record goes on.
+                (Step::Open, _) => continue,
+                (Step::Joined, line) => {
+                    let terminated = !matches!(
+                        line,
+                        Line::Unterminated
+                            | Line::TooLong {
+                                terminated: false,
+                                ..
+                            }
+                    );
+                    let Some(records) = self.records.as_ref() else {
+                        return Poll::Ready(None);
+                    };
+                    match records.joined() {
+                        (Some(bytes), consumed, lines) => {
+                            (parse_line(config, reader, bytes, &at), consumed, lines)
+                        }
+                        (None, consumed, lines) => {
+                            (Err(too_long(&at, consumed, terminated)), consumed, lines)
+                        }
+                    }
+                }
+                (Step::Single, Line::Complete { consumed }) => (
+                    parse_line(config, reader, self.lines.bytes(), &at),
+                    consumed,
+                    1,
+                ),
+                (Step::Single, Line::Unterminated) if unterminated_ok => {
+                    let consumed = self.lines.bytes().len() as u64;
+                    (
+                        parse_line(config, reader, self.lines.bytes(), &at),
+                        consumed,
+                        1,
+                    )
+                }
+                // Maybe still being written: left for the next run.
+                (Step::Single, Line::Unterminated) => return Poll::Ready(None),
+                (
+                    Step::Single,
+                    Line::TooLong {
+                        terminated: false, ..
+                    },
+                ) if !unterminated_ok => return Poll::Ready(None),
+                (
+                    Step::Single,
+                    Line::TooLong {
+                        consumed,
+                        terminated,
+                    },
+                ) => (Err(too_long(&at, consumed, terminated)), consumed, 1),
+            };
+            self.offset += consumed;
+            self.line_no += lines;
+            return Poll::Ready(Some(match outcome {
+                Ok(Some(data)) => Outcome::Event(data),
+                Ok(None) => Outcome::Blank,
+                Err(e) => Outcome::Rejected(e),
+            }));
+        }
     }
 }
 

@@ -308,3 +308,48 @@ async fn a_line_of_exactly_max_line_bytes_is_read() {
         "{text}"
     );
 }
+
+#[test]
+fn a_format_without_a_reader_in_this_build_is_refused_naming_the_key() {
+    let load = |config: Value| {
+        <FileSourceConfig as crate::SourceConfig>::from_value(config)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let text = load(json!({"path": "in.x", "format": "xml"}));
+    assert!(text.contains("format: no format `xml`"), "{text}");
+    assert!(text.contains("rivven-connect-storage"), "{text}");
+    let text = load(json!({"path": "in.json", "format": "json"}));
+    assert!(
+        text.contains("format: `json` cannot be read record by record"),
+        "{text}"
+    );
+    let text = load(json!({"path": "in.txt", "format": "text", "format_options": {"a": 1}}));
+    assert!(text.contains("format_options: only a registered"), "{text}");
+    let jsonl: FileSourceConfig =
+        crate::SourceConfig::from_value(json!({"path": "in.jsonl", "format": "jsonl"}))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(jsonl.format, FileSourceFormat::Jsonl);
+}
+
+/// A registered reader (here `jsonl`'s, asked for by a name the source does
+/// not read itself) goes through the record path: offsets and errors as for
+/// the source's own formats.
+#[tokio::test]
+async fn a_registered_reader_without_quotes_reads_line_by_line() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write(&dir, "r.jsonl", "{\"id\":1}\nnope\n{\"id\":2}\n");
+    let config = FileSourceConfig {
+        format: FileSourceFormat::Registered("jsonl".into()),
+        ..FileSourceConfig::new(&path)
+    };
+    let items = read_all(&config, None).await;
+    let err = items.iter().find_map(|i| i.as_ref().err());
+    let text = err.map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        text.contains("r.jsonl line 2 (byte offset 9): invalid JSON"),
+        "{text}"
+    );
+    assert_eq!(offsets(&items), vec![9, 23]);
+}
