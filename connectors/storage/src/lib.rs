@@ -42,7 +42,10 @@
 //!
 //! GCS was not run against a server (no emulator here; its configuration is
 //! checked offline). Azure is tested against Azurite (the emulator), not
-//! the real service.
+//! the real service. The built-in `file` sink appends, so it takes the
+//! appendable formats (`jsonl`, `csv`) and refuses those that only make
+//! whole files (`json`, `parquet`, `avro`), pointing at this sink with
+//! `provider: local`.
 //!
 //! The connectors register themselves (their config derive's `connector =
 //! …`); a binary that does not otherwise reference the crate calls [`link`].
