@@ -135,6 +135,7 @@
 mod client;
 mod config;
 mod properties;
+mod publisher;
 mod reader;
 mod sink;
 mod source;
