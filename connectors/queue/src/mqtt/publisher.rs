@@ -393,3 +393,117 @@ impl Track {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(index: usize) -> Message {
+        Message {
+            index,
+            topic: "t".into(),
+            payload: bytes::Bytes::from_static(b"{}"),
+            properties: None,
+        }
+    }
+
+    fn ack(pkid: u16, step: AckStep) -> Polled {
+        Polled::Acked {
+            pkid,
+            step,
+            refused: None,
+        }
+    }
+
+    #[test]
+    fn pending_counts_back_from_the_oldest_unacknowledged_publish() {
+        let mut publisher = Publisher::default();
+        let since = Instant::now();
+        let write = publisher.begin().unwrap_or_default();
+        // Event 1 of 4 failed (not published): positions 0, 2, 3.
+        for index in [0, 2, 3] {
+            publisher
+                .track
+                .queue(write, &message(index), Qos::AtLeastOnce, since);
+        }
+        publisher.end(4);
+        let mut answered = Answered::default();
+        for pkid in 1..=3 {
+            publisher
+                .track
+                .apply(Polled::Sent(pkid), write, &mut answered);
+        }
+        assert_eq!(publisher.pending(), 4);
+        // The next write collects the PUBACKs, in any order: the pending
+        // count shrinks only as the oldest ones are acknowledged.
+        let next = publisher.begin().unwrap_or_default();
+        publisher
+            .track
+            .apply(ack(1, AckStep::Ack), next, &mut answered);
+        assert_eq!(publisher.pending(), 2);
+        publisher
+            .track
+            .apply(ack(3, AckStep::Ack), next, &mut answered);
+        assert_eq!(publisher.pending(), 2);
+        publisher
+            .track
+            .apply(ack(2, AckStep::Ack), next, &mut answered);
+        assert_eq!(publisher.pending(), 0);
+        // Earlier writes' acknowledgements are counted, not answered.
+        assert!(answered.accepted.is_empty());
+        assert_eq!(publisher.take_acked(), (3, 6));
+        assert_eq!(publisher.take_acked(), (0, 0));
+    }
+
+    #[test]
+    fn a_connection_lost_with_earlier_publishes_in_flight_fails_until_discarded() {
+        let mut publisher = Publisher::default();
+        let since = Instant::now();
+        let first = publisher.begin().unwrap_or_default();
+        publisher
+            .track
+            .queue(first, &message(0), Qos::AtLeastOnce, since);
+        publisher.end(1);
+        let second = publisher.begin().unwrap_or_default();
+        publisher
+            .track
+            .queue(second, &message(0), Qos::AtLeastOnce, since);
+        let cause = ConnectorError::connection("reset");
+        let lost = publisher.connection_lost(second, &cause);
+        let Err(e) = lost else {
+            panic!("the first write's publish is lost: {lost:?}");
+        };
+        assert!(e.is_retryable());
+        assert!(e.to_string().contains("1 publish(es)"), "{e}");
+        assert!(publisher.begin().is_err());
+        publisher.discard();
+        assert_eq!(publisher.pending(), 0);
+        let third = publisher.begin().unwrap_or_default();
+        // Only the current write's publishes in flight: sent again by it.
+        publisher
+            .track
+            .queue(third, &message(0), Qos::AtLeastOnce, since);
+        assert!(publisher.connection_lost(third, &cause).is_ok());
+        assert!(publisher.begin().is_ok());
+    }
+
+    #[test]
+    fn a_qos_2_publish_completes_with_its_pubcomp_not_its_pubrec() {
+        let mut publisher = Publisher::default();
+        let since = Instant::now();
+        let write = publisher.begin().unwrap_or_default();
+        publisher
+            .track
+            .queue(write, &message(0), Qos::ExactlyOnce, since);
+        let mut answered = Answered::default();
+        publisher.track.apply(Polled::Sent(7), write, &mut answered);
+        publisher
+            .track
+            .apply(ack(7, AckStep::Rec), write, &mut answered);
+        assert!(answered.accepted.is_empty());
+        publisher
+            .track
+            .apply(ack(7, AckStep::Comp), write, &mut answered);
+        assert_eq!(answered.accepted, [0]);
+    }
+}

@@ -1,5 +1,8 @@
-//! The `mqtt` sink: publishes each event; a write returns once the broker
-//! acknowledged every QoS 1/2 publish of the batch.
+//! The `mqtt` sink: publishes each event. With MQTT 3.1.1 at QoS 1 writes
+//! are pipelined (a write returns once its publishes went out, the events
+//! awaiting their PUBACK are pending until a later write or the flush
+//! collects it); otherwise a write returns once the broker acknowledged
+//! every publish of the batch. See the [module docs](super).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,7 +37,7 @@ use crate::payload;
 #[sink(
     name = "mqtt",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Publishes each event to an MQTT topic (fixed or a template on the event's stream and key) on an MQTT 3.1.1 or 5 broker (MQTT 5: properties from the event's metadata); a batch is done once the broker acknowledged every QoS 1/2 publish",
+    description = "Publishes each event to an MQTT topic (fixed or a template on the event's stream and key) on an MQTT 3.1.1 or 5 broker (MQTT 5: properties from the event's metadata); an event is acknowledged once the broker acknowledged its QoS 1/2 publish (MQTT 3.1.1 at QoS 1: pipelined, the next batch is published meanwhile)",
     author = "rivven-connect",
     category = "messaging",
     tags = ["mqtt", "iot", "messaging", "pubsub"],
@@ -90,12 +93,14 @@ pub struct MqttSinkConfig {
     #[serde(default = "default_connect_timeout")]
     #[validate(range(min = 1, max = 3600))]
     pub connect_timeout_secs: u64,
-    /// Publishes awaiting their acknowledgement at once.
+    /// Publishes awaiting their acknowledgement at once (rumqttc's window);
+    /// also the most a pipelined write (MQTT 3.1.1, QoS 1) leaves awaiting
+    /// their PUBACK when it returns.
     #[serde(default = "default_max_inflight")]
     #[validate(range(min = 1, max = 65535))]
     pub max_inflight: u16,
-    /// A write fails (retryably) when the broker has not acknowledged every
-    /// publish within this time.
+    /// A write or flush fails (retryably) when the broker has not
+    /// acknowledged a publish within this time from the start of its write.
     #[serde(default = "default_write_timeout")]
     #[validate(range(min = 1, max = 3600000))]
     pub write_timeout_ms: u64,
@@ -275,12 +280,14 @@ impl Sink for MqttSink {
         let outcome = self
             .publish(config, &mut publisher, write, &messages, &mut result)
             .await;
-        let (accepted, bytes) = publisher.take_acked();
-        self.metrics.published(accepted, bytes);
         if let Err(e) = outcome {
+            // Acknowledgements collected meanwhile (of earlier writes) go
+            // with the next result.
             self.metrics.error();
             return Err(e.context(format!("publish {} messages", messages.len())));
         }
+        let (accepted, bytes) = publisher.take_acked();
+        self.metrics.published(accepted, bytes);
         publisher.end(events.len());
         result.add_success(accepted, bytes);
         result.pending = publisher.pending();
@@ -292,12 +299,12 @@ impl Sink for MqttSink {
         let mut publisher = self.publisher().await;
         let timeout = Duration::from_millis(config.write_timeout_ms);
         let outcome = publisher.drain(timeout, &config.addr()?).await;
-        let (accepted, bytes) = publisher.take_acked();
-        self.metrics.published(accepted, bytes);
         if let Err(e) = outcome {
             self.metrics.error();
             return Err(e.context("flush the publishes in flight"));
         }
+        let (accepted, bytes) = publisher.take_acked();
+        self.metrics.published(accepted, bytes);
         let mut result = WriteResult::new();
         result.add_success(accepted, bytes);
         result.pending = publisher.pending();

@@ -139,7 +139,11 @@ async fn publishes_unacknowledged_when_the_broker_dies_are_never_reported_writte
     assert_eq!(flushed.pending, 0);
     let got = subscriber.wait_for_all(250, Duration::from_secs(20)).await;
     let after: Vec<u64> = got.iter().copied().filter(|i| *i >= 200).collect();
-    assert_eq!(after, (200..250).collect::<Vec<_>>(), "the replay, in order");
+    assert_eq!(
+        after,
+        (200..250).collect::<Vec<_>>(),
+        "the replay, in order"
+    );
 }
 
 fn restart_settings() -> PipelineSettings {
@@ -156,6 +160,29 @@ fn restart_settings() -> PipelineSettings {
     }
 }
 
+/// A pipeline of `n` events (one every millisecond, so each write is a
+/// few events and leaves its last ones pending) into the sink on `broker`.
+fn slow_pipeline(
+    broker: &Mosquitto,
+    n: u64,
+    topic: &str,
+) -> Arc<TestHarness<MockSource, MqttSink>> {
+    let source = MockSource::new()
+        .with_generator(n, |i| {
+            SourceEvent::record("s", json!({"id": i, "pad": "x".repeat(200)}))
+        })
+        .with_delay(Duration::from_millis(1));
+    Arc::new(
+        TestHarness::with_configs(
+            source,
+            MockConfig::default(),
+            MqttSink::new(),
+            sink_config(broker, topic),
+        )
+        .with_settings(restart_settings()),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_the_runtime_a_broker_kill_mid_stream_loses_nothing() {
     let mut broker = Mosquitto::builder()
@@ -164,37 +191,36 @@ async fn through_the_runtime_a_broker_kill_mid_stream_loses_nothing() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let subscriber = IdSubscriber::start(&broker, "mid/#").await;
-    let n = 40_000u64;
-    let source = MockSource::new().with_generator(n, |i| {
-        SourceEvent::record("s", json!({"id": i, "pad": "x".repeat(200)}))
-    });
-    let harness = Arc::new(
-        TestHarness::with_configs(
-            source,
-            MockConfig::default(),
-            MqttSink::new(),
-            sink_config(&broker, "mid/t"),
-        )
-        .with_settings(restart_settings()),
-    );
+    let n = 3_000u64;
+    let harness = slow_pipeline(&broker, n, "mid/t");
     let run = tokio::spawn({
         let harness = harness.clone();
         async move { harness.run_pipeline().await }
     });
-    // Mid-stream: a quarter delivered, publishes in flight.
-    let ids_so_far = |s: &IdSubscriber| s.ids().len() as u64;
+    // Mid-stream: a quarter delivered. Frozen, the broker answers nothing:
+    // the writes meanwhile return with their events pending; then it dies
+    // with those PUBACKs outstanding.
     let started = tokio::time::Instant::now();
-    while ids_so_far(&subscriber) < n / 4 {
+    while (subscriber.ids().len() as u64) < n / 4 {
         assert!(started.elapsed() < Duration::from_secs(60), "no progress");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    freeze(&mut broker);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before_kill = committed_next(&harness).unwrap_or(0);
     broker.kill();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let delivered = subscriber.ids().len() as u64;
+    assert!(
+        before_kill <= delivered,
+        "committed {before_kill} with {delivered} delivered"
+    );
     broker.restart().await.unwrap();
     subscriber.wait_subscribed(2).await;
     let result = run.await.unwrap().unwrap();
     assert!(result.success, "{result:?}");
     assert!(result.restarts >= 1, "{result:?}");
+    let error = result.error.clone().unwrap_or_default();
+    assert!(error.contains("replays them"), "lost in flight: {result:?}");
     assert_eq!(committed_next(&harness), Some(n), "{result:?}");
     let got = subscriber.wait_for_all(n, Duration::from_secs(30)).await;
     let first = first_occurrences(&got);
@@ -218,7 +244,11 @@ async fn through_the_runtime_the_final_flush_acknowledges_every_publish() {
     );
     let result = harness.run_pipeline().await.unwrap();
     assert!(result.success, "{result:?}");
-    assert_eq!((result.events_written, result.restarts), (n, 0), "{result:?}");
+    assert_eq!(
+        (result.events_written, result.restarts),
+        (n, 0),
+        "{result:?}"
+    );
     assert_eq!(committed_next(&harness), Some(n), "{result:?}");
     assert_eq!(harness.sink().metrics().snapshot().messages, n);
     let got = subscriber.wait_for_all(n, Duration::from_secs(20)).await;
