@@ -84,8 +84,8 @@ struct Track {
 }
 
 impl Publisher {
-    /// Begins a write of `events` events: its number. Fails while publishes
-    /// of earlier writes are lost.
+    /// Begins a write: its number. Fails while publishes of earlier writes
+    /// are lost.
     pub fn begin(&mut self) -> Result<u64, ConnectorError> {
         self.check_lost()?;
         self.track.writes += 1;
