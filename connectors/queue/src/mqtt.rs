@@ -57,26 +57,47 @@
 //! `{key}`); its payload is the event's data (a string as its text, base64
 //! decoded when flagged `payload_encoding: base64`, other JSON as JSON
 //! text). A batch is handed to the connection at once (up to `max_inflight`
-//! unacknowledged) and the write returns when every PUBACK/PUBCOMP arrived.
-//! A connection lost after the broker answered some of the batch goes on
-//! with the rest on a new connection; one lost before any answer is tried
-//! once more one publish at a time, then fails the write retryably, as
-//! `write_timeout_ms` does (the runtime writes the batch again:
-//! at-least-once, so a message may be published twice). An event whose topic is
-//! not a valid MQTT topic name or whose payload exceeds 16 MiB is a
-//! per-record failure (dead letter queue), the others are published.
+//! unacknowledged). With MQTT 3.1.1 at QoS 1 writes are pipelined: a write
+//! returns once each of its publishes went out on the socket, reporting the
+//! events whose PUBACK has not arrived as pending
+//! (`WriteResult::pending`); the next write collects the PUBACKs that
+//! arrived meanwhile while it publishes its own batch, and `flush` (which
+//! the runtime calls once the batch timeout passed, and at shutdown) waits
+//! for all of them. The runtime acknowledges an event upstream only once
+//! its PUBACK arrived. So at most `max_inflight` publishes await their
+//! PUBACK when a write returns (rumqttc's window), and the broker's round
+//! trip no longer stalls the pipeline once per batch. With MQTT 5 (a broker
+//! may refuse a single publish, a failure reported with its write), at
+//! QoS 2 (delivered only after the PUBREC/PUBREL exchange) and at QoS 0
+//! (nothing to wait for) a write returns when every PUBACK/PUBCOMP arrived
+//! (QoS 0: every publish went out), nothing pending.
 //!
-//! Throughput: since a write returns only once the broker acknowledged its
-//! whole batch, the last PUBACKs of each batch are on the critical path. A
-//! broker that delays small packets (Nagle's algorithm: Mosquitto's default,
-//! `set_tcp_nodelay false`) holds them until the client's delayed TCP
-//! acknowledgement, ~40 ms on Linux, once per batch: measured here, 1 000
-//! 1 KiB messages per batch ran at 11 000–17 000 msg/s against a default
-//! Mosquitto and 45 000–65 000 msg/s against one with `set_tcp_nodelay true`
-//! (rumqttc by hand, awaiting each 1 000-message round the same way, gave the
-//! same figures). Set `set_tcp_nodelay true` in `mosquitto.conf` (other
-//! brokers: their TCP no-delay option) for high-rate sinks, or raise the
-//! sink's batch size so the wait is paid less often.
+//! A connection lost (or `write_timeout_ms` passed) while publishes of
+//! earlier writes await their PUBACK fails the write or flush retryably,
+//! and every later one until the runtime restarts the pipeline, discards
+//! the pending events and replays them from its committed position: they
+//! are never acknowledged upstream, a message may be published twice
+//! (at-least-once), none is lost. A connection lost with only the current
+//! write's publishes in flight, after the broker answered some of them,
+//! goes on with the rest on a new connection; one lost before any answer is
+//! tried once more one publish at a time, then fails the write retryably
+//! (the runtime writes the batch again). An event whose topic is not a
+//! valid MQTT topic name or whose payload exceeds 16 MiB is a per-record
+//! failure (dead letter queue), the others are published. Publishes go out
+//! on one connection in the order of the events, so each topic keeps it.
+//!
+//! Throughput: without pipelining, the last PUBACKs of each batch are on
+//! the critical path. A broker that delays small packets (Nagle's
+//! algorithm: Mosquitto's default, `set_tcp_nodelay false`) holds them
+//! until the client's delayed TCP acknowledgement, ~40 ms on Linux, once
+//! per batch (measured: 1 000 1 KiB messages per batch at 11 000–17 000
+//! msg/s against a default Mosquitto, 45 000–65 000 against one with
+//! `set_tcp_nodelay true`). Pipelined writes (MQTT 3.1.1, QoS 1) do not
+//! wait for them; for the others set `set_tcp_nodelay true` in
+//! `mosquitto.conf` (other brokers: their TCP no-delay option), or raise
+//! the sink's batch size so the wait is paid less often. Under a trickle,
+//! the last publishes of a pipelined write are acknowledged upstream at the
+//! next write or at the flush after the batch timeout.
 //!
 //! # TLS
 //! `mqtts://host` (port 8883 by default; `ssl://`, `tls://` too) connects
@@ -135,6 +156,7 @@
 mod client;
 mod config;
 mod properties;
+mod publisher;
 mod reader;
 mod sink;
 mod source;

@@ -1,7 +1,11 @@
-//! The `mqtt` sink: publishes each event; a write returns once the broker
-//! acknowledged every QoS 1/2 publish of the batch.
+//! The `mqtt` sink: publishes each event. With MQTT 3.1.1 at QoS 1 writes
+//! are pipelined (a write returns once its publishes went out, the events
+//! awaiting their PUBACK are pending until a later write or the flush
+//! collects it); otherwise a write returns once the broker acknowledged
+//! every publish of the batch. See the [module docs](super).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -15,7 +19,6 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use validator::Validate;
 
-use super::client::{AckStep, Client, Connection, Polled, Refusal, RequestError};
 use super::config::tls_settings;
 use super::config::{
     default_client_id, validate_broker_url, BrokerAddr, ClientSettings, MqttAuth, MqttLastWill,
@@ -23,6 +26,7 @@ use super::config::{
 };
 use super::connect_once;
 use super::properties;
+use super::publisher::{Message, Publisher};
 use super::source::{default_connect_timeout, default_keep_alive, default_max_inflight};
 use super::MqttTls;
 use crate::metrics::QueueMetrics;
@@ -33,7 +37,7 @@ use crate::payload;
 #[sink(
     name = "mqtt",
     version = env!("CARGO_PKG_VERSION"),
-    description = "Publishes each event to an MQTT topic (fixed or a template on the event's stream and key) on an MQTT 3.1.1 or 5 broker (MQTT 5: properties from the event's metadata); a batch is done once the broker acknowledged every QoS 1/2 publish",
+    description = "Publishes each event to an MQTT topic (fixed or a template on the event's stream and key) on an MQTT 3.1.1 or 5 broker (MQTT 5: properties from the event's metadata); an event is acknowledged once the broker acknowledged its QoS 1/2 publish (MQTT 3.1.1 at QoS 1: pipelined, the next batch is published meanwhile)",
     author = "rivven-connect",
     category = "messaging",
     tags = ["mqtt", "iot", "messaging", "pubsub"],
@@ -89,12 +93,14 @@ pub struct MqttSinkConfig {
     #[serde(default = "default_connect_timeout")]
     #[validate(range(min = 1, max = 3600))]
     pub connect_timeout_secs: u64,
-    /// Publishes awaiting their acknowledgement at once.
+    /// Publishes awaiting their acknowledgement at once (rumqttc's window);
+    /// also the most a pipelined write (MQTT 3.1.1, QoS 1) leaves awaiting
+    /// their PUBACK when it returns.
     #[serde(default = "default_max_inflight")]
     #[validate(range(min = 1, max = 65535))]
     pub max_inflight: u16,
-    /// A write fails (retryably) when the broker has not acknowledged every
-    /// publish within this time.
+    /// A write or flush fails (retryably) when the broker has not
+    /// acknowledged a publish within this time from the start of its write.
     #[serde(default = "default_write_timeout")]
     #[validate(range(min = 1, max = 3600000))]
     pub write_timeout_ms: u64,
@@ -167,6 +173,15 @@ impl MqttSinkConfig {
         })
     }
 
+    /// Whether a write may return before the broker acknowledged its
+    /// publishes: with MQTT 3.1.1 at QoS 1. An MQTT 5 broker may refuse a
+    /// single publish, which must be reported with its write; QoS 0 has no
+    /// acknowledgement to wait for; a QoS 2 publish is delivered only after
+    /// the PUBREC/PUBREL exchange, which needs the connection polled.
+    fn pipelined(&self) -> bool {
+        self.protocol_version == ProtocolVersion::V311 && self.qos == Qos::AtLeastOnce
+    }
+
     /// The topic of `event`.
     pub fn topic_of(&self, event: &SourceEvent) -> String {
         if !self.topic.contains('{') {
@@ -185,14 +200,17 @@ impl MqttSinkConfig {
 
 /// The `mqtt` sink (see the [module docs](super)).
 pub struct MqttSink {
-    connection: Mutex<Option<(Client, Connection)>>,
+    publisher: Mutex<Publisher>,
+    /// The runtime asked to forget what is in flight (see `discard_pending`).
+    discard: AtomicBool,
     metrics: QueueMetrics,
 }
 
 impl Default for MqttSink {
     fn default() -> Self {
         Self {
-            connection: Mutex::new(None),
+            publisher: Mutex::new(Publisher::default()),
+            discard: AtomicBool::new(false),
             metrics: QueueMetrics::new("mqtt", "sink"),
         }
     }
@@ -244,6 +262,8 @@ impl Sink for MqttSink {
         config: &Self::Config,
         events: &[SourceEvent],
     ) -> Result<WriteResult> {
+        let mut publisher = self.publisher().await;
+        let write = publisher.begin()?;
         let mut result = WriteResult::new();
         // Per-record failures first: they go to the dead letter queue and
         // are not published.
@@ -257,17 +277,80 @@ impl Sink for MqttSink {
                 }
             }
         }
+        let outcome = self
+            .publish(config, &mut publisher, write, &messages, &mut result)
+            .await;
+        if let Err(e) = outcome {
+            // Acknowledgements collected meanwhile (of earlier writes) go
+            // with the next result.
+            self.metrics.error();
+            return Err(e.context(format!("publish {} messages", messages.len())));
+        }
+        let (accepted, bytes) = publisher.take_acked();
+        self.metrics.published(accepted, bytes);
+        publisher.end(events.len());
+        result.add_success(accepted, bytes);
+        result.pending = publisher.pending();
+        Ok(result)
+    }
+
+    /// Waits for the broker's answer to every publish in flight.
+    async fn flush(&self, config: &Self::Config) -> Result<WriteResult> {
+        let mut publisher = self.publisher().await;
+        let timeout = Duration::from_millis(config.write_timeout_ms);
+        let outcome = publisher.drain(timeout, &config.addr()?).await;
+        if let Err(e) = outcome {
+            self.metrics.error();
+            return Err(e.context("flush the publishes in flight"));
+        }
+        let (accepted, bytes) = publisher.take_acked();
+        self.metrics.published(accepted, bytes);
+        let mut result = WriteResult::new();
+        result.add_success(accepted, bytes);
+        result.pending = publisher.pending();
+        Ok(result)
+    }
+
+    fn discard_pending(&self, _config: &Self::Config) {
+        // Done by the next write or flush, which holds the lock.
+        self.discard.store(true, Ordering::SeqCst);
+    }
+}
+
+impl MqttSink {
+    /// The publisher, after a discard the runtime asked for.
+    async fn publisher(&self) -> tokio::sync::MutexGuard<'_, Publisher> {
+        let mut publisher = self.publisher.lock().await;
+        if self.discard.swap(false, Ordering::SeqCst) {
+            publisher.discard();
+        }
+        publisher
+    }
+
+    /// Publishes `messages` of write `write`: pipelined (returning once each
+    /// went out) with MQTT 3.1.1 at QoS 1, else until each is answered.
+    async fn publish(
+        &self,
+        config: &MqttSinkConfig,
+        publisher: &mut Publisher,
+        write: u64,
+        messages: &[Message],
+        result: &mut WriteResult,
+    ) -> Result<()> {
         if messages.is_empty() {
-            return Ok(result);
+            return Ok(());
         }
         let addr = config.addr()?;
-        let deadline = Instant::now() + Duration::from_millis(config.write_timeout_ms);
-        let mut connection = self.connection.lock().await;
+        let since = Instant::now();
+        let timeout = Duration::from_millis(config.write_timeout_ms);
+        let pipelined = config.pipelined();
         let mut pending: Vec<&Message> = messages.iter().collect();
-        let (mut accepted, mut bytes) = (0u64, 0u64);
-        // A connection lost after the broker answered some publishes goes
-        // on with the rest on a new one. One lost before any answer could
-        // be read is tried again one publish at a time: Mosquitto 2.0 (with
+        // A connection lost while publishes of earlier writes await their
+        // answer fails the write (and every later one until the runtime
+        // replays them). One lost with only this write's publishes in
+        // flight, after the broker answered some of them, goes on with the
+        // rest on a new connection. One lost before any answer could be
+        // read is tried again one publish at a time: Mosquitto 2.0 (with
         // persistence) drops the connection right after refusing a publish
         // (PUBACK 0x87), and pipelined publishes still unread on its side
         // make that a reset that discards its last answers. Lost again
@@ -276,85 +359,63 @@ impl Sink for MqttSink {
         // answer was lost is published again).
         let mut serial = false;
         while !pending.is_empty() {
-            if connection.is_none() {
-                *connection = Some(config.settings()?.connect(256)?);
+            if publisher.connection.is_none() {
+                publisher.connection = Some(config.settings()?.connect(256)?);
             }
-            let Some((client, eventloop)) = connection.as_mut() else {
-                return Err(ConnectorError::fatal("MQTT sink connection missing"));
-            };
             let round_len = if serial { 1 } else { pending.len() };
-            let (round, failed) = publish_all(
-                client,
-                eventloop,
-                config.qos,
-                config.retain,
-                &pending[..round_len],
-                deadline,
-                &addr,
-            )
-            .await;
-            accepted += round.accepted.len() as u64;
-            bytes += round.bytes;
-            for (i, refusal) in &round.refused {
-                let Some(message) = pending.get(*i) else {
-                    continue;
-                };
-                let what = format!(
-                    "MQTT broker {addr} refused the publish to `{}`",
-                    message.topic
-                );
+            let (round, failed) = publisher
+                .round(
+                    write,
+                    config.qos,
+                    config.retain,
+                    &pending[..round_len],
+                    pipelined && !serial,
+                    since,
+                    timeout,
+                    &addr,
+                )
+                .await;
+            for (index, refusal) in &round.refused {
+                let topic = messages
+                    .iter()
+                    .find(|m| m.index == *index)
+                    .map_or("", |m| m.topic.as_str());
+                let what = format!("MQTT broker {addr} refused the publish to `{topic}`");
                 self.metrics.error();
-                result
-                    .add_record_failure(message.index, &refusal.error(&what, ConnectorError::data));
+                result.add_record_failure(*index, &refusal.error(&what, ConnectorError::data));
             }
             // rumqttc does not free the inflight slot of a QoS 2 publish
             // refused in its PUBREC: start afresh next time.
             if !round.refused.is_empty() && config.qos == Qos::ExactlyOnce {
-                connection.take();
+                publisher.connection = None;
             }
             let progress = !round.accepted.is_empty() || !round.refused.is_empty();
-            let finished: std::collections::HashSet<usize> = round
+            let Some(e) = failed else {
+                // Done with the round: every publish went out (pipelined)
+                // or was answered.
+                pending.drain(..round_len);
+                continue;
+            };
+            let finished: HashSet<usize> = round
                 .accepted
                 .iter()
                 .copied()
                 .chain(round.refused.iter().map(|(i, _)| *i))
                 .collect();
-            pending = pending
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| !finished.contains(i))
-                .map(|(_, m)| m)
-                .collect();
-            let Some(e) = failed else {
-                continue;
-            };
+            pending.retain(|m| !finished.contains(&m.index));
             // A fresh connection for what is left: nothing of this one's
             // state is reused.
-            connection.take();
+            publisher.connection_lost(write, &e)?;
             if !e.is_retryable() || (!progress && serial) {
-                self.metrics.error();
-                self.metrics.published(accepted, bytes);
-                return Err(e.context(format!("publish {} messages", messages.len())));
+                return Err(e);
             }
             if !progress {
                 serial = true;
             }
             tracing::warn!(broker = %addr, error = %e, remaining = pending.len(), serial, "connection lost mid-batch; publishing the rest on a new connection");
         }
-        self.metrics.published(accepted, bytes);
-        result.add_success(accepted, bytes);
-        Ok(result)
+        Ok(())
     }
-}
-
-/// One PUBLISH of a batch.
-struct Message {
-    /// The event's index in the batch.
-    index: usize,
-    topic: String,
-    payload: bytes::Bytes,
-    /// MQTT 5 only.
-    properties: Option<rumqttc::v5::mqttbytes::v5::PublishProperties>,
 }
 
 impl MqttSinkConfig {
@@ -385,142 +446,6 @@ impl MqttSinkConfig {
             payload: bytes::Bytes::from(bytes),
             properties,
         })
-    }
-}
-
-/// What the broker answered of a batch (positions in the slice given).
-#[derive(Default)]
-struct Published {
-    /// Payload bytes the broker accepted.
-    bytes: u64,
-    /// Messages the broker accepted (QoS 0: written to the socket).
-    accepted: Vec<usize>,
-    /// Messages the broker refused with an MQTT 5 reason code.
-    refused: Vec<(usize, Refusal)>,
-}
-
-/// Hands every message to the event loop and polls it until the broker
-/// acknowledged each (QoS 0: until each was written to the socket); on a
-/// connection error, what was answered until then and the error.
-async fn publish_all(
-    client: &Client,
-    eventloop: &mut Connection,
-    qos: Qos,
-    retain: bool,
-    messages: &[&Message],
-    deadline: Instant,
-    addr: &BrokerAddr,
-) -> (Published, Option<ConnectorError>) {
-    let mut queued = 0usize; // next message to hand over
-    let mut tracker = Tracker {
-        qos,
-        messages,
-        sent: 0,
-        awaiting: HashMap::new(),
-        answered: Published::default(),
-    };
-    while tracker.unanswered() > 0 {
-        // Keep the request channel fed without blocking the event loop.
-        while let Some(m) = messages.get(queued) {
-            match client.try_publish(
-                &m.topic,
-                qos,
-                retain,
-                m.payload.clone(),
-                m.properties.as_ref(),
-            ) {
-                Ok(()) => queued += 1,
-                Err(RequestError::Full) => break,
-                Err(RequestError::Closed(e)) => {
-                    let e = ConnectorError::connection(format!(
-                        "MQTT broker {addr}: publish to `{}`: {e}",
-                        m.topic
-                    ));
-                    return (tracker.answered, Some(e));
-                }
-            }
-        }
-        match tokio::time::timeout_at(deadline.into(), eventloop.poll(addr)).await {
-            Ok(Ok(event)) => tracker.apply(event),
-            Ok(Err(e)) => {
-                // Answers read together with the end of the connection.
-                for event in eventloop.drain_buffered() {
-                    tracker.apply(event);
-                }
-                return (tracker.answered, Some(e));
-            }
-            Err(_) => {
-                let e = ConnectorError::timeout(format!(
-                    "MQTT broker {addr}: {} of {} publishes unacknowledged after the write timeout",
-                    tracker.unanswered(),
-                    messages.len()
-                ));
-                return (tracker.answered, Some(e));
-            }
-        }
-    }
-    (tracker.answered, None)
-}
-
-/// Matches the connection's events to the messages of a round.
-struct Tracker<'a> {
-    qos: Qos,
-    messages: &'a [&'a Message],
-    /// Next message whose outgoing PUBLISH is due.
-    sent: usize,
-    /// Packet id → message, until answered.
-    awaiting: HashMap<u16, usize>,
-    answered: Published,
-}
-
-impl Tracker<'_> {
-    fn unanswered(&self) -> usize {
-        self.messages.len() - self.answered.accepted.len() - self.answered.refused.len()
-    }
-
-    fn apply(&mut self, event: Polled) {
-        match event {
-            Polled::Sent(pkid) => {
-                let Some(m) = self.messages.get(self.sent) else {
-                    return;
-                };
-                if self.qos == Qos::AtMostOnce {
-                    self.answered.accepted.push(self.sent);
-                    self.answered.bytes += m.payload.len() as u64;
-                } else {
-                    self.awaiting.insert(pkid, self.sent);
-                }
-                self.sent += 1;
-            }
-            Polled::Acked {
-                pkid,
-                step,
-                refused,
-            } => {
-                // QoS 1 completes with PUBACK, QoS 2 with PUBCOMP; a
-                // refusal (MQTT 5 reason code) ends either.
-                let completes = refused.is_some()
-                    || match self.qos {
-                        Qos::AtLeastOnce => step == AckStep::Ack,
-                        _ => step == AckStep::Comp,
-                    };
-                if !completes {
-                    return;
-                }
-                let Some(i) = self.awaiting.remove(&pkid) else {
-                    return;
-                };
-                match refused {
-                    Some(refusal) => self.answered.refused.push((i, refusal)),
-                    None => {
-                        self.answered.bytes +=
-                            self.messages.get(i).map_or(0, |m| m.payload.len() as u64);
-                        self.answered.accepted.push(i);
-                    }
-                }
-            }
-            _ => {}
-        }
     }
 }
 

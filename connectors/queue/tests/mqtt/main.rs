@@ -7,6 +7,7 @@
 mod bad_input;
 mod compliance;
 mod options;
+mod pipelined;
 mod sink;
 mod source;
 mod support;

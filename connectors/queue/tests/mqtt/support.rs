@@ -110,3 +110,99 @@ impl Subscriber {
             .collect()
     }
 }
+
+/// An independent rumqttc subscriber (QoS 1, clean session) that records
+/// the `id` of every payload it receives, in order, and subscribes again
+/// after each reconnection (a broker killed and restarted).
+pub struct IdSubscriber {
+    ids: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+    subscribed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl IdSubscriber {
+    /// Subscribed to `filter` once it returns.
+    pub async fn start(broker: &Mosquitto, filter: &str) -> Self {
+        use std::sync::atomic::Ordering;
+        let id = format!("ids-{}", std::process::id());
+        let mut options = rumqttc::MqttOptions::new(id, "127.0.0.1", broker.port());
+        options
+            .set_keep_alive(Duration::from_secs(30))
+            .set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 64);
+        let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let subscribed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (seen, acks, filter) = (ids.clone(), subscribed.clone(), filter.to_owned());
+        let task = tokio::spawn(async move {
+            let record = |event: rumqttc::Event| match event {
+                rumqttc::Event::Incoming(rumqttc::Incoming::ConnAck(_)) => {
+                    let _ = client.try_subscribe(&filter, rumqttc::QoS::AtLeastOnce);
+                }
+                rumqttc::Event::Incoming(rumqttc::Incoming::SubAck(_)) => {
+                    acks.fetch_add(1, Ordering::SeqCst);
+                }
+                rumqttc::Event::Incoming(rumqttc::Incoming::Publish(p)) => {
+                    let value: Value = serde_json::from_slice(&p.payload).unwrap();
+                    seen.lock().unwrap().push(value["id"].as_u64().unwrap());
+                }
+                _ => {}
+            };
+            loop {
+                match eventloop.poll().await {
+                    Ok(event) => record(event),
+                    Err(_) => {
+                        // What was read together with the end of the connection.
+                        for event in eventloop.state.events.drain(..) {
+                            record(event);
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }
+        });
+        let subscriber = Self {
+            ids,
+            subscribed,
+            task,
+        };
+        subscriber.wait_subscribed(1).await;
+        subscriber
+    }
+
+    /// Waits until the broker granted `n` subscriptions (one per connection).
+    pub async fn wait_subscribed(&self, n: u64) {
+        let acks = self.subscribed.clone();
+        let granted = rivven_connect_testing::eventually(
+            move || acks.load(std::sync::atomic::Ordering::SeqCst) >= n,
+            Duration::from_secs(20),
+        )
+        .await;
+        assert!(granted, "subscription {n} not granted");
+    }
+
+    /// The ids received so far, in order.
+    pub fn ids(&self) -> Vec<u64> {
+        self.ids.lock().unwrap().clone()
+    }
+
+    /// Waits until every id of `0..n` arrived (up to `timeout`); the ids.
+    pub async fn wait_for_all(&self, n: u64, timeout: Duration) -> Vec<u64> {
+        let ids = self.ids.clone();
+        rivven_connect_testing::eventually(
+            move || {
+                let got: std::collections::BTreeSet<u64> =
+                    ids.lock().unwrap().iter().copied().collect();
+                (0..n).all(|i| got.contains(&i))
+            },
+            timeout,
+        )
+        .await;
+        self.ids()
+    }
+}
+
+impl Drop for IdSubscriber {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
