@@ -121,12 +121,7 @@ async fn big_objects_go_up_as_block_lists() {
         ..config(&azurite, "big")
     };
     let n = 6_000;
-    let source = MockSource::new().with_generator(n, |i| {
-        rivven_connect::SourceEvent::record(
-            "s",
-            json!({"id": i, "pad": "x".repeat(2_000 + (i % 13) as usize)}),
-        )
-    });
+    let source = crate::support::padded_events(n);
     let (p, _) = run_source(source, sink, settings()).await;
     assert_eq!(p.state, PipelineState::Completed, "{p:?}");
     let blobs = azure_py(

@@ -97,12 +97,7 @@ async fn big_objects_go_up_as_multipart_uploads() {
         ..config(&moto, "big")
     };
     let n = 6_000;
-    let source = MockSource::new().with_generator(n, |i| {
-        rivven_connect::SourceEvent::record(
-            "s",
-            json!({"id": i, "pad": "x".repeat(2_000 + (i % 13) as usize)}),
-        )
-    });
+    let source = crate::support::padded_events(n);
     let (p, _) = crate::support::run_source(source, config, settings()).await;
     assert_eq!(p.state, PipelineState::Completed, "{p:?}");
     let etags = boto3(

@@ -141,3 +141,14 @@ pub fn sizes(seen: &Value) -> Vec<u64> {
         .map(|a| a.iter().filter_map(|o| o["count"].as_u64()).collect())
         .unwrap_or_default()
 }
+
+/// `n` events of ~2 KiB each (`id` and a padding of 2 000–2 012 bytes): about
+/// 12 MiB for 6 000, enough for a three-part upload of 5 MiB parts.
+pub fn padded_events(n: u64) -> MockSource {
+    MockSource::new().with_generator(n, |i| {
+        rivven_connect::SourceEvent::record(
+            "s",
+            serde_json::json!({"id": i, "pad": "x".repeat(2_000 + (i % 13) as usize)}),
+        )
+    })
+}
