@@ -80,7 +80,15 @@ async fn a_broker_kill_loses_acknowledged_messages_but_no_position_passes_an_una
         );
     } else {
         let error = result.error.unwrap_or_default();
-        assert!(!lost.is_empty(), "failed though nothing was lost: {error}");
+        // Nearly always the reader agrees that messages are gone. Rarely (seen
+        // once in eight runs) it finds them all: the sink read an offset back
+        // as holding another message while the lost one was gone, and the old
+        // producers' last retry wrote it again afterwards, at a later offset.
+        // A loss reported that way is loud and names the offsets; what must
+        // never happen is the other way round (a silent success, above).
+        if lost.is_empty() {
+            println!("the sink reported a loss that a later retry repaired: {error}");
+        }
         assert!(
             error.contains("the broker lost") && error.contains("of topic `killed`"),
             "{error}"

@@ -198,14 +198,14 @@ async fn every_csv_option_is_written_and_read_back() {
     let headerless = dir.path().join("h.csv");
     let options = json!({"include_header": false, "columns": ["id", "name"]});
     let config = csv_sink(&headerless, options.clone());
+    // One sink, two writes (a file has one writer: a second sink on the same
+    // file while the first still holds it is refused).
+    let sink = FileSink::new();
     for batch in [
         [json!({"id": 1, "name": "a"})],
         [json!({"id": 2, "name": "b,c"})],
     ] {
-        FileSink::new()
-            .write(&config, write_batch(&batch))
-            .await
-            .unwrap();
+        sink.write(&config, write_batch(&batch)).await.unwrap();
     }
     assert_eq!(
         std::fs::read_to_string(&headerless).unwrap(),
