@@ -77,8 +77,9 @@ pub use rivven::{find_rivvend, Rivven, RIVVEND_INSTALL, RIVVEND_VERSION};
 pub const HOST: &str = "127.0.0.1";
 
 /// How long [`Postgres::start`] and the other `start`/`restart` methods wait
-/// for a server to accept connections.
-pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// for a server to accept connections (RabbitMQ has taken over 30 s to boot
+/// while other test binaries loaded the 2 cores).
+pub const START_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Why a private server could not be started or controlled.
 #[derive(Debug, thiserror::Error)]
