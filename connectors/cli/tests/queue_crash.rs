@@ -200,7 +200,7 @@ fn the_last_will_is_published_when_the_binary_dies() {
     let config = pipeline_config(
         dir.path(),
         "will",
-        &format!("connector: mqtt, config: {{ broker_url: \"{}\", topics: [\"will/in\"], client_id: will-test, last_will: {{ topic: status/rivven, message: offline, qos: at_least_once }} }}", broker.url()),
+        &format!("connector: mqtt, config: {{ broker_url: \"{}\", topics: [\"will/in\"], client_id: will-test, last_will: {{ topic: status/rivven, message: offline, qos: at_least_once, retain: true }} }}", broker.url()),
     );
     let watcher = Command::new("mosquitto_sub")
         .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
@@ -221,7 +221,8 @@ fn the_last_will_is_published_when_the_binary_dies() {
         .spawn()
         .expect("mosquitto_sub (Debian package mosquitto-clients)");
     // The watcher is connected (its SUBSCRIBE follows the CONNACK at once)
-    // before the binary starts: a will published earlier would be missed.
+    // before the binary starts; the will is retained, so a subscription that
+    // lands late under load still gets it.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !std::fs::read_to_string(broker.log_path())
         .unwrap_or_default()
