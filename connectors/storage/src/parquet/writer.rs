@@ -139,6 +139,8 @@ pub struct ParquetWriter {
     rows: Vec<Value>,
     /// `parquet.schema`, when given.
     given: Option<SchemaRef>,
+    /// Its column types by name (looked up once per field of each event).
+    given_types: std::collections::HashMap<String, ColumnType>,
     schema: Option<SchemaRef>,
     file: Option<ArrowWriter<Vec<u8>>>,
     records: u64,
@@ -161,12 +163,19 @@ impl ParquetWriter {
             .set_dictionary_page_size_limit(options.dictionary_page_size)
             .build();
         let given = options.schema.as_deref().map(given_schema);
+        let given_types = options
+            .schema
+            .iter()
+            .flatten()
+            .map(|c| (c.name.clone(), c.ty.clone()))
+            .collect();
         Ok(Self {
             options,
             properties,
             rows: Vec::new(),
             schema: given.clone(),
             given,
+            given_types,
             file: None,
             records: 0,
             bytes: 0,
@@ -212,19 +221,19 @@ impl ParquetWriter {
 
     /// The row of `event` in the given schema's terms, or an error naming
     /// the column that does not fit.
-    fn given_row(&self, event: &SourceEvent, columns: &[ParquetColumn]) -> Result<Value> {
+    fn given_row(&self, event: &SourceEvent) -> Result<Value> {
         let Value::Object(row) = self.row(event) else {
             return Err(ConnectorError::schema("not an object"));
         };
         let mut out = Map::with_capacity(row.len());
         for (key, value) in row {
-            let Some(column) = columns.iter().find(|c| c.name == key) else {
+            let Some(ty) = self.given_types.get(&key) else {
                 return Err(ConnectorError::schema(format!(
                     "an event of stream `{}` has column `{key}`, which parquet.schema lacks",
                     event.stream
                 )));
             };
-            let value = conform(value, &column.ty).map_err(|why| {
+            let value = conform(value, ty).map_err(|why| {
                 ConnectorError::schema(format!(
                     "an event of stream `{}` does not fit parquet.schema: column `{key}`: {why}",
                     event.stream
@@ -312,10 +321,11 @@ impl FormatWriter for ParquetWriter {
         self.given.is_some() || self.fits_schema(&self.row(event))
     }
     fn write(&mut self, event: &SourceEvent) -> Result<()> {
-        let row = match self.options.schema.as_deref() {
+        let row = if self.given.is_some() {
             // Checked column by column against the given types.
-            Some(columns) => self.given_row(event, columns)?,
-            None => self.row(event),
+            self.given_row(event)?
+        } else {
+            self.row(event)
         };
         if self.given.is_none() && !self.fits_schema(&row) {
             return Err(ConnectorError::schema(format!(
